@@ -1,0 +1,690 @@
+//! Turns an image's layers into its executable manifest.
+//!
+//! Each layer's tar stream is walked once ([`walk_layer`]): entry paths are normalised, names
+//! that escape the root are rejected, whiteouts are recognised, and every regular file that
+//! qualifies as an executable is hashed as it streams past (non-executables are skipped
+//! unread). Layers are walked in parallel; their changes are then applied bottom-up
+//! ([`Filesystem::apply`]) with OCI layer semantics
+//! (<https://github.com/opencontainers/image-spec/blob/v1.1.0/layer.md>):
+//!
+//! - `.wh.NAME` deletes NAME and its subtree from *lower* layers; `.wh..wh..opq` (exact name)
+//!   hides the lower-layer children of its directory. Both are applied before the layer's own
+//!   entries, so a whiteout never hides a file its own layer adds.
+//! - A non-directory replaces a directory tree and a directory replaces a non-directory; an
+//!   entry below a path that a lower layer holds as a file or symlink replaces that path
+//!   (paths are never resolved through symlinks, as overlayfs does not).
+//! - Hardlinks take their target's content, from the same or a lower layer.
+//!
+//! This module does no I/O of its own beyond reading the streams it is given, and prints
+//! nothing: warnings are returned.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::digest::{Hasher, Sha256Digest};
+use crate::image::layer::{LayerStream, VerifiedLayer};
+use crate::image::{self, ImageSource, ResolvedImage};
+use crate::manifest::{
+    self, Executable, Hidden, ImageInfo, Kind, LayerInfo, Link, Manifest, PREDICATE_TYPE,
+};
+
+pub mod detect;
+
+/// Errors turning layers into a manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the image failed.
+    #[error(transparent)]
+    Image(#[from] image::Error),
+    /// A tar entry's path leaves the image root.
+    #[error("{image}: layer {layer}: entry {entry:?} escapes the root with '..'; refusing the layer")]
+    PathEscape {
+        /// The image.
+        image: String,
+        /// The layer.
+        layer: String,
+        /// The entry as written in the tar.
+        entry: String,
+    },
+    /// A tar header or entry could not be read.
+    #[error("{image}: layer {layer}: cannot read tar entry {entry}")]
+    Entry {
+        /// The image.
+        image: String,
+        /// The layer.
+        layer: String,
+        /// The entry, or `after <previous entry>` when its header was unreadable.
+        entry: String,
+        /// The cause (corrupt compression, truncation, malformed tar).
+        #[source]
+        source: std::io::Error,
+    },
+    /// An entry in a format this tool cannot read faithfully.
+    #[error("{image}: layer {layer}: entry {entry:?}: {problem}")]
+    Unsupported {
+        /// The image.
+        image: String,
+        /// The layer.
+        layer: String,
+        /// The entry.
+        entry: String,
+        /// What is unsupported.
+        problem: &'static str,
+    },
+}
+
+/// The facts recorded about an executable regular file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Content digest.
+    pub sha256: Sha256Digest,
+    /// Content size.
+    pub size: u64,
+    /// Mode bits including setuid/setgid/sticky.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u64,
+    /// Group.
+    pub gid: u64,
+    /// Kind and details from the head.
+    pub detected: detect::Detected,
+}
+
+/// What one tar entry does to the filesystem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// `.wh.NAME`: delete a lower-layer path and its subtree.
+    Whiteout(Vec<u8>),
+    /// `.wh..wh..opq`: hide the lower-layer children of a directory.
+    Opaque(Vec<u8>),
+    /// Write a path.
+    Put(Vec<u8>, Node),
+}
+
+/// What an entry writes at its path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// A directory.
+    Directory,
+    /// A regular file; its record when it is an executable.
+    File(Option<Box<FileRecord>>),
+    /// A symlink with its raw target.
+    Symlink(Vec<u8>),
+    /// A hardlink to a normalised path.
+    Hardlink(Vec<u8>),
+    /// A device, fifo or other non-directory.
+    Special,
+}
+
+/// One layer's changes, in tar order, and the layer's verified identity.
+#[derive(Debug)]
+pub struct LayerScan {
+    /// The changes.
+    pub changes: Vec<Change>,
+    /// Reserved or empty whiteout names seen (ignored, reported as warnings).
+    pub warnings: Vec<String>,
+    /// Digests proved while reading.
+    pub verified: VerifiedLayer,
+}
+
+/// Normalises a tar entry path: strips `./`, leading `/` and repeated `/`; rejects `..`.
+/// Returns `None` for a `..` component. The root itself normalises to an empty path.
+#[must_use]
+pub fn normalise_path(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    for component in raw.split(|byte| *byte == b'/') {
+        match component {
+            b"" | b"." => {}
+            b".." => return None,
+            _ => {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(component);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Splits a normalised path into (parent, name).
+fn split_parent(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|byte| *byte == b'/') {
+        Some(at) => (&path[..at], &path[at + 1..]),
+        None => (&[], path),
+    }
+}
+
+fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = parent.to_vec();
+    if !out.is_empty() {
+        out.push(b'/');
+    }
+    out.extend_from_slice(name);
+    out
+}
+
+const WHITEOUT_PREFIX: &[u8] = b".wh.";
+const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+const RESERVED_PREFIX: &[u8] = b".wh..wh.";
+/// Bytes read to decide a file's kind and find its build id.
+const HEAD_BYTES: usize = 16 << 10;
+/// Streaming chunk for hashing.
+const CHUNK_BYTES: usize = 128 << 10;
+
+/// PAX numeric record, where the header field may be truncated (uid 3000000 and up).
+fn pax_number(entry: &mut tar::Entry<'_, impl Read>, key: &str) -> Option<u64> {
+    let extensions = entry.pax_extensions().ok()??;
+    extensions
+        .filter_map(Result::ok)
+        .find(|extension| extension.key_bytes() == key.as_bytes())
+        .and_then(|extension| extension.value().ok()?.parse().ok())
+}
+
+fn has_pax_sparse(entry: &mut tar::Entry<'_, impl Read>) -> bool {
+    entry.pax_extensions().ok().flatten().is_some_and(|mut extensions| {
+        extensions.any(|extension| {
+            extension.is_ok_and(|extension| extension.key_bytes().starts_with(b"GNU.sparse."))
+        })
+    })
+}
+
+/// Reads one layer's tar stream into its list of changes, hashing every executable.
+///
+/// # Errors
+/// An unreadable stream, a path escaping the root, an unsupported entry format.
+pub fn walk_layer(image: &str, layer: &str, stream: impl Read) -> Result<(Vec<Change>, Vec<String>), Error> {
+    let mut archive = tar::Archive::new(stream);
+    let mut changes = Vec::new();
+    let mut warnings = Vec::new();
+    let mut previous = String::from("<start of layer>");
+    let entry_error = |entry: String, source| Error::Entry {
+        image: image.to_owned(),
+        layer: layer.to_owned(),
+        entry,
+        source,
+    };
+    let entries = archive
+        .entries()
+        .map_err(|source| entry_error("<start of layer>".into(), source))?;
+    let mut head = vec![0u8; HEAD_BYTES];
+    let mut chunk = vec![0u8; CHUNK_BYTES];
+    for entry in entries {
+        let mut entry = entry.map_err(|source| entry_error(format!("after {previous}"), source))?;
+        let entry_type = entry.header().entry_type();
+        if matches!(
+            entry_type,
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink
+        ) {
+            continue;
+        }
+        let raw_path = entry.path_bytes().into_owned();
+        let display = String::from_utf8_lossy(&raw_path).into_owned();
+        let path = normalise_path(&raw_path).ok_or_else(|| Error::PathEscape {
+            image: image.to_owned(),
+            layer: layer.to_owned(),
+            entry: display.clone(),
+        })?;
+        previous.clone_from(&display);
+        if path.is_empty() {
+            continue; // the root directory itself
+        }
+        let (parent, name) = split_parent(&path);
+        if name == OPAQUE_MARKER {
+            changes.push(Change::Opaque(parent.to_vec()));
+            continue;
+        }
+        if name.starts_with(RESERVED_PREFIX) {
+            warnings.push(format!("layer {layer}: ignored reserved whiteout name {display:?}"));
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.is_empty() {
+                warnings.push(format!("layer {layer}: ignored whiteout {display:?} that names no file"));
+            } else {
+                changes.push(Change::Whiteout(join(parent, hidden)));
+            }
+            continue;
+        }
+        let node = match entry_type {
+            tar::EntryType::Directory => Node::Directory,
+            tar::EntryType::Symlink => Node::Symlink(
+                entry.link_name_bytes().map(|target| target.into_owned()).unwrap_or_default(),
+            ),
+            tar::EntryType::Link => {
+                let target = entry.link_name_bytes().map(|target| target.into_owned()).unwrap_or_default();
+                let target = normalise_path(&target).ok_or_else(|| Error::PathEscape {
+                    image: image.to_owned(),
+                    layer: layer.to_owned(),
+                    entry: format!("{display} (hardlink to {})", String::from_utf8_lossy(&target)),
+                })?;
+                Node::Hardlink(target)
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                if has_pax_sparse(&mut entry) {
+                    return Err(Error::Unsupported {
+                        image: image.to_owned(),
+                        layer: layer.to_owned(),
+                        entry: display,
+                        problem: "PAX GNU.sparse entries are not supported (re-create the layer without --sparse)",
+                    });
+                }
+                let record = read_file(&mut entry, &mut head, &mut chunk)
+                    .map_err(|source| entry_error(display.clone(), source))?;
+                Node::File(record.map(Box::new))
+            }
+            _ => Node::Special,
+        };
+        changes.push(Change::Put(path, node));
+    }
+    Ok((changes, warnings))
+}
+
+/// Reads a regular file's head; when it qualifies, hashes it whole.
+fn read_file(
+    entry: &mut tar::Entry<'_, impl Read>,
+    head: &mut [u8],
+    chunk: &mut [u8],
+) -> std::io::Result<Option<FileRecord>> {
+    let header = entry.header();
+    let mode = header.mode()? & 0o7777;
+    let header_uid = header.uid()?;
+    let header_gid = header.gid()?;
+    let size = entry.size();
+    // Four bytes decide for files without an x bit; read more only for executables.
+    let magic_len = usize::try_from(size.min(4)).unwrap_or(4);
+    entry.read_exact(&mut head[..magic_len])?;
+    if !detect::qualifies(mode, &head[..magic_len]) {
+        return Ok(None);
+    }
+    let head_len = usize::try_from(size.min(head.len() as u64)).unwrap_or(head.len());
+    entry.read_exact(&mut head[magic_len..head_len])?;
+    let mut hasher = Hasher::new();
+    hasher.update(&head[..head_len]);
+    loop {
+        let read = entry.read(chunk)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&chunk[..read]);
+    }
+    if hasher.len() != size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("entry data ended after {} of {size} bytes", hasher.len()),
+        ));
+    }
+    let uid = pax_number(entry, "uid").unwrap_or(header_uid);
+    let gid = pax_number(entry, "gid").unwrap_or(header_gid);
+    Ok(Some(FileRecord {
+        sha256: hasher.finish(),
+        size,
+        mode,
+        uid,
+        gid,
+        detected: detect::detect(&head[..head_len]),
+    }))
+}
+
+/// What the merged filesystem holds at a path (only what the manifest needs).
+#[derive(Clone, Debug)]
+enum State {
+    Executable { record: Box<FileRecord>, layer: usize },
+    Symlink { target: Vec<u8> },
+}
+
+/// The merged filesystem: executables and symlinks by normalised path (no leading `/`).
+#[derive(Debug, Default)]
+pub struct Filesystem {
+    nodes: BTreeMap<Vec<u8>, State>,
+    hidden: Vec<Hidden>,
+}
+
+/// Longest symlink chain followed, as Linux's `MAXSYMLINKS`.
+const MAX_SYMLINK_HOPS: usize = 40;
+
+fn absolute(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len() + 1);
+    out.push(b'/');
+    out.extend_from_slice(path);
+    out
+}
+
+impl Filesystem {
+    /// Records `path` (an executable written by `layer`) as hidden by `by`.
+    fn hide(&mut self, path: &[u8], state: &State, by: usize) {
+        if let State::Executable { record, layer } = state
+            && *layer < by {
+                let (text, bytes) = manifest::path_fields(&absolute(path));
+                self.hidden.push(Hidden {
+                    path: text,
+                    path_bytes: bytes,
+                    sha256: record.sha256,
+                    layer: *layer,
+                    hidden_by: by,
+                });
+            }
+    }
+
+    fn remove(&mut self, path: &[u8], by: usize) {
+        if let Some(state) = self.nodes.remove(path) {
+            self.hide(path, &state, by);
+        }
+    }
+
+    /// Removes everything strictly below `dir`.
+    fn remove_children(&mut self, dir: &[u8], by: usize) {
+        let mut start = dir.to_vec();
+        if !start.is_empty() {
+            start.push(b'/');
+        }
+        let mut end = start.clone();
+        // '/' + 1 == '0': every key with the prefix `dir/` sorts below `dir0`.
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let keys: Vec<Vec<u8>> = if start.is_empty() {
+            self.nodes.keys().cloned().collect()
+        } else {
+            self.nodes.range(start..end).map(|(key, _)| key.clone()).collect()
+        };
+        for key in keys {
+            self.remove(&key, by);
+        }
+    }
+
+    /// An entry at `path` makes every ancestor a directory: drop files and symlinks there.
+    fn make_ancestors_directories(&mut self, path: &[u8], by: usize) {
+        for (at, byte) in path.iter().enumerate() {
+            if *byte == b'/' && self.nodes.contains_key(&path[..at]) {
+                self.remove(&path[..at], by);
+            }
+        }
+    }
+
+    /// Applies one layer's changes: whiteouts and opaque markers first (they act on lower
+    /// layers only), then the entries in tar order.
+    pub fn apply(&mut self, layer: usize, changes: Vec<Change>) {
+        for change in &changes {
+            match change {
+                Change::Whiteout(path) => {
+                    self.make_ancestors_directories(path, layer);
+                    self.remove(path, layer);
+                    self.remove_children(path, layer);
+                }
+                Change::Opaque(dir) => {
+                    self.make_ancestors_directories(dir, layer);
+                    if self.nodes.contains_key(dir.as_slice()) {
+                        self.remove(dir, layer);
+                    }
+                    self.remove_children(dir, layer);
+                }
+                Change::Put(..) => {}
+            }
+        }
+        for change in changes {
+            let Change::Put(path, node) = change else {
+                continue;
+            };
+            self.make_ancestors_directories(&path, layer);
+            let is_directory = node == Node::Directory;
+            // Resolve a hardlink before its own path is cleared.
+            let new_state = match node {
+                Node::File(Some(record)) => Some(State::Executable { record, layer }),
+                Node::Hardlink(target) => match self.nodes.get(&target) {
+                    Some(State::Executable { record, .. }) => Some(State::Executable {
+                        record: record.clone(),
+                        layer,
+                    }),
+                    _ => None,
+                },
+                Node::Symlink(target) => Some(State::Symlink { target }),
+                Node::Directory | Node::File(None) | Node::Special => None,
+            };
+            // Whatever was at the path is replaced; a non-directory also replaces a tree.
+            self.remove(&path, layer);
+            if !is_directory {
+                self.remove_children(&path, layer);
+            }
+            if let Some(state) = new_state {
+                self.nodes.insert(path, state);
+            }
+        }
+    }
+
+    /// Follows symlinks from `path` within the image root; the executable it ends at, if any.
+    fn resolve_executable(&self, path: &[u8]) -> Option<Vec<u8>> {
+        let mut pending: std::collections::VecDeque<Vec<u8>> = path
+            .split(|byte| *byte == b'/')
+            .filter(|part| !part.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        let mut current: Vec<Vec<u8>> = Vec::new();
+        let mut hops = 0;
+        while let Some(component) = pending.pop_front() {
+            match component.as_slice() {
+                b"." => continue,
+                b".." => {
+                    current.pop();
+                    continue;
+                }
+                _ => current.push(component),
+            }
+            let joined = current.join(&b'/');
+            match self.nodes.get(&joined) {
+                Some(State::Symlink { target }) => {
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return None;
+                    }
+                    current.pop();
+                    if target.starts_with(b"/") {
+                        current.clear();
+                    }
+                    for part in target.rsplit(|byte| *byte == b'/').filter(|part| !part.is_empty()) {
+                        pending.push_front(part.to_vec());
+                    }
+                }
+                Some(State::Executable { .. }) => {
+                    return pending.is_empty().then_some(joined);
+                }
+                None => {}
+            }
+        }
+        None
+    }
+
+    /// The manifest's executables, links and hidden lists, sorted by path bytes.
+    #[must_use]
+    pub fn into_entries(self) -> (Vec<Executable>, Vec<Link>, Vec<Hidden>) {
+        let mut executables = Vec::new();
+        let mut links = Vec::new();
+        for (path, state) in &self.nodes {
+            match state {
+                State::Executable { record, layer } => {
+                    let (text, bytes) = manifest::path_fields(&absolute(path));
+                    executables.push(Executable {
+                        path: text,
+                        path_bytes: bytes,
+                        sha256: record.sha256,
+                        size: record.size,
+                        mode: record.mode,
+                        uid: record.uid,
+                        gid: record.gid,
+                        kind: record.detected.kind,
+                        interpreter: record.detected.interpreter.clone(),
+                        build_id: record.detected.build_id.clone(),
+                        layer: *layer,
+                    });
+                }
+                State::Symlink { .. } => {
+                    if let Some(target) = self.resolve_executable(path) {
+                        let (text, bytes) = manifest::path_fields(&absolute(path));
+                        let (target_text, target_bytes) = manifest::path_fields(&absolute(&target));
+                        links.push(Link {
+                            path: text,
+                            path_bytes: bytes,
+                            target: target_text,
+                            target_bytes,
+                        });
+                    }
+                }
+            }
+        }
+        let mut hidden = self.hidden;
+        hidden.sort_by(|a, b| {
+            (manifest::raw_path(&a.path, a.path_bytes.as_deref()), a.layer)
+                .cmp(&(manifest::raw_path(&b.path, b.path_bytes.as_deref()), b.layer))
+        });
+        (executables, links, hidden)
+    }
+}
+
+/// How to run a scan.
+#[derive(Clone, Copy, Default)]
+pub struct ScanOptions<'a> {
+    /// Layers decoded at once; 0 means one per available core.
+    pub threads: usize,
+    /// Called with the number of compressed bytes read, from any worker thread.
+    pub on_read: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+/// Reads one layer to its changes, verifying its digests.
+///
+/// # Errors
+/// As [`walk_layer`], and any digest mismatch.
+pub fn scan_layer(
+    source: &dyn ImageSource,
+    image: &ResolvedImage,
+    index: usize,
+    on_read: Option<&(dyn Fn(u64) + Sync)>,
+) -> Result<LayerScan, Error> {
+    let descriptor = &image.layers[index];
+    let label = descriptor.label();
+    let raw = source.open_layer(descriptor)?;
+    let mut stream = LayerStream::new(&image.name, descriptor, raw, on_read)?;
+    let walked = walk_layer(&image.name, &label, &mut stream);
+    // A digest mismatch explains a broken stream better than the tar error it caused.
+    match (walked, stream.finish()) {
+        (Ok((changes, warnings)), Ok(verified)) => Ok(LayerScan {
+            changes,
+            warnings,
+            verified,
+        }),
+        (
+            _,
+            Err(
+                mismatch @ (image::Error::DigestMismatch { .. }
+                | image::Error::DiffIdMismatch { .. }
+                | image::Error::SizeMismatch { .. }),
+            ),
+        ) => Err(mismatch.into()),
+        (Err(error), _) => Err(error),
+        (Ok(_), Err(error)) => Err(error.into()),
+    }
+}
+
+/// A scanned image: its manifest and what the user should be warned of.
+#[derive(Debug)]
+pub struct ScanOutput {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Ignored oddities (reserved whiteout names and the like).
+    pub warnings: Vec<String>,
+}
+
+/// Scans one platform image: all layers (in parallel), verified, merged bottom-up.
+///
+/// # Errors
+/// The first failing layer's error (lowest index).
+pub fn scan(
+    source: &dyn ImageSource,
+    image: &ResolvedImage,
+    options: &ScanOptions<'_>,
+) -> Result<ScanOutput, Error> {
+    let layer_count = image.layers.len();
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        n => n,
+    }
+    .min(layer_count.max(1));
+    let results: Vec<Mutex<Option<Result<LayerScan, Error>>>> =
+        (0..layer_count).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= layer_count || failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let result = scan_layer(source, image, index, options.on_read);
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    if let Ok(mut slot) = results[index].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    let mut filesystem = Filesystem::default();
+    let mut layers = Vec::with_capacity(layer_count);
+    let mut warnings = Vec::new();
+    for (index, slot) in results.into_iter().enumerate() {
+        let result = slot.into_inner().ok().flatten();
+        let scanned = match result {
+            Some(result) => result?,
+            // Skipped after an earlier failure; that failure is reported below.
+            None => continue,
+        };
+        layers.push(LayerInfo {
+            digest: scanned.verified.digest,
+            diff_id: scanned.verified.diff_id,
+            media_type: scanned.verified.media_type,
+            size: scanned.verified.size,
+        });
+        warnings.extend(scanned.warnings);
+        filesystem.apply(index, scanned.changes);
+    }
+    if layers.len() != layer_count {
+        return Err(Error::Image(image::Error::Invalid {
+            image: image.name.clone(),
+            problem: "a layer scan stopped without reporting why".to_owned(),
+        }));
+    }
+    let (executables, links, hidden) = filesystem.into_entries();
+    Ok(ScanOutput {
+        manifest: Manifest {
+            predicate_type: PREDICATE_TYPE.to_owned(),
+            image: ImageInfo {
+                name: image.name.clone(),
+                index_digest: image.index_digest,
+                manifest_digest: image.manifest_digest,
+                config_digest: image.config_digest,
+                platform: image.platform.to_string(),
+            },
+            layers,
+            executables,
+            links,
+            hidden,
+        },
+        warnings,
+    })
+}
+
+/// Counts executables by kind, for summaries.
+#[must_use]
+pub fn count_kinds(executables: &[Executable]) -> BTreeMap<Kind, usize> {
+    let mut counts = BTreeMap::new();
+    for executable in executables {
+        *counts.entry(executable.kind).or_insert(0) += 1;
+    }
+    counts
+}

@@ -1,0 +1,339 @@
+//! The command line: clap arguments → settings → library calls → rendered output and an exit
+//! status. The only module that prints, reads the environment or chooses an exit code.
+//!
+//! Exit codes are part of the interface: 0 ok, 1 policy or verdict failure, 2 usage or input
+//! error. A closed stdout (`exelock scan … | head`) is not an error.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::catalog::{self, ScanOptions};
+use crate::image::{self, Platform, PlatformSelection};
+use crate::manifest::Manifest;
+
+/// How a run ended, as the process exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything passed.
+    Success,
+    /// A policy failure or a verdict that needs action.
+    Failure,
+    /// A usage or input error.
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => Self::SUCCESS,
+            ExitStatus::Failure => Self::from(1),
+            ExitStatus::Error => Self::from(2),
+        }
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "exelock",
+    version,
+    about = "Record every executable of a container image, so runtime \"added binary\" findings can be judged with evidence",
+    long_about = "exelock reads every layer of an OCI image, applies whiteouts exactly as a container \
+runtime would, and records each executable (path, sha256, size, mode, kind, the layer that wrote it) \
+in a deterministic executable manifest.\n\n\
+Image references:\n  \
+oci:PATH[:REF]            an OCI image layout directory (REF picks an index.json entry)\n  \
+oci-archive:FILE[:REF]    the same, as a tar file\n  \
+docker-archive:FILE       `docker save` output (legacy or Docker >= 25 layout)\n\n\
+Exit codes: 0 ok, 1 policy or verdict failure, 2 usage or input error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Scan an image and print its executable manifest.
+    #[command(
+        after_help = "Examples:\n  exelock scan oci:testdata/images/demo\n  exelock scan oci-archive:image.tar --format json -o manifest.json\n  exelock scan docker-archive:saved.tar --format table\n  exelock scan oci:layout:latest --all-platforms -o manifests.json"
+    )]
+    Scan(ScanArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ScanFormat {
+    /// The manifest as JSON (an array of manifests with --all-platforms).
+    Json,
+    /// A table for people, with a one-line summary.
+    Table,
+}
+
+#[derive(Args, Debug)]
+struct ScanArgs {
+    /// The image: oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE.
+    image: String,
+    /// Output format; defaults to `table` on a terminal and `json` otherwise or with -o.
+    #[arg(long, value_enum)]
+    format: Option<ScanFormat>,
+    /// Write the output to FILE (atomically: nothing is written when the scan fails).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Scan this platform of a multi-platform index: os/arch[/variant]. Default: linux/amd64.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", conflicts_with = "all_platforms", value_parser = parse_platform)]
+    platform: Option<Platform>,
+    /// Scan every platform image of a multi-platform index.
+    #[arg(long)]
+    all_platforms: bool,
+    /// Layers decoded in parallel (default: one per core).
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    threads: usize,
+    /// No progress or notes on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn parse_platform(text: &str) -> Result<Platform, String> {
+    text.parse()
+}
+
+/// Runs the command line and returns the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitStatus::Error.into()
+            } else {
+                ExitStatus::Success.into()
+            };
+        }
+    };
+    let status = match cli.command {
+        Command::Scan(args) => run_scan(&args),
+    };
+    match status {
+        Ok(status) => status.into(),
+        Err(error) if is_broken_pipe(&error) => ExitStatus::Success.into(),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitStatus::Error.into()
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Progress on stderr, only when it is a terminal.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(quiet: bool, total: Option<u64>, message: String) -> Self {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Self { bar: None };
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            total,
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_message(message);
+        Self { bar: Some(bar) }
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
+    let selection = match (&args.platform, args.all_platforms) {
+        (Some(platform), _) => PlatformSelection::Only(platform.clone()),
+        (None, true) => PlatformSelection::All,
+        (None, false) => PlatformSelection::Default,
+    };
+    let source = image::open(&args.image)?;
+    let resolution = source.resolve(&selection)?;
+    if !args.quiet {
+        for note in &resolution.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    let mut manifests = Vec::with_capacity(resolution.images.len());
+    for resolved in &resolution.images {
+        let total = resolved.layers.iter().map(|layer| layer.size).sum::<Option<u64>>();
+        let progress = Progress::new(
+            args.quiet,
+            total,
+            format!("scanning {} ({})", resolved.name, resolved.platform),
+        );
+        let on_read = |bytes: u64| progress.advance(bytes);
+        let options = ScanOptions {
+            threads: args.threads,
+            on_read: Some(&on_read),
+        };
+        let scanned = catalog::scan(source.as_ref(), resolved, &options);
+        progress.finish();
+        let scanned = scanned?;
+        if !args.quiet {
+            for warning in &scanned.warnings {
+                eprintln!("warning: {warning}");
+            }
+        }
+        manifests.push(scanned.manifest);
+    }
+    let format = args.format.unwrap_or(
+        if args.output.is_none() && std::io::stdout().is_terminal() {
+            ScanFormat::Table
+        } else {
+            ScanFormat::Json
+        },
+    );
+    let rendered = match format {
+        ScanFormat::Json if args.all_platforms => {
+            let mut out = serde_json::to_vec_pretty(&manifests)?;
+            out.push(b'\n');
+            out
+        }
+        ScanFormat::Json => manifests
+            .iter()
+            .map(Manifest::to_json)
+            .collect::<Result<Vec<_>, _>>()?
+            .concat(),
+        ScanFormat::Table => manifests
+            .iter()
+            .map(render_table)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes(),
+    };
+    match &args.output {
+        Some(path) => write_atomically(path, &rendered)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&rendered)?;
+            stdout.flush()?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Writes via a temporary file in the same directory, so a failure leaves no partial file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn short_digest(digest: Option<&crate::digest::Sha256Digest>) -> String {
+    digest.map_or_else(|| "none".to_owned(), |digest| format!("sha256:{}", &digest.hex()[..12]))
+}
+
+/// The person's view of a manifest: one row per executable, then links, hidden and a summary.
+fn render_table(manifest: &Manifest) -> String {
+    let path_width = manifest
+        .executables
+        .iter()
+        .map(|exe| exe.path.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 60);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<path_width$}  {:<17}  {:>5}  {:>10}  {:<12}  LAYER",
+        "PATH", "KIND", "MODE", "SIZE", "SHA256"
+    );
+    for exe in &manifest.executables {
+        let _ = writeln!(
+            out,
+            "{:<path_width$}  {:<17}  {:>5}  {:>10}  {:<12}  {}",
+            exe.path,
+            exe.kind.code(),
+            format!("{:04o}", exe.mode),
+            human_size(exe.size),
+            &exe.sha256.hex()[..12],
+            exe.layer
+        );
+    }
+    for link in &manifest.links {
+        let _ = writeln!(out, "link    {} -> {}", link.path, link.target);
+    }
+    for hidden in &manifest.hidden {
+        let _ = writeln!(
+            out,
+            "hidden  {} (sha256:{}, written by layer {}, hidden by layer {})",
+            hidden.path,
+            &hidden.sha256.hex()[..12],
+            hidden.layer,
+            hidden.hidden_by
+        );
+    }
+    let kinds = catalog::count_kinds(&manifest.executables)
+        .iter()
+        .map(|(kind, count)| format!("{count} {}", kind.code()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        out,
+        "{} executables ({kinds}), {} links, {} hidden, {} layers; {} {} manifest {}",
+        manifest.executables.len(),
+        manifest.links.len(),
+        manifest.hidden.len(),
+        manifest.layers.len(),
+        manifest.image.name,
+        manifest.image.platform,
+        short_digest(manifest.image.manifest_digest.as_ref()),
+    );
+    out
+}

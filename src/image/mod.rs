@@ -1,0 +1,381 @@
+//! Image sources: where an image's manifests, configs and layer blobs come from.
+//!
+//! An [`ImageSource`] resolves a user's reference to one or more platform images
+//! ([`ResolvedImage`]) and opens their layer blobs as plain byte streams. Sources verify the
+//! small JSON documents they read (index, manifest, config) against their digests;
+//! [`layer::LayerStream`] verifies layer blobs while they stream. This module knows nothing
+//! of tar entries or executables, and prints nothing.
+//!
+//! Transports follow skopeo's spelling: `oci:PATH[:REF]`, `oci-archive:FILE[:REF]`,
+//! `docker-archive:FILE`.
+
+use std::fmt;
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::digest::Sha256Digest;
+
+pub mod archive;
+pub mod docker;
+pub mod layer;
+pub mod oci;
+
+/// Errors reading an image.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The reference names no transport this build understands.
+    #[error(
+        "unsupported image reference {0:?}: use oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE"
+    )]
+    UnsupportedReference(String),
+    /// A file of the image could not be read.
+    #[error("{image}: cannot read {path}")]
+    Io {
+        /// The image as named by the user.
+        image: String,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON document of the image is malformed.
+    #[error("{image}: {document} is not a valid {what}")]
+    Json {
+        /// The image as named by the user.
+        image: String,
+        /// Which document (file name or digest).
+        document: String,
+        /// What it should have been.
+        what: &'static str,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A blob the image refers to is absent.
+    #[error("{image}: blob {digest} is missing")]
+    MissingBlob {
+        /// The image.
+        image: String,
+        /// The missing blob.
+        digest: Sha256Digest,
+    },
+    /// A blob's content does not match the digest it is addressed by.
+    #[error("{image}: {what} {expected} does not match its digest (got {got}, expected {expected})")]
+    DigestMismatch {
+        /// The image.
+        image: String,
+        /// `layer`, `manifest`, `config`, `index`.
+        what: &'static str,
+        /// The digest of the bytes read.
+        got: Sha256Digest,
+        /// The digest the descriptor names.
+        expected: Sha256Digest,
+    },
+    /// A layer's uncompressed tar does not match the config's `rootfs.diff_ids` entry.
+    #[error(
+        "{image}: layer {layer}: uncompressed content does not match the config's diff_id (got {got}, expected {expected})"
+    )]
+    DiffIdMismatch {
+        /// The image.
+        image: String,
+        /// The layer blob digest.
+        layer: String,
+        /// Digest of the uncompressed stream.
+        got: Sha256Digest,
+        /// The config's diff_id.
+        expected: Sha256Digest,
+    },
+    /// A blob's length differs from its descriptor's size.
+    #[error("{image}: {what} {digest} has {got} bytes, its descriptor says {expected}")]
+    SizeMismatch {
+        /// The image.
+        image: String,
+        /// `layer`, `manifest`, `config`.
+        what: &'static str,
+        /// The blob.
+        digest: String,
+        /// Bytes read.
+        got: u64,
+        /// Bytes expected.
+        expected: u64,
+    },
+    /// A blob is larger than this kind of document may be.
+    #[error("{image}: {what} {digest} is {size} bytes, more than the {limit} bytes allowed")]
+    TooLarge {
+        /// The image.
+        image: String,
+        /// Which document.
+        what: &'static str,
+        /// The blob.
+        digest: Sha256Digest,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A media type this tool cannot read.
+    #[error("{image}: {what} {digest} has unsupported media type {media_type:?}")]
+    UnsupportedMediaType {
+        /// The image.
+        image: String,
+        /// `layer`, `manifest`.
+        what: &'static str,
+        /// The blob.
+        digest: String,
+        /// The media type.
+        media_type: String,
+    },
+    /// Decompressing or reading a layer stream failed (corrupt or truncated data).
+    #[error("{image}: layer {layer}: cannot read the layer stream")]
+    LayerRead {
+        /// The image.
+        image: String,
+        /// The layer blob digest.
+        layer: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No image in the source matches the requested platform.
+    #[error("{image}: no image for platform {wanted} (available: {available})")]
+    NoMatchingPlatform {
+        /// The image.
+        image: String,
+        /// The requested platform.
+        wanted: String,
+        /// What the index offers.
+        available: String,
+    },
+    /// The layout has no entry with the requested `org.opencontainers.image.ref.name`.
+    #[error("{image}: no image named {reference:?} in the layout (available: {available})")]
+    RefNotFound {
+        /// The image.
+        image: String,
+        /// The requested name.
+        reference: String,
+        /// Names present.
+        available: String,
+    },
+    /// The layout holds several images and none was chosen.
+    #[error("{image}: the layout holds several images ({available}); name one as {image}:REF")]
+    AmbiguousRef {
+        /// The image.
+        image: String,
+        /// Names present.
+        available: String,
+    },
+    /// The image is structurally wrong (empty index, layer count differs from diff_ids, …).
+    #[error("{image}: {problem}")]
+    Invalid {
+        /// The image.
+        image: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// An `os/architecture[/variant]` platform.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Platform {
+    /// `linux`, `windows`, …
+    pub os: String,
+    /// `amd64`, `arm64`, …
+    pub architecture: String,
+    /// `v8`, `v7`, … when given.
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// linux/amd64, the default when an index offers several platforms.
+    #[must_use]
+    pub fn default_platform() -> Self {
+        Self {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            variant: None,
+        }
+    }
+
+    /// Whether `self` (what the user asked for) accepts `offered`; a request without a variant
+    /// accepts any variant.
+    #[must_use]
+    pub fn accepts(&self, offered: &Self) -> bool {
+        self.os == offered.os
+            && self.architecture == offered.architecture
+            && (self.variant.is_none() || self.variant == offered.variant)
+    }
+}
+
+impl std::str::FromStr for Platform {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(Self {
+                os: (*os).to_owned(),
+                architecture: (*arch).to_owned(),
+                variant: parts.get(2).filter(|v| !v.is_empty()).map(|v| (*v).to_owned()),
+            }),
+            _ => Err(format!(
+                "platform {text:?} is not of the form os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(variant) = &self.variant {
+            write!(f, "/{variant}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Which platform images of a multi-arch index to scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlatformSelection {
+    /// linux/amd64 where there is a choice; a single-platform image is taken as it is.
+    Default,
+    /// Exactly this platform.
+    Only(Platform),
+    /// Every platform image of the index.
+    All,
+}
+
+/// A layer to read: where its blob is and what its content must hash to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerDescriptor {
+    /// The blob digest; `None` where the source does not know it (legacy docker archives),
+    /// in which case it is computed while reading.
+    pub digest: Option<Sha256Digest>,
+    /// Blob size, where known.
+    pub size: Option<u64>,
+    /// Media type; `None` where the source has none, and the compression is sniffed.
+    pub media_type: Option<String>,
+    /// The config's `rootfs.diff_ids` entry for this layer.
+    pub diff_id: Sha256Digest,
+    /// Where a source that does not address blobs by digest finds it (a path inside an archive).
+    pub locator: Option<String>,
+}
+
+impl LayerDescriptor {
+    /// How the layer is named in messages: its digest, else its locator.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match (&self.digest, &self.locator) {
+            (Some(digest), _) => digest.to_string(),
+            (None, Some(locator)) => locator.clone(),
+            (None, None) => self.diff_id.to_string(),
+        }
+    }
+}
+
+/// One platform image, resolved down to its layers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedImage {
+    /// The reference as the user gave it.
+    pub name: String,
+    /// The index it was selected from.
+    pub index_digest: Option<Sha256Digest>,
+    /// The platform manifest (none for legacy docker archives).
+    pub manifest_digest: Option<Sha256Digest>,
+    /// The config blob.
+    pub config_digest: Sha256Digest,
+    /// From the config.
+    pub platform: Platform,
+    /// Bottom layer first.
+    pub layers: Vec<LayerDescriptor>,
+}
+
+/// What resolving a reference produced.
+#[derive(Clone, Debug)]
+pub struct Resolution {
+    /// The chosen platform images.
+    pub images: Vec<ResolvedImage>,
+    /// Things the user should know (e.g. that the default platform was applied).
+    pub notes: Vec<String>,
+}
+
+/// A place images come from.
+pub trait ImageSource: Send + Sync {
+    /// The reference as the user gave it.
+    fn name(&self) -> &str;
+
+    /// Resolves the reference to platform images.
+    ///
+    /// # Errors
+    /// Missing or malformed documents, no matching platform.
+    fn resolve(&self, selection: &PlatformSelection) -> Result<Resolution, Error>;
+
+    /// Opens a layer's blob as stored (still compressed, not yet verified).
+    ///
+    /// # Errors
+    /// A missing blob or an unreadable file.
+    fn open_layer(&self, layer: &LayerDescriptor) -> Result<Box<dyn Read + Send + '_>, Error>;
+}
+
+/// Opens the image a reference names.
+///
+/// # Errors
+/// An unknown transport, or a source that cannot be opened.
+pub fn open(reference: &str) -> Result<Box<dyn ImageSource>, Error> {
+    if let Some(rest) = reference.strip_prefix("oci:") {
+        let (path, tag) = split_path_ref(rest);
+        return Ok(Box::new(oci::OciSource::new(
+            reference.to_owned(),
+            oci::LayoutDir::new(reference, path.into()),
+            tag,
+        )));
+    }
+    if let Some(rest) = reference.strip_prefix("oci-archive:") {
+        let (path, tag) = split_path_ref(rest);
+        let store = archive::TarBlobs::open(reference, path.as_ref())?;
+        return Ok(Box::new(oci::OciSource::new(reference.to_owned(), store, tag)));
+    }
+    if let Some(rest) = reference.strip_prefix("docker-archive:") {
+        // A trailing `:repo:tag` selects an image of a multi-image archive; keep the path whole
+        // when it exists as given.
+        return docker::open(reference, rest.as_ref());
+    }
+    Err(Error::UnsupportedReference(reference.to_owned()))
+}
+
+/// Splits `PATH[:REF]` the way skopeo does: the last `:` separates a reference, unless what
+/// follows it contains a `/` (then it is part of the path).
+fn split_path_ref(text: &str) -> (String, Option<String>) {
+    match text.rsplit_once(':') {
+        Some((path, reference))
+            if !path.is_empty() && !reference.contains('/') && !reference.is_empty() =>
+        {
+            (path.to_owned(), Some(reference.to_owned()))
+        }
+        _ => (text.to_owned(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_parses_and_matches_variants() {
+        let wanted: Platform = "linux/arm64".parse().unwrap();
+        let offered: Platform = "linux/arm64/v8".parse().unwrap();
+        assert!(wanted.accepts(&offered));
+        assert!(!offered.accepts(&"linux/arm64/v7".parse().unwrap()));
+        assert_eq!(offered.to_string(), "linux/arm64/v8");
+        assert!("linux".parse::<Platform>().is_err());
+        assert!("linux//v8".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn path_ref_split_follows_skopeo() {
+        assert_eq!(split_path_ref("dir/img:latest"), ("dir/img".into(), Some("latest".into())));
+        assert_eq!(split_path_ref("dir/img"), ("dir/img".into(), None));
+        assert_eq!(split_path_ref("./a:b/c"), ("./a:b/c".into(), None));
+    }
+}

@@ -1,0 +1,18 @@
+//! exelock keeps container images honest: it records every executable of an image in a
+//! deterministic, signable manifest, so that a runtime "added binary" finding can be judged
+//! against evidence instead of by hand.
+//!
+//! Modules, leaves first:
+//! - [`digest`]: `sha256:` digests and hashing readers.
+//! - [`manifest`]: the executable manifest's data model (no I/O).
+//! - [`image`]: image sources (OCI layouts, archives) and verified layer streams.
+//! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest.
+//! - [`cli`]: the `exelock` command line (the only module that prints).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod cli;
+pub mod digest;
+pub mod image;
+pub mod manifest;

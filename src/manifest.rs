@@ -1,0 +1,258 @@
+//! The executable manifest: what `scan` records about an image and `attest` signs.
+//!
+//! Pure data and serde, no I/O. The JSON form is the in-toto predicate documented in
+//! `docs/manifest.md`: camelCase keys, entries sorted by raw path bytes, no timestamps, so the
+//! same image always serialises to the same bytes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Sha256Digest;
+
+/// The in-toto predicate type of an executable manifest.
+pub const PREDICATE_TYPE: &str = "https://exelock.dev/manifest/v1";
+
+/// The executable manifest of one platform image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`PREDICATE_TYPE`]; lets a bare manifest file say what it is.
+    pub predicate_type: String,
+    /// Which image was scanned.
+    pub image: ImageInfo,
+    /// The image's layers, bottom first; `Executable::layer` indexes this list.
+    pub layers: Vec<LayerInfo>,
+    /// Every executable of the final filesystem, sorted by path bytes.
+    pub executables: Vec<Executable>,
+    /// Symlinks of the final filesystem whose resolved target is a recorded executable.
+    pub links: Vec<Link>,
+    /// Executables that a lower layer wrote and a later layer deleted or replaced.
+    pub hidden: Vec<Hidden>,
+}
+
+/// The identity of the scanned image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageInfo {
+    /// The image reference as the user gave it.
+    pub name: String,
+    /// The image index the platform manifest was chosen from, if any.
+    pub index_digest: Option<Sha256Digest>,
+    /// The platform image manifest; `null` for legacy `docker save` archives, which have none.
+    pub manifest_digest: Option<Sha256Digest>,
+    /// The image config (for Docker, the image ID).
+    pub config_digest: Sha256Digest,
+    /// `os/architecture[/variant]` from the image config.
+    pub platform: String,
+}
+
+/// One layer of the image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LayerInfo {
+    /// Digest of the layer blob as stored (compressed).
+    pub digest: Sha256Digest,
+    /// Digest of the uncompressed tar stream (the config's `rootfs.diff_ids` entry).
+    pub diff_id: Sha256Digest,
+    /// The descriptor's media type, or the sniffed one where the source has none.
+    pub media_type: String,
+    /// Blob size in bytes.
+    pub size: u64,
+}
+
+/// What kind of executable a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// ELF `ET_EXEC`, or `ET_DYN` with a `PT_INTERP` header (a PIE).
+    ElfExecutable,
+    /// ELF `ET_DYN` without `PT_INTERP`: a library loaded at run time.
+    ElfSharedObject,
+    /// Any other ELF type (relocatable objects, core files).
+    ElfOther,
+    /// Starts with `#!`.
+    Script,
+    /// Has an execute bit but is neither ELF nor a script.
+    Other,
+}
+
+impl Kind {
+    /// The kebab-case code used in JSON and tables.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::ElfExecutable => "elf-executable",
+            Self::ElfSharedObject => "elf-shared-object",
+            Self::ElfOther => "elf-other",
+            Self::Script => "script",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// One executable of the final filesystem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Executable {
+    /// Absolute path; for a non-UTF-8 path, its lossy form (see `path_bytes`).
+    pub path: String,
+    /// Base64 of the exact path bytes, present only when the path is not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<String>,
+    /// SHA-256 of the whole file content, 64 hex digits.
+    #[serde(with = "crate::digest::bare_hex")]
+    pub sha256: Sha256Digest,
+    /// File size in bytes.
+    pub size: u64,
+    /// Permission bits with setuid/setgid/sticky, 4 octal digits (`"4755"`).
+    #[serde(with = "octal_mode")]
+    pub mode: u32,
+    /// Owner user id.
+    pub uid: u64,
+    /// Owner group id.
+    pub gid: u64,
+    /// What kind of executable it is.
+    pub kind: Kind,
+    /// For scripts: the shebang line after `#!`, trimmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
+    /// For ELF files with an `NT_GNU_BUILD_ID` note: the build id in hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+    /// Index of the layer that last wrote this path.
+    pub layer: usize,
+}
+
+/// A symlink whose resolved target is a recorded executable (busybox-style `/bin/sh`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Link {
+    /// The symlink's absolute path (lossy for non-UTF-8, see `path_bytes`).
+    pub path: String,
+    /// Base64 of the exact path bytes when not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<String>,
+    /// The executable it resolves to, as an absolute path.
+    pub target: String,
+    /// Base64 of the exact target bytes when not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_bytes: Option<String>,
+}
+
+/// An executable a lower layer wrote that the final filesystem no longer shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Hidden {
+    /// The path it had (lossy for non-UTF-8, see `path_bytes`).
+    pub path: String,
+    /// Base64 of the exact path bytes when not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<String>,
+    /// SHA-256 of its content.
+    #[serde(with = "crate::digest::bare_hex")]
+    pub sha256: Sha256Digest,
+    /// The layer that wrote it.
+    pub layer: usize,
+    /// The layer that deleted or replaced it.
+    pub hidden_by: usize,
+}
+
+/// Splits raw path bytes into the manifest's `(path, pathBytes)` pair: the text itself when it is
+/// UTF-8, else its lossy form plus base64 of the exact bytes, so no name is lost or confused.
+#[must_use]
+pub fn path_fields(raw: &[u8]) -> (String, Option<String>) {
+    use base64::Engine as _;
+    match std::str::from_utf8(raw) {
+        Ok(text) => (text.to_owned(), None),
+        Err(_) => (
+            String::from_utf8_lossy(raw).into_owned(),
+            Some(base64::engine::general_purpose::STANDARD.encode(raw)),
+        ),
+    }
+}
+
+/// The exact bytes of a manifest path: `path_bytes` decoded when present, else `path`.
+#[must_use]
+pub fn raw_path(path: &str, path_bytes: Option<&str>) -> Vec<u8> {
+    use base64::Engine as _;
+    path_bytes
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .unwrap_or_else(|| path.as_bytes().to_vec())
+}
+
+impl Executable {
+    /// The exact path bytes.
+    #[must_use]
+    pub fn raw_path(&self) -> Vec<u8> {
+        raw_path(&self.path, self.path_bytes.as_deref())
+    }
+}
+
+impl Manifest {
+    /// Serialises to the canonical JSON bytes (pretty, trailing newline).
+    ///
+    /// # Errors
+    /// Never in practice: every field serialises.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = serde_json::to_vec_pretty(self)?;
+        out.push(b'\n');
+        Ok(out)
+    }
+}
+
+/// Serde for modes as 4 octal digits.
+mod octal_mode {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(mode: &u32, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{mode:04o}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        u32::from_str_radix(&text, 8)
+            .ok()
+            .filter(|mode| *mode <= 0o7777)
+            .ok_or_else(|| serde::de::Error::custom(format!("mode {text:?} is not 4 octal digits")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_utf8_paths_round_trip_through_path_bytes() {
+        let raw = b"/usr/bin/caf\xe9";
+        let (path, bytes) = path_fields(raw);
+        assert_eq!(path, "/usr/bin/caf\u{fffd}");
+        assert_eq!(raw_path(&path, bytes.as_deref()), raw.to_vec());
+        let (path, bytes) = path_fields("/usr/bin/tööl".as_bytes());
+        assert_eq!((path.as_str(), bytes), ("/usr/bin/tööl", None));
+    }
+
+    #[test]
+    fn mode_serialises_as_four_octal_digits() {
+        let exe = Executable {
+            path: "/x".into(),
+            path_bytes: None,
+            sha256: Sha256Digest::of(b""),
+            size: 0,
+            mode: 0o4755,
+            uid: 0,
+            gid: 0,
+            kind: Kind::Other,
+            interpreter: None,
+            build_id: None,
+            layer: 0,
+        };
+        let json = serde_json::to_value(&exe).unwrap();
+        assert_eq!(json["mode"], "4755");
+        assert_eq!(json["kind"], "other");
+        assert_eq!(
+            json["sha256"],
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let back: Executable = serde_json::from_value(json).unwrap();
+        assert_eq!(back, exe);
+    }
+}
