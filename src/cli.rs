@@ -188,7 +188,11 @@ fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
     }
     let mut manifests = Vec::with_capacity(resolution.images.len());
     for resolved in &resolution.images {
-        let total = resolved.layers.iter().map(|layer| layer.size).sum::<Option<u64>>();
+        let total = resolved
+            .layers
+            .iter()
+            .map(|layer| layer.size)
+            .sum::<Option<u64>>();
         let progress = Progress::new(
             args.quiet,
             total,
@@ -276,7 +280,10 @@ fn human_size(bytes: u64) -> String {
 }
 
 fn short_digest(digest: Option<&crate::digest::Sha256Digest>) -> String {
-    digest.map_or_else(|| "none".to_owned(), |digest| format!("sha256:{}", &digest.hex()[..12]))
+    digest.map_or_else(
+        || "none".to_owned(),
+        |digest| format!("sha256:{}", &digest.hex()[..12]),
+    )
 }
 
 /// The person's view of a manifest: one row per executable, then links, hidden and a summary.

@@ -239,7 +239,10 @@ pub mod bare_hex {
     ///
     /// # Errors
     /// Those of the serializer.
-    pub fn serialize<S: Serializer>(digest: &Sha256Digest, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        digest: &Sha256Digest,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&digest.hex())
     }
 
@@ -247,7 +250,9 @@ pub mod bare_hex {
     ///
     /// # Errors
     /// When the text is not 64 hex digits.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Sha256Digest, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Sha256Digest, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         Sha256Digest::from_hex(&text).map_err(serde::de::Error::custom)
     }

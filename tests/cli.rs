@@ -1,1 +1,11 @@
+//! The one integration test binary: runs the built `exelock` against fixture images in
+//! `testdata/` (made by `testdata/make_fixtures.py`) and a real local registry.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr
+)]
 
+mod scan;
+mod support;

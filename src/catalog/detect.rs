@@ -84,22 +84,38 @@ impl Fields<'_> {
 
     fn u16(&self, at: usize) -> Option<u16> {
         let raw = self.bytes::<2>(at)?;
-        Some(if self.big_endian { u16::from_be_bytes(raw) } else { u16::from_le_bytes(raw) })
+        Some(if self.big_endian {
+            u16::from_be_bytes(raw)
+        } else {
+            u16::from_le_bytes(raw)
+        })
     }
 
     fn u32(&self, at: usize) -> Option<u32> {
         let raw = self.bytes::<4>(at)?;
-        Some(if self.big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) })
+        Some(if self.big_endian {
+            u32::from_be_bytes(raw)
+        } else {
+            u32::from_le_bytes(raw)
+        })
     }
 
     fn u64(&self, at: usize) -> Option<u64> {
         let raw = self.bytes::<8>(at)?;
-        Some(if self.big_endian { u64::from_be_bytes(raw) } else { u64::from_le_bytes(raw) })
+        Some(if self.big_endian {
+            u64::from_be_bytes(raw)
+        } else {
+            u64::from_le_bytes(raw)
+        })
     }
 
     /// A 32- or 64-bit word, by ELF class.
     fn word(&self, at: usize, is_64: bool) -> Option<usize> {
-        let value = if is_64 { self.u64(at)? } else { u64::from(self.u32(at)?) };
+        let value = if is_64 {
+            self.u64(at)?
+        } else {
+            u64::from(self.u32(at)?)
+        };
         usize::try_from(value).ok()
     }
 }
@@ -145,9 +161,15 @@ impl Elf {
                 PT_INTERP => elf.has_interp = true,
                 PT_NOTE if elf.build_id.is_none() => {
                     let (offset, size) = if is_64 {
-                        (fields.word(header + 8, true), fields.word(header + 32, true))
+                        (
+                            fields.word(header + 8, true),
+                            fields.word(header + 32, true),
+                        )
                     } else {
-                        (fields.word(header + 4, false), fields.word(header + 16, false))
+                        (
+                            fields.word(header + 4, false),
+                            fields.word(header + 16, false),
+                        )
                     };
                     if let (Some(offset), Some(size)) = (offset, size) {
                         elf.build_id = find_build_id(&fields, offset, size);
@@ -243,9 +265,15 @@ mod tests {
 
     #[test]
     fn elf_kinds_follow_type_and_interp() {
-        assert_eq!(detect(&elf64(ET_EXEC, false, None)).kind, Kind::ElfExecutable);
+        assert_eq!(
+            detect(&elf64(ET_EXEC, false, None)).kind,
+            Kind::ElfExecutable
+        );
         assert_eq!(detect(&elf64(ET_DYN, true, None)).kind, Kind::ElfExecutable);
-        assert_eq!(detect(&elf64(ET_DYN, false, None)).kind, Kind::ElfSharedObject);
+        assert_eq!(
+            detect(&elf64(ET_DYN, false, None)).kind,
+            Kind::ElfSharedObject
+        );
         assert_eq!(detect(&elf64(1, false, None)).kind, Kind::ElfOther);
         assert_eq!(detect(b"\x7fELF").kind, Kind::ElfOther);
     }
@@ -273,7 +301,10 @@ mod tests {
     fn scripts_record_their_interpreter() {
         let detected = detect(b"#! /usr/bin/env python3 \nprint(1)\n");
         assert_eq!(detected.kind, Kind::Script);
-        assert_eq!(detected.interpreter.as_deref(), Some("/usr/bin/env python3"));
+        assert_eq!(
+            detected.interpreter.as_deref(),
+            Some("/usr/bin/env python3")
+        );
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub enum Error {
     #[error(transparent)]
     Image(#[from] image::Error),
     /// A tar entry's path leaves the image root.
-    #[error("{image}: layer {layer}: entry {entry:?} escapes the root with '..'; refusing the layer")]
+    #[error(
+        "{image}: layer {layer}: entry {entry:?} escapes the root with '..'; refusing the layer"
+    )]
     PathEscape {
         /// The image.
         image: String,
@@ -184,18 +186,26 @@ fn pax_number(entry: &mut tar::Entry<'_, impl Read>, key: &str) -> Option<u64> {
 }
 
 fn has_pax_sparse(entry: &mut tar::Entry<'_, impl Read>) -> bool {
-    entry.pax_extensions().ok().flatten().is_some_and(|mut extensions| {
-        extensions.any(|extension| {
-            extension.is_ok_and(|extension| extension.key_bytes().starts_with(b"GNU.sparse."))
+    entry
+        .pax_extensions()
+        .ok()
+        .flatten()
+        .is_some_and(|mut extensions| {
+            extensions.any(|extension| {
+                extension.is_ok_and(|extension| extension.key_bytes().starts_with(b"GNU.sparse."))
+            })
         })
-    })
 }
 
 /// Reads one layer's tar stream into its list of changes, hashing every executable.
 ///
 /// # Errors
 /// An unreadable stream, a path escaping the root, an unsupported entry format.
-pub fn walk_layer(image: &str, layer: &str, stream: impl Read) -> Result<(Vec<Change>, Vec<String>), Error> {
+pub fn walk_layer(
+    image: &str,
+    layer: &str,
+    stream: impl Read,
+) -> Result<(Vec<Change>, Vec<String>), Error> {
     let mut archive = tar::Archive::new(stream);
     let mut changes = Vec::new();
     let mut warnings = Vec::new();
@@ -216,7 +226,9 @@ pub fn walk_layer(image: &str, layer: &str, stream: impl Read) -> Result<(Vec<Ch
         let entry_type = entry.header().entry_type();
         if matches!(
             entry_type,
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName
+            tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
                 | tar::EntryType::GNULongLink
         ) {
             continue;
@@ -238,12 +250,16 @@ pub fn walk_layer(image: &str, layer: &str, stream: impl Read) -> Result<(Vec<Ch
             continue;
         }
         if name.starts_with(RESERVED_PREFIX) {
-            warnings.push(format!("layer {layer}: ignored reserved whiteout name {display:?}"));
+            warnings.push(format!(
+                "layer {layer}: ignored reserved whiteout name {display:?}"
+            ));
             continue;
         }
         if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
             if hidden.is_empty() {
-                warnings.push(format!("layer {layer}: ignored whiteout {display:?} that names no file"));
+                warnings.push(format!(
+                    "layer {layer}: ignored whiteout {display:?} that names no file"
+                ));
             } else {
                 changes.push(Change::Whiteout(join(parent, hidden)));
             }
@@ -252,14 +268,23 @@ pub fn walk_layer(image: &str, layer: &str, stream: impl Read) -> Result<(Vec<Ch
         let node = match entry_type {
             tar::EntryType::Directory => Node::Directory,
             tar::EntryType::Symlink => Node::Symlink(
-                entry.link_name_bytes().map(|target| target.into_owned()).unwrap_or_default(),
+                entry
+                    .link_name_bytes()
+                    .map(|target| target.into_owned())
+                    .unwrap_or_default(),
             ),
             tar::EntryType::Link => {
-                let target = entry.link_name_bytes().map(|target| target.into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|target| target.into_owned())
+                    .unwrap_or_default();
                 let target = normalise_path(&target).ok_or_else(|| Error::PathEscape {
                     image: image.to_owned(),
                     layer: layer.to_owned(),
-                    entry: format!("{display} (hardlink to {})", String::from_utf8_lossy(&target)),
+                    entry: format!(
+                        "{display} (hardlink to {})",
+                        String::from_utf8_lossy(&target)
+                    ),
                 })?;
                 Node::Hardlink(target)
             }
@@ -332,8 +357,13 @@ fn read_file(
 /// What the merged filesystem holds at a path (only what the manifest needs).
 #[derive(Clone, Debug)]
 enum State {
-    Executable { record: Box<FileRecord>, layer: usize },
-    Symlink { target: Vec<u8> },
+    Executable {
+        record: Box<FileRecord>,
+        layer: usize,
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
 }
 
 /// The merged filesystem: executables and symlinks by normalised path (no leading `/`).
@@ -357,16 +387,17 @@ impl Filesystem {
     /// Records `path` (an executable written by `layer`) as hidden by `by`.
     fn hide(&mut self, path: &[u8], state: &State, by: usize) {
         if let State::Executable { record, layer } = state
-            && *layer < by {
-                let (text, bytes) = manifest::path_fields(&absolute(path));
-                self.hidden.push(Hidden {
-                    path: text,
-                    path_bytes: bytes,
-                    sha256: record.sha256,
-                    layer: *layer,
-                    hidden_by: by,
-                });
-            }
+            && *layer < by
+        {
+            let (text, bytes) = manifest::path_fields(&absolute(path));
+            self.hidden.push(Hidden {
+                path: text,
+                path_bytes: bytes,
+                sha256: record.sha256,
+                layer: *layer,
+                hidden_by: by,
+            });
+        }
     }
 
     fn remove(&mut self, path: &[u8], by: usize) {
@@ -389,7 +420,10 @@ impl Filesystem {
         let keys: Vec<Vec<u8>> = if start.is_empty() {
             self.nodes.keys().cloned().collect()
         } else {
-            self.nodes.range(start..end).map(|(key, _)| key.clone()).collect()
+            self.nodes
+                .range(start..end)
+                .map(|(key, _)| key.clone())
+                .collect()
         };
         for key in keys {
             self.remove(&key, by);
@@ -484,7 +518,10 @@ impl Filesystem {
                     if target.starts_with(b"/") {
                         current.clear();
                     }
-                    for part in target.rsplit(|byte| *byte == b'/').filter(|part| !part.is_empty()) {
+                    for part in target
+                        .rsplit(|byte| *byte == b'/')
+                        .filter(|part| !part.is_empty())
+                    {
                         pending.push_front(part.to_vec());
                     }
                 }
@@ -536,8 +573,14 @@ impl Filesystem {
         }
         let mut hidden = self.hidden;
         hidden.sort_by(|a, b| {
-            (manifest::raw_path(&a.path, a.path_bytes.as_deref()), a.layer)
-                .cmp(&(manifest::raw_path(&b.path, b.path_bytes.as_deref()), b.layer))
+            (
+                manifest::raw_path(&a.path, a.path_bytes.as_deref()),
+                a.layer,
+            )
+                .cmp(&(
+                    manifest::raw_path(&b.path, b.path_bytes.as_deref()),
+                    b.layer,
+                ))
         });
         (executables, links, hidden)
     }
@@ -687,4 +730,147 @@ pub fn count_kinds(executables: &[Executable]) -> BTreeMap<Kind, usize> {
         *counts.entry(executable.kind).or_insert(0) += 1;
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exe(content: &[u8]) -> Node {
+        Node::File(Some(Box::new(FileRecord {
+            sha256: Sha256Digest::of(content),
+            size: content.len() as u64,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            detected: detect::detect(content),
+        })))
+    }
+
+    fn put(path: &str, node: Node) -> Change {
+        Change::Put(path.as_bytes().to_vec(), node)
+    }
+
+    fn whiteout(path: &str) -> Change {
+        Change::Whiteout(path.as_bytes().to_vec())
+    }
+
+    type Merged = (
+        Vec<String>,
+        Vec<(String, String)>,
+        Vec<(String, usize, usize)>,
+    );
+
+    fn merged(layers: Vec<Vec<Change>>) -> Merged {
+        let mut filesystem = Filesystem::default();
+        for (index, changes) in layers.into_iter().enumerate() {
+            filesystem.apply(index, changes);
+        }
+        let (executables, links, hidden) = filesystem.into_entries();
+        (
+            executables.into_iter().map(|e| e.path).collect(),
+            links.into_iter().map(|l| (l.path, l.target)).collect(),
+            hidden
+                .into_iter()
+                .map(|h| (h.path, h.layer, h.hidden_by))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn paths_normalise_and_dotdot_is_refused() {
+        assert_eq!(normalise_path(b"./usr//bin/x").unwrap(), b"usr/bin/x");
+        assert_eq!(normalise_path(b"/usr/bin/").unwrap(), b"usr/bin");
+        assert_eq!(normalise_path(b"./").unwrap(), b"");
+        assert!(normalise_path(b"usr/../../etc").is_none());
+        assert!(normalise_path(b"..").is_none());
+    }
+
+    #[test]
+    fn whiteout_deletes_a_lower_subtree_but_not_its_own_layer() {
+        let (paths, _, hidden) = merged(vec![
+            vec![
+                put("a/x", exe(b"1")),
+                put("a/sub/y", exe(b"2")),
+                put("b", exe(b"3")),
+            ],
+            vec![whiteout("a"), put("b", exe(b"4")), whiteout("b")],
+        ]);
+        assert_eq!(paths, ["/b"]);
+        assert_eq!(
+            hidden,
+            [
+                ("/a/sub/y".into(), 0, 1),
+                ("/a/x".into(), 0, 1),
+                ("/b".into(), 0, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn opaque_hides_lower_children_only() {
+        let (paths, _, _) = merged(vec![
+            vec![put("d/old", exe(b"1")), put("d2/keep", exe(b"2"))],
+            vec![put("d/new", exe(b"3")), Change::Opaque(b"d".to_vec())],
+        ]);
+        assert_eq!(paths, ["/d/new", "/d2/keep"]);
+    }
+
+    #[test]
+    fn type_changes_replace_trees_and_files() {
+        let (paths, _, hidden) = merged(vec![
+            vec![
+                put("t/x", exe(b"1")),
+                put("f", exe(b"2")),
+                put("l", Node::Symlink(b"/t".to_vec())),
+            ],
+            vec![
+                put("t", Node::File(None)),
+                put("f", Node::Directory),
+                put("f/y", exe(b"3")),
+                put("l/z", exe(b"4")),
+            ],
+        ]);
+        assert_eq!(paths, ["/f/y", "/l/z"]);
+        assert_eq!(hidden, [("/f".into(), 0, 1), ("/t/x".into(), 0, 1)]);
+    }
+
+    #[test]
+    fn hardlinks_take_lower_or_same_layer_content() {
+        let (paths, _, _) = merged(vec![
+            vec![put("bin/a", exe(b"1"))],
+            vec![
+                put("bin/lower", Node::Hardlink(b"bin/a".to_vec())),
+                put("bin/b", exe(b"2")),
+                put("bin/same", Node::Hardlink(b"bin/b".to_vec())),
+                put("bin/none", Node::Hardlink(b"bin/missing".to_vec())),
+            ],
+        ]);
+        assert_eq!(paths, ["/bin/a", "/bin/b", "/bin/lower", "/bin/same"]);
+    }
+
+    #[test]
+    fn links_resolve_through_directories_and_stop_on_loops() {
+        let (_, links, _) = merged(vec![vec![
+            put("usr/bin/busybox", exe(b"1")),
+            put("bin", Node::Symlink(b"usr/bin".to_vec())),
+            put("usr/bin/sh", Node::Symlink(b"busybox".to_vec())),
+            put("usr/local/sh", Node::Symlink(b"../../bin/sh".to_vec())),
+            put("loop1", Node::Symlink(b"loop2".to_vec())),
+            put("loop2", Node::Symlink(b"loop1".to_vec())),
+            put(
+                "escape",
+                Node::Symlink(b"../../../../usr/bin/busybox".to_vec()),
+            ),
+            put("dangling", Node::Symlink(b"/nowhere".to_vec())),
+        ]]);
+        assert_eq!(
+            links,
+            [
+                ("/escape".into(), "/usr/bin/busybox".into()),
+                ("/usr/bin/sh".into(), "/usr/bin/busybox".into()),
+                ("/usr/local/sh".into(), "/usr/bin/busybox".into()),
+            ]
+        );
+    }
 }

@@ -62,12 +62,14 @@ impl TarIndex {
         let read = file.read(&mut magic).map_err(io_error)?;
         if read >= 2 && magic[..2] == [0x1f, 0x8b] {
             return Err(not_tar(
-                "is gzip-compressed; decompress it first (gunzip), archives must be plain tar".into(),
+                "is gzip-compressed; decompress it first (gunzip), archives must be plain tar"
+                    .into(),
             ));
         }
         if read >= 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
             return Err(not_tar(
-                "is zstd-compressed; decompress it first (unzstd), archives must be plain tar".into(),
+                "is zstd-compressed; decompress it first (unzstd), archives must be plain tar"
+                    .into(),
             ));
         }
         file.seek(SeekFrom::Start(0)).map_err(io_error)?;
@@ -78,7 +80,9 @@ impl TarIndex {
             .entries_with_seek()
             .map_err(|error| not_tar(format!("not a tar archive ({error})")))?;
         for entry in entries {
-            let entry = entry.map_err(|_| not_tar("is not a tar archive (a member header is unreadable)".into()))?;
+            let entry = entry.map_err(|_| {
+                not_tar("is not a tar archive (a member header is unreadable)".into())
+            })?;
             let name = entry
                 .path()
                 .map_err(|error| not_tar(format!("bad member name ({error})")))?;
@@ -98,12 +102,13 @@ impl TarIndex {
                         let target = target.to_string_lossy();
                         // Symlink targets are relative to the member's directory, hardlink
                         // targets to the archive root.
-                        let resolved = if kind == tar::EntryType::Symlink && !target.starts_with('/') {
-                            let dir = name.rsplit_once('/').map_or("", |(dir, _)| dir);
-                            normalise(&format!("{dir}/{target}"))
-                        } else {
-                            normalise(&target)
-                        };
+                        let resolved =
+                            if kind == tar::EntryType::Symlink && !target.starts_with('/') {
+                                let dir = name.rsplit_once('/').map_or("", |(dir, _)| dir);
+                                normalise(&format!("{dir}/{target}"))
+                            } else {
+                                normalise(&target)
+                            };
                         links.push((name, resolved));
                     }
                 }
@@ -154,7 +159,8 @@ impl TarIndex {
             source,
         };
         let mut file = fs_err::File::open(&self.path).map_err(io_error)?;
-        file.seek(SeekFrom::Start(member.offset)).map_err(io_error)?;
+        file.seek(SeekFrom::Start(member.offset))
+            .map_err(io_error)?;
         Ok(Some(Box::new(BufReader::with_capacity(
             256 << 10,
             file.take(member.size),

@@ -11,9 +11,7 @@ use serde::Deserialize;
 
 use super::archive::{TarBlobs, TarIndex};
 use super::oci::{ImageConfig, OciSource, parse_json};
-use super::{
-    Error, ImageSource, LayerDescriptor, PlatformSelection, Resolution, ResolvedImage,
-};
+use super::{Error, ImageSource, LayerDescriptor, PlatformSelection, Resolution, ResolvedImage};
 use crate::digest::Sha256Digest;
 
 /// One entry of a legacy `manifest.json`.
@@ -138,8 +136,12 @@ impl ImageSource for LegacyArchive {
                 expected,
             });
         }
-        let config: ImageConfig =
-            parse_json(&self.name, entry.config.clone(), "image config", &config_bytes)?;
+        let config: ImageConfig = parse_json(
+            &self.name,
+            entry.config.clone(),
+            "image config",
+            &config_bytes,
+        )?;
         if config.rootfs.diff_ids.len() != entry.layers.len() {
             return Err(self.invalid(format!(
                 "manifest.json lists {} layers but config {} has {} diff_ids",
@@ -150,13 +152,14 @@ impl ImageSource for LegacyArchive {
         }
         let platform = config.platform();
         if let PlatformSelection::Only(wanted) = selection
-            && !wanted.accepts(&platform) {
-                return Err(Error::NoMatchingPlatform {
-                    image: self.name.clone(),
-                    wanted: wanted.to_string(),
-                    available: platform.to_string(),
-                });
-            }
+            && !wanted.accepts(&platform)
+        {
+            return Err(Error::NoMatchingPlatform {
+                image: self.name.clone(),
+                wanted: wanted.to_string(),
+                available: platform.to_string(),
+            });
+        }
         let layers = entry
             .layers
             .iter()

@@ -156,7 +156,10 @@ impl<'a> LayerStream<'a> {
         };
         let mut blob = BufReader::with_capacity(
             READ_AHEAD,
-            HashingReader::new(ProgressReader { inner: raw, on_read }),
+            HashingReader::new(ProgressReader {
+                inner: raw,
+                on_read,
+            }),
         );
         let (compression, media_type) = match descriptor.media_type.as_deref() {
             Some(media_type) => {
@@ -213,14 +216,15 @@ impl<'a> LayerStream<'a> {
         let (_, digest, size) = blob.into_inner().into_parts();
         let image = self.image;
         if let Some(expected) = self.descriptor.digest
-            && digest != expected {
-                return Err(Error::DigestMismatch {
-                    image,
-                    what: "layer",
-                    got: digest,
-                    expected,
-                });
-            }
+            && digest != expected
+        {
+            return Err(Error::DigestMismatch {
+                image,
+                what: "layer",
+                got: digest,
+                expected,
+            });
+        }
         if let Some(expected) = self.descriptor.size.filter(|expected| *expected != size) {
             return Err(Error::SizeMismatch {
                 image,

@@ -61,7 +61,9 @@ pub enum Error {
         digest: Sha256Digest,
     },
     /// A blob's content does not match the digest it is addressed by.
-    #[error("{image}: {what} {expected} does not match its digest (got {got}, expected {expected})")]
+    #[error(
+        "{image}: {what} {expected} does not match its digest (got {got}, expected {expected})"
+    )]
     DigestMismatch {
         /// The image.
         image: String,
@@ -216,7 +218,10 @@ impl std::str::FromStr for Platform {
             [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(Self {
                 os: (*os).to_owned(),
                 architecture: (*arch).to_owned(),
-                variant: parts.get(2).filter(|v| !v.is_empty()).map(|v| (*v).to_owned()),
+                variant: parts
+                    .get(2)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (*v).to_owned()),
             }),
             _ => Err(format!(
                 "platform {text:?} is not of the form os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8"
@@ -334,7 +339,11 @@ pub fn open(reference: &str) -> Result<Box<dyn ImageSource>, Error> {
     if let Some(rest) = reference.strip_prefix("oci-archive:") {
         let (path, tag) = split_path_ref(rest);
         let store = archive::TarBlobs::open(reference, path.as_ref())?;
-        return Ok(Box::new(oci::OciSource::new(reference.to_owned(), store, tag)));
+        return Ok(Box::new(oci::OciSource::new(
+            reference.to_owned(),
+            store,
+            tag,
+        )));
     }
     if let Some(rest) = reference.strip_prefix("docker-archive:") {
         // A trailing `:repo:tag` selects an image of a multi-image archive; keep the path whole
@@ -374,7 +383,10 @@ mod tests {
 
     #[test]
     fn path_ref_split_follows_skopeo() {
-        assert_eq!(split_path_ref("dir/img:latest"), ("dir/img".into(), Some("latest".into())));
+        assert_eq!(
+            split_path_ref("dir/img:latest"),
+            ("dir/img".into(), Some("latest".into()))
+        );
         assert_eq!(split_path_ref("dir/img"), ("dir/img".into(), None));
         assert_eq!(split_path_ref("./a:b/c"), ("./a:b/c".into(), None));
     }

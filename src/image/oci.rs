@@ -261,12 +261,10 @@ impl BlobStore for LayoutDir {
         let path = self.blob_path(digest);
         match std::fs::File::open(&path) {
             Ok(file) => Ok(Box::new(std::io::BufReader::with_capacity(256 << 10, file))),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                Err(Error::MissingBlob {
-                    image: self.image.clone(),
-                    digest: *digest,
-                })
-            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(Error::MissingBlob {
+                image: self.image.clone(),
+                digest: *digest,
+            }),
             Err(source) => Err(Error::Io {
                 image: self.image.clone(),
                 path,
@@ -323,7 +321,12 @@ fn select_reference(
 ) -> Result<Vec<Descriptor>, Error> {
     let names: std::collections::BTreeSet<&str> = entries
         .iter()
-        .filter_map(|entry| entry.annotations.get(REF_NAME_ANNOTATION).map(String::as_str))
+        .filter_map(|entry| {
+            entry
+                .annotations
+                .get(REF_NAME_ANNOTATION)
+                .map(String::as_str)
+        })
         .collect();
     let available = if names.is_empty() {
         "no named entries".to_owned()
@@ -335,7 +338,11 @@ fn select_reference(
             let chosen: Vec<Descriptor> = entries
                 .iter()
                 .filter(|entry| {
-                    entry.annotations.get(REF_NAME_ANNOTATION).map(String::as_str) == Some(wanted)
+                    entry
+                        .annotations
+                        .get(REF_NAME_ANNOTATION)
+                        .map(String::as_str)
+                        == Some(wanted)
                 })
                 .cloned()
                 .collect();
@@ -375,8 +382,7 @@ pub(crate) fn resolve_entries(
     let (index_digest, candidates) = match entries.as_slice() {
         [single] if INDEX_MEDIA_TYPES.contains(&media_type_of(single)) => {
             let bytes = read_verified(store, image, "index", single, MAX_MANIFEST_BYTES)?;
-            let index: Index =
-                parse_json(image, single.digest.to_string(), "image index", &bytes)?;
+            let index: Index = parse_json(image, single.digest.to_string(), "image index", &bytes)?;
             (Some(single.digest), index.manifests)
         }
         _ => (None, entries),
@@ -425,7 +431,10 @@ fn choose_platforms(
             if INDEX_MEDIA_TYPES.contains(&media_type) {
                 return Err(Error::Invalid {
                     image: image.to_owned(),
-                    problem: format!("nested index {} inside an index is not supported", entry.digest),
+                    problem: format!(
+                        "nested index {} inside an index is not supported",
+                        entry.digest
+                    ),
                 });
             }
             return Err(Error::UnsupportedMediaType {
@@ -447,7 +456,9 @@ fn choose_platforms(
     let available = || {
         images
             .iter()
-            .map(|entry| platform_of(entry).map_or_else(|| "unspecified".to_owned(), |p| p.to_string()))
+            .map(|entry| {
+                platform_of(entry).map_or_else(|| "unspecified".to_owned(), |p| p.to_string())
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };

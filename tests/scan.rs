@@ -1,0 +1,391 @@
+//! `exelock scan` against the committed fixture images, in every transport form, and against
+//! broken inputs. Expected results in `testdata/expected/` are declared by hand in the fixture
+//! script, not produced by exelock.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn exelock() -> Command {
+    let mut command = Command::cargo_bin("exelock").unwrap();
+    command.current_dir(root());
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    exelock().args(args).output().unwrap()
+}
+
+fn scan_json(args: &[&str]) -> Value {
+    let mut all = vec!["scan", "--format", "json", "-q"];
+    all.extend_from_slice(args);
+    let output = run(&all);
+    assert!(
+        output.status.success(),
+        "exelock {all:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn expected(name: &str) -> Value {
+    let text = fs_err::read_to_string(
+        root()
+            .join("testdata/expected")
+            .join(format!("{name}.json")),
+    )
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn forms(image: &str) -> Vec<String> {
+    vec![
+        format!("oci:testdata/images/{image}"),
+        format!("oci:testdata/images/{image}:latest"),
+        format!("oci-archive:testdata/images/{image}.oci.tar"),
+        format!("docker-archive:testdata/images/{image}.docker.tar"),
+        format!("docker-archive:testdata/images/{image}.docker25.tar"),
+    ]
+}
+
+fn assert_matches_expected(manifest: &Value, expected: &Value, what: &str) {
+    for key in ["executables", "links", "hidden"] {
+        assert_eq!(
+            manifest[key], expected[key],
+            "{what}: {key} differ\n got: {:#}\nwant: {:#}",
+            manifest[key], expected[key]
+        );
+    }
+    assert_eq!(
+        manifest["image"]["platform"], expected["platform"],
+        "{what}: platform"
+    );
+}
+
+#[test]
+fn every_form_of_every_fixture_gives_the_declared_executables() {
+    for (image, expectation) in [
+        ("traps", "traps"),
+        ("demo", "demo"),
+        ("tiny", "tiny"),
+        ("multiarch", "multiarch-amd64"),
+    ] {
+        let want = expected(expectation);
+        let mut seen: Vec<Value> = Vec::new();
+        for reference in forms(image) {
+            let manifest = scan_json(&[&reference]);
+            assert_matches_expected(&manifest, &want, &reference);
+            seen.push(manifest["executables"].clone());
+        }
+        assert!(seen.windows(2).all(|pair| pair[0] == pair[1]));
+    }
+}
+
+#[test]
+fn traps_fixture_exercises_the_layer_semantics() {
+    // Spot checks that name the trap each expectation guards, so a failure reads as a cause.
+    let manifest = scan_json(&["oci:testdata/images/traps"]);
+    let paths: Vec<&str> = manifest["executables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|exe| exe["path"].as_str().unwrap())
+        .collect();
+    let hidden: Vec<&str> = manifest["hidden"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"/usr/bin/same-layer"),
+        "a whiteout hid a file of its own layer"
+    );
+    assert!(
+        paths.contains(&"/opt/app/bin/c"),
+        "an opaque marker hid a sibling of its own layer"
+    );
+    assert!(
+        paths.contains(&"/opt/app/keep"),
+        "an opaque marker hid more than its directory"
+    );
+    assert!(
+        paths.contains(&"/etc/init.sh"),
+        "`.wh..wh..opqX` was taken as an opaque marker"
+    );
+    assert!(
+        paths.contains(&"/bin/busybox"),
+        "replacing a symlink with a directory touched its target"
+    );
+    assert!(!paths.contains(&"/usr/bin/deleted-later"));
+    assert!(hidden.contains(&"/usr/bin/deleted-later") && hidden.contains(&"/opt/app/bin/a"));
+    let find = |path: &str| {
+        manifest["executables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|exe| exe["path"] == path)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(find("/usr/bin/sudo")["mode"], "4755");
+    assert_eq!(find("/usr/bin/wall")["mode"], "2755");
+    assert_eq!(
+        find("/usr/bin/tool-hl")["sha256"],
+        find("/usr/bin/tool")["sha256"]
+    );
+    assert_eq!(
+        find("/usr/local/bin/run-hl")["sha256"],
+        find("/usr/local/bin/run.sh")["sha256"]
+    );
+    assert_eq!(find("/usr/lib/libfoo.so.1")["kind"], "elf-shared-object");
+    assert_eq!(find("/usr/bin/tool")["kind"], "elf-executable");
+    let non_utf8 = manifest["executables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|exe| exe.get("pathBytes").is_some())
+        .unwrap();
+    assert_eq!(non_utf8["pathBytes"], "L3Vzci9iaW4vY2Fm6Q==");
+    let layers = manifest["layers"].as_array().unwrap();
+    let media_types: Vec<&str> = layers
+        .iter()
+        .map(|l| l["mediaType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        media_types,
+        [
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            "application/vnd.oci.image.layer.v1.tar",
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+        ]
+    );
+}
+
+#[test]
+fn output_is_deterministic_across_runs_and_thread_counts() {
+    let first = run(&[
+        "scan",
+        "oci:testdata/images/traps",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let second = run(&[
+        "scan",
+        "oci:testdata/images/traps",
+        "--format",
+        "json",
+        "-q",
+        "--threads",
+        "1",
+    ]);
+    assert!(first.status.success() && second.status.success());
+    assert_eq!(first.stdout, second.stdout);
+}
+
+fn layout_index(image: &str) -> Value {
+    let text = fs_err::read_to_string(
+        root()
+            .join("testdata/images")
+            .join(image)
+            .join("index.json"),
+    )
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn multiarch_defaults_to_amd64_and_says_so() {
+    let output = run(&["scan", "oci:testdata/images/multiarch", "--format", "json"]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("scanned the default linux/amd64"),
+        "{stderr}"
+    );
+    let manifest: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let index_digest = &layout_index("multiarch")["manifests"][0]["digest"];
+    assert_eq!(&manifest["image"]["indexDigest"], index_digest);
+    assert_ne!(manifest["image"]["manifestDigest"], Value::Null);
+}
+
+#[test]
+fn multiarch_platform_choice_and_all_platforms() {
+    let arm = scan_json(&["oci:testdata/images/multiarch", "--platform", "linux/arm64"]);
+    assert_matches_expected(&arm, &expected("multiarch-arm64"), "arm64");
+    let all = scan_json(&["oci:testdata/images/multiarch", "--all-platforms"]);
+    let platforms: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["image"]["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"]);
+    let output = run(&[
+        "scan",
+        "oci:testdata/images/multiarch",
+        "--platform",
+        "linux/s390x",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no image for platform linux/s390x"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("linux/arm64/v8"), "{stderr}");
+}
+
+#[test]
+fn table_view_lists_rows_and_a_summary() {
+    let output = run(&["scan", "oci:testdata/images/demo", "--format", "table"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let want = expected("demo");
+    let count = want["executables"].as_array().unwrap().len();
+    assert!(stdout.starts_with("PATH"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{count} executables (")),
+        "{stdout}"
+    );
+    for exe in want["executables"].as_array().unwrap() {
+        assert!(stdout.contains(exe["path"].as_str().unwrap()), "{stdout}");
+    }
+}
+
+#[test]
+fn output_file_is_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("manifest.json");
+    let output = run(&[
+        "scan",
+        "oci:testdata/images/tiny",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    assert!(output.stdout.is_empty());
+    let written: Value = serde_json::from_slice(&fs_err::read(&out).unwrap()).unwrap();
+    assert_matches_expected(&written, &expected("tiny"), "tiny -o");
+    assert_eq!(written["predicateType"], "https://exelock.dev/manifest/v1");
+}
+
+/// Each broken input: exit 2, a message naming what is wrong, no panic, no output file.
+fn assert_input_error(reference: &str, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.json");
+    let output = run(&["scan", reference, "-q", "-o", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{reference}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{reference}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{reference}: {stderr}");
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{reference}: missing {needle:?} in {stderr}"
+        );
+    }
+    assert!(
+        !out.exists(),
+        "{reference}: a manifest was written despite the error"
+    );
+}
+
+fn bad_layer_digest(name: &str) -> String {
+    let text =
+        fs_err::read_to_string(root().join("testdata/bad").join(name).join("index.json")).unwrap();
+    let index: Value = serde_json::from_str(&text).unwrap();
+    let manifest_hex = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let manifest: Value = serde_json::from_slice(
+        &fs_err::read(
+            root()
+                .join("testdata/bad")
+                .join(name)
+                .join("blobs/sha256")
+                .join(manifest_hex),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    manifest["layers"][0]["digest"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn broken_inputs_are_clear_errors() {
+    let digest = bad_layer_digest("digest-mismatch");
+    assert_input_error(
+        "oci:testdata/bad/digest-mismatch",
+        &[
+            "does not match its digest",
+            "got sha256:",
+            &format!("expected {digest}"),
+        ],
+    );
+    assert_input_error(
+        "oci:testdata/bad/diffid-mismatch",
+        &["diff_id", "got sha256:", "expected sha256:"],
+    );
+    assert_input_error(
+        "oci:testdata/bad/truncated-layer",
+        &[&bad_layer_digest("truncated-layer")],
+    );
+    assert_input_error(
+        "oci:testdata/bad/corrupt-gzip",
+        &[&bad_layer_digest("corrupt-gzip"), "deflate"],
+    );
+    assert_input_error(
+        "oci:testdata/bad/dotdot",
+        &[
+            "usr/../../etc/evil",
+            "escapes the root",
+            &bad_layer_digest("dotdot"),
+        ],
+    );
+    assert_input_error(
+        "oci:testdata/bad/missing-blob",
+        &["is missing", &bad_layer_digest("missing-blob")],
+    );
+    assert_input_error(
+        "oci:testdata/bad/malformed-index",
+        &["index.json is not a valid image index"],
+    );
+    assert_input_error(
+        "docker-archive:testdata/bad/not-a-tar.docker.tar",
+        &["not-a-tar.docker.tar", "not a tar archive"],
+    );
+    assert_input_error("oci:testdata/does-not-exist", &["not an OCI image layout"]);
+    assert_input_error("nonsense", &["unsupported image reference"]);
+    assert_input_error(
+        "oci:testdata/images/traps:nope",
+        &["no image named \"nope\"", "latest"],
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_teaches() {
+    let output = run(&["scan"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(&["scan", "oci:x", "--platform", "linux"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("os/arch[/variant]"));
+    let output = run(&["scan", "--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        help.contains("oci-archive:FILE") && help.contains("--all-platforms"),
+        "{help}"
+    );
+}
