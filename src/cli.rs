@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::catalog::{self, ScanOptions};
+use crate::image::registry::RegistrySettings;
 use crate::image::{self, Platform, PlatformSelection};
 use crate::manifest::Manifest;
 
@@ -48,6 +49,7 @@ impl From<ExitStatus> for ExitCode {
 runtime would, and records each executable (path, sha256, size, mode, kind, the layer that wrote it) \
 in a deterministic executable manifest.\n\n\
 Image references:\n  \
+REGISTRY/REPO[:TAG][@DIGEST]  an image in a registry (docker:// optional; `alpine` means docker.io/library/alpine:latest)\n  \
 oci:PATH[:REF]            an OCI image layout directory (REF picks an index.json entry)\n  \
 oci-archive:FILE[:REF]    the same, as a tar file\n  \
 docker-archive:FILE       `docker save` output (legacy or Docker >= 25 layout)\n\n\
@@ -62,7 +64,7 @@ struct Cli {
 enum Command {
     /// Scan an image and print its executable manifest.
     #[command(
-        after_help = "Examples:\n  exelock scan oci:testdata/images/demo\n  exelock scan oci-archive:image.tar --format json -o manifest.json\n  exelock scan docker-archive:saved.tar --format table\n  exelock scan oci:layout:latest --all-platforms -o manifests.json"
+        after_help = "Examples:\n  exelock scan oci:testdata/images/demo\n  exelock scan oci-archive:image.tar --format json -o manifest.json\n  exelock scan docker-archive:saved.tar --format table\n  exelock scan oci:layout:latest --all-platforms -o manifests.json\n  exelock scan ghcr.io/org/app@sha256:… --platform linux/arm64\n  echo \"$TOKEN\" | exelock scan registry.example/app:v1 --username ci --password-stdin"
     )]
     Scan(ScanArgs),
 }
@@ -77,7 +79,7 @@ enum ScanFormat {
 
 #[derive(Args, Debug)]
 struct ScanArgs {
-    /// The image: oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE.
+    /// The image: REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE.
     image: String,
     /// Output format; defaults to `table` on a terminal and `json` otherwise or with -o.
     #[arg(long, value_enum)]
@@ -97,6 +99,58 @@ struct ScanArgs {
     /// No progress or notes on stderr.
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// How to reach a registry; credentials otherwise come from `~/.docker/config.json`
+/// (or `$DOCKER_CONFIG`), including `credHelpers` and `credsStore`.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Registry")]
+struct RegistryArgs {
+    /// Registry user name; the password comes from --password-stdin or EXELOCK_REGISTRY_PASSWORD.
+    #[arg(long, env = "EXELOCK_REGISTRY_USERNAME", value_name = "USER")]
+    username: Option<String>,
+    /// Read the registry password or token from stdin (first line).
+    #[arg(long, requires = "username")]
+    password_stdin: bool,
+    /// Allow plain HTTP to this registry (loopback registries without TLS need no flag).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    insecure_registries: Vec<String>,
+    /// Trust this PEM CA certificate for registry TLS (repeatable).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    ca_files: Vec<PathBuf>,
+}
+
+impl RegistryArgs {
+    /// Resolves flags and environment into settings; reads stdin for --password-stdin.
+    fn settings(&self) -> Result<RegistrySettings> {
+        let password = if self.password_stdin {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from stdin")?;
+            Some(line.trim_end_matches(['\n', '\r']).to_owned())
+        } else {
+            std::env::var("EXELOCK_REGISTRY_PASSWORD").ok()
+        };
+        if self.username.is_some() && password.is_none() {
+            anyhow::bail!(
+                "--username needs a password: pass --password-stdin or set EXELOCK_REGISTRY_PASSWORD"
+            );
+        }
+        let docker_config_dir = std::env::var_os("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker")));
+        Ok(RegistrySettings {
+            username: self.username.clone(),
+            password,
+            insecure_registries: self.insecure_registries.clone(),
+            ca_files: self.ca_files.clone(),
+            docker_config_dir,
+            ..RegistrySettings::new()
+        })
+    }
 }
 
 fn parse_platform(text: &str) -> Result<Platform, String> {
@@ -179,7 +233,7 @@ fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
         (None, true) => PlatformSelection::All,
         (None, false) => PlatformSelection::Default,
     };
-    let source = image::open(&args.image)?;
+    let source = image::open(&args.image, &args.registry.settings()?)?;
     let resolution = source.resolve(&selection)?;
     if !args.quiet {
         for note in &resolution.notes {

@@ -37,7 +37,7 @@ pub mod detect;
 pub enum Error {
     /// Reading the image failed.
     #[error(transparent)]
-    Image(#[from] image::Error),
+    Image(Box<image::Error>),
     /// A tar entry's path leaves the image root.
     #[error(
         "{image}: layer {layer}: entry {entry:?} escapes the root with '..'; refusing the layer"
@@ -75,6 +75,12 @@ pub enum Error {
         /// What is unsupported.
         problem: &'static str,
     },
+}
+
+impl From<image::Error> for Error {
+    fn from(error: image::Error) -> Self {
+        Self::Image(Box::new(error))
+    }
 }
 
 /// The facts recorded about an executable regular file.
@@ -697,10 +703,11 @@ pub fn scan(
         filesystem.apply(index, scanned.changes);
     }
     if layers.len() != layer_count {
-        return Err(Error::Image(image::Error::Invalid {
+        return Err(image::Error::Invalid {
             image: image.name.clone(),
             problem: "a layer scan stopped without reporting why".to_owned(),
-        }));
+        }
+        .into());
     }
     let (executables, links, hidden) = filesystem.into_entries();
     Ok(ScanOutput {

@@ -7,7 +7,7 @@
 //! of tar entries or executables, and prints nothing.
 //!
 //! Transports follow skopeo's spelling: `oci:PATH[:REF]`, `oci-archive:FILE[:REF]`,
-//! `docker-archive:FILE`.
+//! `docker-archive:FILE`, and registry references with or without `docker://`.
 
 use std::fmt;
 use std::io::Read;
@@ -19,13 +19,14 @@ pub mod archive;
 pub mod docker;
 pub mod layer;
 pub mod oci;
+pub mod registry;
 
 /// Errors reading an image.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The reference names no transport this build understands.
     #[error(
-        "unsupported image reference {0:?}: use oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE"
+        "unsupported image reference {0}: use REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE"
     )]
     UnsupportedReference(String),
     /// A file of the image could not be read.
@@ -166,6 +167,32 @@ pub enum Error {
         image: String,
         /// Names present.
         available: String,
+    },
+    /// A registry request failed for good.
+    #[error("{image}: {operation} from {registry}/{repository} failed: {message}")]
+    Registry {
+        /// The image.
+        image: String,
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// What was being done (`fetching manifest …`, `fetching blob …`).
+        operation: String,
+        /// The HTTP status, when there was one.
+        status: Option<u16>,
+        /// What went wrong (never a secret).
+        message: String,
+    },
+    /// Docker credentials exist but cannot be used.
+    #[error("{image}: cannot use the credentials in {path}: {reason}")]
+    Credentials {
+        /// The image.
+        image: String,
+        /// The Docker config file.
+        path: PathBuf,
+        /// Why (never the secret itself).
+        reason: String,
     },
     /// The image is structurally wrong (empty index, layer count differs from diff_ids, …).
     #[error("{image}: {problem}")]
@@ -323,11 +350,15 @@ pub trait ImageSource: Send + Sync {
     fn open_layer(&self, layer: &LayerDescriptor) -> Result<Box<dyn Read + Send + '_>, Error>;
 }
 
-/// Opens the image a reference names.
+/// Opens the image a reference names; anything without a local transport prefix is a
+/// registry reference.
 ///
 /// # Errors
-/// An unknown transport, or a source that cannot be opened.
-pub fn open(reference: &str) -> Result<Box<dyn ImageSource>, Error> {
+/// A malformed reference, or a source that cannot be opened.
+pub fn open(
+    reference: &str,
+    registry_settings: &registry::RegistrySettings,
+) -> Result<Box<dyn ImageSource>, Error> {
     if let Some(rest) = reference.strip_prefix("oci:") {
         let (path, tag) = split_path_ref(rest);
         return Ok(Box::new(oci::OciSource::new(
@@ -350,7 +381,10 @@ pub fn open(reference: &str) -> Result<Box<dyn ImageSource>, Error> {
         // when it exists as given.
         return docker::open(reference, rest.as_ref());
     }
-    Err(Error::UnsupportedReference(reference.to_owned()))
+    Ok(Box::new(registry::RegistrySource::open(
+        reference,
+        registry_settings,
+    )?))
 }
 
 /// Splits `PATH[:REF]` the way skopeo does: the last `:` separates a reference, unless what

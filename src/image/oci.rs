@@ -162,6 +162,15 @@ pub trait BlobStore: Send + Sync {
     /// # Errors
     /// A missing blob.
     fn open_blob(&self, digest: &Sha256Digest) -> Result<Box<dyn Read + Send + '_>, Error>;
+
+    /// Opens a manifest or index (unverified). Layouts keep them with the blobs; registries
+    /// serve them from their own endpoint.
+    ///
+    /// # Errors
+    /// A missing document.
+    fn open_manifest(&self, digest: &Sha256Digest) -> Result<Box<dyn Read + Send + '_>, Error> {
+        self.open_blob(digest)
+    }
 }
 
 /// Reads a small blob whole, checking its size and digest.
@@ -181,7 +190,11 @@ pub(crate) fn read_verified(
             limit,
         });
     }
-    let mut reader = HashingReader::new(store.open_blob(&descriptor.digest)?.take(limit + 1));
+    let opened = match what {
+        "config" => store.open_blob(&descriptor.digest)?,
+        _ => store.open_manifest(&descriptor.digest)?,
+    };
+    let mut reader = HashingReader::new(opened.take(limit + 1));
     let mut bytes = Vec::with_capacity(usize::try_from(descriptor.size).unwrap_or(0));
     reader
         .read_to_end(&mut bytes)
