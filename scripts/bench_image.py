@@ -3,6 +3,7 @@
 
 Usage:  bench_image.py build DIR     build DIR (an OCI layout) unless a matching one is cached
         bench_image.py facts DIR     print the cached facts as shell assignments
+        bench_image.py layers DIR    print the layer blob paths, bottom first
         bench_image.py count FILE    print len(executables) / links / hidden of an exelock manifest
 
 The image is made of real files from this machine's /usr, so the compression ratio, the
@@ -146,6 +147,7 @@ def add_parents(tar: tarfile.TarFile, arcname: str, seen: set[str]) -> None:
             info = tarfile.TarInfo(parent)
             info.type = tarfile.DIRTYPE
             info.mode = 0o755
+            info.uname = info.gname = "root"
             info.mtime = 1_700_000_000
             tar.addfile(info)
 
@@ -194,6 +196,7 @@ def write_layer(blobs: Path, index: int, members, stats: dict) -> dict:
                 elif kind == "whiteout":
                     info = tarfile.TarInfo(arcname)
                     info.mtime = 1_700_000_000
+                    info.uname = info.gname = "root"
                     tar.addfile(info)
                     stats["whiteouts"] += 1
                     stats["whiteout_entries"].append(arcname)
@@ -201,6 +204,7 @@ def write_layer(blobs: Path, index: int, members, stats: dict) -> dict:
                     info = tarfile.TarInfo(arcname)
                     info.mode = 0o755
                     info.mtime = 1_700_000_000
+                    info.uname = info.gname = "root"
                     info.size = len(source)
                     tar.addfile(info, io.BytesIO(source))
                     stats["files"] += 1
@@ -391,12 +395,21 @@ def facts(layout: Path) -> None:
         )
 
 
+def layers(layout: Path) -> None:
+    """Print the layer blob paths of the layout's (single) image, bottom layer first."""
+    index = json.loads((layout / "index.json").read_text())
+    digest = index["manifests"][0]["digest"].split(":", 1)[1]
+    manifest = json.loads((layout / "blobs" / "sha256" / digest).read_text())
+    for layer in manifest["layers"]:
+        print(layout / "blobs" / "sha256" / layer["digest"].split(":", 1)[1])
+
+
 def count(manifest: Path) -> None:
     data = json.loads(manifest.read_text())
     print(len(data["executables"]), len(data["links"]), len(data["hidden"]))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "facts", "count"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "facts", "layers", "count"):
         raise SystemExit(__doc__)
-    {"build": build, "facts": facts, "count": count}[sys.argv[1]](Path(sys.argv[2]))
+    {"build": build, "facts": facts, "layers": layers, "count": count}[sys.argv[1]](Path(sys.argv[2]))

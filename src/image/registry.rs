@@ -572,7 +572,8 @@ mod tests {
         let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         let both = parse_reference(&format!("registry.example/app:v1@{digest}")).unwrap();
         assert_eq!(both.digest(), Some(digest));
-        assert!(parse_reference("UPPER/case:tag").is_err());
+        assert!(parse_reference("app@sha256:nothex").is_err());
+        assert!(parse_reference("Library/App").is_err());
     }
 
     #[test]
