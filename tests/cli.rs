@@ -7,5 +7,6 @@
     clippy::print_stderr
 )]
 
+mod registry;
 mod scan;
 mod support;

@@ -94,7 +94,9 @@ fn is_loopback(host: &str) -> bool {
     name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Whether a loopback registry answers plain HTTP (else it is assumed to speak TLS).
+/// Whether a loopback registry answers plain HTTP (else it is assumed to speak TLS). Go's
+/// HTTPS servers answer a plain request with a plain `400 … HTTPS server`, so that answer
+/// means TLS.
 fn speaks_plain_http(host: &str) -> bool {
     use std::io::Write as _;
     let Ok(mut stream) = TcpStream::connect(host) else {
@@ -108,8 +110,10 @@ fn speaks_plain_http(host: &str) -> bool {
     {
         return false;
     }
-    let mut head = [0u8; 5];
-    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
+    let mut answer = Vec::new();
+    let _ = stream.take(512).read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer.starts_with("HTTP/") && !answer.contains("HTTPS server")
 }
 
 /// Why a request failed, without secrets; and whether trying again may help.
@@ -127,7 +131,7 @@ fn describe(error: &OciDistributionError) -> (String, Option<u16>, bool) {
                 .map(|e| format!("{:?}: {}", e.code, e.message))
                 .collect::<Vec<_>>()
                 .join("; ");
-            let retry = codes.contains("TOOMANYREQUESTS");
+            let retry = codes.to_ascii_uppercase().contains("TOOMANYREQUESTS");
             (format!("registry error: {codes}"), None, retry)
         }
         OciDistributionError::UnauthorizedError { .. } => (

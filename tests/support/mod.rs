@@ -1,1 +1,22 @@
-//! placeholder
+//! Integration-test harness: a real local OCI registry per test
+//! ([`registry::Registry`], CNCF distribution's `docker-registry` in plain,
+//! htpasswd, TLS or token-auth mode) and an in-process fault-injecting
+//! reverse proxy ([`faults::FaultProxy`]) to put in front of it.
+//!
+//! Needs on PATH: `docker-registry`, `skopeo`, `htpasswd` (apache2-utils),
+//! `openssl`, `sh`.
+
+// Not every test binary uses every helper.
+#![allow(dead_code)]
+
+pub mod faults;
+pub mod http;
+pub mod registry;
+
+#[cfg(test)]
+mod smoke;
+
+#[allow(unused_imports)]
+pub use faults::{Fault, FaultAction, FaultProxy, ProxiedRequest};
+#[allow(unused_imports)]
+pub use registry::{Credentials, Mode, Registry, TokenIssuer};
