@@ -367,7 +367,7 @@ fn broken_inputs_are_clear_errors() {
         &["not-a-tar.docker.tar", "not a tar archive"],
     );
     assert_input_error("oci:testdata/does-not-exist", &["not an OCI image layout"]);
-    assert_input_error("nonsense", &["unsupported image reference"]);
+    assert_input_error("Not A Reference!", &["unsupported image reference"]);
     assert_input_error(
         "oci:testdata/images/traps:nope",
         &["no image named \"nope\"", "latest"],
