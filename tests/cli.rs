@@ -7,6 +7,7 @@
     clippy::print_stderr
 )]
 
+mod attach;
 mod registry;
 mod scan;
 mod support;

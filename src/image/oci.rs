@@ -191,8 +191,8 @@ pub(crate) fn read_verified(
         });
     }
     let opened = match what {
-        "config" => store.open_blob(&descriptor.digest)?,
-        _ => store.open_manifest(&descriptor.digest)?,
+        "index" | "manifest" => store.open_manifest(&descriptor.digest)?,
+        _ => store.open_blob(&descriptor.digest)?,
     };
     let mut reader = HashingReader::new(opened.take(limit + 1));
     let mut bytes = Vec::with_capacity(usize::try_from(descriptor.size).unwrap_or(0));

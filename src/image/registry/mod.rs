@@ -28,8 +28,11 @@ use serde::Deserialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::oci::{self, BlobStore, Descriptor, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES};
+
+mod attach;
 use super::{Error, ImageSource, LayerDescriptor, PlatformSelection, Resolution};
 use crate::digest::Sha256Digest;
+pub use attach::{AttestationOrigin, FoundAttestation, PushedAttestation};
 
 /// How to reach registries: credentials, transport security.
 #[derive(Clone, Default)]
