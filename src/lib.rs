@@ -7,12 +7,19 @@
 //! - [`manifest`]: the executable manifest's data model (no I/O).
 //! - [`image`]: image sources (OCI layouts, archives) and verified layer streams.
 //! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest.
+//! - [`diff`]: executables added, removed, changed, moved between two manifests (pure).
+//! - [`policy`], [`gate`], [`bake`]: the CI gate's policy file, its pure evaluation, and the
+//!   bake list triage writes and the gate checks.
 //! - [`cli`]: the `exelock` command line (the only module that prints).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bake;
 pub mod catalog;
 pub mod cli;
+pub mod diff;
 pub mod digest;
+pub mod gate;
 pub mod image;
 pub mod manifest;
+pub mod policy;
