@@ -23,3 +23,4 @@ pub mod gate;
 pub mod image;
 pub mod manifest;
 pub mod policy;
+pub mod report;

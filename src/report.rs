@@ -1,0 +1,285 @@
+//! Renderings of a gate report for CI: SARIF 2.1.0 for code scanning, GitHub Actions workflow
+//! commands (annotations), a Markdown job summary and `$GITHUB_OUTPUT` lines. Pure: strings
+//! and JSON values only; the CLI decides where they go.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::gate::{GateReport, HAZARD_CLASSES};
+use crate::policy::Level;
+
+/// The rule ids the gate can report, with a one-line description each.
+fn rule_catalogue() -> Vec<(&'static str, &'static str)> {
+    let mut rules = vec![
+        (
+            "attestation",
+            "The image must carry a valid exelock attestation for its digest.",
+        ),
+        (
+            "bake",
+            "Binaries triage judged legitimate must be baked into the rebuilt image.",
+        ),
+        (
+            "setuid",
+            "setuid/setgid executables must be on the allow-list.",
+        ),
+        (
+            "writable-dirs",
+            "No executables under world-writable or temporary directories, none world-writable.",
+        ),
+        (
+            "baseline",
+            "Limits on executables new or changed since the baseline.",
+        ),
+    ];
+    for (rule, _) in HAZARD_CLASSES {
+        rules.push((
+            rule,
+            "Hazardous tools (package managers, downloaders, compilers, shells) in the image.",
+        ));
+    }
+    rules
+}
+
+const fn sarif_level(level: Level) -> &'static str {
+    match level {
+        Level::Deny => "error",
+        Level::Warn | Level::Off => "warning",
+    }
+}
+
+/// The report as a SARIF 2.1.0 log. Results point at the path inside the image (code scanning
+/// needs a location); findings without a path point at the policy file.
+#[must_use]
+pub fn sarif(report: &GateReport, policy_file: &str) -> Value {
+    let catalogue = rule_catalogue();
+    let rules: Vec<Value> = catalogue
+        .iter()
+        .map(|(id, text)| {
+            json!({
+                "id": id,
+                "name": id.replace(['/', '-'], "_"),
+                "shortDescription": {"text": text},
+                "helpUri": "https://exelock.dev/docs/policy",
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .violations
+        .iter()
+        .map(|violation| {
+            let index = catalogue
+                .iter()
+                .position(|(id, _)| *id == violation.rule)
+                .unwrap_or(0);
+            let uri = violation.path.as_deref().map_or_else(
+                || policy_file.to_owned(),
+                |path| path.trim_start_matches('/').to_owned(),
+            );
+            json!({
+                "ruleId": violation.rule,
+                "ruleIndex": index,
+                "level": sarif_level(violation.level),
+                "message": {"text": format!("{}: {}", report.image, violation.message)},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "exelock",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://exelock.dev",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+/// Escapes a workflow-command message (`%`, CR, LF).
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow-command property value (also `:` and `,`).
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One `::error` / `::warning` workflow command per violation.
+#[must_use]
+pub fn github_annotations(report: &GateReport) -> String {
+    let mut out = String::new();
+    for violation in &report.violations {
+        let command = match violation.level {
+            Level::Deny => "error",
+            Level::Warn | Level::Off => "warning",
+        };
+        let _ = writeln!(
+            out,
+            "::{command} title={}::{}",
+            escape_property(&format!("exelock {}", violation.rule)),
+            escape_data(&format!("{}: {}", report.image, violation.message))
+        );
+    }
+    out
+}
+
+fn escape_markdown(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A Markdown job summary: verdict, digests, a table of violations.
+#[must_use]
+pub fn github_summary(report: &GateReport, outputs: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    let icon = if report.passed() { "✅" } else { "❌" };
+    let _ = writeln!(out, "## {icon} exelock gate: {}\n", report.verdict);
+    let _ = writeln!(out, "**Image:** `{}`\n", report.image);
+    for (name, value) in outputs.iter().filter(|(_, value)| !value.is_empty()) {
+        let _ = writeln!(out, "- {name}: `{value}`");
+    }
+    if report.violations.is_empty() {
+        let _ = writeln!(out, "\nNo policy violations.");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n| level | rule | path | finding |\n|---|---|---|---|"
+    );
+    for violation in &report.violations {
+        let level = match violation.level {
+            Level::Deny => "deny",
+            Level::Warn | Level::Off => "warn",
+        };
+        let _ = writeln!(
+            out,
+            "| {level} | `{}` | {} | {} |",
+            violation.rule,
+            violation
+                .path
+                .as_deref()
+                .map_or(String::new(), |path| format!("`{}`", escape_markdown(path))),
+            escape_markdown(&violation.message)
+        );
+    }
+    out
+}
+
+/// `name=value` lines for `$GITHUB_OUTPUT` (values are single-line digests and words).
+#[must_use]
+pub fn github_outputs(outputs: &[(&str, String)]) -> String {
+    outputs
+        .iter()
+        .map(|(name, value)| format!("{name}={}\n", value.replace(['\n', '\r'], " ")))
+        .collect()
+}
+
+/// Plain text for a person.
+#[must_use]
+pub fn text(report: &GateReport) -> String {
+    let mut out = String::new();
+    for violation in &report.violations {
+        let level = match violation.level {
+            Level::Deny => "DENY",
+            Level::Warn | Level::Off => "WARN",
+        };
+        let _ = writeln!(out, "{level}  {:<26} {}", violation.rule, violation.message);
+    }
+    let denied = report
+        .violations
+        .iter()
+        .filter(|v| v.level == Level::Deny)
+        .count();
+    let warned = report.violations.len() - denied;
+    let _ = writeln!(
+        out,
+        "gate {}: {} ({denied} denied, {warned} warned)",
+        report.verdict.to_uppercase(),
+        report.image
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::Violation;
+
+    fn report() -> GateReport {
+        GateReport {
+            image: "reg/app:1".into(),
+            manifest_digest: Some("sha256:ab".into()),
+            verdict: "fail",
+            violations: vec![
+                Violation {
+                    rule: "setuid",
+                    level: Level::Deny,
+                    message: "/usr/bin/sudo is setuid".into(),
+                    path: Some("/usr/bin/sudo".into()),
+                },
+                Violation {
+                    rule: "hazards/downloaders",
+                    level: Level::Warn,
+                    message: "100% curl,\nnewline".into(),
+                    path: Some("/usr/bin/curl".into()),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn annotations_escape_workflow_command_syntax() {
+        let text = github_annotations(&report());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "::error title=exelock setuid::reg/app%3A1: /usr/bin/sudo is setuid"
+                .replace("%3A", ":")
+        );
+        assert_eq!(
+            lines[1],
+            "::warning title=exelock hazards/downloaders::reg/app:1: 100%25 curl,%0Anewline"
+        );
+    }
+
+    #[test]
+    fn summary_and_outputs() {
+        let outputs = [
+            ("verdict", "fail".to_owned()),
+            ("manifest-digest", "sha256:ab".to_owned()),
+        ];
+        let summary = github_summary(&report(), &outputs);
+        assert!(summary.starts_with("## ❌ exelock gate: fail"));
+        assert!(
+            summary.contains("| deny | `setuid` | `/usr/bin/sudo` | /usr/bin/sudo is setuid |")
+        );
+        assert_eq!(
+            github_outputs(&outputs),
+            "verdict=fail\nmanifest-digest=sha256:ab\n"
+        );
+    }
+
+    #[test]
+    fn sarif_results_reference_rules_and_paths() {
+        let log = sarif(&report(), "exelock.toml");
+        let run = &log["runs"][0];
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        for result in run["results"].as_array().unwrap() {
+            let index = usize::try_from(result["ruleIndex"].as_u64().unwrap()).unwrap();
+            assert_eq!(rules[index]["id"], result["ruleId"]);
+        }
+        assert_eq!(run["results"][0]["level"], "error");
+        assert_eq!(
+            run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "usr/bin/sudo"
+        );
+    }
+}
