@@ -67,6 +67,30 @@ enum Command {
         after_help = "Examples:\n  exelock scan oci:testdata/images/demo\n  exelock scan oci-archive:image.tar --format json -o manifest.json\n  exelock scan docker-archive:saved.tar --format table\n  exelock scan oci:layout:latest --all-platforms -o manifests.json\n  exelock scan ghcr.io/org/app@sha256:… --platform linux/arm64\n  echo \"$TOKEN\" | exelock scan registry.example/app:v1 --username ci --password-stdin"
     )]
     Scan(ScanArgs),
+    /// Compare the executables of two images or manifest files: added, removed, changed, moved.
+    #[command(
+        after_help = "A and B are image references or manifest files written by `exelock scan -o`.\nExit code 0 whatever the differences; use `exelock gate` with a [baseline] rule to fail on them.\n\nExamples:\n  exelock diff oci:build/old oci:build/new\n  exelock diff release.json registry.example/app:v2 --format json"
+    )]
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// The old image or manifest file.
+    a: String,
+    /// The new image or manifest file.
+    b: String,
+    /// Output format; defaults to `table` on a terminal and `json` otherwise.
+    #[arg(long, value_enum)]
+    format: Option<ScanFormat>,
+    /// Platform to compare for multi-platform images (default linux/amd64).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    platform: Option<Platform>,
+    /// No progress or notes on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -172,6 +196,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     let status = match cli.command {
         Command::Scan(args) => run_scan(&args),
+        Command::Diff(args) => run_diff(&args),
     };
     match status {
         Ok(status) => status.into(),
@@ -227,15 +252,17 @@ impl Progress {
     }
 }
 
-fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
-    let selection = match (&args.platform, args.all_platforms) {
-        (Some(platform), _) => PlatformSelection::Only(platform.clone()),
-        (None, true) => PlatformSelection::All,
-        (None, false) => PlatformSelection::Default,
-    };
-    let source = image::open(&args.image, &args.registry.settings()?)?;
-    let resolution = source.resolve(&selection)?;
-    if !args.quiet {
+/// Scans every selected platform image of a reference, with progress and notes on stderr.
+fn scan_reference(
+    reference: &str,
+    selection: &PlatformSelection,
+    registry: &RegistrySettings,
+    threads: usize,
+    quiet: bool,
+) -> Result<Vec<Manifest>> {
+    let source = image::open(reference, registry)?;
+    let resolution = source.resolve(selection)?;
+    if !quiet {
         for note in &resolution.notes {
             eprintln!("note: {note}");
         }
@@ -248,25 +275,75 @@ fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
             .map(|layer| layer.size)
             .sum::<Option<u64>>();
         let progress = Progress::new(
-            args.quiet,
+            quiet,
             total,
             format!("scanning {} ({})", resolved.name, resolved.platform),
         );
         let on_read = |bytes: u64| progress.advance(bytes);
         let options = ScanOptions {
-            threads: args.threads,
+            threads,
             on_read: Some(&on_read),
         };
         let scanned = catalog::scan(source.as_ref(), resolved, &options);
         progress.finish();
         let scanned = scanned?;
-        if !args.quiet {
+        if !quiet {
             for warning in &scanned.warnings {
                 eprintln!("warning: {warning}");
             }
         }
         manifests.push(scanned.manifest);
     }
+    Ok(manifests)
+}
+
+/// Reads a manifest file written by `scan` (one manifest, or the first of an array).
+fn read_manifest_file(path: &Path) -> Result<Manifest> {
+    let bytes = fs_err::read(path)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let value = match value {
+        serde_json::Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
+        other => other,
+    };
+    serde_json::from_value(value)
+        .with_context(|| format!("{} is not an exelock manifest", path.display()))
+}
+
+/// A manifest file when `argument` names an existing `.json` file, else an image to scan.
+fn manifest_of(
+    argument: &str,
+    selection: &PlatformSelection,
+    registry: &RegistrySettings,
+    quiet: bool,
+) -> Result<Manifest> {
+    let path = Path::new(argument);
+    if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
+        return read_manifest_file(path);
+    }
+    scan_reference(argument, selection, registry, 0, quiet)?
+        .into_iter()
+        .next()
+        .with_context(|| format!("{argument} resolved to no image"))
+}
+
+fn selection_of(platform: Option<&Platform>, all: bool) -> PlatformSelection {
+    match (platform, all) {
+        (Some(platform), _) => PlatformSelection::Only(platform.clone()),
+        (None, true) => PlatformSelection::All,
+        (None, false) => PlatformSelection::Default,
+    }
+}
+
+fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
+    let selection = selection_of(args.platform.as_ref(), args.all_platforms);
+    let manifests = scan_reference(
+        &args.image,
+        &selection,
+        &args.registry.settings()?,
+        args.threads,
+        args.quiet,
+    )?;
     let format = args.format.unwrap_or(
         if args.output.is_none() && std::io::stdout().is_terminal() {
             ScanFormat::Table
@@ -301,6 +378,92 @@ fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::Success)
+}
+
+fn run_diff(args: &DiffArgs) -> Result<ExitStatus> {
+    let selection = selection_of(args.platform.as_ref(), false);
+    let registry = args.registry.settings()?;
+    let a = manifest_of(&args.a, &selection, &registry, args.quiet)?;
+    let b = manifest_of(&args.b, &selection, &registry, args.quiet)?;
+    let changes = crate::diff::diff(&a, &b);
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        ScanFormat::Table
+    } else {
+        ScanFormat::Json
+    });
+    let rendered = match format {
+        ScanFormat::Json => {
+            let mut out = serde_json::to_vec_pretty(&serde_json::json!({
+                "a": a.image,
+                "b": b.image,
+                "diff": changes,
+            }))?;
+            out.push(b'\n');
+            out
+        }
+        ScanFormat::Table => render_diff(&changes).into_bytes(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&rendered)?;
+    stdout.flush()?;
+    Ok(ExitStatus::Success)
+}
+
+fn render_diff(changes: &crate::diff::Diff) -> String {
+    let short = |hex: &str| format!("sha256:{}", &hex[..hex.len().min(12)]);
+    let mut out = String::new();
+    for entry in &changes.added {
+        let _ = writeln!(
+            out,
+            "added    {}  ({}, {}, mode {})",
+            entry.path,
+            entry.kind,
+            short(&entry.sha256),
+            entry.mode
+        );
+    }
+    for entry in &changes.removed {
+        let _ = writeln!(
+            out,
+            "removed  {}  ({}, {})",
+            entry.path,
+            entry.kind,
+            short(&entry.sha256)
+        );
+    }
+    for changed in &changes.changed {
+        let mut parts = Vec::new();
+        for difference in &changed.differences {
+            let (before, after) = match *difference {
+                "sha256" => (short(&changed.before.sha256), short(&changed.after.sha256)),
+                "mode" => (changed.before.mode.clone(), changed.after.mode.clone()),
+                _ => (
+                    changed.before.kind.to_owned(),
+                    changed.after.kind.to_owned(),
+                ),
+            };
+            parts.push(format!("{difference} {before} -> {after}"));
+        }
+        let _ = writeln!(out, "changed  {}  ({})", changed.path, parts.join(", "));
+    }
+    for moved in &changes.moved {
+        let _ = writeln!(
+            out,
+            "moved    {} -> {}  ({})",
+            moved.from,
+            moved.to,
+            short(&moved.sha256)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} added, {} removed, {} changed, {} moved",
+        changes.added.len(),
+        changes.removed.len(),
+        changes.changed.len(),
+        changes.moved.len()
+    );
+    out
 }
 
 /// Writes via a temporary file in the same directory, so a failure leaves no partial file.
