@@ -389,3 +389,95 @@ fn usage_errors_exit_2_and_help_teaches() {
         "{help}"
     );
 }
+
+/// The bytes of `path` in a fixture layer, read with tar and flate2 directly.
+fn file_in_layer(image: &str, layer: usize, path: &str) -> Vec<u8> {
+    use std::io::Read as _;
+    let dir = root().join("testdata/images").join(image);
+    let index: Value =
+        serde_json::from_slice(&fs_err::read(dir.join("index.json")).unwrap()).unwrap();
+    let blob = |digest: &str| {
+        dir.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let manifest: Value = serde_json::from_slice(
+        &fs_err::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    let layer_blob =
+        fs_err::File::open(blob(manifest["layers"][layer]["digest"].as_str().unwrap())).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(layer_blob));
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .trim_start_matches('/')
+            == path
+        {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            return bytes;
+        }
+    }
+    panic!("{path} not in layer {layer} of {image}");
+}
+
+#[test]
+fn prefix_digests_follow_hardlinks_within_and_below_a_layer() {
+    use exelock::digest::Sha256Digest;
+    use exelock::image::{self, PlatformSelection};
+    let source = image::open(
+        "oci:testdata/images/traps",
+        &image::registry::RegistrySettings::new(),
+    )
+    .unwrap();
+    let resolved = source
+        .resolve(&PlatformSelection::Default)
+        .unwrap()
+        .images
+        .remove(0);
+    let run_sh = file_in_layer("traps", 0, "usr/local/bin/run.sh");
+    for (path, layer, content) in [
+        ("/usr/local/bin/run.sh", 0, &run_sh),
+        // A hardlink in layer 1 to a file of layer 0.
+        ("/usr/local/bin/run-hl", 1, &run_sh),
+    ] {
+        for prefix in [1u64, 7, content.len() as u64] {
+            let digest = exelock::catalog::prefix_digest(
+                source.as_ref(),
+                &resolved,
+                layer,
+                path.as_bytes(),
+                prefix,
+            )
+            .unwrap();
+            assert_eq!(
+                digest,
+                Sha256Digest::of(&content[..prefix as usize]),
+                "{path} prefix {prefix}"
+            );
+        }
+    }
+    // A hardlink in layer 1 to a file written earlier in the same layer (zstd: compare with the
+    // whole-file digest the manifest records, which the scan tests pin against the fixture).
+    let manifest = scan_json(&["oci:testdata/images/traps"]);
+    let tool = manifest["executables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/usr/bin/tool")
+        .unwrap()
+        .clone();
+    let size = tool["size"].as_u64().unwrap();
+    let whole =
+        exelock::catalog::prefix_digest(source.as_ref(), &resolved, 1, b"/usr/bin/tool-hl", size)
+            .unwrap();
+    assert_eq!(whole.hex(), tool["sha256"].as_str().unwrap());
+    assert!(
+        exelock::catalog::prefix_digest(source.as_ref(), &resolved, 3, b"/no/such/file", 4)
+            .is_err()
+    );
+}

@@ -729,6 +729,93 @@ pub fn scan(
     })
 }
 
+/// SHA-256 of the first `prefix_len` bytes of the file at `path` as `layer_index` wrote it:
+/// for findings that hash only a file's head (SCC `hashedSize`). Streams that layer (and,
+/// for a hardlink, the layers below it) and stops reading once the prefix is hashed.
+///
+/// # Errors
+/// An unreadable layer, or no regular file at that path in those layers.
+pub fn prefix_digest(
+    source: &dyn ImageSource,
+    image: &ResolvedImage,
+    layer_index: usize,
+    path: &[u8],
+    prefix_len: u64,
+) -> Result<Sha256Digest, Error> {
+    let mut wanted = normalise_path(path).unwrap_or_default();
+    let mut index = layer_index.min(image.layers.len().saturating_sub(1));
+    let mut hops = 0;
+    loop {
+        let descriptor = &image.layers[index];
+        let label = descriptor.label();
+        let raw = source.open_layer(descriptor)?;
+        let stream = LayerStream::new(&image.name, descriptor, raw, None)?;
+        let mut archive = tar::Archive::new(stream);
+        let entries = archive.entries().map_err(|source| Error::Entry {
+            image: image.name.clone(),
+            layer: label.clone(),
+            entry: "<start of layer>".into(),
+            source,
+        })?;
+        let mut link_target = None;
+        for entry in entries {
+            let mut entry = entry.map_err(|source| Error::Entry {
+                image: image.name.clone(),
+                layer: label.clone(),
+                entry: String::from_utf8_lossy(&wanted).into_owned(),
+                source,
+            })?;
+            if normalise_path(&entry.path_bytes()).as_deref() != Some(wanted.as_slice()) {
+                continue;
+            }
+            match entry.header().entry_type() {
+                tar::EntryType::Link => {
+                    link_target = entry
+                        .link_name_bytes()
+                        .and_then(|target| normalise_path(&target));
+                }
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let mut hasher = Hasher::new();
+                    let mut chunk = vec![0u8; CHUNK_BYTES];
+                    let mut limited = (&mut entry).take(prefix_len);
+                    loop {
+                        let read = limited.read(&mut chunk).map_err(|source| Error::Entry {
+                            image: image.name.clone(),
+                            layer: label.clone(),
+                            entry: String::from_utf8_lossy(&wanted).into_owned(),
+                            source,
+                        })?;
+                        if read == 0 {
+                            break;
+                        }
+                        hasher.update(&chunk[..read]);
+                    }
+                    return Ok(hasher.finish());
+                }
+                _ => {}
+            }
+        }
+        // A hardlink's content is its target's, written earlier in this layer or below:
+        // look again from this layer down.
+        match link_target {
+            Some(target) if hops < MAX_SYMLINK_HOPS => {
+                wanted = target;
+                hops += 1;
+            }
+            _ if index == 0 => break,
+            _ => index -= 1,
+        }
+    }
+    Err(image::Error::Invalid {
+        image: image.name.clone(),
+        problem: format!(
+            "no regular file {} in layer {layer_index} or below",
+            String::from_utf8_lossy(path)
+        ),
+    }
+    .into())
+}
+
 /// Counts executables by kind, for summaries.
 #[must_use]
 pub fn count_kinds(executables: &[Executable]) -> BTreeMap<Kind, usize> {
