@@ -7,10 +7,13 @@
 //! - [`manifest`]: the executable manifest's data model (no I/O).
 //! - [`image`]: image sources (OCI layouts, archives) and verified layer streams.
 //! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest.
+//! - [`attest`]: signed in-toto attestations of manifests (DSSE, Sigstore bundles, cosign keys,
+//!   keyless Fulcio/Rekor) and their verification.
 //! - [`cli`]: the `exelock` command line (the only module that prints).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod attest;
 pub mod catalog;
 pub mod cli;
 pub mod digest;
