@@ -15,6 +15,7 @@ Times (all UTC) are fixed, because verification happens at a log entry's integra
   chain-root     P-256 self-signed CA          2025-01-01 .. 2035-01-01
   chain-int      P-256 CA under chain-root     2025-01-01 .. 2035-01-01
   other-root     P-256 self-signed CA, NOT in trusted_root.json
+  old-root       P-256 self-signed CA          2020-01-01 .. 2021-01-01   (expired before the leaves)
   leaf*.pem      P-256 leaves (all with leaf.key), 2026-01-01T00:00:00Z .. 00:10:00Z (10 minutes)
 
 Leaves:
@@ -23,6 +24,8 @@ Leaves:
   leaf-no-eku.pem          fulcio-root; like leaf.pem but serverAuth instead of codeSigning
   leaf-other-ca.pem        other-root; like leaf.pem
   leaf-via-int.pem         chain-int; like leaf.pem (a two-level chain)
+  leaf-old-ca.pem          old-root; like leaf.pem, but its issuer had expired when it was made
+  leaf-under-leaf.pem      issued by leaf.pem itself, which is not a CA; like leaf.pem
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ EMAIL = "signer@example.com"
 EMAIL_ISSUER = "https://accounts.example.com"
 
 CA_START, CA_END = "20250101000000Z", "20350101000000Z"
+OLD_CA_START, OLD_CA_END = "20200101000000Z", "20210101000000Z"
 LEAF_START, LEAF_END = "20260101000000Z", "20260101001000Z"
 
 CA_EXTENSIONS = """
@@ -156,6 +160,7 @@ def main() -> None:
             ("chain-root", "P-256"),
             ("chain-int", "P-256"),
             ("other-root", "P-256"),
+            ("old-root", "P-256"),
             ("leaf", "P-256"),
             ("rekor", "P-256"),
         ]:
@@ -170,6 +175,8 @@ def main() -> None:
                          CA_EXTENSIONS, CA_START, CA_END, (chain_root, keys["chain-root"]), "sha256")
         other = sign(work, "other-root", keys["other-root"], "/O=exelock test/CN=test fulcio root",
                      CA_EXTENSIONS, CA_START, CA_END, None, "sha256")
+        old = sign(work, "old-root", keys["old-root"], "/O=exelock test/CN=test old root",
+                   CA_EXTENSIONS, OLD_CA_START, OLD_CA_END, None, "sha256")
 
         uri = f"URI:{IDENTITY}"
         leaves = [
@@ -178,10 +185,15 @@ def main() -> None:
             ("leaf-no-eku", uri, "serverAuth", ISSUER, ISSUER, (fulcio, keys["fulcio-root"]), "sha384"),
             ("leaf-other-ca", uri, "codeSigning", ISSUER, ISSUER, (other, keys["other-root"]), "sha256"),
             ("leaf-via-int", uri, "codeSigning", ISSUER, ISSUER, (chain_int, keys["chain-int"]), "sha256"),
+            ("leaf-old-ca", uri, "codeSigning", ISSUER, ISSUER, (old, keys["old-root"]), "sha256"),
         ]
         for name, san, eku, issuer_v2, issuer_v1, ca, digest in leaves:
             sign(work, name, keys["leaf"], "/O=sigstore.dev", leaf_extensions(san, eku, issuer_v2, issuer_v1),
                  LEAF_START, LEAF_END, ca, digest)
+        # Issued by a leaf: OpenSSL does not stop a non-CA from signing, the verifier must.
+        sign(work, "leaf-under-leaf", keys["leaf"], "/O=sigstore.dev/CN=under leaf",
+             leaf_extensions(uri, "codeSigning", ISSUER, ISSUER), LEAF_START, LEAF_END,
+             (OUT / "leaf.pem", keys["leaf"]), "sha256")
 
     rekor_spki = spki_der(keys["rekor"])
     (OUT / "rekor.pub").write_bytes(
@@ -216,12 +228,18 @@ def main() -> None:
                 },
                 "validFor": {"start": "2025-01-01T00:00:00.000Z", "end": "2035-01-01T00:00:00Z"},
             },
+            {
+                "subject": {"organization": "exelock test", "commonName": "test old root"},
+                "uri": "https://fulcio-old.example.invalid",
+                "certChain": {"certificates": [{"rawBytes": b64(der_of_pem(old))}]},
+                "validFor": {"start": "2020-01-01T00:00:00Z"},
+            },
         ],
         "ctlogs": [],
         "timestampAuthorities": [],
     }
     (OUT / "trusted_root.json").write_text(json.dumps(trusted_root, indent=2) + "\n")
-    for name in ["chain-root", "chain-int", "other-root", "fulcio-root"]:
+    for name in ["chain-root", "chain-int", "other-root", "old-root", "fulcio-root"]:
         # CA private keys are not needed by the tests; keep only what they use.
         (OUT / f"{name}.key").unlink()
 

@@ -23,6 +23,8 @@ const LEAF_EMAIL: &str = include_str!("../../../testdata/attest/keyless/leaf-ema
 const LEAF_NO_EKU: &str = include_str!("../../../testdata/attest/keyless/leaf-no-eku.pem");
 const LEAF_OTHER_CA: &str = include_str!("../../../testdata/attest/keyless/leaf-other-ca.pem");
 const LEAF_VIA_INT: &str = include_str!("../../../testdata/attest/keyless/leaf-via-int.pem");
+const LEAF_OLD_CA: &str = include_str!("../../../testdata/attest/keyless/leaf-old-ca.pem");
+const LEAF_UNDER_LEAF: &str = include_str!("../../../testdata/attest/keyless/leaf-under-leaf.pem");
 const FULCIO_ROOT: &str = include_str!("../../../testdata/attest/keyless/fulcio-root.pem");
 const REKOR_KEY: &[u8] = include_bytes!("../../../testdata/attest/keyless/rekor.key");
 const TRUSTED_ROOT: &[u8] = include_bytes!("../../../testdata/attest/keyless/trusted_root.json");
@@ -788,7 +790,7 @@ fn github_actions_token_errors() {
 #[test]
 fn trusted_root_reads_the_sigstore_format() {
     let root = trusted_root();
-    assert_eq!(root.authorities.len(), 2);
+    assert_eq!(root.authorities.len(), 3);
     assert_eq!(root.authorities[1].chain.len(), 2);
     assert_eq!(root.logs.len(), 1);
     let debug = format!("{root:?}");
@@ -846,4 +848,149 @@ fn rfc3339_timestamps() {
     ] {
         assert!(parse_rfc3339(text, "t").is_err(), "{text}");
     }
+}
+
+fn der_of(pem_text: &str) -> Vec<u8> {
+    p256::pkcs8::der::pem::decode_vec(pem_text.trim().as_bytes())
+        .unwrap()
+        .1
+}
+
+/// A bundle whose envelope is `envelope` and certificate `leaf`, with a log entry (valid SET from
+/// the fixture log) that records `recorded` signed by `recorded_verifier`, as a log would that
+/// was handed those.
+fn bundle_with_entry(
+    envelope: &dsse::Envelope,
+    leaf: &str,
+    recorded: &dsse::Envelope,
+    recorded_verifier: &str,
+) -> Vec<u8> {
+    let fake = FakeSigstore::new(leaf);
+    let envelope_json = String::from_utf8(recorded.to_json().unwrap()).unwrap();
+    let request = HttpRequest {
+        method: Method::Post,
+        url: "https://rekor.example.invalid/api/v1/log/entries".into(),
+        headers: vec![],
+        body: serde_json::to_vec(&tlog::proposed_dsse_entry(
+            &envelope_json,
+            recorded_verifier,
+        ))
+        .unwrap(),
+    };
+    let entry = tlog::entry_from_response(&fake.rekor(&request).body).unwrap();
+    Bundle::with_certificate(envelope, der_of(leaf), vec![entry])
+        .to_json()
+        .unwrap()
+}
+
+fn good_envelope() -> dsse::Envelope {
+    attest_through(&FakeSigstore::new(LEAF), github_token()).envelope
+}
+
+#[test]
+fn keyless_rejects_a_signature_not_made_by_the_certificate_key() {
+    // The log recorded it (a log does not have to be honest about what it checked), the
+    // certificate is fine, but the signature was made by another key.
+    let mut envelope = good_envelope();
+    let other = KeySigner::generate().unwrap();
+    envelope.signatures[0].sig = other.sign(&envelope.pae()).unwrap();
+    let bundle = bundle_with_entry(&envelope, LEAF, &envelope, LEAF);
+    let error = assert_rejected(verify(&bundle, &keyless_trust(IDENTITY, ISSUER)));
+    assert!(matches!(error, Error::BadSignature { .. }), "{error:?}");
+    assert!(error.to_string().contains(IDENTITY), "{error}");
+}
+
+#[test]
+fn keyless_rejects_an_entry_recording_another_signature() {
+    // Same key, same payload, but the log recorded the other (high-S) form of the signature.
+    use p256::elliptic_curve::scalar::IsHigh as _;
+    let envelope = good_envelope();
+    let signature = p256::ecdsa::Signature::from_der(&envelope.signatures[0].sig).unwrap();
+    let (r, s) = signature.split_scalars();
+    let twin = p256::ecdsa::Signature::from_scalars(r, -*s).unwrap();
+    assert_ne!(bool::from(twin.s().is_high()), bool::from(s.is_high()));
+    let mut recorded = envelope.clone();
+    recorded.signatures[0].sig = twin.to_der().as_bytes().to_vec();
+    let bundle = bundle_with_entry(&envelope, LEAF, &recorded, LEAF);
+    let error = assert_rejected(verify(&bundle, &keyless_trust(IDENTITY, ISSUER)));
+    assert!(
+        matches!(error, Error::TlogEntryMismatch { .. }),
+        "{error:?}"
+    );
+    // The unaltered entry passes, so only the recorded signature made the difference.
+    let bundle = bundle_with_entry(&envelope, LEAF, &envelope, LEAF);
+    verify(&bundle, &keyless_trust(IDENTITY, ISSUER)).unwrap();
+}
+
+#[test]
+fn keyless_rejects_an_entry_recording_another_certificate() {
+    // The email leaf has the same key, so the signature would verify with it too.
+    let envelope = good_envelope();
+    let bundle = bundle_with_entry(&envelope, LEAF, &envelope, LEAF_EMAIL);
+    let error = assert_rejected(verify(&bundle, &keyless_trust(IDENTITY, ISSUER)));
+    assert!(
+        matches!(error, Error::TlogEntryMismatch { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn keyless_rejects_unsupported_entry_kinds() {
+    let bundle = with_entry_edit(|entry| {
+        entry["kindVersion"] = json!({"kind": "intoto", "version": "0.0.2"});
+    });
+    let error = assert_rejected(verify(&bundle, &keyless_trust(IDENTITY, ISSUER)));
+    assert!(matches!(error, Error::TlogKind { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("(got intoto 0.0.2, expected dsse 0.0.1)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn keyless_rejects_a_log_key_outside_its_validity() {
+    let mut root: serde_json::Value = serde_json::from_slice(TRUSTED_ROOT).unwrap();
+    root["tlogs"][0]["publicKey"]["validFor"] =
+        json!({"start": "2025-01-01T00:00:00Z", "end": "2025-12-31T23:59:59Z"});
+    let trust = Trust::Keyless {
+        identity: IDENTITY.into(),
+        issuer: ISSUER.into(),
+        trusted_root: TrustedRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap(),
+    };
+    let error = assert_rejected(verify(&bundle_for(LEAF, SIGNING_TIME), &trust));
+    assert!(matches!(error, Error::UnknownLog { .. }), "{error:?}");
+}
+
+#[test]
+fn keyless_rejects_an_issuer_that_had_expired() {
+    // old-root is in the trusted root (without a validFor end) but its own certificate expired
+    // in 2021, five years before it issued this leaf.
+    let bundle = bundle_for(LEAF_OLD_CA, SIGNING_TIME);
+    let error = assert_rejected(verify(&bundle, &keyless_trust(IDENTITY, ISSUER)));
+    assert!(
+        matches!(error, Error::UntrustedCertificate { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn keyless_rejects_a_chain_through_a_non_ca_certificate() {
+    // A trusted root that (wrongly) lists a leaf as an authority still does not make it a CA.
+    let mut root: serde_json::Value = serde_json::from_slice(TRUSTED_ROOT).unwrap();
+    root["certificateAuthorities"].as_array_mut().unwrap().push(
+        json!({"certChain": {"certificates": [{"rawBytes": STANDARD.encode(der_of(LEAF))}]}}),
+    );
+    let trust = Trust::Keyless {
+        identity: IDENTITY.into(),
+        issuer: ISSUER.into(),
+        trusted_root: TrustedRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap(),
+    };
+    let bundle = bundle_for(LEAF_UNDER_LEAF, SIGNING_TIME);
+    let error = assert_rejected(verify(&bundle, &trust));
+    assert!(
+        matches!(error, Error::UntrustedCertificate { .. }),
+        "{error:?}"
+    );
 }
