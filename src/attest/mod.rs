@@ -48,7 +48,7 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub enum Error {
     // ---- input and tool errors -------------------------------------------------------------
     /// A JSON document does not parse (or lacks a required field).
-    #[error("{document} is not valid")]
+    #[error("the {document} is not valid")]
     Json {
         /// Which document: `DSSE envelope`, `Sigstore bundle`, `in-toto statement`, …
         document: &'static str,
@@ -66,7 +66,7 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// A base64 field does not decode.
-    #[error("{field} is not valid base64")]
+    #[error("the {field} is not valid base64")]
     Base64 {
         /// The field.
         field: &'static str,
@@ -83,7 +83,7 @@ pub enum Error {
         got: String,
     },
     /// A bundle without a required part.
-    #[error("Sigstore bundle has no {what}")]
+    #[error("the Sigstore bundle has no {what}")]
     BundleIncomplete {
         /// The missing part.
         what: &'static str,
