@@ -270,10 +270,6 @@ mod int64 {
         Text(String),
     }
 
-    #[expect(
-        clippy::trivially_copy_pass_by_ref,
-        reason = "serde's `with` signature"
-    )]
     pub fn serialize<S: Serializer>(value: &i64, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(value)
     }

@@ -199,13 +199,10 @@ pub(crate) fn attest_keyless_using(
         Statement::for_manifest(manifest, subject_name, &subject_digest).to_json()?;
     let envelope = sign_envelope(&statement_json, ephemeral, String::new())?;
     let entry = upload_to_rekor(transport, settings, &envelope, &certificate_pem)?;
-    // The log must have recorded exactly what was sent.
-    tlog::check_dsse_entry(
-        &entry,
-        &envelope,
-        &envelope.signatures[0].sig,
-        &certificate_der,
-    )?;
+    // The log must have recorded exactly what was sent (the envelope has one signature).
+    for signature in &envelope.signatures {
+        tlog::check_dsse_entry(&entry, &envelope, &signature.sig, &certificate_der)?;
+    }
     let bundle_json =
         Bundle::with_certificate(&envelope, certificate_der, vec![entry]).to_json()?;
     Ok(Attestation {

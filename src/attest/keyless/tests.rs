@@ -98,6 +98,8 @@ struct FakeSigstore {
     chain: Vec<String>,
     rekor_key: p256::ecdsa::SigningKey,
     integrated_time: i64,
+    /// Misbehave: record a different signature than the one uploaded.
+    record_other_signature: bool,
     requests: RefCell<Vec<HttpRequest>>,
 }
 
@@ -107,6 +109,7 @@ impl FakeSigstore {
             chain: vec![leaf.to_owned(), FULCIO_ROOT.to_owned()],
             rekor_key: rekor_key(),
             integrated_time: SIGNING_TIME,
+            record_other_signature: false,
             requests: RefCell::new(Vec::new()),
         }
     }
@@ -130,6 +133,11 @@ impl FakeSigstore {
         let content = &proposed["spec"]["proposedContent"];
         let envelope_text = content["envelope"].as_str().unwrap();
         let envelope = dsse::Envelope::from_json(envelope_text.as_bytes()).unwrap();
+        let recorded_signature = if self.record_other_signature {
+            vec![0x30, 0x00]
+        } else {
+            envelope.signatures[0].sig.clone()
+        };
         let body = json!({
             "apiVersion": "0.0.1",
             "kind": "dsse",
@@ -137,7 +145,7 @@ impl FakeSigstore {
                 "envelopeHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(envelope_text))},
                 "payloadHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(&envelope.payload))},
                 "signatures": [{
-                    "signature": STANDARD.encode(&envelope.signatures[0].sig),
+                    "signature": STANDARD.encode(&recorded_signature),
                     "verifier": content["verifiers"][0],
                 }],
             }
@@ -991,6 +999,25 @@ fn keyless_rejects_a_chain_through_a_non_ca_certificate() {
     let error = assert_rejected(verify(&bundle, &trust));
     assert!(
         matches!(error, Error::UntrustedCertificate { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn signing_fails_when_rekor_records_something_else() {
+    let mut fake = FakeSigstore::new(LEAF);
+    fake.record_other_signature = true;
+    let error = attest_keyless_using(
+        &fake,
+        &leaf_signer(),
+        &sample_manifest(image_digest()),
+        "app",
+        image_digest(),
+        &settings(github_token()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, Error::TlogEntryMismatch { .. }),
         "{error:?}"
     );
 }
