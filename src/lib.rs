@@ -7,6 +7,8 @@
 //! - [`manifest`]: the executable manifest's data model (no I/O).
 //! - [`image`]: image sources (OCI layouts, archives) and verified layer streams.
 //! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest.
+//! - [`attest`]: signed in-toto attestations of manifests (DSSE, Sigstore bundles, cosign keys,
+//!   keyless Fulcio/Rekor) and their verification.
 //! - [`diff`]: executables added, removed, changed, moved between two manifests (pure).
 //! - [`policy`], [`gate`], [`bake`]: the CI gate's policy file, its pure evaluation, and the
 //!   bake list triage writes and the gate checks.
@@ -14,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod attest;
 pub mod bake;
 pub mod catalog;
 pub mod cli;

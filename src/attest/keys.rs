@@ -1,0 +1,414 @@
+//! Key-based signing: ECDSA P-256 with SHA-256, in the key formats cosign reads and writes.
+//!
+//! - [`generate_key_pair`] writes what `cosign generate-key-pair` writes: an `ENCRYPTED SIGSTORE
+//!   PRIVATE KEY` PEM (scrypt + NaCl secretbox around PKCS#8, via the sigstore crate's `kdf`) and a
+//!   `PUBLIC KEY` PEM (SubjectPublicKeyInfo).
+//! - [`KeySigner::from_pem`] reads that, the older `ENCRYPTED COSIGN PRIVATE KEY` (same content,
+//!   cosign v1 label) and unencrypted PKCS#8 `PRIVATE KEY` PEM (`openssl genpkey`).
+//! - Signatures are ASN.1 DER ECDSA signatures over SHA-256 of the message, as cosign makes them.
+//!
+//! Key ids are the lowercase hex SHA-256 of the public key's SubjectPublicKeyInfo DER; they are
+//! hints that name a key, never a reason to trust one.
+//!
+//! This module does no file I/O and never reads the environment: callers pass PEM bytes and
+//! passwords in. Private key material is zeroized when dropped and never shown by `Debug`.
+
+use std::fmt;
+
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
+use p256::elliptic_curve::Generate as _;
+use p256::pkcs8::EncodePublicKey as _;
+use p256::pkcs8::der::pem::{self, LineEnding};
+use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _};
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+use super::Error;
+
+/// PEM label of the encrypted private keys cosign v2 and later write.
+pub const SIGSTORE_PRIVATE_KEY_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
+/// PEM label of the encrypted private keys cosign v1 wrote (same encryption).
+pub const COSIGN_PRIVATE_KEY_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
+/// PEM label of an unencrypted PKCS#8 private key.
+pub const PKCS8_PRIVATE_KEY_LABEL: &str = "PRIVATE KEY";
+/// PEM label of a SubjectPublicKeyInfo public key.
+pub const PUBLIC_KEY_LABEL: &str = "PUBLIC KEY";
+
+/// Generates a P-256 key pair in cosign's format: the private key encrypted with `password`
+/// (which may be empty, as `COSIGN_PASSWORD=""` allows) and the public key.
+///
+/// Returns `(private key PEM, public key PEM)`.
+///
+/// # Errors
+/// [`Error::Random`] when the system RNG fails, [`Error::KeyEncrypt`] when encryption fails.
+pub fn generate_key_pair(password: &[u8]) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), Error> {
+    let signer = KeySigner::generate()?;
+    let private = signer.to_encrypted_pem(password)?;
+    let public = signer.public_key_pem()?.into_bytes();
+    Ok((private, public))
+}
+
+/// A P-256 signing key.
+pub struct KeySigner {
+    key: SigningKey,
+    public: PublicKey,
+}
+
+impl fmt::Debug for KeySigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySigner")
+            .field("key_id", &self.public.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeySigner {
+    /// A fresh random key (for keyless signing, an ephemeral one).
+    ///
+    /// # Errors
+    /// [`Error::Random`] when the system RNG fails.
+    pub fn generate() -> Result<Self, Error> {
+        let key = SigningKey::try_generate().map_err(|source| Error::Random {
+            reason: source.to_string(),
+        })?;
+        Self::from_signing_key(key)
+    }
+
+    /// Reads a private key PEM: `ENCRYPTED SIGSTORE PRIVATE KEY`, `ENCRYPTED COSIGN PRIVATE KEY`
+    /// (decrypted with `password`) or unencrypted PKCS#8 `PRIVATE KEY` (`password` is ignored).
+    /// The key must be P-256.
+    ///
+    /// # Errors
+    /// [`Error::Pem`] for malformed PEM, [`Error::KeyFormat`] for another label,
+    /// [`Error::KeyDecrypt`] for a wrong password or a damaged key, [`Error::PrivateKey`] when
+    /// the key is not a P-256 PKCS#8 key.
+    pub fn from_pem(pem_bytes: &[u8], password: &[u8]) -> Result<Self, Error> {
+        let (label, contents) =
+            pem::decode_vec(trim_ascii(pem_bytes)).map_err(|source| Error::Pem {
+                what: "private key",
+                source,
+            })?;
+        let contents = Zeroizing::new(contents);
+        let key = match label {
+            SIGSTORE_PRIVATE_KEY_LABEL | COSIGN_PRIVATE_KEY_LABEL => {
+                let pkcs8 = Zeroizing::new(
+                    sigstore::crypto::signing_key::kdf::decrypt(&contents, password)
+                        .map_err(|source| Error::KeyDecrypt { source })?,
+                );
+                SigningKey::from_pkcs8_der(&pkcs8)
+            }
+            PKCS8_PRIVATE_KEY_LABEL => SigningKey::from_pkcs8_der(&contents),
+            other => {
+                return Err(Error::KeyFormat {
+                    got: other.to_owned(),
+                });
+            }
+        }
+        .map_err(|source| Error::PrivateKey {
+            reason: source.to_string(),
+        })?;
+        Self::from_signing_key(key)
+    }
+
+    fn from_signing_key(key: SigningKey) -> Result<Self, Error> {
+        let public = PublicKey::from_verifying_key(*key.verifying_key())?;
+        Ok(Self { key, public })
+    }
+
+    /// Signs `message` (ECDSA P-256, SHA-256 of the message, RFC 6979 nonces).
+    ///
+    /// # Errors
+    /// [`Error::Sign`], which does not happen with a valid key in practice.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let signature: Signature = self
+            .key
+            .try_sign(message)
+            .map_err(|source| Error::Sign { source })?;
+        let der: DerSignature = signature.to_der();
+        Ok(der.as_bytes().to_vec())
+    }
+
+    /// The public half.
+    #[must_use]
+    pub const fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The public key as a `PUBLIC KEY` PEM (LF line endings, trailing newline).
+    ///
+    /// # Errors
+    /// [`Error::PublicKey`], which does not happen for a valid key in practice.
+    pub fn public_key_pem(&self) -> Result<String, Error> {
+        self.public.to_pem()
+    }
+
+    /// The key id: lowercase hex SHA-256 of the public key's SubjectPublicKeyInfo DER.
+    #[must_use]
+    pub fn key_id(&self) -> String {
+        self.public.key_id.clone()
+    }
+
+    /// The private key encrypted with `password`, as an `ENCRYPTED SIGSTORE PRIVATE KEY` PEM.
+    ///
+    /// # Errors
+    /// [`Error::KeyEncrypt`] when encryption fails, [`Error::PrivateKey`] when encoding fails.
+    pub fn to_encrypted_pem(&self, password: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let pkcs8 = self
+            .key
+            .to_pkcs8_der()
+            .map_err(|source| Error::PrivateKey {
+                reason: source.to_string(),
+            })?;
+        let encrypted = sigstore::crypto::signing_key::kdf::encrypt(pkcs8.as_bytes(), password)
+            .map_err(|source| Error::KeyEncrypt { source })?;
+        let pem_text = pem::encode_string(SIGSTORE_PRIVATE_KEY_LABEL, LineEnding::LF, &encrypted)
+            .map_err(|source| Error::Pem {
+            what: "private key",
+            source,
+        })?;
+        Ok(Zeroizing::new(pem_text.into_bytes()))
+    }
+}
+
+/// A P-256 public key that verifies exelock's and cosign's ECDSA signatures.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    key: VerifyingKey,
+    key_id: String,
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicKey {
+    /// Reads a `PUBLIC KEY` PEM (SubjectPublicKeyInfo), as `cosign.pub`.
+    ///
+    /// # Errors
+    /// [`Error::Pem`] for malformed PEM, [`Error::KeyFormat`] for another label,
+    /// [`Error::PublicKey`] when the key is not P-256.
+    pub fn from_pem(pem_bytes: &[u8]) -> Result<Self, Error> {
+        let (label, der) = pem::decode_vec(trim_ascii(pem_bytes)).map_err(|source| Error::Pem {
+            what: "public key",
+            source,
+        })?;
+        if label != PUBLIC_KEY_LABEL {
+            return Err(Error::KeyFormat {
+                got: label.to_owned(),
+            });
+        }
+        Self::from_der(&der)
+    }
+
+    /// Reads a DER SubjectPublicKeyInfo.
+    ///
+    /// # Errors
+    /// [`Error::PublicKey`] when it is not a P-256 key.
+    pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+        let key = VerifyingKey::from_public_key_der(der).map_err(|source| Error::PublicKey {
+            reason: source.to_string(),
+        })?;
+        Self::from_verifying_key(key)
+    }
+
+    pub(crate) fn from_verifying_key(key: VerifyingKey) -> Result<Self, Error> {
+        let der = key.to_public_key_der().map_err(|source| Error::PublicKey {
+            reason: source.to_string(),
+        })?;
+        let key_id = hex::encode(Sha256::digest(der.as_bytes()));
+        Ok(Self { key, key_id })
+    }
+
+    /// The key id: lowercase hex SHA-256 of the SubjectPublicKeyInfo DER.
+    #[must_use]
+    pub fn key_id(&self) -> String {
+        self.key_id.clone()
+    }
+
+    /// Verifies an ASN.1 DER ECDSA signature over `message` (SHA-256). High-S signatures, which
+    /// OpenSSL and Go produce, are accepted.
+    ///
+    /// # Errors
+    /// [`Error::BadSignature`] when the signature is not DER or does not verify.
+    pub fn verify(&self, message: &[u8], der_signature: &[u8]) -> Result<(), Error> {
+        let bad = || Error::BadSignature {
+            signer: format!("key {}", self.key_id),
+        };
+        let signature = Signature::from_der(der_signature).map_err(|_| bad())?;
+        self.key.verify(message, &signature).map_err(|_| bad())
+    }
+
+    /// The SubjectPublicKeyInfo DER.
+    ///
+    /// # Errors
+    /// [`Error::PublicKey`], which does not happen for a valid key in practice.
+    pub fn to_der(&self) -> Result<Vec<u8>, Error> {
+        self.key
+            .to_public_key_der()
+            .map(|der| der.as_bytes().to_vec())
+            .map_err(|source| Error::PublicKey {
+                reason: source.to_string(),
+            })
+    }
+
+    /// The `PUBLIC KEY` PEM (LF line endings).
+    ///
+    /// # Errors
+    /// [`Error::PublicKey`], which does not happen for a valid key in practice.
+    pub fn to_pem(&self) -> Result<String, Error> {
+        self.key
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|source| Error::PublicKey {
+                reason: source.to_string(),
+            })
+    }
+}
+
+/// PEM decoders reject leading and trailing whitespace; files often have a trailing newline.
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    bytes.trim_ascii()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::elliptic_curve::scalar::IsHigh as _;
+
+    /// Test fixtures copied from the sigstore-rs repository (Apache-2.0); see testdata/README.md.
+    const COSIGN_V2_KEY: &[u8] =
+        include_bytes!("../../testdata/attest/keys/cosign_generated_encrypted_empty_private.key");
+    const COSIGN_V1_KEY: &[u8] =
+        include_bytes!("../../testdata/attest/keys/ecdsa_encrypted_private.key");
+    const COSIGN_V1_KEY_PASSWORD: &[u8] = b"123";
+    const OPENSSL_PKCS8_KEY: &[u8] = include_bytes!("../../testdata/attest/keys/openssl_p256.pem");
+    const OPENSSL_PKCS8_PUB: &[u8] = include_bytes!("../../testdata/attest/keys/openssl_p256.pub");
+
+    #[test]
+    fn generated_key_pair_round_trips_with_password() {
+        // One scrypt encryption and two decryptions: the slow part of this module's tests.
+        let (private, public) = generate_key_pair(b"correct horse").unwrap();
+        let text = std::str::from_utf8(&private).unwrap();
+        assert!(text.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"));
+        let signer = KeySigner::from_pem(&private, b"correct horse").unwrap();
+        let public = PublicKey::from_pem(&public).unwrap();
+        assert_eq!(signer.key_id(), public.key_id());
+        let signature = signer.sign(b"message").unwrap();
+        public.verify(b"message", &signature).unwrap();
+
+        let error = KeySigner::from_pem(&private, b"wrong").unwrap_err();
+        assert!(matches!(error, Error::KeyDecrypt { .. }), "{error:?}");
+        assert!(error.to_string().contains("wrong password"), "{error}");
+        assert!(!error.is_verification_failure());
+    }
+
+    #[test]
+    fn reads_a_key_generated_by_cosign_v2() {
+        // `cosign generate-key-pair` with an empty password (scrypt N=65536).
+        let signer = KeySigner::from_pem(COSIGN_V2_KEY, b"").unwrap();
+        let signature = signer.sign(b"m").unwrap();
+        signer.public_key().verify(b"m", &signature).unwrap();
+    }
+
+    #[test]
+    fn reads_an_encrypted_cosign_private_key() {
+        assert!(
+            std::str::from_utf8(COSIGN_V1_KEY)
+                .unwrap()
+                .starts_with("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----")
+        );
+        let signer = KeySigner::from_pem(COSIGN_V1_KEY, COSIGN_V1_KEY_PASSWORD).unwrap();
+        let signature = signer.sign(b"m").unwrap();
+        signer.public_key().verify(b"m", &signature).unwrap();
+    }
+
+    #[test]
+    fn reads_an_openssl_pkcs8_key_and_its_public_key() {
+        // `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` and `openssl pkey -pubout`.
+        let signer = KeySigner::from_pem(OPENSSL_PKCS8_KEY, b"ignored").unwrap();
+        let public = PublicKey::from_pem(OPENSSL_PKCS8_PUB).unwrap();
+        assert_eq!(signer.key_id(), public.key_id());
+        assert_eq!(
+            signer.public_key_pem().unwrap().as_bytes(),
+            OPENSSL_PKCS8_PUB
+        );
+        let signature = signer.sign(b"m").unwrap();
+        public.verify(b"m", &signature).unwrap();
+    }
+
+    #[test]
+    fn key_id_is_sha256_of_the_spki_der() {
+        let public = PublicKey::from_pem(OPENSSL_PKCS8_PUB).unwrap();
+        let (_, der) = pem::decode_vec(OPENSSL_PKCS8_PUB.trim_ascii()).unwrap();
+        assert_eq!(public.key_id(), hex::encode(Sha256::digest(&der)));
+        assert_eq!(public.to_der().unwrap(), der);
+    }
+
+    #[test]
+    fn debug_hides_key_material() {
+        let key = SigningKey::try_generate().unwrap();
+        let secret_hex = hex::encode(key.to_bytes());
+        let pkcs8 = key.to_pkcs8_der().unwrap();
+        let signer = KeySigner::from_signing_key(key).unwrap();
+        let debug = format!("{signer:?}");
+        assert!(debug.contains(&signer.key_id()), "{debug}");
+        assert!(!debug.contains(&secret_hex), "{debug}");
+        assert!(!debug.contains(&hex::encode(pkcs8.as_bytes())), "{debug}");
+    }
+
+    #[test]
+    fn rejects_other_labels_and_curves() {
+        let error = KeySigner::from_pem(OPENSSL_PKCS8_PUB, b"").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("(got PUBLIC KEY, expected ENCRYPTED SIGSTORE PRIVATE KEY"),
+            "{error}"
+        );
+        let p384 = p384::SecretKey::try_generate().unwrap();
+        let pem_text = p384.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let error = KeySigner::from_pem(pem_text.as_bytes(), b"").unwrap_err();
+        assert!(matches!(error, Error::PrivateKey { .. }), "{error:?}");
+        let error = KeySigner::from_pem(b"garbage", b"").unwrap_err();
+        assert!(matches!(error, Error::Pem { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn accepts_high_s_signatures() {
+        // OpenSSL and Go do not normalise s; a verifier that demanded low-S would reject about
+        // half of their signatures.
+        let signer = KeySigner::generate().unwrap();
+        let der = signer.sign(b"m").unwrap();
+        let signature = Signature::from_der(&der).unwrap();
+        let low = signature.normalize_s();
+        let (r, s) = low.split_scalars();
+        let high = Signature::from_scalars(r, -*s).unwrap();
+        assert!(bool::from(high.s().is_high()));
+        signer
+            .public_key()
+            .verify(b"m", high.to_der().as_bytes())
+            .unwrap();
+    }
+
+    #[test]
+    fn tampered_message_or_signature_fails() {
+        let signer = KeySigner::generate().unwrap();
+        let mut signature = signer.sign(b"message").unwrap();
+        let error = signer
+            .public_key()
+            .verify(b"messagE", &signature)
+            .unwrap_err();
+        assert!(error.is_verification_failure());
+        let last = signature.len() - 1;
+        signature[last] ^= 1;
+        let error = signer
+            .public_key()
+            .verify(b"message", &signature)
+            .unwrap_err();
+        assert!(matches!(error, Error::BadSignature { .. }), "{error:?}");
+    }
+}

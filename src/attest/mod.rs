@@ -1,0 +1,484 @@
+//! Signed attestations of executable manifests: an in-toto Statement v1 (subject = the image
+//! digest, predicate = the [`Manifest`]) in a DSSE envelope, packed in a Sigstore bundle v0.3.
+//!
+//! - Key-based: [`attest_with_key`] signs with a cosign-format key ([`keys`]); the bundle names
+//!   the key by its id and carries no transparency-log entry.
+//! - Keyless: [`keyless::attest_keyless`] gets a short-lived certificate from Fulcio for an OIDC
+//!   identity, signs with an ephemeral key and records the signature in Rekor.
+//! - [`verify_bundle`] / [`verify_envelope`] check all of it against a [`Trust`] and the image
+//!   digest the caller expects, and return the manifest only if every check passed.
+//!
+//! Submodules: [`dsse`] and [`statement`] (pure data), [`bundle`] (the bundle JSON), [`keys`],
+//! [`keyless`] (Fulcio, Rekor, trusted roots, GitHub Actions tokens), [`http`] (the transport
+//! keyless signing uses), `x509` and `tlog` (certificate and log-entry checks), [`verify`].
+//!
+//! This module never reads the environment or files and prints nothing: the CLI passes keys,
+//! passwords, tokens and URLs in. Only [`keyless`] talks to the network, through [`http`].
+//! Registry storage of attestations lives elsewhere.
+//!
+//! Docs: `docs/attestations.md`.
+
+use crate::digest::Sha256Digest;
+use crate::manifest::Manifest;
+
+pub mod bundle;
+pub mod dsse;
+pub mod http;
+pub mod keyless;
+pub mod keys;
+pub mod statement;
+mod tlog;
+pub mod verify;
+mod x509;
+
+pub use verify::{Trust, VerifiedAttestation, verify_bundle, verify_envelope};
+
+/// Media type of a Sigstore bundle v0.3 (JSON).
+pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// Media type of a DSSE envelope (JSON), as cosign stores attestations.
+pub const DSSE_ENVELOPE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The DSSE payload type of an in-toto statement.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// Errors signing or verifying attestations.
+///
+/// [`Error::is_verification_failure`] splits them into "the attestation does not hold" (forged,
+/// tampered, for another image, untrusted signer) and "could not be read or made".
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // ---- input and tool errors -------------------------------------------------------------
+    /// A JSON document does not parse (or lacks a required field).
+    #[error("the {document} is not valid")]
+    Json {
+        /// Which document: `DSSE envelope`, `Sigstore bundle`, `in-toto statement`, …
+        document: &'static str,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Writing JSON failed.
+    #[error("cannot serialise the {what}")]
+    Serialize {
+        /// What was being written.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A base64 field does not decode.
+    #[error("the {field} is not valid base64")]
+    Base64 {
+        /// The field.
+        field: &'static str,
+        /// The cause.
+        #[source]
+        source: base64::DecodeError,
+    },
+    /// A bundle of a media type this build does not read.
+    #[error(
+        "unsupported Sigstore bundle media type (got {got:?}, expected {BUNDLE_MEDIA_TYPE} or an earlier bundle version)"
+    )]
+    BundleMediaType {
+        /// The bundle's `mediaType`.
+        got: String,
+    },
+    /// A bundle without a required part.
+    #[error("the Sigstore bundle has no {what}")]
+    BundleIncomplete {
+        /// The missing part.
+        what: &'static str,
+    },
+    /// A PEM document is malformed.
+    #[error("the {what} is not a valid PEM document")]
+    Pem {
+        /// `private key`, `public key`, `certificate`.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: p256::pkcs8::der::pem::Error,
+    },
+    /// A key PEM has a label this build does not read.
+    #[error(
+        "unsupported key PEM label (got {got}, expected ENCRYPTED SIGSTORE PRIVATE KEY, ENCRYPTED COSIGN PRIVATE KEY or PRIVATE KEY for private keys, PUBLIC KEY for public keys)"
+    )]
+    KeyFormat {
+        /// The label found.
+        got: String,
+    },
+    /// An encrypted private key does not decrypt.
+    #[error("cannot decrypt the private key (wrong password, or a damaged key file)")]
+    KeyDecrypt {
+        /// The cause.
+        #[source]
+        source: sigstore::errors::SigstoreError,
+    },
+    /// Encrypting a private key failed.
+    #[error("cannot encrypt the private key")]
+    KeyEncrypt {
+        /// The cause.
+        #[source]
+        source: sigstore::errors::SigstoreError,
+    },
+    /// A private key is not a P-256 PKCS#8 key.
+    #[error("the private key is not an ECDSA P-256 PKCS#8 key: {reason}")]
+    PrivateKey {
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// A public key is not a P-256 SubjectPublicKeyInfo.
+    #[error("the public key is not an ECDSA P-256 key: {reason}")]
+    PublicKey {
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// The system random number generator failed.
+    #[error("cannot generate a key: the system random number generator failed: {reason}")]
+    Random {
+        /// The RNG's complaint.
+        reason: String,
+    },
+    /// Signing failed.
+    #[error("signing failed")]
+    Sign {
+        /// The cause.
+        #[source]
+        source: p256::ecdsa::Error,
+    },
+    /// A certificate does not parse.
+    #[error("{what} is not a valid X.509 certificate: {reason}")]
+    Certificate {
+        /// Which certificate.
+        what: String,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// A trusted root is unusable.
+    #[error("the trusted root is unusable: {reason}")]
+    TrustedRoot {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A timestamp does not parse.
+    #[error("{what} is not an RFC 3339 timestamp (got {got:?})")]
+    Timestamp {
+        /// Which field.
+        what: &'static str,
+        /// The text.
+        got: String,
+    },
+    /// A DSSE envelope alone cannot be verified keyless.
+    #[error(
+        "keyless verification needs a Sigstore bundle (certificate and transparency-log entry), not a bare DSSE envelope"
+    )]
+    KeylessNeedsBundle,
+    /// An OIDC identity token is not a usable JWT.
+    #[error("the OIDC identity token is unusable: {reason}")]
+    IdentityToken {
+        /// What is wrong (never the token itself).
+        reason: &'static str,
+    },
+    /// An HTTP request failed before a response arrived.
+    #[error("{service} request to {url} failed")]
+    Http {
+        /// `fulcio`, `rekor`, `github actions oidc`.
+        service: &'static str,
+        /// The URL (without credentials).
+        url: String,
+        /// The transport error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A service answered with an error status.
+    #[error("{service} answered HTTP {status} at {url}: {body}")]
+    HttpStatus {
+        /// The service.
+        service: &'static str,
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+    },
+    /// A service answered 2xx with something unusable.
+    #[error("{service} answered with an unusable response: {reason}")]
+    ServiceResponse {
+        /// The service.
+        service: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Fulcio certified a key other than the one exelock sent.
+    #[error("fulcio issued a certificate for another public key than the one in the request")]
+    FulcioKeyMismatch,
+
+    // ---- verification failures -------------------------------------------------------------
+    /// The envelope does not carry exactly one signature.
+    #[error("the envelope must carry exactly one signature (got {got}, expected 1)")]
+    SignatureCount {
+        /// How many it carries.
+        got: usize,
+    },
+    /// The envelope repeats one signature.
+    #[error(
+        "the envelope repeats the same signature {count} times; exactly one signature is accepted"
+    )]
+    DuplicateSignature {
+        /// How many copies.
+        count: usize,
+    },
+    /// The signature does not verify over `PAE(payloadType, payload)`.
+    #[error(
+        "the signature does not verify with {signer}: the envelope was tampered with or signed by another key"
+    )]
+    BadSignature {
+        /// `key <key id>` or `certificate of <identity>`.
+        signer: String,
+    },
+    /// The envelope does not carry an in-toto statement.
+    #[error(
+        "the envelope payload type is not an in-toto statement (got {got:?}, expected {IN_TOTO_PAYLOAD_TYPE:?})"
+    )]
+    PayloadType {
+        /// The envelope's payload type.
+        got: String,
+    },
+    /// The statement is not an in-toto Statement v1.
+    #[error(
+        "the statement is not an in-toto Statement v1 (got _type {got:?}, expected {expected:?})",
+        expected = statement::STATEMENT_TYPE
+    )]
+    StatementType {
+        /// The statement's `_type`.
+        got: String,
+    },
+    /// The statement is not an executable manifest.
+    #[error(
+        "the attestation is not an exelock manifest (got predicate type {got:?}, expected {expected:?})",
+        expected = crate::manifest::PREDICATE_TYPE
+    )]
+    PredicateType {
+        /// The statement's `predicateType`.
+        got: String,
+    },
+    /// The statement has no predicate.
+    #[error("the statement has no predicate")]
+    MissingPredicate,
+    /// No subject of the statement is the image being verified.
+    #[error(
+        "the attestation is for another image: no subject matches the image digest, so it was moved from another image or made for another digest (got {got}, expected {expected})"
+    )]
+    SubjectMismatch {
+        /// The statement's sha256 subjects.
+        got: String,
+        /// The image digest being verified.
+        expected: Sha256Digest,
+    },
+    /// The manifest inside names another image than the subject.
+    #[error(
+        "the manifest inside the attestation describes another image (got manifestDigest {}, indexDigest {}, expected {expected})",
+        display_optional(.manifest_digest.as_ref()),
+        display_optional(.index_digest.as_ref())
+    )]
+    ManifestDigestMismatch {
+        /// The manifest's `image.manifestDigest`.
+        manifest_digest: Option<Sha256Digest>,
+        /// The manifest's `image.indexDigest`.
+        index_digest: Option<Sha256Digest>,
+        /// The subject digest.
+        expected: Sha256Digest,
+    },
+    /// The bundle's verification material does not fit the trust given.
+    #[error("the bundle is signed with {bundle}, but the trust policy expects {trust}")]
+    TrustMismatch {
+        /// What the bundle carries.
+        bundle: &'static str,
+        /// What the policy expects.
+        trust: &'static str,
+    },
+    /// A keyless bundle without a transparency-log entry.
+    #[error(
+        "the keyless bundle has no transparency-log entry with an inclusion promise, so the signing time cannot be established"
+    )]
+    MissingTlogEntry,
+    /// The certificate does not chain to a trusted CA.
+    #[error(
+        "the signing certificate (issued by {issuer}) does not chain to a certificate authority of the trusted root"
+    )]
+    UntrustedCertificate {
+        /// The leaf's issuer name.
+        issuer: String,
+    },
+    /// A certificate was not valid at the signing time.
+    #[error(
+        "{what} was not valid when the log recorded the signature (got integratedTime {integrated_time}, expected between {not_before} and {not_after})"
+    )]
+    CertificateExpired {
+        /// Which certificate.
+        what: String,
+        /// Unix seconds.
+        not_before: u64,
+        /// Unix seconds.
+        not_after: u64,
+        /// Unix seconds.
+        integrated_time: i64,
+    },
+    /// The leaf lacks the code-signing extended key usage.
+    #[error("the signing certificate lacks the code-signing extended key usage")]
+    CodeSigningUsage,
+    /// The certificate's SAN is not the expected identity.
+    #[error("the signing certificate belongs to another identity (got {got}, expected {expected})")]
+    IdentityMismatch {
+        /// The certificate's SAN entries.
+        got: String,
+        /// The identity required.
+        expected: String,
+    },
+    /// The certificate's OIDC issuer is not the expected one.
+    #[error(
+        "the signing certificate was issued for another OIDC issuer (got {got}, expected {expected})"
+    )]
+    IssuerMismatch {
+        /// The certificate's issuer extension, or `none`.
+        got: String,
+        /// The issuer required.
+        expected: String,
+    },
+    /// The log entry comes from a log the trusted root does not list.
+    #[error(
+        "the transparency-log entry comes from a log the trusted root does not list (got log id {log_id})"
+    )]
+    UnknownLog {
+        /// Hex log id.
+        log_id: String,
+    },
+    /// The signed entry timestamp does not verify.
+    #[error(
+        "the transparency-log entry's signed entry timestamp does not verify with the log's key: the entry was tampered with"
+    )]
+    SignedEntryTimestamp,
+    /// The log entry does not record this envelope.
+    #[error("the transparency-log entry does not record this envelope: {reason}")]
+    TlogEntryMismatch {
+        /// What differs.
+        reason: &'static str,
+    },
+    /// The log entry is of a kind this build cannot check.
+    #[error("unsupported transparency-log entry kind (got {got}, expected dsse 0.0.1)")]
+    TlogKind {
+        /// `kind version`.
+        got: String,
+    },
+}
+
+fn display_optional(digest: Option<&Sha256Digest>) -> String {
+    digest.map_or_else(|| "null".to_owned(), ToString::to_string)
+}
+
+impl Error {
+    /// Whether the attestation was read and rejected (forged, tampered, for another image, signed
+    /// by an untrusted signer): the CLI's exit 1. `false` means it could not be read or made at
+    /// all (malformed input, unreadable key, network failure): exit 2.
+    #[must_use]
+    pub const fn is_verification_failure(&self) -> bool {
+        match self {
+            Self::Json { .. }
+            | Self::Serialize { .. }
+            | Self::Base64 { .. }
+            | Self::BundleMediaType { .. }
+            | Self::BundleIncomplete { .. }
+            | Self::Pem { .. }
+            | Self::KeyFormat { .. }
+            | Self::KeyDecrypt { .. }
+            | Self::KeyEncrypt { .. }
+            | Self::PrivateKey { .. }
+            | Self::PublicKey { .. }
+            | Self::Random { .. }
+            | Self::Sign { .. }
+            | Self::Certificate { .. }
+            | Self::TrustedRoot { .. }
+            | Self::Timestamp { .. }
+            | Self::KeylessNeedsBundle
+            | Self::IdentityToken { .. }
+            | Self::Http { .. }
+            | Self::HttpStatus { .. }
+            | Self::ServiceResponse { .. }
+            | Self::FulcioKeyMismatch
+            | Self::MissingPredicate => false,
+            Self::SignatureCount { .. }
+            | Self::DuplicateSignature { .. }
+            | Self::BadSignature { .. }
+            | Self::PayloadType { .. }
+            | Self::StatementType { .. }
+            | Self::PredicateType { .. }
+            | Self::SubjectMismatch { .. }
+            | Self::ManifestDigestMismatch { .. }
+            | Self::TrustMismatch { .. }
+            | Self::MissingTlogEntry
+            | Self::UntrustedCertificate { .. }
+            | Self::CertificateExpired { .. }
+            | Self::CodeSigningUsage
+            | Self::IdentityMismatch { .. }
+            | Self::IssuerMismatch { .. }
+            | Self::UnknownLog { .. }
+            | Self::SignedEntryTimestamp
+            | Self::TlogEntryMismatch { .. }
+            | Self::TlogKind { .. } => true,
+        }
+    }
+}
+
+/// A signed attestation, in the forms the registry side stores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attestation {
+    /// The in-toto statement: the exact payload that was signed.
+    pub statement_json: Vec<u8>,
+    /// The DSSE envelope (cosign's `.att` layer content, once serialised).
+    pub envelope: dsse::Envelope,
+    /// The Sigstore bundle v0.3 JSON (an OCI 1.1 referrer's content).
+    pub bundle_json: Vec<u8>,
+}
+
+/// Wraps `manifest` in an in-toto Statement v1 (subject = `[{name: subject_name, digest:
+/// {sha256: hex}}]`, predicateType = [`crate::manifest::PREDICATE_TYPE`], predicate = the
+/// manifest), signs it as DSSE with `signer` and builds a bundle whose verification material is
+/// the key's id (`{"publicKey": {"hint": key_id}}`) and which has no transparency-log entry.
+///
+/// `subject_digest` should be the manifest's image manifest (or index) digest; verification
+/// rejects anything else.
+///
+/// # Errors
+/// [`Error::Serialize`] or [`Error::Sign`], neither of which happens in practice.
+pub fn attest_with_key(
+    manifest: &Manifest,
+    subject_name: &str,
+    subject_digest: Sha256Digest,
+    signer: &keys::KeySigner,
+) -> Result<Attestation, Error> {
+    let statement_json =
+        statement::Statement::for_manifest(manifest, subject_name, &subject_digest).to_json()?;
+    let envelope = sign_envelope(&statement_json, signer, signer.key_id())?;
+    let bundle_json = bundle::Bundle::with_public_key(&envelope, &signer.key_id()).to_json()?;
+    Ok(Attestation {
+        statement_json,
+        envelope,
+        bundle_json,
+    })
+}
+
+/// Signs `statement_json` as an in-toto DSSE envelope with one signature.
+fn sign_envelope(
+    statement_json: &[u8],
+    signer: &keys::KeySigner,
+    keyid: String,
+) -> Result<dsse::Envelope, Error> {
+    let sig = signer.sign(&dsse::pae(IN_TOTO_PAYLOAD_TYPE, statement_json))?;
+    Ok(dsse::Envelope {
+        payload: statement_json.to_vec(),
+        payload_type: IN_TOTO_PAYLOAD_TYPE.to_owned(),
+        signatures: vec![dsse::Signature { keyid, sig }],
+    })
+}
+
+#[cfg(test)]
+mod tests;
