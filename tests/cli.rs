@@ -8,6 +8,7 @@
 )]
 
 mod attach;
+mod attest;
 mod gate;
 mod registry;
 mod scan;

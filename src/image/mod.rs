@@ -350,6 +350,14 @@ pub trait ImageSource: Send + Sync {
     fn open_layer(&self, layer: &LayerDescriptor) -> Result<Box<dyn Read + Send + '_>, Error>;
 }
 
+/// Whether a reference names a local image (a layout or an archive) rather than a registry one.
+#[must_use]
+pub fn is_local_reference(reference: &str) -> bool {
+    ["oci:", "oci-archive:", "docker-archive:"]
+        .iter()
+        .any(|prefix| reference.starts_with(prefix))
+}
+
 /// Opens the image a reference names; anything without a local transport prefix is a
 /// registry reference.
 ///

@@ -32,7 +32,9 @@ use super::oci::{self, BlobStore, Descriptor, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_
 mod attach;
 use super::{Error, ImageSource, LayerDescriptor, PlatformSelection, Resolution};
 use crate::digest::Sha256Digest;
-pub use attach::{AttestationOrigin, FoundAttestation, PushedAttestation};
+pub use attach::{
+    AttestationOrigin, BUNDLE_MEDIA_TYPE, DSSE_MEDIA_TYPE, FoundAttestation, PushedAttestation,
+};
 
 /// How to reach registries: credentials, transport security.
 #[derive(Clone, Default)]

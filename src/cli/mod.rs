@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod attest;
+
 use crate::catalog::{self, ScanOptions};
 use crate::image::registry::RegistrySettings;
 use crate::image::{self, Platform, PlatformSelection};
@@ -77,6 +79,21 @@ enum Command {
         after_help = "Exit codes: 0 pass, 1 a deny rule fired, 2 usage or input error.\nOn GitHub Actions (GITHUB_ACTIONS=true) it also prints ::error/::warning annotations, appends a\nMarkdown summary to $GITHUB_STEP_SUMMARY and writes manifest-digest, attestation-digest and\nverdict to $GITHUB_OUTPUT. The policy format is documented in docs/policy.md.\n\nExamples:\n  exelock gate ghcr.io/acme/app@sha256:… --policy exelock.toml --sarif exelock.sarif\n  exelock gate oci:build/image --policy exelock.toml --bake exelock-bake.json --baseline release.json"
     )]
     Gate(GateArgs),
+    /// Write a cosign-compatible key pair: PREFIX.key (encrypted, 0600) and PREFIX.pub.
+    #[command(
+        after_help = "The password comes from EXELOCK_PASSWORD or COSIGN_PASSWORD (it may be empty), else it is prompted for.\nThe files are in cosign's formats: cosign reads exelock keys and exelock reads cosign keys."
+    )]
+    GenerateKeyPair(attest::GenerateKeyPairArgs),
+    /// Sign an image's executable manifest as an in-toto attestation (DSSE, Sigstore bundle) and store it next to the image.
+    #[command(
+        after_help = "Every platform image of an index is attested (subject = its digest), and the index too (subject = the\nindex digest). Stored as OCI 1.1 referrers, with the sha256-<hex> fallback tag where the registry has no\nreferrers API; --legacy-cosign adds the cosign .att image that cosign verify-attestation and Kyverno read.\n\nExamples:\n  exelock attest registry.example/app@sha256:… --key cosign.key --push --legacy-cosign\n  exelock attest oci:build/image --key cosign.key --bundle exelock.bundle.json\n  exelock attest ghcr.io/acme/app:1.2 --keyless --push      # in GitHub Actions with id-token: write"
+    )]
+    Attest(attest::AttestArgs),
+    /// Find and verify an image's attestation: the signature, that it is for exactly this digest, the predicate type.
+    #[command(
+        after_help = "Exit codes: 0 a valid attestation for exactly this digest was found, 1 none was, 2 usage or input error.\n\nExamples:\n  exelock verify registry.example/app@sha256:… --key cosign.pub -o manifest.json\n  exelock verify ghcr.io/acme/app:1.2 --certificate-identity https://github.com/acme/app/.github/workflows/image.yml@refs/heads/main \\\n      --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json\n  exelock verify --bundle exelock.bundle.json --image-digest sha256:… --key cosign.pub"
+    )]
+    Verify(attest::VerifyArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -243,6 +260,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Scan(args) => run_scan(&args),
         Command::Diff(args) => run_diff(&args),
         Command::Gate(args) => run_gate(&args),
+        Command::GenerateKeyPair(args) => attest::run_generate_key_pair(&args),
+        Command::Attest(args) => attest::run_attest(&args),
+        Command::Verify(args) => attest::run_verify(&args),
     };
     match status {
         Ok(status) => status.into(),
@@ -633,6 +653,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Temporary files are private (0600); what we write is meant to be read.
+    file.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;

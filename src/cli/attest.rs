@@ -1,0 +1,673 @@
+//! `generate-key-pair`, `attest` and `verify` on the command line, and the attestation lookup
+//! `gate` and `triage` share.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use zeroize::Zeroizing;
+
+use super::{
+    ExitStatus, Platform, RegistryArgs, parse_platform, read_manifest_file, scan_reference,
+    selection_of, write_atomically,
+};
+use crate::attest::keyless::{self, KeylessSettings, TrustedRoot};
+use crate::attest::keys::{self, KeySigner, PublicKey};
+use crate::attest::{self, Trust, VerifiedAttestation};
+use crate::digest::Sha256Digest;
+use crate::image::registry::{RegistrySettings, RegistrySource};
+use crate::image::{self, ImageSource as _, PlatformSelection};
+use crate::manifest::{Manifest, PREDICATE_TYPE};
+
+#[derive(Args, Debug)]
+pub(super) struct GenerateKeyPairArgs {
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, value_name = "PREFIX", default_value = "cosign")]
+    output_key_prefix: PathBuf,
+    /// Overwrite existing key files.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Who signs: a key file, or keyless through Fulcio and Rekor.
+#[derive(Args, Debug, Clone)]
+pub(super) struct SigningArgs {
+    /// Sign with this private key (cosign format, or PKCS#8 PEM); password from EXELOCK_PASSWORD or COSIGN_PASSWORD, else prompted.
+    #[arg(long, value_name = "FILE", conflicts_with = "keyless")]
+    pub(super) key: Option<PathBuf>,
+    /// Sign keyless: a Fulcio certificate for an ephemeral key, recorded in Rekor. The OIDC token comes from --identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN).
+    #[arg(long)]
+    pub(super) keyless: bool,
+    /// The OIDC identity token for --keyless.
+    #[arg(
+        long,
+        value_name = "JWT",
+        env = "SIGSTORE_ID_TOKEN",
+        hide_env_values = true
+    )]
+    identity_token: Option<String>,
+    /// Fulcio for --keyless.
+    #[arg(long, value_name = "URL", default_value = keyless::PUBLIC_FULCIO_URL)]
+    fulcio_url: String,
+    /// Rekor for --keyless.
+    #[arg(long, value_name = "URL", default_value = keyless::PUBLIC_REKOR_URL)]
+    rekor_url: String,
+}
+
+/// How to check a signature: a public key, or a keyless identity.
+#[derive(Args, Debug, Clone, Default)]
+pub(super) struct TrustArgs {
+    /// Verify with this public key (cosign.pub).
+    #[arg(
+        long = "key",
+        value_name = "FILE",
+        conflicts_with = "certificate_identity"
+    )]
+    pub(super) public_key: Option<PathBuf>,
+    /// Verify keyless: the signing certificate's identity (email or URI, exact).
+    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
+    pub(super) certificate_identity: Option<String>,
+    /// Verify keyless: the OIDC issuer of that identity (exact).
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    pub(super) certificate_oidc_issuer: Option<String>,
+    /// Sigstore trusted_root.json with the Fulcio CAs and Rekor keys (needed for keyless).
+    #[arg(long, value_name = "FILE")]
+    pub(super) trusted_root: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The trust policy, or `None` when none was given.
+    pub(super) fn trust(&self) -> Result<Option<Trust>> {
+        if let Some(path) = &self.public_key {
+            let pem = fs_err::read(path)?;
+            let key = PublicKey::from_pem(&pem)
+                .with_context(|| format!("{} is not a usable public key", path.display()))?;
+            return Ok(Some(Trust::Key(key)));
+        }
+        let (Some(identity), Some(issuer)) =
+            (&self.certificate_identity, &self.certificate_oidc_issuer)
+        else {
+            return Ok(None);
+        };
+        let Some(root_path) = &self.trusted_root else {
+            bail!(
+                "keyless verification needs --trusted-root FILE (a Sigstore trusted_root.json; `cosign trusted-root create` or the sigstore TUF repository provide one)"
+            );
+        };
+        let trusted_root = TrustedRoot::from_json(&fs_err::read(root_path)?)
+            .with_context(|| format!("{} is not a usable trusted root", root_path.display()))?;
+        Ok(Some(Trust::Keyless {
+            identity: identity.clone(),
+            issuer: issuer.clone(),
+            trusted_root,
+        }))
+    }
+}
+
+#[derive(Args, Debug)]
+pub(super) struct AttestArgs {
+    /// The image to attest (registry images can be pushed to; local ones only written with --bundle).
+    image: String,
+    #[command(flatten)]
+    signing: SigningArgs,
+    /// Attest this manifest (from `exelock scan -o`) instead of scanning; it must name the image's digest.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Store the attestation in the image's registry (OCI referrer, fallback tag where needed).
+    #[arg(long)]
+    push: bool,
+    /// With --push, also write the cosign `.att` image read by cosign verify-attestation and Kyverno.
+    #[arg(long, requires = "push")]
+    legacy_cosign: bool,
+    /// Write the Sigstore bundle (a JSON array when several subjects were attested).
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+    /// Attest this platform of a multi-platform index (default: every platform).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    platform: Option<Platform>,
+    /// No progress or notes on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct VerifyArgs {
+    /// The image whose attestation to find and verify (omit with --bundle and --image-digest).
+    image: Option<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Verify this bundle file (or DSSE envelope, or JSON array of bundles) instead of looking in the registry.
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+    /// With --bundle: the digest the attestation must be for.
+    #[arg(long, value_name = "sha256:…")]
+    image_digest: Option<Sha256Digest>,
+    /// Write the verified manifest to FILE.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Verify this platform of a multi-platform index (default linux/amd64).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    platform: Option<Platform>,
+    /// No notes on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// The key password: EXELOCK_PASSWORD, COSIGN_PASSWORD, else a prompt on the terminal.
+fn read_password(confirm: bool) -> Result<Zeroizing<String>> {
+    for variable in ["EXELOCK_PASSWORD", "COSIGN_PASSWORD"] {
+        if let Ok(value) = std::env::var(variable) {
+            return Ok(Zeroizing::new(value));
+        }
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "no key password: set EXELOCK_PASSWORD or COSIGN_PASSWORD (it may be empty), or run on a terminal"
+        );
+    }
+    let first = Zeroizing::new(rpassword::prompt_password(
+        "Enter password for private key: ",
+    )?);
+    if confirm {
+        let second = Zeroizing::new(rpassword::prompt_password(
+            "Enter password for private key again: ",
+        )?);
+        if *first != *second {
+            bail!("the passwords do not match");
+        }
+    }
+    Ok(first)
+}
+
+pub(super) fn run_generate_key_pair(args: &GenerateKeyPairArgs) -> Result<ExitStatus> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let prefix = args.output_key_prefix.display().to_string();
+    let private_path = PathBuf::from(format!("{prefix}.key"));
+    let public_path = PathBuf::from(format!("{prefix}.pub"));
+    for path in [&private_path, &public_path] {
+        if path.exists() && !args.force {
+            bail!("{} exists; pass --force to overwrite it", path.display());
+        }
+    }
+    let password = read_password(true)?;
+    let (private_pem, public_pem) = keys::generate_key_pair(password.as_bytes())?;
+    if args.force {
+        let _ = std::fs::remove_file(&private_path);
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&private_path)
+        .with_context(|| format!("cannot create {}", private_path.display()))?;
+    file.write_all(&private_pem)
+        .with_context(|| format!("cannot write {}", private_path.display()))?;
+    write_atomically(&public_path, &public_pem)?;
+    std::fs::set_permissions(
+        &public_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .with_context(|| format!("cannot make {} readable", public_path.display()))?;
+    eprintln!(
+        "wrote {} (encrypted, mode 0600) and {}",
+        private_path.display(),
+        public_path.display()
+    );
+    Ok(ExitStatus::Success)
+}
+
+enum Signer {
+    Key(KeySigner),
+    Keyless(KeylessSettings),
+}
+
+impl Signer {
+    fn from_args(args: &SigningArgs) -> Result<Self> {
+        if let Some(path) = &args.key {
+            let pem = fs_err::read(path)?;
+            let password = read_password(false)?;
+            let signer = KeySigner::from_pem(&pem, password.as_bytes())
+                .with_context(|| format!("cannot load the private key {}", path.display()))?;
+            return Ok(Self::Key(signer));
+        }
+        if !args.keyless {
+            bail!("say how to sign: --key FILE or --keyless");
+        }
+        let identity_token = match &args.identity_token {
+            Some(token) => token.clone(),
+            None => match (
+                std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+                std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+            ) {
+                (Ok(url), Ok(token)) => keyless::github_actions_id_token(&url, &token, "sigstore")?,
+                _ => bail!(
+                    "--keyless needs an OIDC token: --identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions with `permissions: id-token: write`"
+                ),
+            },
+        };
+        Ok(Self::Keyless(KeylessSettings {
+            fulcio_url: args.fulcio_url.clone(),
+            rekor_url: args.rekor_url.clone(),
+            identity_token,
+        }))
+    }
+
+    fn attest(
+        &self,
+        manifest: &Manifest,
+        name: &str,
+        subject: Sha256Digest,
+    ) -> Result<attest::Attestation> {
+        Ok(match self {
+            Self::Key(signer) => attest::attest_with_key(manifest, name, subject, signer)?,
+            Self::Keyless(settings) => keyless::attest_keyless(manifest, name, subject, settings)?,
+        })
+    }
+
+    /// The trust that verifies what this signer signs, where it can be derived (keys).
+    pub(super) fn trust(&self) -> Result<Option<Trust>> {
+        Ok(match self {
+            Self::Key(signer) => Some(Trust::Key(signer.public_key().clone())),
+            Self::Keyless(_) => None,
+        })
+    }
+}
+
+/// The in-toto subject name: the repository for registry images, the reference otherwise.
+fn subject_name(reference: &str) -> String {
+    if image::is_local_reference(reference) {
+        return reference.to_owned();
+    }
+    image::registry::parse_reference(reference).map_or_else(
+        |_| reference.to_owned(),
+        |parsed| format!("{}/{}", parsed.registry(), parsed.repository()),
+    )
+}
+
+/// One signed subject.
+pub(super) struct Attested {
+    pub(super) subject: Sha256Digest,
+    pub(super) platform: String,
+    pub(super) attestation: attest::Attestation,
+    pub(super) pushed: Option<image::registry::PushedAttestation>,
+}
+
+/// What to attest and how.
+pub(super) struct AttestRequest<'a> {
+    /// The image.
+    pub(super) reference: &'a str,
+    /// Who signs.
+    pub(super) signing: &'a SigningArgs,
+    /// A manifest file instead of scanning.
+    pub(super) manifest_file: Option<&'a Path>,
+    /// Manifests already scanned by the caller.
+    pub(super) manifests_in_hand: Option<&'a [Manifest]>,
+    /// Which platforms.
+    pub(super) selection: &'a PlatformSelection,
+    /// How to reach the registry.
+    pub(super) registry: &'a RegistrySettings,
+    /// Store in the registry.
+    pub(super) push: bool,
+    /// Also the cosign `.att` image.
+    pub(super) legacy_cosign: bool,
+    /// No progress on stderr.
+    pub(super) quiet: bool,
+}
+
+/// Scans (or reads) and signs every selected platform image, and the index it came from.
+pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>, Option<Trust>)> {
+    let AttestRequest {
+        reference,
+        signing,
+        manifest_file,
+        manifests_in_hand,
+        selection,
+        registry,
+        push,
+        legacy_cosign,
+        quiet,
+    } = *request;
+    if push && image::is_local_reference(reference) {
+        bail!(
+            "--push needs a registry image; {reference} is local (write the bundle with --bundle instead)"
+        );
+    }
+    let signer = Signer::from_args(signing)?;
+    let manifests: Vec<Manifest> = match (manifest_file, manifests_in_hand) {
+        (Some(path), _) => vec![read_manifest_file(path)?],
+        (None, Some(manifests)) => manifests.to_vec(),
+        (None, None) => scan_reference(reference, selection, registry, 0, quiet)?,
+    };
+    let name = subject_name(reference);
+    let store = if push {
+        Some(RegistrySource::open(reference, registry)?)
+    } else {
+        None
+    };
+    if let Some(store) = &store {
+        // The manifest must be for this image: compare with what the reference resolves to now.
+        let resolved = store.resolve(selection)?;
+        for manifest in &manifests {
+            let digest = manifest.image.manifest_digest;
+            if !resolved
+                .images
+                .iter()
+                .any(|image| image.manifest_digest == digest)
+            {
+                bail!(
+                    "the manifest is for {} ({}), which {reference} does not resolve to",
+                    manifest.image.name,
+                    digest.map_or_else(|| "no digest".to_owned(), |d| d.to_string())
+                );
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for manifest in &manifests {
+        let Some(platform_digest) = manifest.image.manifest_digest else {
+            bail!(
+                "{} has no manifest digest (a legacy docker save archive): push it to a registry and attest the registry image",
+                manifest.image.name
+            );
+        };
+        let mut subjects = vec![platform_digest];
+        subjects.extend(manifest.image.index_digest);
+        for subject in subjects {
+            let attestation = signer.attest(manifest, &name, subject)?;
+            let pushed = match &store {
+                Some(store) => {
+                    let envelope = attestation.envelope.to_json()?;
+                    Some(store.push_attestation(
+                        &subject,
+                        &attestation.bundle_json,
+                        PREDICATE_TYPE,
+                        legacy_cosign.then_some(envelope.as_slice()),
+                    )?)
+                }
+                None => None,
+            };
+            out.push(Attested {
+                subject,
+                platform: manifest.image.platform.clone(),
+                attestation,
+                pushed,
+            });
+        }
+    }
+    Ok((out, signer.trust()?))
+}
+
+pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
+    let selection = match &args.platform {
+        Some(platform) => PlatformSelection::Only(platform.clone()),
+        None => PlatformSelection::All,
+    };
+    let registry = args.registry.settings()?;
+    let (attested, _) = attest_image(&AttestRequest {
+        reference: &args.image,
+        signing: &args.signing,
+        manifest_file: args.manifest.as_deref(),
+        manifests_in_hand: None,
+        selection: &selection,
+        registry: &registry,
+        push: args.push,
+        legacy_cosign: args.legacy_cosign,
+        quiet: args.quiet,
+    })?;
+    if let Some(path) = &args.bundle {
+        let bundles: Vec<serde_json::Value> = attested
+            .iter()
+            .map(|a| serde_json::from_slice(&a.attestation.bundle_json))
+            .collect::<Result<_, _>>()?;
+        let mut bytes = match bundles.as_slice() {
+            [one] => serde_json::to_vec_pretty(one)?,
+            _ => serde_json::to_vec_pretty(&bundles)?,
+        };
+        bytes.push(b'\n');
+        write_atomically(path, &bytes)?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    for item in &attested {
+        write!(
+            stdout,
+            "attested {} {} ({})",
+            args.image, item.subject, item.platform
+        )?;
+        if let Some(pushed) = &item.pushed {
+            write!(stdout, ": referrer {}", pushed.referrer)?;
+            if let Some(tag) = &pushed.fallback_tag {
+                write!(stdout, ", fallback tag {tag}")?;
+            }
+            if let Some(tag) = &pushed.legacy_tag {
+                write!(stdout, ", cosign tag {tag}")?;
+            }
+        }
+        writeln!(stdout)?;
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// An attestation checked for one digest: the first valid one, or why each candidate failed.
+pub(super) enum Checked {
+    /// A valid attestation.
+    Valid {
+        /// What it proved.
+        attestation: Box<VerifiedAttestation>,
+        /// Where it was found.
+        origin: String,
+    },
+    /// None valid.
+    Invalid {
+        /// One line per candidate, or why there were none.
+        reasons: Vec<String>,
+    },
+}
+
+/// Finds the attestations stored for `digest` and verifies them; the first valid one wins, and
+/// with `platform` (an index digest has one attestation per platform) the first for it.
+pub(super) fn check_registry_attestation(
+    store: &RegistrySource,
+    digest: &Sha256Digest,
+    trust: &Trust,
+    platform: Option<&str>,
+) -> Result<Checked> {
+    let found = store.find_attestations(digest)?;
+    if found.is_empty() {
+        return Ok(Checked::Invalid {
+            reasons: vec![format!(
+                "no attestation is stored for {digest} (no referrer, fallback tag or cosign .att image)"
+            )],
+        });
+    }
+    let mut reasons = Vec::new();
+    for candidate in &found {
+        let verified = if candidate.media_type == image::registry::DSSE_MEDIA_TYPE {
+            attest::verify_envelope(&candidate.bytes, digest, trust)
+        } else {
+            attest::verify_bundle(&candidate.bytes, digest, trust)
+        };
+        let origin = format!("{} {}", candidate.origin.describe(), candidate.carrier);
+        match verified {
+            Ok(attestation)
+                if platform.is_some_and(|wanted| wanted != attestation.manifest.image.platform) =>
+            {
+                reasons.push(format!(
+                    "{origin}: valid, but for platform {}",
+                    attestation.manifest.image.platform
+                ));
+            }
+            Ok(attestation) => {
+                return Ok(Checked::Valid {
+                    attestation: Box::new(attestation),
+                    origin,
+                });
+            }
+            Err(error) => reasons.push(format!("{origin}: {error:#}")),
+        }
+    }
+    Ok(Checked::Invalid { reasons })
+}
+
+/// Verifies a bundle file (a bundle, an envelope, or an array of bundles) for `digest`.
+pub(super) fn check_bundle_file(
+    path: &Path,
+    digest: &Sha256Digest,
+    trust: &Trust,
+) -> Result<Checked> {
+    let bytes = fs_err::read(path)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let candidates: Vec<Vec<u8>> = match value {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<_, _>>()?,
+        _ => vec![bytes],
+    };
+    let mut reasons = Vec::new();
+    for (index, candidate) in candidates.iter().enumerate() {
+        let is_envelope = serde_json::from_slice::<serde_json::Value>(candidate)
+            .is_ok_and(|value| value.get("payloadType").is_some());
+        let verified = if is_envelope {
+            attest::verify_envelope(candidate, digest, trust)
+        } else {
+            attest::verify_bundle(candidate, digest, trust)
+        };
+        let origin = if candidates.len() == 1 {
+            format!("bundle file {}", path.display())
+        } else {
+            format!("bundle file {}#{index}", path.display())
+        };
+        match verified {
+            Ok(attestation) => {
+                return Ok(Checked::Valid {
+                    attestation: Box::new(attestation),
+                    origin,
+                });
+            }
+            Err(error) if error.is_verification_failure() => {
+                reasons.push(format!("{origin}: {error}"))
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error).context(format!("cannot read {origin}")));
+            }
+        }
+    }
+    Ok(Checked::Invalid { reasons })
+}
+
+pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
+    let Some(trust) = args.trust.trust()? else {
+        bail!(
+            "say whom to trust: --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer (with --trusted-root)"
+        );
+    };
+    let registry = args.registry.settings()?;
+    let mut checks: Vec<(String, Sha256Digest, Checked)> = Vec::new();
+    match (&args.bundle, &args.image) {
+        (Some(bundle), _) => {
+            let digest = match (args.image_digest, &args.image) {
+                (Some(digest), _) => digest,
+                (None, Some(reference)) => {
+                    let source = image::open(reference, &registry)?;
+                    let resolution =
+                        source.resolve(&selection_of(args.platform.as_ref(), false))?;
+                    resolution.images[0].manifest_digest.with_context(|| {
+                        format!("{reference} has no manifest digest to verify against")
+                    })?
+                }
+                (None, None) => bail!("with --bundle, name the image or its --image-digest"),
+            };
+            checks.push((
+                args.image.clone().unwrap_or_else(|| digest.to_string()),
+                digest,
+                check_bundle_file(bundle, &digest, &trust)?,
+            ));
+        }
+        (None, Some(reference)) => {
+            if image::is_local_reference(reference) {
+                bail!(
+                    "attestations are stored in registries; for the local image {reference} pass --bundle FILE"
+                );
+            }
+            let store = RegistrySource::open(reference, &registry)?;
+            let resolution = store.resolve(&selection_of(args.platform.as_ref(), false))?;
+            if !args.quiet {
+                for note in &resolution.notes {
+                    eprintln!("note: {note}");
+                }
+            }
+            for resolved in &resolution.images {
+                let platform = resolved.platform.to_string();
+                let subjects = resolved
+                    .manifest_digest
+                    .into_iter()
+                    .chain(resolved.index_digest);
+                for subject in subjects {
+                    let checked =
+                        check_registry_attestation(&store, &subject, &trust, Some(&platform))?;
+                    checks.push((reference.clone(), subject, checked));
+                }
+            }
+        }
+        (None, None) => {
+            bail!("name the image to verify, or pass --bundle FILE with --image-digest")
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut verified_manifests: Vec<Manifest> = Vec::new();
+    let mut all_valid = true;
+    for (name, digest, checked) in checks {
+        match checked {
+            Checked::Valid {
+                attestation,
+                origin,
+            } => {
+                writeln!(
+                    stdout,
+                    "verified {name} {digest}: signed by {}, found as {origin}; {} executables, platform {}",
+                    attestation.signer,
+                    attestation.manifest.executables.len(),
+                    attestation.manifest.image.platform
+                )?;
+                if !verified_manifests.contains(&attestation.manifest) {
+                    verified_manifests.push(attestation.manifest);
+                }
+            }
+            Checked::Invalid { reasons } => {
+                all_valid = false;
+                writeln!(
+                    stdout,
+                    "NOT VERIFIED {name} {digest}: no valid attestation for this digest"
+                )?;
+                for reason in reasons {
+                    writeln!(stdout, "  - {reason}")?;
+                }
+            }
+        }
+    }
+    if let (Some(path), true) = (&args.output, all_valid) {
+        let mut bytes = match verified_manifests.as_slice() {
+            [one] => one.to_json()?,
+            many => {
+                let mut out = serde_json::to_vec_pretty(many)?;
+                out.push(b'\n');
+                out
+            }
+        };
+        if bytes.last() != Some(&b'\n') {
+            bytes.push(b'\n');
+        }
+        write_atomically(path, &bytes)?;
+    }
+    Ok(if all_valid {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}

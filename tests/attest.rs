@@ -1,0 +1,520 @@
+//! `generate-key-pair`, `attest` and `verify` end to end: keys on disk, attestations pushed to a
+//! real registry and found again, offline bundles, and forgeries rejected with exit code 1.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use crate::support::{Mode, Registry};
+
+const PASSWORD: &str = "correct horse";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn exelock(dir: &Path) -> Command {
+    let mut command = Command::cargo_bin("exelock").unwrap();
+    command
+        .current_dir(dir)
+        .env("EXELOCK_PASSWORD", PASSWORD)
+        .env_remove("COSIGN_PASSWORD")
+        .env("DOCKER_CONFIG", dir)
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
+    command
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    exelock(dir).args(args).output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A temp dir with a fresh key pair (cosign.key, cosign.pub) and a second one (other.*).
+fn keys() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for prefix in ["cosign", "other"] {
+        let output = run(
+            dir.path(),
+            &["generate-key-pair", "--output-key-prefix", prefix],
+        );
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    dir
+}
+
+fn fixture(name: &str) -> String {
+    format!(
+        "oci:{}",
+        root().join("testdata/images").join(name).display()
+    )
+}
+
+#[test]
+fn generated_keys_are_cosign_format_and_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = keys();
+    let key = dir.path().join("cosign.key");
+    let private = fs_err::read_to_string(&key).unwrap();
+    assert!(
+        private.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
+        "{private}"
+    );
+    assert!(!private.contains(PASSWORD));
+    assert_eq!(
+        fs_err::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let public = fs_err::read_to_string(dir.path().join("cosign.pub")).unwrap();
+    assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"));
+    let again = run(dir.path(), &["generate-key-pair"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again).contains("exists; pass --force"));
+    // A wrong password is a clear error, and the password never shows.
+    let output = exelock(dir.path())
+        .env("EXELOCK_PASSWORD", "wrong-password-123")
+        .args([
+            "attest",
+            &fixture("tiny"),
+            "--key",
+            "cosign.key",
+            "--bundle",
+            "b.json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("cannot decrypt the private key"),
+        "{}",
+        text(&output)
+    );
+    assert!(!text(&output).contains("wrong-password-123"));
+}
+
+#[test]
+fn cosign_and_pkcs8_keys_sign_attestations() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = root().join("testdata/attest/keys");
+    let pkcs8 = run(
+        dir.path(),
+        &[
+            "attest",
+            &fixture("tiny"),
+            "--key",
+            keys.join("openssl_p256.pem").to_str().unwrap(),
+            "--bundle",
+            "b.json",
+            "-q",
+        ],
+    );
+    assert!(pkcs8.status.success(), "{}", text(&pkcs8));
+    let digest = layout_manifest_digest("tiny");
+    let verify = run(
+        dir.path(),
+        &[
+            "verify",
+            "--bundle",
+            "b.json",
+            "--image-digest",
+            &digest,
+            "--key",
+            keys.join("openssl_p256.pub").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    // A key made by `cosign generate-key-pair` (empty password).
+    let cosign = exelock(dir.path())
+        .env("EXELOCK_PASSWORD", "")
+        .args([
+            "attest",
+            &fixture("tiny"),
+            "--key",
+            keys.join("cosign_generated_encrypted_empty_private.key")
+                .to_str()
+                .unwrap(),
+            "--bundle",
+            "c.json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(cosign.status.success(), "{}", text(&cosign));
+}
+
+fn layout_manifest_digest(image: &str) -> String {
+    let index: Value = serde_json::from_slice(
+        &fs_err::read(
+            root()
+                .join("testdata/images")
+                .join(image)
+                .join("index.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    index["manifests"][0]["digest"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn offline_bundle_round_trip_and_forgeries() {
+    let dir = keys();
+    let path = dir.path();
+    let output = run(
+        path,
+        &[
+            "attest",
+            &fixture("traps"),
+            "--key",
+            "cosign.key",
+            "--bundle",
+            "traps.bundle.json",
+            "-q",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let digest = layout_manifest_digest("traps");
+    let ok = run(
+        path,
+        &[
+            "verify",
+            "--bundle",
+            "traps.bundle.json",
+            "--image-digest",
+            &digest,
+            "--key",
+            "cosign.pub",
+            "-o",
+            "verified.json",
+        ],
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(
+        text(&ok).contains(&format!("verified {digest} {digest}: signed by key")),
+        "{}",
+        text(&ok)
+    );
+    let verified: Value =
+        serde_json::from_slice(&fs_err::read(path.join("verified.json")).unwrap()).unwrap();
+    let scanned: Value = serde_json::from_slice(
+        &exelock(path)
+            .args(["scan", &fixture("traps"), "-q", "--format", "json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(verified["executables"], scanned["executables"]);
+
+    // The image argument resolves the digest itself.
+    let by_image = run(
+        path,
+        &[
+            "verify",
+            &fixture("traps"),
+            "--bundle",
+            "traps.bundle.json",
+            "--key",
+            "cosign.pub",
+        ],
+    );
+    assert_eq!(by_image.status.code(), Some(0), "{}", text(&by_image));
+
+    let expect_rejected = |args: &[&str], needle: &str| {
+        let output = run(path, args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", text(&output));
+        assert!(
+            text(&output).contains(needle),
+            "{args:?}: missing {needle:?} in {}",
+            text(&output)
+        );
+        assert!(!path.join("never.json").exists());
+    };
+    // Wrong key.
+    expect_rejected(
+        &[
+            "verify",
+            "--bundle",
+            "traps.bundle.json",
+            "--image-digest",
+            &digest,
+            "--key",
+            "other.pub",
+            "-o",
+            "never.json",
+        ],
+        "NOT VERIFIED",
+    );
+    // An attestation of another image.
+    let tiny = layout_manifest_digest("tiny");
+    expect_rejected(
+        &[
+            "verify",
+            "--bundle",
+            "traps.bundle.json",
+            "--image-digest",
+            &tiny,
+            "--key",
+            "cosign.pub",
+            "-o",
+            "never.json",
+        ],
+        &tiny,
+    );
+    // Tampered payload and signature.
+    let bundle: Value =
+        serde_json::from_slice(&fs_err::read(path.join("traps.bundle.json")).unwrap()).unwrap();
+    let mut tampered = bundle.clone();
+    let payload = tampered["dsseEnvelope"]["payload"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tampered["dsseEnvelope"]["payload"] =
+        Value::from(format!("{}A", &payload[..payload.len() - 4]) + &payload[payload.len() - 3..]);
+    fs_err::write(
+        path.join("tampered.json"),
+        serde_json::to_vec(&tampered).unwrap(),
+    )
+    .unwrap();
+    expect_rejected(
+        &[
+            "verify",
+            "--bundle",
+            "tampered.json",
+            "--image-digest",
+            &digest,
+            "--key",
+            "cosign.pub",
+        ],
+        "NOT VERIFIED",
+    );
+    let mut no_signatures = bundle.clone();
+    no_signatures["dsseEnvelope"]["signatures"] = Value::Array(vec![]);
+    fs_err::write(
+        path.join("nosig.json"),
+        serde_json::to_vec(&no_signatures).unwrap(),
+    )
+    .unwrap();
+    expect_rejected(
+        &[
+            "verify",
+            "--bundle",
+            "nosig.json",
+            "--image-digest",
+            &digest,
+            "--key",
+            "cosign.pub",
+        ],
+        "exactly one signature",
+    );
+    // Keyless trust on a key-signed bundle.
+    let keyless = root().join("testdata/attest/keyless/trusted_root.json");
+    expect_rejected(
+        &[
+            "verify",
+            "--bundle",
+            "traps.bundle.json",
+            "--image-digest",
+            &digest,
+            "--certificate-identity",
+            "ci@example.com",
+            "--certificate-oidc-issuer",
+            "https://issuer.example",
+            "--trusted-root",
+            keyless.to_str().unwrap(),
+        ],
+        "trust policy expects",
+    );
+    // Usage errors are exit 2.
+    assert_eq!(
+        run(
+            path,
+            &[
+                "verify",
+                "--bundle",
+                "traps.bundle.json",
+                "--image-digest",
+                &digest
+            ]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(
+            path,
+            &[
+                "verify",
+                "--bundle",
+                "missing.json",
+                "--image-digest",
+                &digest,
+                "--key",
+                "cosign.pub"
+            ]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn registry_round_trip_single_and_multi_arch() {
+    let dir = keys();
+    let path = dir.path();
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
+    registry.push_oci_layout("oci:testdata/images/multiarch:latest", "fx/multi:v1");
+    registry.push_oci_layout("oci:testdata/images/demo:latest", "fx/demo:v1");
+    let tiny = format!("{}/fx/tiny:v1", registry.host());
+
+    // Nothing attested yet.
+    let missing = run(path, &["verify", &tiny, "--key", "cosign.pub"]);
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("no attestation is stored"),
+        "{}",
+        text(&missing)
+    );
+
+    let attest = run(
+        path,
+        &[
+            "attest",
+            &tiny,
+            "--key",
+            "cosign.key",
+            "--push",
+            "--legacy-cosign",
+            "-q",
+        ],
+    );
+    assert!(attest.status.success(), "{}", text(&attest));
+    let verify = run(
+        path,
+        &[
+            "verify",
+            &tiny,
+            "--key",
+            "cosign.pub",
+            "-o",
+            "tiny.json",
+            "-q",
+        ],
+    );
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    assert!(
+        text(&verify).contains("found as OCI referrer"),
+        "{}",
+        text(&verify)
+    );
+    assert_eq!(
+        run(path, &["verify", &tiny, "--key", "other.pub"])
+            .status
+            .code(),
+        Some(1)
+    );
+
+    // The cosign .att image holds a DSSE envelope that verifies on its own too.
+    let tag = format!(
+        "fx/tiny:sha256-{}.att",
+        layout_manifest_digest("tiny").trim_start_matches("sha256:")
+    );
+    let att: Value = serde_json::from_slice(&registry.skopeo_inspect_raw(&tag)).unwrap();
+    assert_eq!(
+        att["layers"][0]["annotations"]["predicateType"],
+        "https://exelock.dev/manifest/v1"
+    );
+
+    // Multi-arch: every platform and the index.
+    let multi = format!("{}/fx/multi:v1", registry.host());
+    let attest = run(
+        path,
+        &["attest", &multi, "--key", "cosign.key", "--push", "-q"],
+    );
+    assert!(attest.status.success(), "{}", text(&attest));
+    assert_eq!(
+        String::from_utf8_lossy(&attest.stdout).lines().count(),
+        4,
+        "{}",
+        text(&attest)
+    );
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let verify = run(
+            path,
+            &[
+                "verify",
+                &multi,
+                "--key",
+                "cosign.pub",
+                "--platform",
+                platform,
+                "-q",
+            ],
+        );
+        assert_eq!(
+            verify.status.code(),
+            Some(0),
+            "{platform}: {}",
+            text(&verify)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&verify.stdout)
+                .matches("verified ")
+                .count(),
+            2,
+            "{}",
+            text(&verify)
+        );
+    }
+
+    // An attestation moved from another image: tiny's bundle stored as a referrer of demo.
+    let demo = format!("{}/fx/demo:v1", registry.host());
+    let bundle = run(
+        path,
+        &[
+            "attest",
+            &tiny,
+            "--key",
+            "cosign.key",
+            "--bundle",
+            "tiny.bundle.json",
+            "-q",
+        ],
+    );
+    assert!(bundle.status.success());
+    let store = exelock::image::registry::RegistrySource::open(
+        &demo,
+        &exelock::image::registry::RegistrySettings::new(),
+    )
+    .unwrap();
+    let demo_digest: exelock::digest::Sha256Digest =
+        layout_manifest_digest("demo").parse().unwrap();
+    store
+        .push_attestation(
+            &demo_digest,
+            &fs_err::read(path.join("tiny.bundle.json")).unwrap(),
+            "https://exelock.dev/manifest/v1",
+            None,
+        )
+        .unwrap();
+    let moved = run(path, &["verify", &demo, "--key", "cosign.pub"]);
+    assert_eq!(moved.status.code(), Some(1), "{}", text(&moved));
+    assert!(
+        text(&moved).contains(&demo_digest.to_string()),
+        "{}",
+        text(&moved)
+    );
+}
