@@ -63,6 +63,8 @@ pub struct GateReport {
     pub manifest_digest: Option<String>,
     /// `pass` or `fail`.
     pub verdict: &'static str,
+    /// The attestation check's outcome, in words.
+    pub attestation: String,
     /// What the rules found, deny first.
     pub violations: Vec<Violation>,
 }
@@ -330,6 +332,10 @@ pub fn evaluate(policy: &Policy, input: &GateInput<'_>) -> GateReport {
             .manifest_digest
             .map(|digest| digest.to_string()),
         verdict: if failed { "fail" } else { "pass" },
+        attestation: match input.attestation {
+            AttestationStatus::Verified { signer } => format!("verified, signed by {signer}"),
+            AttestationStatus::Missing { reason } => format!("missing: {reason}"),
+        },
         violations,
     }
 }

@@ -143,6 +143,11 @@ pub fn github_summary(report: &GateReport, outputs: &[(&str, String)]) -> String
     let icon = if report.passed() { "✅" } else { "❌" };
     let _ = writeln!(out, "## {icon} exelock gate: {}\n", report.verdict);
     let _ = writeln!(out, "**Image:** `{}`\n", report.image);
+    let _ = writeln!(
+        out,
+        "**Attestation:** {}\n",
+        escape_markdown(&report.attestation)
+    );
     for (name, value) in outputs.iter().filter(|(_, value)| !value.is_empty()) {
         let _ = writeln!(out, "- {name}: `{value}`");
     }
@@ -193,6 +198,7 @@ pub fn text(report: &GateReport) -> String {
         };
         let _ = writeln!(out, "{level}  {:<26} {}", violation.rule, violation.message);
     }
+    let _ = writeln!(out, "attestation: {}", report.attestation);
     let denied = report
         .violations
         .iter()
@@ -218,6 +224,7 @@ mod tests {
             image: "reg/app:1".into(),
             manifest_digest: Some("sha256:ab".into()),
             verdict: "fail",
+            attestation: "missing: none".into(),
             violations: vec![
                 Violation {
                     rule: "setuid",

@@ -362,3 +362,120 @@ fn action_and_example_workflow_pass_zizmor_and_actionlint() {
         "README.md and docs/examples/workflow.yml differ"
     );
 }
+
+/// Runs action.yml's steps (all but the release install) with a simulated runner environment.
+fn run_action(inputs: &Value, runner_temp: &Path, summary: &Path) -> (Option<i32>, String, Value) {
+    let bin = runner_temp.join("exelock/bin");
+    fs_err::create_dir_all(&bin).unwrap();
+    let exe = bin.join("exelock");
+    if !exe.exists() {
+        std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("exelock"), &exe).unwrap();
+    }
+    let output = std::process::Command::new("python3")
+        .current_dir(root())
+        .arg("tests/tools/run_action.py")
+        .arg("action.yml")
+        .arg(inputs.to_string())
+        .args(["--skip", "install"])
+        .env("RUNNER_TEMP", runner_temp)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", summary)
+        .env("EXELOCK_PASSWORD", "pw")
+        .env("DOCKER_CONFIG", runner_temp)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let result: Value = stdout
+        .lines()
+        .last()
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no result from the action: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    (output.status.code(), stdout, result)
+}
+
+#[test]
+fn the_action_gates_a_clean_image_and_fails_a_hazardous_one() {
+    use crate::support::{Mode, Registry};
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
+    registry.push_oci_layout("oci:testdata/images/demo:latest", "fx/demo:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let keys = exelock()
+        .current_dir(dir.path())
+        .env("EXELOCK_PASSWORD", "pw")
+        .args(["generate-key-pair"])
+        .output()
+        .unwrap();
+    assert!(keys.status.success());
+    let policy = write(
+        dir.path(),
+        "exelock.toml",
+        "[hazards]\ndownloaders = \"warn\"\n",
+    );
+    let key = dir.path().join("cosign.key");
+    let summary = dir.path().join("summary.md");
+    let sarif = dir.path().join("out.sarif");
+    let inputs = |image: &str| {
+        serde_json::json!({
+            "image": format!("{}/{image}", registry.host()),
+            "policy": policy.to_str().unwrap(),
+            "key": key.to_str().unwrap(),
+            "push-attestation": "true",
+            "sarif": sarif.to_str().unwrap(),
+        })
+    };
+
+    let (code, stdout, result) = run_action(&inputs("fx/tiny:v1"), dir.path(), &summary);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(result["outputs"]["verdict"], "pass", "{stdout}");
+    assert!(
+        result["outputs"]["attestation-digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
+        "{result}"
+    );
+    assert!(
+        result["outputs"]["manifest-digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
+        "{result}"
+    );
+    assert!(
+        stdout.contains("attestation: verified, signed by key"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("::error"), "{stdout}");
+
+    let (code, stdout, result) = run_action(&inputs("fx/demo:v1"), dir.path(), &summary);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(result["outputs"]["verdict"], "fail", "{stdout}");
+    assert!(
+        stdout.contains("::error title=exelock setuid::"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("::warning title=exelock hazards/downloaders::"),
+        "{stdout}"
+    );
+    let markdown = fs_err::read_to_string(&summary).unwrap();
+    assert!(
+        markdown.contains("## ✅ exelock gate: pass")
+            && markdown.contains("## ❌ exelock gate: fail"),
+        "{markdown}"
+    );
+    let log: Value = serde_json::from_slice(&fs_err::read(&sarif).unwrap()).unwrap();
+    assert!(
+        log["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["ruleId"] == "setuid")
+    );
+}

@@ -123,6 +123,29 @@ struct GateArgs {
     /// Platform of a multi-platform image to gate (default linux/amd64).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
     platform: Option<Platform>,
+    /// Sign the manifest as an attestation in this run (with --key FILE or --keyless).
+    #[arg(long)]
+    attest: bool,
+    #[command(flatten)]
+    signing: attest::SigningArgs,
+    /// With --attest: store the attestation in the image's registry.
+    #[arg(long, requires = "attest")]
+    push: bool,
+    /// With --push: also write the cosign .att image.
+    #[arg(long, requires = "push")]
+    legacy_cosign: bool,
+    /// Check the image's stored attestation with this public key.
+    #[arg(long, value_name = "FILE")]
+    verify_key: Option<PathBuf>,
+    /// Check a keyless attestation: the certificate identity (with --certificate-oidc-issuer and --trusted-root).
+    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
+    certificate_identity: Option<String>,
+    /// Check a keyless attestation: the OIDC issuer.
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    certificate_oidc_issuer: Option<String>,
+    /// Sigstore trusted_root.json for keyless checks.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     format: ReportFormat,
@@ -527,9 +550,8 @@ fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
         ),
         None => None,
     };
-    let attestation = crate::gate::AttestationStatus::Missing {
-        reason: "no verification key or keyless identity was given to check it with".to_owned(),
-    };
+    let (attestation, attestation_digest) =
+        gate_attestation(args, &manifest, &selection, &registry)?;
     let report = crate::gate::evaluate(
         &policy,
         &crate::gate::GateInput {
@@ -542,7 +564,7 @@ fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
     let manifest_digest = crate::digest::Sha256Digest::of(&manifest.to_json()?).to_string();
     let outputs = [
         ("manifest-digest", manifest_digest),
-        ("attestation-digest", String::new()),
+        ("attestation-digest", attestation_digest),
         ("verdict", report.verdict.to_owned()),
     ];
     let mut stdout = std::io::stdout().lock();
@@ -576,6 +598,115 @@ fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
     } else {
         ExitStatus::Failure
     })
+}
+
+/// What the gate knows about the attestation: made in this run (`--attest`), or found in the
+/// registry and verified (`--verify-key` or a keyless identity); and the pushed referrer digest.
+fn gate_attestation(
+    args: &GateArgs,
+    manifest: &Manifest,
+    selection: &PlatformSelection,
+    registry: &RegistrySettings,
+) -> Result<(crate::gate::AttestationStatus, String)> {
+    use crate::gate::AttestationStatus;
+    let trust = attest::TrustArgs {
+        public_key: args.verify_key.clone(),
+        certificate_identity: args.certificate_identity.clone(),
+        certificate_oidc_issuer: args.certificate_oidc_issuer.clone(),
+        trusted_root: args.trusted_root.clone(),
+    }
+    .trust()?;
+    let Some(subject) = manifest.image.manifest_digest else {
+        return Ok((
+            AttestationStatus::Missing {
+                reason: format!(
+                    "{} has no manifest digest to attest (a legacy docker archive)",
+                    manifest.image.name
+                ),
+            },
+            String::new(),
+        ));
+    };
+    if args.attest {
+        let (attested, own_trust) = attest::attest_image(&attest::AttestRequest {
+            reference: &args.image,
+            signing: &args.signing,
+            manifest_file: None,
+            manifests_in_hand: Some(std::slice::from_ref(manifest)),
+            selection,
+            registry,
+            push: args.push,
+            legacy_cosign: args.legacy_cosign,
+            quiet: args.quiet,
+        })?;
+        let pushed = attested
+            .iter()
+            .find_map(|item| {
+                item.pushed
+                    .as_ref()
+                    .map(|pushed| pushed.referrer.to_string())
+            })
+            .unwrap_or_default();
+        let Some(made) = attested.iter().find(|item| item.subject == subject) else {
+            return Ok((
+                AttestationStatus::Missing {
+                    reason: "the attestation made in this run names another digest".to_owned(),
+                },
+                pushed,
+            ));
+        };
+        let status = match trust.or(own_trust) {
+            Some(trust) => match crate::attest::verify_bundle(&made.attestation.bundle_json, &subject, &trust) {
+                Ok(verified) => AttestationStatus::Verified { signer: verified.signer },
+                Err(error) => AttestationStatus::Missing { reason: format!("the attestation made in this run does not verify: {error}") },
+            },
+            None => AttestationStatus::Verified {
+                signer: "this run's keyless signature (pass --certificate-identity, --certificate-oidc-issuer and --trusted-root to re-check it)".to_owned(),
+            },
+        };
+        return Ok((status, pushed));
+    }
+    let Some(trust) = trust else {
+        return Ok((
+            AttestationStatus::Missing {
+                reason:
+                    "none made (--attest) and none checked (--verify-key or --certificate-identity)"
+                        .to_owned(),
+            },
+            String::new(),
+        ));
+    };
+    if image::is_local_reference(&args.image) {
+        return Ok((
+            AttestationStatus::Missing {
+                reason: format!(
+                    "{} is local; attestations are looked up in registries",
+                    args.image
+                ),
+            },
+            String::new(),
+        ));
+    }
+    let store = crate::image::registry::RegistrySource::open(&args.image, registry)?;
+    Ok(
+        match attest::check_registry_attestation(&store, &subject, &trust, None)? {
+            attest::Checked::Valid {
+                attestation,
+                origin,
+            } => (
+                AttestationStatus::Verified {
+                    signer: format!("{} ({origin})", attestation.signer),
+                },
+                String::new(),
+            ),
+            attest::Checked::Invalid { reasons } => (
+                AttestationStatus::Missing {
+                    reason: reasons.join("; "),
+                },
+                String::new(),
+            ),
+        },
+    )
 }
 
 fn append(path: &Path, text: &str) -> Result<()> {
