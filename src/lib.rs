@@ -5,6 +5,7 @@
 //! Modules, leaves first:
 //! - [`digest`]: `sha256:` digests and hashing readers.
 //! - [`manifest`]: the executable manifest's data model (no I/O).
+//! - [`finding`]: runtime findings (SCC, GuardDuty, Falco) read and normalised (no I/O).
 //! - [`image`]: image sources (OCI layouts, archives) and verified layer streams.
 //! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest.
 //! - [`cli`]: the `exelock` command line (the only module that prints).
@@ -14,5 +15,6 @@
 pub mod catalog;
 pub mod cli;
 pub mod digest;
+pub mod finding;
 pub mod image;
 pub mod manifest;
