@@ -5,10 +5,12 @@
 //! Modules, leaves first:
 //! - [`digest`]: `sha256:` digests and hashing readers.
 //! - [`manifest`]: the executable manifest's data model (no I/O).
+//! - [`finding`]: runtime findings (SCC, GuardDuty, Falco) read and normalised (no I/O).
 //! - [`image`]: image sources (OCI layouts, archives) and verified layer streams.
 //! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest.
 //! - [`attest`]: signed in-toto attestations of manifests (DSSE, Sigstore bundles, cosign keys,
 //!   keyless Fulcio/Rekor) and their verification.
+//! - [`triage`]: a finding's binaries judged against a verified manifest (pure).
 //! - [`diff`]: executables added, removed, changed, moved between two manifests (pure).
 //! - [`policy`], [`gate`], [`bake`]: the CI gate's policy file, its pure evaluation, and the
 //!   bake list triage writes and the gate checks.
@@ -22,8 +24,10 @@ pub mod catalog;
 pub mod cli;
 pub mod diff;
 pub mod digest;
+pub mod finding;
 pub mod gate;
 pub mod image;
 pub mod manifest;
 pub mod policy;
 pub mod report;
+pub mod triage;

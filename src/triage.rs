@@ -97,10 +97,10 @@ impl Allowlist {
     /// Every executable of a (verified) manifest, bound to its path.
     #[must_use]
     pub fn from_manifest(manifest: &Manifest) -> Self {
-        let source = manifest
-            .image
-            .manifest_digest
-            .map_or_else(|| manifest.image.name.clone(), |digest| format!("{} ({digest})", manifest.image.name));
+        let source = manifest.image.manifest_digest.map_or_else(
+            || manifest.image.name.clone(),
+            |digest| format!("{} ({digest})", manifest.image.name),
+        );
         Self {
             entries: manifest
                 .executables
@@ -115,9 +115,9 @@ impl Allowlist {
     }
 
     fn find(&self, path: &str, sha256: &Sha256Digest) -> Option<&AllowEntry> {
-        self.entries
-            .iter()
-            .find(|entry| entry.sha256 == *sha256 && entry.path.as_deref().is_none_or(|allowed| allowed == path))
+        self.entries.iter().find(|entry| {
+            entry.sha256 == *sha256 && entry.path.as_deref().is_none_or(|allowed| allowed == path)
+        })
     }
 }
 
@@ -132,6 +132,9 @@ pub struct VerifiedManifest {
     pub origin: String,
     /// The image was named by a tag, resolved now: the result rests on a mutable tag.
     pub via_tag: Option<String>,
+    /// Whether the attestation's signature was checked. An unchecked manifest (a plain file)
+    /// can show a binary is *not* the image's, but never that it is.
+    pub signature_checked: bool,
 }
 
 /// A verified manifest with lookup tables, built once and shared by every finding about it.
@@ -153,17 +156,34 @@ impl<'a> ManifestIndex<'a> {
         }
         Self {
             verified,
-            by_path: manifest.executables.iter().map(|exe| (exe.path.as_str(), exe)).collect(),
+            by_path: manifest
+                .executables
+                .iter()
+                .map(|exe| (exe.path.as_str(), exe))
+                .collect(),
             by_digest,
-            links: manifest.links.iter().map(|link| (link.path.as_str(), link.target.as_str())).collect(),
+            links: manifest
+                .links
+                .iter()
+                .map(|link| (link.path.as_str(), link.target.as_str()))
+                .collect(),
         }
     }
 
     /// The executable at `path`, following a recorded symlink.
+    #[must_use]
+    pub fn executable(&self, path: &str) -> Option<&'a Executable> {
+        self.at_path(path)
+    }
+
     fn at_path(&self, path: &str) -> Option<&'a Executable> {
         self.by_path
             .get(path)
-            .or_else(|| self.links.get(path).and_then(|target| self.by_path.get(target)))
+            .or_else(|| {
+                self.links
+                    .get(path)
+                    .and_then(|target| self.by_path.get(target))
+            })
             .copied()
     }
 }
@@ -296,7 +316,9 @@ pub fn judge(
 ) -> Judgement {
     let malicious = matches!(
         finding.category,
-        Category::AddedMaliciousBinary | Category::ModifiedMaliciousBinary | Category::BuiltInMaliciousBinary
+        Category::AddedMaliciousBinary
+            | Category::ModifiedMaliciousBinary
+            | Category::BuiltInMaliciousBinary
     );
     let mut judgement = Judgement {
         role: binary.role,
@@ -309,6 +331,17 @@ pub fn judge(
         bake: None,
     };
     decide(binary, manifest, allowlist, prefixes, &mut judgement);
+    if let ManifestFor::Verified(index) = manifest
+        && !index.verified.signature_checked
+        && judgement.verdict.is_legitimate()
+    {
+        judgement.evidence.notes.push(format!(
+            "it would be {}, but the manifest's signature was not checked: verify the attestation (--key, or keyless) to prove it",
+            judgement.verdict.code()
+        ));
+        judgement.verdict = Verdict::Unverifiable;
+        judgement.bake = None;
+    }
     if malicious {
         judgement.evidence.notes.push(format!(
             "the detector classed this as {}: threat intelligence knows this hash as malicious{}",
@@ -352,7 +385,10 @@ fn decide(
     let verified = index.verified;
     let image_manifest = &verified.manifest;
     evidence.image = Some(image_manifest.image.name.clone());
-    evidence.manifest_digest = image_manifest.image.manifest_digest.map(|digest| digest.to_string());
+    evidence.manifest_digest = image_manifest
+        .image
+        .manifest_digest
+        .map(|digest| digest.to_string());
     evidence.signed_by = Some(format!("{} ({})", verified.signer, verified.origin));
     if let Some(tag) = &verified.via_tag {
         evidence.notes.push(format!(
@@ -395,14 +431,17 @@ fn decide(
 
     if is_partial(binary) {
         let hashed = binary.hashed_size.unwrap_or(0);
-        let matches_prefix = |exe: &Executable| prefixes.get(&(exe.path.clone(), hashed)) == Some(&reported);
+        let matches_prefix =
+            |exe: &Executable| prefixes.get(&(exe.path.clone(), hashed)) == Some(&reported);
         let candidates = prefix_requests(binary, index);
         let missing: Vec<&str> = candidates
             .iter()
             .filter(|key| !prefixes.contains_key(*key))
             .map(|(candidate, _)| candidate.as_str())
             .collect();
-        let size_text = binary.size.map_or_else(|| "unknown size".to_owned(), |size| format!("{size} bytes"));
+        let size_text = binary
+            .size
+            .map_or_else(|| "unknown size".to_owned(), |size| format!("{size} bytes"));
         evidence.compared = format!(
             "a partial sha256 (first {hashed} bytes, file of {size_text}) with the same-length prefix digests of the {} image executables of that size",
             candidates.len()
@@ -412,16 +451,29 @@ fn decide(
             evidence.entries.push(entry_evidence(image_manifest, exe));
             return;
         }
-        let relocated: Vec<&Executable> = image_manifest.executables.iter().filter(|exe| matches_prefix(exe)).collect();
+        let relocated: Vec<&Executable> = image_manifest
+            .executables
+            .iter()
+            .filter(|exe| matches_prefix(exe))
+            .collect();
         if !relocated.is_empty() {
             judgement.verdict = Verdict::Relocated;
-            evidence.entries.extend(relocated.iter().map(|exe| entry_evidence(image_manifest, exe)));
-            evidence.notes.push("the match rests on the first bytes only, as the detector hashed them".to_owned());
+            evidence.entries.extend(
+                relocated
+                    .iter()
+                    .map(|exe| entry_evidence(image_manifest, exe)),
+            );
+            evidence.notes.push(
+                "the match rests on the first bytes only, as the detector hashed them".to_owned(),
+            );
             return;
         }
         if !missing.is_empty() {
             judgement.verdict = Verdict::Unverifiable;
-            evidence.notes.push(format!("prefix digests could not be computed for {}", missing.join(", ")));
+            evidence.notes.push(format!(
+                "prefix digests could not be computed for {}",
+                missing.join(", ")
+            ));
             return;
         }
         match at_path {
@@ -429,7 +481,10 @@ fn decide(
                 judgement.verdict = Verdict::Modified;
                 evidence.entries.push(entry_evidence(image_manifest, exe));
                 if binary.size.is_some_and(|size| size != exe.size) {
-                    evidence.notes.push(format!("the image's file is {} bytes, the running one {size_text}", exe.size));
+                    evidence.notes.push(format!(
+                        "the image's file is {} bytes, the running one {size_text}",
+                        exe.size
+                    ));
                 }
             }
             None => judgement.verdict = Verdict::Foreign,
@@ -437,7 +492,10 @@ fn decide(
         return;
     }
 
-    evidence.compared = format!("the path {path} and sha256 {} against {count} executables of the image", reported.hex());
+    evidence.compared = format!(
+        "the path {path} and sha256 {} against {count} executables of the image",
+        reported.hex()
+    );
     if let Some(exe) = at_path.filter(|exe| exe.sha256 == reported) {
         judgement.verdict = Verdict::Unchanged;
         evidence.entries.push(entry_evidence(image_manifest, exe));
@@ -445,11 +503,16 @@ fn decide(
     }
     if let Some(found) = index.by_digest.get(&reported) {
         judgement.verdict = Verdict::Relocated;
-        evidence.entries.extend(found.iter().map(|exe| entry_evidence(image_manifest, exe)));
+        evidence
+            .entries
+            .extend(found.iter().map(|exe| entry_evidence(image_manifest, exe)));
         judgement.bake = Some(BakeEntry {
             path: path.to_owned(),
             sha256: reported,
-            reason: Some(format!("relocated: the image has this binary at {}", found[0].path)),
+            reason: Some(format!(
+                "relocated: the image has this binary at {}",
+                found[0].path
+            )),
         });
         return;
     }
@@ -461,12 +524,19 @@ fn decide(
             sha256: reported,
             reason: Some(format!(
                 "allowlisted{}",
-                entry.source.as_deref().map_or(String::new(), |source| format!(" ({source})"))
+                entry
+                    .source
+                    .as_deref()
+                    .map_or(String::new(), |source| format!(" ({source})"))
             )),
         });
         return;
     }
-    if let Some(hidden) = image_manifest.hidden.iter().find(|hidden| hidden.sha256 == reported) {
+    if let Some(hidden) = image_manifest
+        .hidden
+        .iter()
+        .find(|hidden| hidden.sha256 == reported)
+    {
         evidence.notes.push(format!(
             "this content was {} in layer {} and removed by layer {} during the build: it is not part of the final image",
             hidden.path, hidden.layer, hidden.hidden_by
@@ -478,5 +548,191 @@ fn decide(
             evidence.entries.push(entry_evidence(image_manifest, exe));
         }
         None => judgement.verdict = Verdict::Foreign,
+    }
+}
+
+/// What the responder should do about one binary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    /// `none`, `rebuild`, `contain` or `investigate`.
+    pub action: &'static str,
+    /// One sentence.
+    pub summary: String,
+    /// The next commands and checks, filled in from the finding.
+    pub steps: Vec<String>,
+}
+
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:@=+".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The response to a judged binary: what to bake in for legitimate ones, the containment
+/// playbook (SCC's, with GuardDuty and Falco equivalents) for the rest.
+#[must_use]
+pub fn response(finding: &Finding, judgement: &Judgement) -> Response {
+    let context = &finding.context;
+    let path = judgement.path.as_deref().unwrap_or("<path>");
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let placeholder =
+        |value: &Option<String>, what: &str| value.clone().unwrap_or_else(|| format!("<{what}>"));
+    let namespace = placeholder(&context.namespace, "namespace");
+    let pod = placeholder(&context.pod, "pod");
+    let container = placeholder(&context.container, "container");
+    let kubectl_target = format!(
+        "-n {} {} -c {}",
+        shell_quote(&namespace),
+        shell_quote(&pod),
+        shell_quote(&container)
+    );
+    if !judgement.needs_action {
+        return match judgement.verdict {
+            Verdict::Unchanged => Response {
+                action: "none",
+                summary: format!("{path} is the image's own binary, unchanged: nothing to rebuild"),
+                steps: vec![
+                    "the detector saw an image file as new, typically after a chmod/chown copied it up to the container's writable layer: remove that chmod/chown from the entrypoint or image build, or mute this finding for this image digest".to_owned(),
+                ],
+            },
+            Verdict::Relocated => {
+                let source = judgement.evidence.entries.first().map_or("<image path>", |entry| entry.path.as_str());
+                Response {
+                    action: "rebuild",
+                    summary: format!("{path} is the image's {source}, copied at run time: bake it in at that path or stop the copy"),
+                    steps: vec![
+                        format!("Dockerfile: RUN cp {} {}", shell_quote(source), shell_quote(path)),
+                        "or remove the runtime copy (entrypoint, init container) so the container stays immutable".to_owned(),
+                        "record it in the bake list (triage --emit-bake) so the gate proves the rebuild contains it".to_owned(),
+                    ],
+                }
+            }
+            _ => {
+                let sha = judgement.sha256.as_deref().unwrap_or("<sha256>");
+                Response {
+                    action: "rebuild",
+                    summary: format!("{path} is allowlisted: rebuild the image with it baked in"),
+                    steps: vec![
+                        format!("Dockerfile: COPY --chmod=0755 {} {}", shell_quote(name), shell_quote(path)),
+                        format!("or: ADD --checksum=sha256:{sha} --chmod=0755 <download URL> {}", shell_quote(path)),
+                        "record it in the bake list (triage --emit-bake) so the gate proves the rebuild contains it".to_owned(),
+                    ],
+                }
+            }
+        };
+    }
+    let action = match judgement.verdict {
+        Verdict::Unverifiable => "investigate",
+        _ => "contain",
+    };
+    let summary = match (judgement.verdict, judgement.malicious) {
+        (_, true) => format!(
+            "{path} is flagged malicious by the detector: contain the workload and treat the image as compromised"
+        ),
+        (Verdict::Modified, _) => format!(
+            "{path} replaced the image's binary at run time: contain, it may be a compromise"
+        ),
+        (Verdict::Foreign, _) => {
+            format!("{path} is not from the image: contain, it may be a compromise")
+        }
+        (Verdict::Fileless, _) => {
+            format!("{path} ran without a file on disk: contain and investigate")
+        }
+        _ => format!(
+            "{path}: exelock could not prove it either way; investigate, and contain until you can"
+        ),
+    };
+    let mut steps = Vec::new();
+    match finding.source {
+        crate::finding::Source::GuardDuty => {
+            let cluster = placeholder(&context.cluster, "cluster");
+            let region = placeholder(&context.region, "region");
+            steps.push(format!(
+                "aws eks update-kubeconfig --name {} --region {}",
+                shell_quote(&cluster),
+                shell_quote(&region)
+            ));
+            steps.push(format!("aws guardduty get-findings --region {} --detector-id <detector-id> --finding-ids {}", shell_quote(&region), shell_quote(&finding.id)));
+        }
+        crate::finding::Source::Scc
+        | crate::finding::Source::Flags
+        | crate::finding::Source::Falco => {
+            if let (Some(cluster), Some(location), Some(project)) =
+                (&context.cluster, &context.location, &context.project)
+            {
+                steps.push(format!(
+                    "gcloud container clusters get-credentials {} --location {} --project {}",
+                    shell_quote(cluster),
+                    shell_quote(location),
+                    shell_quote(project)
+                ));
+            } else if finding.source == crate::finding::Source::Scc {
+                steps.push("gcloud container clusters get-credentials <cluster> --location <location> --project <project>".to_owned());
+            }
+        }
+    }
+    if judgement.verdict != Verdict::Fileless {
+        steps.push(format!(
+            "kubectl cp {}/{}:{} ./evidence/{} -c {}  # keep the binary as evidence",
+            shell_quote(&namespace),
+            shell_quote(&pod),
+            shell_quote(path),
+            shell_quote(name),
+            shell_quote(&container)
+        ));
+        steps.push(format!(
+            "kubectl exec {kubectl_target} -- sha256sum {}",
+            shell_quote(path)
+        ));
+    } else {
+        steps.push(format!("kubectl exec {kubectl_target} -- ls -l /proc/*/exe  # find the fileless process while it runs"));
+    }
+    steps.push(format!("kubectl exec {kubectl_target} -- ps -ef"));
+    if finding.source == crate::finding::Source::Scc
+        || finding.source == crate::finding::Source::Flags
+    {
+        let project = placeholder(&context.project, "project");
+        steps.push(format!(
+            "Logs Explorer (pod): resource.type=\"k8s_container\" resource.labels.namespace_name=\"{namespace}\" resource.labels.pod_name=\"{pod}\""
+        ));
+        steps.push(format!(
+            "Logs Explorer (cluster audit log): logName=\"projects/{project}/logs/cloudaudit.googleapis.com%2Factivity\" resource.type=\"k8s_cluster\" resource.labels.cluster_name=\"{}\"",
+            placeholder(&context.cluster, "cluster")
+        ));
+        steps.push(format!(
+            "Logs Explorer (node): resource.type=\"k8s_node\" resource.labels.node_name=\"{}\"",
+            placeholder(&context.node, "node")
+        ));
+    }
+    if finding.source == crate::finding::Source::Falco {
+        steps.push(format!(
+            "Falco: review the events of container {} on host {} around {}",
+            placeholder(&context.container_id, "container id"),
+            placeholder(&context.hostname, "host"),
+            finding
+                .event_time
+                .clone()
+                .unwrap_or_else(|| "<time>".to_owned())
+        ));
+    }
+    steps.push(format!("isolate: kubectl label pod -n {} {} quarantine=true --overwrite; cordon the node: kubectl cordon {}", shell_quote(&namespace), shell_quote(&pod), shell_quote(&placeholder(&context.node, "node"))));
+    steps.push("then delete the pod so it is recreated from the image, and rotate credentials it could reach".to_owned());
+    steps.push("MITRE ATT&CK: T1105 Ingress Tool Transfer, T1106 Native API".to_owned());
+    if let Some(sha) = &judgement.sha256 {
+        steps.push(format!(
+            "VirusTotal: https://www.virustotal.com/gui/file/{sha}"
+        ));
+    }
+    Response {
+        action,
+        summary,
+        steps,
     }
 }

@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod attest;
+mod triage;
 
 use crate::catalog::{self, ScanOptions};
 use crate::image::registry::RegistrySettings;
@@ -94,6 +95,11 @@ enum Command {
         after_help = "Exit codes: 0 a valid attestation for exactly this digest was found, 1 none was, 2 usage or input error.\n\nExamples:\n  exelock verify registry.example/app@sha256:… --key cosign.pub -o manifest.json\n  exelock verify ghcr.io/acme/app:1.2 --certificate-identity https://github.com/acme/app/.github/workflows/image.yml@refs/heads/main \\\n      --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json\n  exelock verify --bundle exelock.bundle.json --image-digest sha256:… --key cosign.pub"
     )]
     Verify(attest::VerifyArgs),
+    /// Judge runtime "added binary" findings (SCC, GuardDuty, Falco) against the image's signed manifest.
+    #[command(
+        after_help = "Verdicts: unchanged, relocated, allowlisted (legitimate: rebuild or nothing to do); modified, foreign\n(contain); fileless (contain and investigate); unverifiable (exelock cannot prove either way: it says what\nis missing). Exit codes: 0 every binary legitimate or benign, 1 any needs containment or investigation,\n2 usage or input error (malformed findings are reported and the rest still judged).\n\nExamples:\n  exelock triage finding.json --key cosign.pub\n  gcloud scc findings list ORG --format=json | exelock triage - --key cosign.pub --format jsonl\n  exelock triage --path /usr/local/bin/tool --sha256 <hex> --image ghcr.io/acme/app@sha256:… --key cosign.pub\n  exelock triage findings.jsonl --bundle app.bundle.json --image ghcr.io/acme/app@sha256:… --key cosign.pub --emit-bake exelock-bake.json"
+    )]
+    Triage(triage::TriageArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -286,6 +292,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::GenerateKeyPair(args) => attest::run_generate_key_pair(&args),
         Command::Attest(args) => attest::run_attest(&args),
         Command::Verify(args) => attest::run_verify(&args),
+        Command::Triage(args) => triage::run_triage(&args),
     };
     match status {
         Ok(status) => status.into(),
@@ -302,6 +309,9 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|json| json.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
     })
 }
 

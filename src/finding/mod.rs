@@ -1,0 +1,1060 @@
+//! Runtime "added binary" findings, read from the JSON that detectors emit and normalised into
+//! one [`Finding`] shape for `triage`.
+//!
+//! Inputs, per `docs/formats.md` (kept in `/work/shared/docs/formats.md`):
+//!
+//! - Google Security Command Center (Container Threat Detection, Cloud Run Threat Detection):
+//!   a bare v1 or v2 `Finding` (REST camelCase with enum names), the Pub/Sub notification
+//!   `{notificationConfigName, finding, resource}` (v1 `resource.project…` or v2
+//!   `resource.gcpMetadata.…`), a Pub/Sub **push** envelope (`message.data` is the base64
+//!   notification), `gcloud scc findings list --format=json` (an array of
+//!   `{finding, resource}`, whose resource says `projectName`/`parentName`), the REST
+//!   `{listFindingsResults: […]}` page, and the Python client's `to_dict()` form (snake_case
+//!   keys, **integer** enums, proto3 defaults included). See [`scc`].
+//! - AWS GuardDuty Runtime Monitoring: EventBridge events (`detail` in camelCase), the
+//!   `aws guardduty get-findings` / boto3 output `{"Findings": […]}` (PascalCase), and a bare
+//!   finding in either casing (`jq '.Findings[]'`). See [`guardduty`].
+//! - Falco: `json_output` lines and Falcosidekick payloads (the same plus `uuid`).
+//!   See [`falco`].
+//! - Plain command-line flags ([`from_flags`]).
+//!
+//! An input text ([`parse_findings`]) is one JSON document, a JSON array of documents, JSON
+//! lines, or concatenated pretty-printed documents (`jq '.Findings[]'` without `-c`). Each
+//! document's shape is sniffed from its top-level keys unless an [`InputFormat`] forces the
+//! vendor; envelopes are unwrapped whatever the format (a Pub/Sub push may carry a
+//! Falcosidekick payload too).
+//!
+//! Choices worth knowing:
+//!
+//! - **One result per finding.** A document that holds several findings (`Findings`,
+//!   `listFindingsResults`, a JSON array) yields one `Result` each, labelled
+//!   `"<label>#<index>"` (0-based, like a JSON pointer); JSON lines are labelled
+//!   `"<label> line <n>"` (1-based). One bad finding never hides the others.
+//! - **Errors are for documents that cannot be read as a finding**: not JSON, not an object,
+//!   no known shape, a missing category (`category` / `type` / `rule`), or a field we read
+//!   that has the wrong type or an unusable value (a malformed sha256 or image digest, a
+//!   negative size). The error names the document and the field path in the document's own
+//!   key spelling. Fields we do not read are never checked, so schema additions (`files[]`,
+//!   `fileLoadState`, GuardDuty timestamps as epoch numbers) cannot break parsing.
+//! - **A finding without evidence is not an error.** No image and no binary path is returned
+//!   as is; `triage` judges it `unverifiable`. Unknown categories become [`Category::Other`].
+//! - **proto3 defaults are absence.** `""`, `0` and `"0"` (which `to_dict()` writes for unset
+//!   fields) read as `None`; no real pid or executable size is 0.
+//! - **Hostile input is expected.** Every kept string is cut to [`MAX_TEXT_BYTES`] at a
+//!   character boundary (a cut path or argument list sets [`Binary::truncated`]); at most
+//!   [`MAX_ARGS`] arguments are kept; more than [`MAX_PROCESSES`] processes or lineage
+//!   entries, or more than [`MAX_LIBRARIES`] libraries in one process, is an error rather than
+//!   silently dropped evidence. Paths are kept as reported (no normalisation, no
+//!   ` (deleted)` stripping) and may contain control characters: escape them for display.
+//! - **Partial hashes.** [`Binary::partially_hashed`] is set when SCC says so *or* when
+//!   `hashedSize < size`, so a prefix hash is never mistaken for a whole-file hash.
+//! - **Fileless.** [`Binary::fileless`] is set for paths under `/memfd:` (or `memfd:`), ending
+//!   in ` (deleted)`, under `/proc/self/fd/`, `/proc/<pid>/fd/`, `/dev/fd/`, `/dev/shm/` or
+//!   `/run/shm/`, for Falco's `proc.is_exe_from_memfd`, and for the executing process of a
+//!   finding whose category is [`Category::Fileless`].
+//!
+//! This module is pure: serde only, no I/O, no network, no printing. It never imports
+//! `manifest`: judging a finding against a manifest is `triage`'s job.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::digest::Sha256Digest;
+
+mod falco;
+mod field;
+mod guardduty;
+mod scc;
+
+use field::{At as _, Case, FieldError, RawObject, Seg};
+
+/// Longest string kept from a finding, in bytes; longer ones are cut at a character boundary.
+/// Linux paths cannot exceed 4096 bytes (`PATH_MAX`), so a longer one is hostile anyway.
+pub const MAX_TEXT_BYTES: usize = 4096;
+/// Most process arguments kept per binary.
+pub const MAX_ARGS: usize = 64;
+/// Most processes (SCC `processes[]`) or lineage entries (GuardDuty) accepted per finding.
+pub const MAX_PROCESSES: usize = 64;
+/// Most libraries accepted per SCC process.
+pub const MAX_LIBRARIES: usize = 256;
+/// How deep envelopes may nest (a push envelope whose data is another push envelope …).
+const MAX_NESTING: usize = 4;
+
+/// Which detector a finding came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// Google Security Command Center (Container / Cloud Run Threat Detection).
+    Scc,
+    /// AWS GuardDuty Runtime Monitoring.
+    #[serde(rename = "guardduty")]
+    GuardDuty,
+    /// Falco, directly or through Falcosidekick.
+    Falco,
+    /// Command-line flags ([`from_flags`]).
+    Flags,
+}
+
+impl Source {
+    /// The stable code used in JSON and messages.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Scc => "scc",
+            Self::GuardDuty => "guardduty",
+            Self::Falco => "falco",
+            Self::Flags => "flags",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Which vendor parser to use (`--input-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum InputFormat {
+    /// Sniff each document's shape from its keys.
+    #[default]
+    Auto,
+    /// Google SCC, in any of its envelopes.
+    Scc,
+    /// AWS GuardDuty, in any of its envelopes.
+    GuardDuty,
+    /// Falco or Falcosidekick.
+    Falco,
+}
+
+impl InputFormat {
+    /// The accepted spellings, for help texts.
+    pub const NAMES: [&'static str; 4] = ["auto", "scc", "guardduty", "falco"];
+
+    /// The canonical spelling.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Scc => "scc",
+            Self::GuardDuty => "guardduty",
+            Self::Falco => "falco",
+        }
+    }
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for InputFormat {
+    type Err = Error;
+
+    /// Case-insensitive; `guard-duty` is accepted for `guardduty`.
+    fn from_str(text: &str) -> Result<Self, Error> {
+        match text.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "scc" => Ok(Self::Scc),
+            "guardduty" | "guard-duty" => Ok(Self::GuardDuty),
+            "falco" => Ok(Self::Falco),
+            _ => Err(Error::UnknownInputFormat(field::preview(text))),
+        }
+    }
+}
+
+/// What part a file played in the finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BinaryRole {
+    /// The executable of a process the finding is about (SCC: a process no other listed
+    /// process is the parent of; GuardDuty `runtimeDetails.process`; Falco `proc.exepath`).
+    Process,
+    /// The executable of the direct parent of a [`BinaryRole::Process`].
+    Parent,
+    /// A library loaded by a listed process (SCC `libraries[]`, GuardDuty
+    /// `context.libraryPath`).
+    Library,
+    /// A script run by an interpreter (SCC `script`, GuardDuty `context.scriptPath`); the
+    /// interpreter is the process binary.
+    Script,
+    /// The process that wrote or modified the file (GuardDuty `context.modifyingProcess`).
+    ModifyingProcess,
+    /// Any process further up the tree (GuardDuty `lineage[]`, SCC grandparents).
+    Ancestor,
+}
+
+/// What the detector claims happened, independent of vendor spelling.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Category {
+    /// A binary not in the image, or modified from it, was executed (SCC `Added Binary
+    /// Executed`, GuardDuty `NewBinaryExecuted`, Falco `Drop and execute new binary in
+    /// container`).
+    AddedBinary,
+    /// A library not in the image, or modified from it, was loaded.
+    AddedLibrary,
+    /// An added binary that threat intelligence marks malicious.
+    AddedMaliciousBinary,
+    /// An image binary modified at runtime and marked malicious.
+    ModifiedMaliciousBinary,
+    /// An unmodified image binary marked malicious: the manifest will call it a match.
+    BuiltInMaliciousBinary,
+    /// Execution from memory (memfd) or `/dev/shm`.
+    Fileless,
+    /// Any other category, as the detector spelled it.
+    Other(String),
+}
+
+impl Category {
+    /// The stable kebab-case code (`other` for [`Category::Other`]; the raw spelling is in
+    /// [`Finding::raw_category`]).
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::AddedBinary => "added-binary",
+            Self::AddedLibrary => "added-library",
+            Self::AddedMaliciousBinary => "added-malicious-binary",
+            Self::ModifiedMaliciousBinary => "modified-malicious-binary",
+            Self::BuiltInMaliciousBinary => "built-in-malicious-binary",
+            Self::Fileless => "fileless",
+            Self::Other(_) => "other",
+        }
+    }
+
+    /// Maps an SCC category or module name: case-insensitive, `_`/`-` read as spaces, with an
+    /// optional tactic prefix (`Execution: `, `Privilege Escalation: `, `Defense Evasion: `).
+    #[must_use]
+    pub fn from_scc(raw: &str) -> Self {
+        scc::category(raw)
+    }
+
+    /// Maps a GuardDuty finding type by its threat family name (the part after `/`),
+    /// case-insensitively.
+    #[must_use]
+    pub fn from_guardduty(raw: &str) -> Self {
+        guardduty::category(raw)
+    }
+
+    /// Maps a Falco rule name, case-insensitively.
+    #[must_use]
+    pub fn from_falco(raw: &str) -> Self {
+        falco::category(raw)
+    }
+}
+
+impl Serialize for Category {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+/// The image the binary ran in, as the finding names it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageRef {
+    /// The reference as deployed: `repo[:tag][@digest]` (SCC `uri`, GuardDuty `image`,
+    /// Falco repository, tag and digest).
+    pub reference: Option<String>,
+    /// Every sha256 digest the finding carries for the image, deduplicated, in the order
+    /// found: from the reference, and SCC `imageId` (an index, manifest or config digest;
+    /// which one is not said).
+    pub digests: Vec<Sha256Digest>,
+    /// The reference names no digest and no digest was found: it is a mutable tag, to be
+    /// resolved now (and said so) or taken from the cluster.
+    pub tag_only: bool,
+}
+
+impl ImageRef {
+    /// An image reference and any digests it contains. A malformed `@sha256:` part is
+    /// skipped (the reference is kept as given).
+    #[must_use]
+    pub fn from_reference(reference: &str) -> Self {
+        let mut image = ImageBuilder::default();
+        image.reference(reference);
+        if let Ok(Some(digest)) = reference_digest(reference) {
+            image.digest(digest);
+        }
+        image.finish()
+    }
+}
+
+/// One file the finding names, with the evidence about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Binary {
+    /// What the file was to the finding.
+    pub role: BinaryRole,
+    /// The path as the detector reports it (resolved exe path where the detector has one).
+    pub path: Option<String>,
+    /// The detector's sha256 of the file (or of its first `hashed_size` bytes).
+    pub sha256: Option<Sha256Digest>,
+    /// The file size in bytes (SCC only).
+    pub size: Option<u64>,
+    /// How many leading bytes `sha256` covers (SCC only).
+    pub hashed_size: Option<u64>,
+    /// `sha256` covers only the first `hashed_size` bytes: compare it with a prefix hash only.
+    pub partially_hashed: bool,
+    /// The file lives in memory or nowhere (memfd, `(deleted)`, `/proc/self/fd`, `/dev/shm`):
+    /// no manifest lookup applies.
+    pub fileless: bool,
+    /// The process id, where reported.
+    pub pid: Option<i64>,
+    /// The process arguments (SCC `args[]`; Falco `proc.cmdline` split on whitespace, which
+    /// loses quoting). At most [`MAX_ARGS`].
+    pub args: Vec<String>,
+    /// The path or the arguments were cut: by us ([`MAX_TEXT_BYTES`], [`MAX_ARGS`]) or by the
+    /// detector (SCC `argumentsTruncated`). A cut path must never be taken as a match.
+    pub truncated: bool,
+}
+
+impl Binary {
+    /// A binary with only a role and a path.
+    fn new(role: BinaryRole, path: Option<&str>) -> Self {
+        let (path, truncated) = match path {
+            Some(path) => {
+                let (path, cut) = cap_text(path);
+                (Some(path), cut)
+            }
+            None => (None, false),
+        };
+        Self {
+            fileless: path.as_deref().is_some_and(is_fileless_path),
+            role,
+            path,
+            sha256: None,
+            size: None,
+            hashed_size: None,
+            partially_hashed: false,
+            pid: None,
+            args: Vec::new(),
+            truncated,
+        }
+    }
+
+    /// Keeps at most [`MAX_ARGS`] arguments of at most [`MAX_TEXT_BYTES`] each.
+    fn push_arg(&mut self, arg: &str) {
+        if self.args.len() >= MAX_ARGS {
+            self.truncated = true;
+            return;
+        }
+        let (arg, cut) = cap_text(arg);
+        self.truncated |= cut;
+        self.args.push(arg);
+    }
+}
+
+/// Where the finding happened and what the responder's playbook needs; every field optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Context {
+    /// GCP project (id or display name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// GCP organization id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// Kubernetes / ECS cluster name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// GCP location or zone of the cluster or service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Kubernetes namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Kubernetes pod.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Workload name when it is not a pod (GuardDuty workload of another type, Cloud Run
+    /// service).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// Workload kind (`deployments`, `cloud-run-service`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_kind: Option<String>,
+    /// Container name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Container id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    /// Node: GKE node VM resource name, EC2 instance id, Falco hostname.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// AWS account id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// AWS region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The affected resource: SCC `resourceName` (full resource name), GuardDuty ECS task or
+    /// cluster ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// Host that reported the event (Falco).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The detector within the vendor: SCC `parentDisplayName`, GuardDuty
+    /// `service.featureName`, Falco `source`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detector: Option<String>,
+    /// The user the process ran as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// SCC finding state (`ACTIVE`, `INACTIVE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// SCC mute state (`MUTED`, `UNMUTED`, `UNDEFINED`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mute: Option<String>,
+    /// SCC notification config that sent the finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_config: Option<String>,
+}
+
+/// A runtime finding about executed or loaded files, normalised across detectors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// The detector.
+    pub source: Source,
+    /// The input document it came from (`findings.json#3`, `stdin line 7`, `flags`).
+    pub document: String,
+    /// The detector's id: SCC finding `name`, GuardDuty `id`, Falcosidekick `uuid`, or for
+    /// plain Falco `rule@time[@hostname]`; the document label when the finding has none.
+    /// De-duplicate on `(source, id)`: detectors re-send findings as they update.
+    pub id: String,
+    /// What the detector claims.
+    pub category: Category,
+    /// The category, type or rule as the detector spelled it.
+    pub raw_category: String,
+    /// Severity, upper-case: SCC enum name, GuardDuty band (`LOW`, `MEDIUM`, `HIGH`,
+    /// `CRITICAL`), Falco priority.
+    pub severity: Option<String>,
+    /// When it happened, as the detector wrote it (RFC 3339 for all three).
+    pub event_time: Option<String>,
+    /// The image the binaries ran in.
+    pub image: ImageRef,
+    /// Every file the finding names, in document order.
+    pub binaries: Vec<Binary>,
+    /// Where it happened.
+    pub context: Context,
+}
+
+/// One JSON document of an input text, not yet interpreted.
+#[derive(Clone, Debug)]
+pub struct Document<'a> {
+    /// Where it is: `findings.json`, `findings.json#3`, `stdin line 7`.
+    pub label: String,
+    /// Its JSON text.
+    pub json: &'a RawValue,
+}
+
+impl Document<'_> {
+    /// The findings of this document (several for `Findings`, `listFindingsResults` …).
+    #[must_use]
+    pub fn findings(&self, format: InputFormat) -> Vec<Result<Finding, Error>> {
+        let mut out = Vec::new();
+        parse_object(self.json.get(), &self.label, format, 0, &mut out);
+        out
+    }
+}
+
+/// What is wrong with a field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The field is absent but required.
+    Missing,
+    /// The value has the wrong type or form.
+    Expected {
+        /// What was expected, e.g. `an integer or a numeric string`.
+        expected: &'static str,
+        /// What came instead, briefly (long strings are cut).
+        got: String,
+    },
+    /// A list has more entries than this tool accepts.
+    TooMany {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("missing"),
+            Self::Expected { expected, got } => write!(f, "expected {expected} (got {got})"),
+            Self::TooMany { limit } => write!(f, "more than {limit} entries"),
+        }
+    }
+}
+
+/// Why a document or a finding could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The text is not JSON.
+    #[error("{document}: not JSON")]
+    NotJson {
+        /// The document label.
+        document: String,
+        /// The parse error (with line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The document is JSON but not an object.
+    #[error("{document}: expected a finding object (got {got})")]
+    NotAnObject {
+        /// The document label.
+        document: String,
+        /// What it is instead.
+        got: &'static str,
+    },
+    /// The object has none of the keys of a known finding shape.
+    #[error(
+        "{document}: not a known finding shape (keys: {keys}); expected a Google SCC finding or notification, an AWS GuardDuty finding or EventBridge event, or a Falco event"
+    )]
+    UnknownShape {
+        /// The document label.
+        document: String,
+        /// Its first few keys.
+        keys: String,
+    },
+    /// A field has the wrong type or an unusable value, or a required one is missing.
+    #[error("{document}: {vendor} finding: field {field}: {problem}")]
+    Field {
+        /// The document label.
+        document: String,
+        /// Whose shape the document was read as.
+        vendor: Source,
+        /// The field path, in the document's key spelling
+        /// (`finding.processes[0].binary.hashedSize`).
+        field: String,
+        /// What is wrong.
+        problem: Problem,
+    },
+    /// serde refused the document although it is valid JSON (for example a key given twice).
+    #[error("{document}: {vendor} finding: unreadable")]
+    Malformed {
+        /// The document label.
+        document: String,
+        /// Whose shape the document was read as.
+        vendor: Source,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `--input-format` names no known format.
+    #[error("unknown input format {0:?}: expected auto, scc, guardduty or falco")]
+    UnknownInputFormat(String),
+}
+
+impl Error {
+    /// The document label, when the error is about one.
+    #[must_use]
+    pub fn document(&self) -> Option<&str> {
+        match self {
+            Self::NotJson { document, .. }
+            | Self::NotAnObject { document, .. }
+            | Self::UnknownShape { document, .. }
+            | Self::Field { document, .. }
+            | Self::Malformed { document, .. } => Some(document),
+            Self::UnknownInputFormat(_) => None,
+        }
+    }
+
+    fn field(document: &str, vendor: Source, case: Case, error: &FieldError) -> Self {
+        Self::Field {
+            document: document.to_owned(),
+            vendor,
+            field: error.path(case),
+            problem: error.problem.clone(),
+        }
+    }
+}
+
+/// Parses one input text (a single JSON document, a JSON array of findings, JSON lines, or
+/// concatenated documents) into findings.
+///
+/// `label` names the input (file path or `stdin`). Returns one `Result` per finding so one
+/// bad finding does not stop the batch; an `Err` names the document (`<label>#<index>` or
+/// `<label> line <n>`) and the field. Empty input yields no results.
+#[must_use]
+pub fn parse_findings(
+    input: &str,
+    label: &str,
+    format: InputFormat,
+) -> Vec<Result<Finding, Error>> {
+    let mut out = Vec::new();
+    for document in documents(input, label) {
+        match document {
+            Ok(document) => parse_object(document.json.get(), &document.label, format, 0, &mut out),
+            Err(error) => out.push(Err(error)),
+        }
+    }
+    out
+}
+
+/// Splits an input text into its JSON documents (see [`parse_findings`]).
+///
+/// A top-level array yields its elements (`label#i`). Otherwise, if the whole text is not one
+/// JSON value: when its first non-blank line is a JSON value on its own, the text is read as
+/// JSON lines (`label line n`, each line independent, so one bad line costs only itself);
+/// else as concatenated documents, labelled by the line they start on, up to the first
+/// syntax error.
+#[must_use]
+pub fn documents<'a>(input: &'a str, label: &str) -> Vec<Result<Document<'a>, Error>> {
+    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
+    if input.trim().is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    match serde_json::from_str::<&RawValue>(input) {
+        Ok(json) => push_value(json, label.to_owned(), &mut out),
+        Err(whole) => {
+            let first_line = input.lines().find(|line| !line.trim().is_empty());
+            if first_line.is_some_and(|line| serde_json::from_str::<&RawValue>(line).is_ok()) {
+                for (index, line) in input.lines().enumerate() {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let document = format!("{label} line {}", index + 1);
+                    match serde_json::from_str::<&RawValue>(line) {
+                        Ok(json) => push_value(json, document, &mut out),
+                        Err(source) => out.push(Err(Error::NotJson { document, source })),
+                    }
+                }
+            } else {
+                concatenated(input, label, whole, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// Reads `input` as a stream of JSON values, each labelled by its first line.
+fn concatenated<'a>(
+    input: &'a str,
+    label: &str,
+    whole: serde_json::Error,
+    out: &mut Vec<Result<Document<'a>, Error>>,
+) {
+    let mut stream = serde_json::Deserializer::from_str(input).into_iter::<&RawValue>();
+    let mut line = 1;
+    let mut counted = 0;
+    let mut line_of = |offset: usize| {
+        line += input
+            .get(counted..offset)
+            .map_or(0, |skipped| skipped.bytes().filter(|&b| b == b'\n').count());
+        counted = offset.max(counted);
+        line
+    };
+    let mut any = false;
+    loop {
+        match stream.next() {
+            None => break,
+            Some(Ok(json)) => {
+                any = true;
+                let start = (json.get().as_ptr() as usize).saturating_sub(input.as_ptr() as usize);
+                push_value(json, format!("{label} line {}", line_of(start)), out);
+            }
+            Some(Err(source)) => {
+                let document = if any {
+                    format!("{label} line {}", source.line())
+                } else {
+                    label.to_owned()
+                };
+                let source = if any { source } else { whole };
+                out.push(Err(Error::NotJson { document, source }));
+                break;
+            }
+        }
+    }
+}
+
+/// Adds a parsed value: an array's elements, or the value itself.
+fn push_value<'a>(json: &'a RawValue, label: String, out: &mut Vec<Result<Document<'a>, Error>>) {
+    if json.get().starts_with('[') {
+        match serde_json::from_str::<Vec<&RawValue>>(json.get()) {
+            Ok(elements) => {
+                for (index, element) in elements.into_iter().enumerate() {
+                    out.push(Ok(Document {
+                        label: format!("{label}#{index}"),
+                        json: element,
+                    }));
+                }
+            }
+            Err(source) => out.push(Err(Error::NotJson {
+                document: label,
+                source,
+            })),
+        }
+    } else {
+        out.push(Ok(Document { label, json }));
+    }
+}
+
+/// The JSON type of a value's text, for messages.
+fn json_kind(json: &str) -> &'static str {
+    match json.trim_start().as_bytes().first() {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+/// Parses one document (which must be an object) and adds its findings to `out`.
+fn parse_object(
+    json: &str,
+    label: &str,
+    format: InputFormat,
+    depth: usize,
+    out: &mut Vec<Result<Finding, Error>>,
+) {
+    if !json.trim_start().starts_with('{') {
+        out.push(Err(Error::NotAnObject {
+            document: label.to_owned(),
+            got: json_kind(json),
+        }));
+        return;
+    }
+    let object = match serde_json::from_str::<RawObject<'_>>(json) {
+        Ok(object) => object,
+        Err(source) => {
+            out.push(Err(Error::NotJson {
+                document: label.to_owned(),
+                source,
+            }));
+            return;
+        }
+    };
+
+    // Envelopes first, whatever the format: a Pub/Sub push may carry any vendor's payload.
+    if let Some(message) = object.get("message")
+        && depth < MAX_NESTING
+        && (object.has("subscription") || message.get().contains("\"data\""))
+    {
+        parse_push(message, label, format, depth, out);
+        return;
+    }
+
+    let format = match format {
+        InputFormat::Auto => sniff(&object),
+        forced => Some(forced),
+    };
+    match format {
+        Some(InputFormat::Scc) => scc::parse(&object, json, label, out),
+        Some(InputFormat::GuardDuty) => guardduty::parse(&object, json, label, out),
+        Some(InputFormat::Falco) => out.push(falco::parse(json, label)),
+        Some(InputFormat::Auto) | None => out.push(Err(Error::UnknownShape {
+            document: label.to_owned(),
+            keys: object.key_list(),
+        })),
+    }
+}
+
+/// Which vendor's shape an object has, from its top-level keys.
+fn sniff(object: &RawObject<'_>) -> Option<InputFormat> {
+    let any = |keys: &[&str]| keys.iter().any(|key| object.has(key));
+    if any(&[
+        "finding",
+        "notificationConfigName",
+        "notification_config_name",
+        "listFindingsResults",
+        "list_findings_results",
+    ]) {
+        return Some(InputFormat::Scc);
+    }
+    if object.has("Findings")
+        || (object.has("detail")
+            && (object.has("detail-type")
+                || object
+                    .get("source")
+                    .is_some_and(|source| source.get() == "\"aws.guardduty\"")))
+    {
+        return Some(InputFormat::GuardDuty);
+    }
+    if object.has("output_fields") || (object.has("rule") && any(&["output", "priority"])) {
+        return Some(InputFormat::Falco);
+    }
+    if any(&[
+        "category",
+        "resourceName",
+        "resource_name",
+        "findingClass",
+        "finding_class",
+        "canonicalName",
+        "canonical_name",
+    ]) {
+        return Some(InputFormat::Scc);
+    }
+    if any(&["schemaVersion", "SchemaVersion", "Type", "Service"])
+        || (object.has("type") && object.has("service"))
+    {
+        return Some(InputFormat::GuardDuty);
+    }
+    None
+}
+
+/// Unwraps a Pub/Sub push envelope: `message.data` is base64 of the real document.
+fn parse_push(
+    message: &RawValue,
+    label: &str,
+    format: InputFormat,
+    depth: usize,
+    out: &mut Vec<Result<Finding, Error>>,
+) {
+    match push_data(message).at(Seg::Raw("message")) {
+        Ok(text) => {
+            let before = out.len();
+            parse_object(&text, label, format, depth + 1, out);
+            // Errors inside the payload: say where the payload was.
+            for result in out.iter_mut().skip(before) {
+                if let Err(Error::Field { field, .. }) = result {
+                    *field = format!("message.data(base64).{field}");
+                }
+            }
+        }
+        Err(error) => out.push(Err(Error::field(label, Source::Scc, Case::Camel, &error))),
+    }
+}
+
+/// The decoded text of a push envelope's `message.data`.
+fn push_data(message: &RawValue) -> Result<String, FieldError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Message<'a> {
+        #[serde(borrow)]
+        data: field::Scalar<'a>,
+    }
+    let message = serde_json::from_str::<field::Obj<Message<'_>>>(message.get()).map_err(|_| {
+        FieldError::new(Problem::Expected {
+            expected: "an object",
+            got: "an object with a key given twice".to_owned(),
+        })
+    })?;
+    let data = match message.get().map_err(FieldError::new)? {
+        Some(message) => message.data.text().at(Seg::Raw("data"))?,
+        None => None,
+    };
+    let data = data.ok_or(Problem::Missing).at(Seg::Raw("data"))?;
+    let compact: Cow<'_, str> = if data.contains(char::is_whitespace) {
+        Cow::Owned(data.split_whitespace().collect())
+    } else {
+        Cow::Borrowed(data)
+    };
+    let engines = [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    let bytes = engines
+        .iter()
+        .find_map(|engine| engine.decode(compact.as_bytes()).ok())
+        .ok_or_else(|| Problem::Expected {
+            expected: "base64",
+            got: format!("the string {:?}", field::preview(data)),
+        })
+        .at(Seg::Raw("data"))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Problem::Expected {
+            expected: "base64 of UTF-8 JSON",
+            got: "bytes that are not UTF-8".to_owned(),
+        })
+        .at(Seg::Raw("data"))
+}
+
+/// A finding from plain command-line flags: "this path (with this hash) ran in this image".
+///
+/// The image is kept as given; a digest in it (`repo@sha256:…`, or a bare `sha256:…`) is
+/// extracted, a malformed one ignored (validate flags before calling if that matters).
+#[must_use]
+pub fn from_flags(path: &str, sha256: Option<Sha256Digest>, image: &str) -> Finding {
+    let mut binary = Binary::new(
+        BinaryRole::Process,
+        Some(path).filter(|path| !path.is_empty()),
+    );
+    binary.sha256 = sha256;
+    let image = image.trim();
+    Finding {
+        source: Source::Flags,
+        document: "flags".to_owned(),
+        id: "flags".to_owned(),
+        category: Category::AddedBinary,
+        raw_category: "flags".to_owned(),
+        severity: None,
+        event_time: None,
+        image: if image.is_empty() {
+            ImageRef::default()
+        } else {
+            ImageRef::from_reference(image)
+        },
+        binaries: vec![binary],
+        context: Context::default(),
+    }
+}
+
+/// Whether a reported executable path denotes a file with no place in any image filesystem:
+/// a memfd, a deleted file, an fd path (`fexecve`), or `/dev/shm`.
+#[must_use]
+pub fn is_fileless_path(path: &str) -> bool {
+    const PREFIXES: [&str; 7] = [
+        "/memfd:",
+        "memfd:",
+        "/proc/self/fd/",
+        "/proc/thread-self/fd/",
+        "/dev/fd/",
+        "/dev/shm/",
+        "/run/shm/",
+    ];
+    if PREFIXES.iter().any(|prefix| path.starts_with(prefix)) || path.ends_with(" (deleted)") {
+        return true;
+    }
+    // /proc/<pid>/fd/<n>
+    path.strip_prefix("/proc/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(pid, rest)| {
+            !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with("fd/")
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by the vendor modules.
+
+/// `text` cut to [`MAX_TEXT_BYTES`] at a character boundary, and whether it was cut.
+fn cap_text(text: &str) -> (String, bool) {
+    if text.len() <= MAX_TEXT_BYTES {
+        return (text.to_owned(), false);
+    }
+    let mut end = MAX_TEXT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (text[..end].to_owned(), true)
+}
+
+/// `text` cut to [`MAX_TEXT_BYTES`], for context fields.
+fn owned(text: &str) -> String {
+    cap_text(text).0
+}
+
+/// A string that SCC documents as "JSON encoded": decoded when it is a quoted JSON string.
+fn unquote(text: &str) -> Cow<'_, str> {
+    if text.len() >= 2
+        && text.starts_with('"')
+        && text.ends_with('"')
+        && let Ok(decoded) = serde_json::from_str::<String>(text)
+    {
+        return Cow::Owned(decoded);
+    }
+    Cow::Borrowed(text)
+}
+
+/// A file hash: 64 hex digits, with or without `sha256:`.
+fn parse_sha256(text: &str) -> Result<Sha256Digest, Problem> {
+    let hex = text.strip_prefix("sha256:").unwrap_or(text);
+    Sha256Digest::from_hex(hex).map_err(|_| Problem::Expected {
+        expected: "a sha256 of 64 hex digits",
+        got: format!("the string {:?}", field::preview(text)),
+    })
+}
+
+/// The sha256 digest an image reference or image id carries, if any.
+///
+/// Accepts `repo[:tag]@sha256:<hex>`, a bare `sha256:<hex>` or 64-hex image id, and runtime
+/// prefixes such as `docker-pullable://`. A digest of another algorithm yields `None`; a
+/// malformed `sha256:` digest is an error.
+fn reference_digest(reference: &str) -> Result<Option<Sha256Digest>, Problem> {
+    let text = reference
+        .split_once("://")
+        .map_or(reference, |(_, rest)| rest)
+        .trim();
+    let malformed = || Problem::Expected {
+        expected: "an image reference with a valid sha256 digest",
+        got: format!("the string {:?}", field::preview(reference)),
+    };
+    let digest = if let Some(hex) = text.strip_prefix("sha256:") {
+        hex
+    } else if let Some((_, digest)) = text.rsplit_once('@') {
+        match digest.strip_prefix("sha256:") {
+            Some(hex) => hex,
+            None => return Ok(None),
+        }
+    } else if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        text
+    } else {
+        return Ok(None);
+    };
+    Sha256Digest::from_hex(digest)
+        .map(Some)
+        .map_err(|_| malformed())
+}
+
+/// Collects an [`ImageRef`].
+#[derive(Default)]
+struct ImageBuilder {
+    reference: Option<String>,
+    digests: Vec<Sha256Digest>,
+}
+
+impl ImageBuilder {
+    fn reference(&mut self, reference: &str) {
+        let reference = reference.trim();
+        if self.reference.is_none() && !reference.is_empty() {
+            self.reference = Some(owned(reference));
+        }
+    }
+
+    fn digest(&mut self, digest: Sha256Digest) {
+        if !self.digests.contains(&digest) {
+            self.digests.push(digest);
+        }
+    }
+
+    fn finish(self) -> ImageRef {
+        let tag_only = self.digests.is_empty()
+            && self
+                .reference
+                .as_deref()
+                .is_some_and(|reference| !reference.contains('@'));
+        ImageRef {
+            reference: self.reference,
+            digests: self.digests,
+            tag_only,
+        }
+    }
+}
+
+/// Rules every vendor shares, applied once the finding is assembled.
+fn finish(mut finding: Finding) -> Finding {
+    for binary in &mut finding.binaries {
+        if let (Some(hashed), Some(size)) = (binary.hashed_size, binary.size)
+            && hashed < size
+        {
+            binary.partially_hashed = true;
+        }
+        if finding.category == Category::Fileless && binary.role == BinaryRole::Process {
+            binary.fileless = true;
+        }
+    }
+    finding
+}
+
+/// An optional context string, capped.
+fn context_text(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|text| !text.is_empty() && *text != "<NA>")
+        .map(owned)
+}
+
+#[cfg(test)]
+mod tests;

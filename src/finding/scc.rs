@@ -1,0 +1,1062 @@
+//! Google Security Command Center findings (Container Threat Detection, Cloud Run Threat
+//! Detection) → [`Finding`].
+//!
+//! Schemas: `google/cloud/securitycenter/v1/{finding,process,file,container,kubernetes,
+//! resource,notification_message}.proto` and their v2 counterparts in googleapis; the
+//! `ListFindingsResult.Resource` message of `securitycenter_service.proto` for gcloud and the
+//! REST list. Keys are read in camelCase (REST, gcloud, notifications) or snake_case (the
+//! Python client's `to_dict()`); enums as names or numbers.
+//!
+//! Mapping choices:
+//!
+//! - Every `processes[i]` contributes its `binary`, `script` and `libraries[]`. Roles come
+//!   from the pid tree: a process that is no listed process's parent is
+//!   [`BinaryRole::Process`], the parent of such a process [`BinaryRole::Parent`], any other
+//!   parent [`BinaryRole::Ancestor`]. Without pids (or with a cycle) every process is a
+//!   `Process`, so nothing escapes evaluation.
+//! - The image comes from the first `containers[]` entry with a `uri` or `imageId`, else the
+//!   first such `kubernetes.pods[].containers[]`, else `sourceProperties.Container_Image_Uri`.
+//!   `imageId` may be `repo@sha256:…` or a bare config digest; both go to `digests`.
+//! - `sourceProperties` is free-form: its keys (`Pod_Name`, `Pod_Namespace`,
+//!   `Container_Name`, `Container_Image_Uri`, `VM_Instance_Name`, and the unverified
+//!   `Process_Binary_Fullpath`) are used only where the typed fields are missing, and a value
+//!   of the wrong type there is ignored rather than an error.
+//! - Project, location and cluster come from the notification's resource where present,
+//!   else from `resourceName` (`//container.googleapis.com/projects/P/locations/L/clusters/C`,
+//!   or a Cloud Run `…/services/S`).
+//!
+//! This module only reads JSON text it is given: no I/O, no manifest.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::field::Seg::{Index, Key};
+use super::field::{At as _, Case, FieldError, List, Obj, RawObject, Scalar, Seg};
+use super::{
+    Binary, BinaryRole, Category, Context, Error, Finding, ImageBuilder, MAX_LIBRARIES,
+    MAX_PROCESSES, Problem, Source, context_text, finish, owned, parse_sha256, reference_digest,
+    unquote,
+};
+
+/// Maps an SCC category or module name to a [`Category`].
+pub(super) fn category(raw: &str) -> Category {
+    let mut normal = String::with_capacity(raw.len());
+    for word in raw
+        .split(|c: char| c.is_whitespace() || c == '_' || c == '-')
+        .filter(|word| !word.is_empty())
+    {
+        if !normal.is_empty() {
+            normal.push(' ');
+        }
+        normal.push_str(&word.to_lowercase());
+    }
+    let mut name = normal.as_str();
+    for tactic in ["execution:", "privilege escalation:", "defense evasion:"] {
+        if let Some(rest) = name.strip_prefix(tactic) {
+            name = rest.trim_start();
+            break;
+        }
+    }
+    match name {
+        "added binary executed" => Category::AddedBinary,
+        "added library loaded" => Category::AddedLibrary,
+        "added malicious binary executed" => Category::AddedMaliciousBinary,
+        "modified malicious binary executed" => Category::ModifiedMaliciousBinary,
+        "built in malicious binary executed" | "builtin malicious binary executed" => {
+            Category::BuiltInMaliciousBinary
+        }
+        _ if name.starts_with("fileless execution") => Category::Fileless,
+        _ => Category::Other(owned(raw.trim())),
+    }
+}
+
+/// `Finding.Severity` by number.
+pub(super) fn severity_name(number: i64) -> Option<&'static str> {
+    match number {
+        1 => Some("CRITICAL"),
+        2 => Some("HIGH"),
+        3 => Some("MEDIUM"),
+        4 => Some("LOW"),
+        _ => None,
+    }
+}
+
+/// `Finding.State` by number.
+pub(super) fn state_name(number: i64) -> Option<&'static str> {
+    match number {
+        1 => Some("ACTIVE"),
+        2 => Some("INACTIVE"),
+        _ => None,
+    }
+}
+
+/// `Finding.Mute` by number.
+pub(super) fn mute_name(number: i64) -> Option<&'static str> {
+    match number {
+        1 => Some("MUTED"),
+        2 => Some("UNMUTED"),
+        4 => Some("UNDEFINED"),
+        _ => None,
+    }
+}
+
+/// An enum field as its upper-case name; the `*_UNSPECIFIED` value (0) is absent, and a
+/// number this tool does not know is kept as its decimal text.
+fn enum_text(
+    value: &Scalar<'_>,
+    by_number: fn(i64) -> Option<&'static str>,
+) -> Result<Option<String>, Problem> {
+    use super::field::EnumValue;
+    Ok(match value.proto_enum()? {
+        None | Some(EnumValue::Number(0)) => None,
+        Some(EnumValue::Number(number)) => {
+            Some(by_number(number).map_or_else(|| number.to_string(), str::to_owned))
+        }
+        Some(EnumValue::Name(name)) if name.ends_with("_UNSPECIFIED") => None,
+        Some(EnumValue::Name(name)) => Some(owned(&name.to_ascii_uppercase())),
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SccFinding<'a> {
+    #[serde(borrow)]
+    name: Scalar<'a>,
+    #[serde(borrow, alias = "canonical_name")]
+    canonical_name: Scalar<'a>,
+    #[serde(borrow, alias = "parent_display_name")]
+    parent_display_name: Scalar<'a>,
+    #[serde(borrow, alias = "resource_name")]
+    resource_name: Scalar<'a>,
+    #[serde(borrow)]
+    state: Scalar<'a>,
+    #[serde(borrow)]
+    category: Scalar<'a>,
+    #[serde(borrow)]
+    severity: Scalar<'a>,
+    #[serde(borrow)]
+    mute: Scalar<'a>,
+    #[serde(borrow, alias = "event_time")]
+    event_time: Scalar<'a>,
+    #[serde(borrow, alias = "create_time")]
+    create_time: Scalar<'a>,
+    #[serde(borrow)]
+    processes: List<Obj<Process<'a>>>,
+    #[serde(borrow)]
+    containers: List<Obj<Container<'a>>>,
+    #[serde(borrow)]
+    kubernetes: Obj<Kubernetes<'a>>,
+    #[serde(borrow, alias = "source_properties")]
+    source_properties: Obj<SourceProperties<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Process<'a> {
+    #[serde(borrow)]
+    binary: Obj<File<'a>>,
+    #[serde(borrow)]
+    script: Obj<File<'a>>,
+    #[serde(borrow)]
+    libraries: List<Obj<File<'a>>>,
+    #[serde(borrow)]
+    args: List<Scalar<'a>>,
+    #[serde(borrow, alias = "arguments_truncated")]
+    arguments_truncated: Scalar<'a>,
+    #[serde(borrow)]
+    pid: Scalar<'a>,
+    #[serde(borrow, alias = "parent_pid")]
+    parent_pid: Scalar<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct File<'a> {
+    #[serde(borrow)]
+    path: Scalar<'a>,
+    #[serde(borrow)]
+    sha256: Scalar<'a>,
+    #[serde(borrow)]
+    size: Scalar<'a>,
+    #[serde(borrow, alias = "hashed_size")]
+    hashed_size: Scalar<'a>,
+    #[serde(borrow, alias = "partially_hashed")]
+    partially_hashed: Scalar<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Container<'a> {
+    #[serde(borrow)]
+    name: Scalar<'a>,
+    #[serde(borrow)]
+    uri: Scalar<'a>,
+    #[serde(borrow, alias = "image_id")]
+    image_id: Scalar<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Kubernetes<'a> {
+    #[serde(borrow)]
+    pods: List<Obj<Pod<'a>>>,
+    #[serde(borrow)]
+    nodes: List<Obj<Node<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Pod<'a> {
+    #[serde(borrow)]
+    ns: Scalar<'a>,
+    #[serde(borrow)]
+    name: Scalar<'a>,
+    #[serde(borrow)]
+    containers: List<Obj<Container<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Node<'a> {
+    #[serde(borrow)]
+    name: Scalar<'a>,
+}
+
+/// The `sourceProperties` keys CTD documents (plus one reported by a third party).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SourceProperties<'a> {
+    #[serde(borrow, rename = "Pod_Namespace")]
+    pod_namespace: Scalar<'a>,
+    #[serde(borrow, rename = "Pod_Name")]
+    pod_name: Scalar<'a>,
+    #[serde(borrow, rename = "Container_Name")]
+    container_name: Scalar<'a>,
+    #[serde(borrow, rename = "Container_Image_Uri")]
+    container_image_uri: Scalar<'a>,
+    #[serde(borrow, rename = "VM_Instance_Name")]
+    vm_instance_name: Scalar<'a>,
+    #[serde(borrow, rename = "Process_Binary_Fullpath")]
+    process_binary_fullpath: Scalar<'a>,
+}
+
+/// The notification's or list result's `resource` (v1, v2 `gcpMetadata`, or gcloud's
+/// `projectName`).
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Resource<'a> {
+    #[serde(borrow)]
+    name: Scalar<'a>,
+    #[serde(borrow)]
+    project: Scalar<'a>,
+    #[serde(borrow, alias = "project_name")]
+    project_name: Scalar<'a>,
+    #[serde(borrow, alias = "project_display_name")]
+    project_display_name: Scalar<'a>,
+    #[serde(borrow)]
+    location: Scalar<'a>,
+    #[serde(borrow, alias = "gcp_metadata")]
+    gcp_metadata: Obj<GcpMetadata<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct GcpMetadata<'a> {
+    #[serde(borrow)]
+    project: Scalar<'a>,
+    #[serde(borrow, alias = "project_display_name")]
+    project_display_name: Scalar<'a>,
+}
+
+/// Reads an SCC document: a bare finding, a notification or list result, or a list page.
+pub(super) fn parse(
+    object: &RawObject<'_>,
+    json: &str,
+    label: &str,
+    out: &mut Vec<Result<Finding, Error>>,
+) {
+    let list_key = ["listFindingsResults", "list_findings_results"]
+        .into_iter()
+        .find(|key| object.has(key));
+    if let Some(key) = list_key {
+        let results = object
+            .get(key)
+            .map(|raw| serde_json::from_str::<List<&RawValue>>(raw.get()));
+        match results {
+            Some(Ok(results)) => match results.get() {
+                Ok(results) => {
+                    for (index, result) in results.iter().enumerate() {
+                        out.push(parse_result(result.get(), &format!("{label}#{index}")));
+                    }
+                }
+                Err(problem) => out.push(Err(Error::field(
+                    label,
+                    Source::Scc,
+                    Case::Camel,
+                    &FieldError::new(problem).prefixed(&[Seg::Raw(key)]),
+                ))),
+            },
+            Some(Err(source)) => out.push(Err(Error::Malformed {
+                document: label.to_owned(),
+                vendor: Source::Scc,
+                source,
+            })),
+            None => {}
+        }
+    } else if [
+        "finding",
+        "notificationConfigName",
+        "notification_config_name",
+    ]
+    .iter()
+    .any(|key| object.has(key))
+    {
+        out.push(wrapped(object, label));
+    } else {
+        out.push(read(json, None, None, false, label));
+    }
+}
+
+/// One `listFindingsResults[i]` element.
+fn parse_result(json: &str, label: &str) -> Result<Finding, Error> {
+    let object = serde_json::from_str::<RawObject<'_>>(json).map_err(|_| Error::NotAnObject {
+        document: label.to_owned(),
+        got: super::json_kind(json),
+    })?;
+    wrapped(&object, label)
+}
+
+/// `{finding, resource, notificationConfigName?, stateChange?}`.
+fn wrapped(object: &RawObject<'_>, label: &str) -> Result<Finding, Error> {
+    let finding = object.get("finding").map_or("null", RawValue::get);
+    let notification = object
+        .get("notificationConfigName")
+        .or_else(|| object.get("notification_config_name"));
+    read(finding, object.get("resource"), notification, true, label)
+}
+
+/// Reads a finding (and its envelope's resource); `wrapped` findings report paths from the
+/// envelope (`finding.…`, `resource.…`).
+fn read(
+    finding_json: &str,
+    resource: Option<&RawValue>,
+    notification: Option<&RawValue>,
+    wrapped: bool,
+    label: &str,
+) -> Result<Finding, Error> {
+    let malformed = |source| Error::Malformed {
+        document: label.to_owned(),
+        vendor: Source::Scc,
+        source,
+    };
+    let finding = serde_json::from_str::<Obj<SccFinding<'_>>>(finding_json).map_err(malformed)?;
+    let resource = resource
+        .map(|raw| serde_json::from_str::<Obj<Resource<'_>>>(raw.get()))
+        .transpose()
+        .map_err(malformed)?
+        .unwrap_or_default();
+    let notification = notification
+        .map(|raw| serde_json::from_str::<Scalar<'_>>(raw.get()))
+        .transpose()
+        .map_err(malformed)?
+        .unwrap_or_default();
+    convert(&finding, &resource, &notification, wrapped, label)
+        .map_err(|error| Error::field(label, Source::Scc, case_of(finding_json), &error))
+}
+
+/// The key spelling of a finding: snake_case if any key that differs between the two
+/// spellings is written in snake_case. Only used to print error paths.
+fn case_of(finding_json: &str) -> Case {
+    const SNAKE: [&str; 8] = [
+        "resource_name",
+        "event_time",
+        "create_time",
+        "finding_class",
+        "canonical_name",
+        "source_properties",
+        "parent_display_name",
+        "mitre_attack",
+    ];
+    match serde_json::from_str::<RawObject<'_>>(finding_json) {
+        Ok(object) if SNAKE.iter().any(|key| object.has(key)) => Case::Snake,
+        _ => Case::Camel,
+    }
+}
+
+fn convert(
+    finding: &Obj<SccFinding<'_>>,
+    resource: &Obj<Resource<'_>>,
+    notification: &Scalar<'_>,
+    wrapped: bool,
+    label: &str,
+) -> Result<Finding, FieldError> {
+    let in_finding = |result: Result<Finding, FieldError>| {
+        if wrapped {
+            result.key("finding")
+        } else {
+            result
+        }
+    };
+    let finding = match finding.get() {
+        Ok(Some(finding)) => finding,
+        Ok(None) => return in_finding(Err(FieldError::new(Problem::Missing))),
+        Err(problem) => return in_finding(Err(FieldError::new(problem))),
+    };
+    let resource = match resource.get().key("resource")? {
+        Some(resource) => ResourceInfo::read(resource).key("resource")?,
+        None => ResourceInfo::default(),
+    };
+    let notification = notification.text().key("notificationConfigName")?;
+    in_finding(convert_finding(finding, &resource, notification, label))
+}
+
+/// What the envelope's `resource` says, read (and type-checked) outside the finding.
+#[derive(Default)]
+struct ResourceInfo<'r> {
+    name: Option<&'r str>,
+    /// The project's display name (in practice its id).
+    project_display_name: Option<&'r str>,
+    /// The project's full resource name (`//cloudresourcemanager.googleapis.com/projects/N`).
+    project: Option<&'r str>,
+    location: Option<&'r str>,
+}
+
+impl<'r> ResourceInfo<'r> {
+    fn read(resource: &'r Resource<'_>) -> Result<Self, FieldError> {
+        let metadata = resource.gcp_metadata.get().key("gcpMetadata")?;
+        let mut project_display_name = resource
+            .project_display_name
+            .text()
+            .key("projectDisplayName")?;
+        let mut project = resource.project.text().key("project")?;
+        if project.is_none() {
+            project = resource.project_name.text().key("projectName")?;
+        }
+        if let Some(metadata) = metadata {
+            if project_display_name.is_none() {
+                project_display_name = metadata
+                    .project_display_name
+                    .text()
+                    .key("projectDisplayName")
+                    .key("gcpMetadata")?;
+            }
+            if project.is_none() {
+                project = metadata.project.text().key("project").key("gcpMetadata")?;
+            }
+        }
+        Ok(Self {
+            name: resource.name.text().key("name")?,
+            project_display_name,
+            project,
+            location: resource.location.text().key("location")?,
+        })
+    }
+}
+
+fn convert_finding(
+    finding: &SccFinding<'_>,
+    resource: &ResourceInfo<'_>,
+    notification: Option<&str>,
+    label: &str,
+) -> Result<Finding, FieldError> {
+    let raw_category = finding
+        .category
+        .text()
+        .key("category")?
+        .ok_or(Problem::Missing)
+        .key("category")?;
+    let category = category(raw_category);
+    let id = match finding.name.text().key("name")? {
+        Some(name) => name,
+        None => finding
+            .canonical_name
+            .text()
+            .key("canonicalName")?
+            .unwrap_or(label),
+    };
+    let event_time = match finding.event_time.text().key("eventTime")? {
+        Some(time) => Some(time),
+        None => finding.create_time.text().key("createTime")?,
+    };
+    let source_properties = finding.source_properties.get().key("sourceProperties")?;
+    let mut context = context(finding, resource, notification, source_properties)?;
+    let (image, container) = image(finding, source_properties)?;
+    context.container = context_text(container);
+    let mut binaries = binaries(finding)?;
+    if binaries.is_empty()
+        && let Some(path) =
+            source_properties.and_then(|props| props.process_binary_fullpath.text_or_none())
+    {
+        binaries.push(Binary::new(BinaryRole::Process, Some(&unquote(path))));
+    }
+    Ok(finish(Finding {
+        source: Source::Scc,
+        document: label.to_owned(),
+        id: owned(id),
+        category,
+        raw_category: owned(raw_category),
+        severity: enum_text(&finding.severity, severity_name).key("severity")?,
+        event_time: event_time.map(owned),
+        image,
+        binaries,
+        context,
+    }))
+}
+
+fn context(
+    finding: &SccFinding<'_>,
+    resource: &ResourceInfo<'_>,
+    notification: Option<&str>,
+    source_properties: Option<&SourceProperties<'_>>,
+) -> Result<Context, FieldError> {
+    let resource_name = finding
+        .resource_name
+        .text()
+        .key("resourceName")?
+        .or(resource.name);
+    let parsed = resource_name.map(GcpResource::parse).unwrap_or_default();
+    // Prefer the display name (the project id in practice), then the id in `resourceName`,
+    // then the number at the end of the project's full resource name.
+    let project = resource
+        .project_display_name
+        .or(parsed.project)
+        .or_else(|| resource.project.and_then(|full| full.rsplit('/').next()));
+    let location = parsed.location.or(resource.location);
+
+    let kubernetes = finding.kubernetes.get().key("kubernetes")?;
+    let mut pod = None;
+    let mut namespace = None;
+    let mut node = None;
+    if let Some(kubernetes) = kubernetes {
+        let pods = kubernetes
+            .pods
+            .get()
+            .within(&[Key("kubernetes"), Key("pods")])?;
+        if let Some(first) = pods.first() {
+            let here = [Key("kubernetes"), Key("pods"), Index(0)];
+            if let Some(first) = first.get().within(&here)? {
+                pod = first.name.text().key("name").within(&here)?;
+                namespace = first.ns.text().key("ns").within(&here)?;
+            }
+        }
+        let nodes = kubernetes
+            .nodes
+            .get()
+            .within(&[Key("kubernetes"), Key("nodes")])?;
+        if let Some(first) = nodes.first() {
+            let here = [Key("kubernetes"), Key("nodes"), Index(0)];
+            if let Some(first) = first.get().within(&here)? {
+                node = first.name.text().key("name").within(&here)?;
+            }
+        }
+    }
+    if let Some(props) = source_properties {
+        pod = pod.or_else(|| props.pod_name.text_or_none());
+        namespace = namespace.or_else(|| props.pod_namespace.text_or_none());
+        node = node.or_else(|| props.vm_instance_name.text_or_none());
+    }
+
+    let organization = finding
+        .name
+        .text_or_none()
+        .and_then(|name| name.strip_prefix("organizations/"))
+        .and_then(|rest| rest.split('/').next());
+
+    Ok(Context {
+        project: context_text(project),
+        organization: context_text(organization),
+        cluster: context_text(parsed.cluster),
+        location: context_text(location),
+        namespace: context_text(namespace.or(parsed.namespace)),
+        pod: context_text(pod.or(parsed.pod)),
+        workload: context_text(parsed.service),
+        workload_kind: parsed.service.map(|_| "cloud-run-service".to_owned()),
+        node: context_text(node),
+        resource_name: context_text(resource_name),
+        detector: context_text(
+            finding
+                .parent_display_name
+                .text()
+                .key("parentDisplayName")?,
+        ),
+        state: enum_text(&finding.state, state_name).key("state")?,
+        mute: enum_text(&finding.mute, mute_name).key("mute")?,
+        notification_config: context_text(notification),
+        ..Context::default()
+    })
+}
+
+/// What a GCP full resource name says.
+#[derive(Default)]
+struct GcpResource<'a> {
+    project: Option<&'a str>,
+    location: Option<&'a str>,
+    cluster: Option<&'a str>,
+    namespace: Option<&'a str>,
+    pod: Option<&'a str>,
+    service: Option<&'a str>,
+}
+
+impl<'a> GcpResource<'a> {
+    /// `//container.googleapis.com/projects/P/locations/L/clusters/C[/k8s/namespaces/N/pods/P]`
+    /// or `//run.googleapis.com/projects/P/locations/L/services/S`.
+    fn parse(name: &'a str) -> Self {
+        let path = name
+            .strip_prefix("//")
+            .and_then(|rest| rest.split_once('/'))
+            .map_or(name, |(_, path)| path);
+        let mut parsed = Self::default();
+        let mut segments = path.split('/').filter(|segment| !segment.is_empty());
+        while let Some(key) = segments.next() {
+            let slot = match key {
+                "projects" => &mut parsed.project,
+                "locations" | "zones" | "regions" => &mut parsed.location,
+                "clusters" => &mut parsed.cluster,
+                "namespaces" => &mut parsed.namespace,
+                "pods" => &mut parsed.pod,
+                "services" => &mut parsed.service,
+                _ => continue,
+            };
+            if let Some(value) = segments.next() {
+                slot.get_or_insert(value);
+            }
+        }
+        parsed
+    }
+}
+
+/// A container entry that names an image.
+struct FoundImage<'c> {
+    name: Option<&'c str>,
+    reference: Option<&'c str>,
+    digests: [Option<crate::digest::Sha256Digest>; 2],
+}
+
+/// The image named by a container entry, if it names one.
+fn read_container<'c>(container: &'c Container<'_>) -> Result<Option<FoundImage<'c>>, FieldError> {
+    let uri = container.uri.text().key("uri")?;
+    let image_id = container.image_id.text().key("imageId")?;
+    if uri.is_none() && image_id.is_none() {
+        return Ok(None);
+    }
+    let name = container.name.text().key("name")?;
+    let uri_digest = uri.map(reference_digest).transpose().key("uri")?.flatten();
+    let id_digest = image_id
+        .map(reference_digest)
+        .transpose()
+        .key("imageId")?
+        .flatten();
+    Ok(Some(FoundImage {
+        name,
+        // An image id that is a pullable `repo@sha256:…` names the image when `uri` is absent.
+        reference: uri.or_else(|| image_id.filter(|id| id.contains('@'))),
+        digests: [uri_digest, id_digest],
+    }))
+}
+
+/// The image, and the name of the container it was found in.
+fn image<'f>(
+    finding: &'f SccFinding<'_>,
+    source_properties: Option<&'f SourceProperties<'_>>,
+) -> Result<(super::ImageRef, Option<&'f str>), FieldError> {
+    let mut chosen = None;
+    let containers = finding.containers.get().key("containers")?;
+    for (index, container) in containers.iter().enumerate() {
+        let here = [Key("containers"), Index(index)];
+        if let Some(container) = container.get().within(&here)?
+            && let Some(found) = read_container(container).within(&here)?
+        {
+            chosen = Some(found);
+            break;
+        }
+    }
+    if chosen.is_none()
+        && let Some(kubernetes) = finding.kubernetes.get().key("kubernetes")?
+    {
+        let pods = kubernetes
+            .pods
+            .get()
+            .within(&[Key("kubernetes"), Key("pods")])?;
+        'pods: for (pod_index, pod) in pods.iter().enumerate() {
+            let in_pod = [Key("kubernetes"), Key("pods"), Index(pod_index)];
+            let Some(pod) = pod.get().within(&in_pod)? else {
+                continue;
+            };
+            let containers = pod.containers.get().key("containers").within(&in_pod)?;
+            for (index, container) in containers.iter().enumerate() {
+                let here = [
+                    Key("kubernetes"),
+                    Key("pods"),
+                    Index(pod_index),
+                    Key("containers"),
+                    Index(index),
+                ];
+                if let Some(container) = container.get().within(&here)?
+                    && let Some(found) = read_container(container).within(&here)?
+                {
+                    chosen = Some(found);
+                    break 'pods;
+                }
+            }
+        }
+    }
+
+    let mut image = ImageBuilder::default();
+    let mut container_name = None;
+    if let Some(found) = chosen {
+        container_name = found.name;
+        if let Some(reference) = found.reference {
+            image.reference(reference);
+        }
+        for digest in found.digests.into_iter().flatten() {
+            image.digest(digest);
+        }
+    } else if let Some(uri) =
+        source_properties.and_then(|props| props.container_image_uri.text_or_none())
+    {
+        image.reference(uri);
+        // Free-form fallback: a malformed digest here is ignored, not an error.
+        if let Ok(Some(digest)) = reference_digest(uri) {
+            image.digest(digest);
+        }
+    }
+    if container_name.is_none() {
+        container_name = first_container_name(finding)
+            .or_else(|| source_properties.and_then(|props| props.container_name.text_or_none()));
+    }
+    Ok((image.finish(), container_name))
+}
+
+/// The first container name anywhere in the finding, for findings whose containers name no
+/// image.
+fn first_container_name<'f>(finding: &'f SccFinding<'_>) -> Option<&'f str> {
+    let direct = finding
+        .containers
+        .get()
+        .ok()?
+        .iter()
+        .find_map(|container| container.get().ok().flatten()?.name.text_or_none());
+    direct.or_else(|| {
+        let kubernetes = finding.kubernetes.get().ok().flatten()?;
+        kubernetes.pods.get().ok()?.iter().find_map(|pod| {
+            let pod = pod.get().ok().flatten()?;
+            pod.containers
+                .get()
+                .ok()?
+                .iter()
+                .find_map(|container| container.get().ok().flatten()?.name.text_or_none())
+        })
+    })
+}
+
+/// Roles from the pid tree (see the module docs).
+fn roles(pids: &[(Option<i64>, Option<i64>)]) -> Vec<BinaryRole> {
+    let parent_of = |parent: usize, child: usize| {
+        parent != child && pids[parent].0.is_some() && pids[parent].0 == pids[child].1
+    };
+    let count = pids.len();
+    let leaf: Vec<bool> = (0..count)
+        .map(|candidate| !(0..count).any(|child| parent_of(candidate, child)))
+        .collect();
+    if !leaf.contains(&true) {
+        return vec![BinaryRole::Process; count];
+    }
+    (0..count)
+        .map(|index| {
+            if leaf[index] {
+                BinaryRole::Process
+            } else if (0..count).any(|child| leaf[child] && parent_of(index, child)) {
+                BinaryRole::Parent
+            } else {
+                BinaryRole::Ancestor
+            }
+        })
+        .collect()
+}
+
+/// Every named file of every process.
+fn binaries(finding: &SccFinding<'_>) -> Result<Vec<Binary>, FieldError> {
+    let processes = finding.processes.get().key("processes")?;
+    if finding.processes.overflow || processes.len() > MAX_PROCESSES {
+        return Err(Problem::TooMany {
+            limit: MAX_PROCESSES,
+        })
+        .key("processes");
+    }
+    let mut read = Vec::with_capacity(processes.len());
+    for (index, process) in processes.iter().enumerate() {
+        let here = [Key("processes"), Index(index)];
+        let Some(process) = process.get().within(&here)? else {
+            continue;
+        };
+        let pid = process.pid.int().key("pid").within(&here)?;
+        let parent_pid = process.parent_pid.int().key("parentPid").within(&here)?;
+        read.push((index, process, pid, parent_pid));
+    }
+    let pids: Vec<_> = read
+        .iter()
+        .map(|&(_, _, pid, parent)| (pid, parent))
+        .collect();
+    let roles = roles(&pids);
+
+    let mut binaries = Vec::new();
+    for (&(index, process, pid, _), &role) in read.iter().zip(&roles) {
+        process_binaries(process, role, pid, &mut binaries)
+            .index(index)
+            .key("processes")?;
+    }
+    Ok(binaries)
+}
+
+/// The binary (with the arguments), script and libraries of one process.
+fn process_binaries(
+    process: &Process<'_>,
+    role: BinaryRole,
+    pid: Option<i64>,
+    out: &mut Vec<Binary>,
+) -> Result<(), FieldError> {
+    if let Some(file) = process.binary.get().key("binary")?
+        && let Some(mut binary) = file_binary(file, role, pid).key("binary")?
+    {
+        let args = process.args.get().key("args")?;
+        for (index, arg) in args.iter().enumerate() {
+            let arg = arg.text().index(index).key("args")?;
+            binary.push_arg(&unquote(arg.unwrap_or("")));
+        }
+        binary.truncated |= process.args.overflow
+            || process
+                .arguments_truncated
+                .flag()
+                .key("argumentsTruncated")?
+                .unwrap_or(false);
+        out.push(binary);
+    }
+    if let Some(file) = process.script.get().key("script")?
+        && let Some(script) = file_binary(file, BinaryRole::Script, pid).key("script")?
+    {
+        out.push(script);
+    }
+    let libraries = process.libraries.get().key("libraries")?;
+    if process.libraries.overflow || libraries.len() > MAX_LIBRARIES {
+        return Err(Problem::TooMany {
+            limit: MAX_LIBRARIES,
+        })
+        .key("libraries");
+    }
+    for (index, library) in libraries.iter().enumerate() {
+        let here = [Key("libraries"), Index(index)];
+        if let Some(file) = library.get().within(&here)?
+            && let Some(library) = file_binary(file, BinaryRole::Library, pid).within(&here)?
+        {
+            out.push(library);
+        }
+    }
+    Ok(())
+}
+
+/// A `File` as a [`Binary`]; `None` when it names neither a path nor a hash.
+fn file_binary(
+    file: &File<'_>,
+    role: BinaryRole,
+    pid: Option<i64>,
+) -> Result<Option<Binary>, FieldError> {
+    let path = file.path.text().key("path")?;
+    let sha256 = file
+        .sha256
+        .text()
+        .key("sha256")?
+        .map(parse_sha256)
+        .transpose()
+        .key("sha256")?;
+    if path.is_none() && sha256.is_none() {
+        return Ok(None);
+    }
+    let mut binary = Binary::new(role, path.map(unquote).as_deref());
+    binary.sha256 = sha256;
+    binary.size = file.size.size().key("size")?;
+    binary.hashed_size = file.hashed_size.size().key("hashedSize")?;
+    binary.partially_hashed = file
+        .partially_hashed
+        .flag()
+        .key("partiallyHashed")?
+        .unwrap_or(false);
+    binary.pid = pid;
+    Ok(Some(binary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::display_name("Added Binary Executed", Category::AddedBinary)]
+    #[case::with_tactic("Execution: Added Binary Executed", Category::AddedBinary)]
+    #[case::tactic_without_space("Execution:Added Binary Executed", Category::AddedBinary)]
+    #[case::module_name("ADDED_BINARY_EXECUTED", Category::AddedBinary)]
+    #[case::lower_case("added binary executed", Category::AddedBinary)]
+    #[case::extra_spaces("  Added  Binary   Executed ", Category::AddedBinary)]
+    #[case::library("Added Library Loaded", Category::AddedLibrary)]
+    #[case::library_module("ADDED_LIBRARY_LOADED", Category::AddedLibrary)]
+    #[case::added_malicious(
+        "Execution: Added Malicious Binary Executed",
+        Category::AddedMaliciousBinary
+    )]
+    #[case::added_malicious_module(
+        "ADDED_MALICIOUS_BINARY_EXECUTED",
+        Category::AddedMaliciousBinary
+    )]
+    #[case::modified_malicious(
+        "Execution: Modified Malicious Binary Executed",
+        Category::ModifiedMaliciousBinary
+    )]
+    #[case::modified_malicious_module(
+        "MODIFIED_MALICIOUS_BINARY_EXECUTED",
+        Category::ModifiedMaliciousBinary
+    )]
+    #[case::built_in(
+        "Execution: Built in Malicious Binary Executed",
+        Category::BuiltInMaliciousBinary
+    )]
+    #[case::built_in_hyphen(
+        "Execution: Built-in Malicious Binary Executed",
+        Category::BuiltInMaliciousBinary
+    )]
+    #[case::built_in_module("BUILT_IN_MALICIOUS_BINARY_EXECUTED", Category::BuiltInMaliciousBinary)]
+    #[case::memfd("Execution: Fileless Execution in /memfd:", Category::Fileless)]
+    #[case::memfd_module("FILELESS_EXECUTION_DETECTION_MEMFD", Category::Fileless)]
+    #[case::dev_shm(
+        "Privilege Escalation: Fileless Execution in /dev/shm",
+        Category::Fileless
+    )]
+    #[case::other_tactic_is_not_stripped("Persistence: Added Binary Executed", Category::Other("Persistence: Added Binary Executed".to_owned()))]
+    #[case::unknown("Malicious Script Executed", Category::Other("Malicious Script Executed".to_owned()))]
+    #[case::empty_words("Execution:", Category::Other("Execution:".to_owned()))]
+    fn scc_categories(#[case] raw: &str, #[case] expected: Category) {
+        assert_eq!(category(raw), expected);
+    }
+
+    #[rstest]
+    #[case(0, None)]
+    #[case(1, Some("CRITICAL"))]
+    #[case(2, Some("HIGH"))]
+    #[case(3, Some("MEDIUM"))]
+    #[case(4, Some("LOW"))]
+    #[case(5, None)]
+    fn severity_numbers(#[case] number: i64, #[case] expected: Option<&str>) {
+        assert_eq!(severity_name(number), expected);
+    }
+
+    #[rstest]
+    #[case(0, None)]
+    #[case(1, Some("ACTIVE"))]
+    #[case(2, Some("INACTIVE"))]
+    fn state_numbers(#[case] number: i64, #[case] expected: Option<&str>) {
+        assert_eq!(state_name(number), expected);
+    }
+
+    #[rstest]
+    #[case(0, None)]
+    #[case(1, Some("MUTED"))]
+    #[case(2, Some("UNMUTED"))]
+    #[case(3, None)]
+    #[case(4, Some("UNDEFINED"))]
+    fn mute_numbers(#[case] number: i64, #[case] expected: Option<&str>) {
+        assert_eq!(mute_name(number), expected);
+    }
+
+    #[rstest]
+    #[case::name("\"LOW\"", Some("LOW"))]
+    #[case::lower_case_name("\"low\"", Some("LOW"))]
+    #[case::number("4", Some("LOW"))]
+    #[case::numeric_string("\"1\"", Some("CRITICAL"))]
+    #[case::unspecified_name("\"SEVERITY_UNSPECIFIED\"", None)]
+    #[case::unspecified_number("0", None)]
+    #[case::unknown_number_kept("9", Some("9"))]
+    #[case::null("null", None)]
+    fn severity_field(#[case] json: &str, #[case] expected: Option<&str>) {
+        let value: Scalar<'_> = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            enum_text(&value, severity_name).unwrap().as_deref(),
+            expected
+        );
+    }
+
+    #[test]
+    fn severity_of_the_wrong_type_is_an_error() {
+        let value: Scalar<'_> = serde_json::from_str("true").unwrap();
+        assert_eq!(
+            enum_text(&value, severity_name).unwrap_err().to_string(),
+            "expected an enum name or number (got true)"
+        );
+    }
+
+    fn roles_of(pids: &[(Option<i64>, Option<i64>)]) -> Vec<BinaryRole> {
+        roles(pids)
+    }
+
+    #[rstest]
+    #[case::single(&[(Some(20), Some(10))], &[BinaryRole::Process])]
+    #[case::child_then_parent(
+        &[(Some(20), Some(10)), (Some(10), Some(1))],
+        &[BinaryRole::Process, BinaryRole::Parent],
+    )]
+    #[case::grandparent(
+        &[(Some(1), Some(0)), (Some(10), Some(1)), (Some(20), Some(10))],
+        &[BinaryRole::Ancestor, BinaryRole::Parent, BinaryRole::Process],
+    )]
+    #[case::siblings(
+        &[(Some(20), Some(10)), (Some(21), Some(10))],
+        &[BinaryRole::Process, BinaryRole::Process],
+    )]
+    #[case::no_pids(&[(None, None), (None, None)], &[BinaryRole::Process, BinaryRole::Process])]
+    #[case::cycle(
+        &[(Some(1), Some(2)), (Some(2), Some(1))],
+        &[BinaryRole::Process, BinaryRole::Process],
+    )]
+    fn process_roles(#[case] pids: &[(Option<i64>, Option<i64>)], #[case] expected: &[BinaryRole]) {
+        assert_eq!(roles_of(pids), expected);
+    }
+
+    #[rstest]
+    #[case::gke_cluster(
+        "//container.googleapis.com/projects/acme-prod/locations/europe-west4/clusters/payments",
+        Some("acme-prod"),
+        Some("europe-west4"),
+        Some("payments"),
+        None
+    )]
+    #[case::zonal(
+        "//container.googleapis.com/projects/123456789/zones/us-central1-a/clusters/ci",
+        Some("123456789"),
+        Some("us-central1-a"),
+        Some("ci"),
+        None
+    )]
+    #[case::cloud_run(
+        "//run.googleapis.com/projects/acme-prod/locations/us-east1/services/checkout",
+        Some("acme-prod"),
+        Some("us-east1"),
+        None,
+        Some("checkout")
+    )]
+    #[case::garbage("not a resource name", None, None, None, None)]
+    fn resource_names(
+        #[case] name: &str,
+        #[case] project: Option<&str>,
+        #[case] location: Option<&str>,
+        #[case] cluster: Option<&str>,
+        #[case] service: Option<&str>,
+    ) {
+        let parsed = GcpResource::parse(name);
+        assert_eq!(
+            (
+                parsed.project,
+                parsed.location,
+                parsed.cluster,
+                parsed.service
+            ),
+            (project, location, cluster, service)
+        );
+    }
+}
