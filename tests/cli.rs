@@ -13,3 +13,4 @@ mod gate;
 mod registry;
 mod scan;
 mod support;
+mod triage;

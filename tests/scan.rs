@@ -391,7 +391,7 @@ fn usage_errors_exit_2_and_help_teaches() {
 }
 
 /// The bytes of `path` in a fixture layer, read with tar and flate2 directly.
-fn file_in_layer(image: &str, layer: usize, path: &str) -> Vec<u8> {
+pub(crate) fn file_in_layer(image: &str, layer: usize, path: &str) -> Vec<u8> {
     use std::io::Read as _;
     let dir = root().join("testdata/images").join(image);
     let index: Value =

@@ -197,8 +197,12 @@ impl Resolver<'_> {
         let repository = format!("{}/{}", parsed.registry(), parsed.repository());
         // Try the finding's digests as manifest or index digests (a config digest will not
         // resolve), then the tag.
+        let named = parsed
+            .digest()
+            .and_then(|digest| digest.parse::<Sha256Digest>().ok());
         let mut candidates: Vec<(String, Option<String>)> = digests
             .iter()
+            .chain(named.iter().filter(|digest| !digests.contains(digest)))
             .map(|digest| (format!("{repository}@{digest}"), None))
             .collect();
         if let Some(tag) = parsed.tag().filter(|_| parsed.digest().is_none()) {

@@ -1,0 +1,569 @@
+//! `exelock triage` end to end: an image in a real registry, attested with a key, findings about
+//! it in the detectors' own shapes, verdicts checked for every code, partial hashes resolved by
+//! streaming the image's layer, and the bake list the gate then checks.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+use crate::support::{Mode, Registry};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn exelock(dir: &Path) -> Command {
+    let mut command = Command::cargo_bin("exelock").unwrap();
+    command
+        .current_dir(dir)
+        .env("EXELOCK_PASSWORD", "pw")
+        .env("DOCKER_CONFIG", dir);
+    command
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The traps image in a registry, attested with a fresh key; its manifest as scanned.
+struct Setup {
+    registry: Registry,
+    dir: tempfile::TempDir,
+    manifest: Value,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let registry = Registry::start(Mode::Plain);
+        registry.push_oci_layout("oci:testdata/images/traps:latest", "fx/traps:v1");
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            exelock(dir.path())
+                .arg("generate-key-pair")
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+        let reference = format!("{}/fx/traps:v1", registry.host());
+        let attest = exelock(dir.path())
+            .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
+            .output()
+            .unwrap();
+        assert!(attest.status.success(), "{}", text(&attest));
+        let scan = exelock(dir.path())
+            .args(["scan", &reference, "-q", "--format", "json"])
+            .output()
+            .unwrap();
+        let manifest = serde_json::from_slice(&scan.stdout).unwrap();
+        Self {
+            registry,
+            dir,
+            manifest,
+        }
+    }
+
+    fn digest(&self) -> String {
+        self.manifest["image"]["manifestDigest"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn sha(&self, path: &str) -> String {
+        self.manifest["executables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap()["sha256"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn size(&self, path: &str) -> u64 {
+        self.manifest["executables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap()["size"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// An SCC v1 finding naming the image by tag and digest.
+    fn scc(&self, category: &str, processes: Value) -> Value {
+        let host = self.registry.host();
+        json!({
+            "name": "organizations/1/sources/2/findings/abc",
+            "category": category,
+            "severity": "LOW",
+            "state": "ACTIVE",
+            "eventTime": "2026-11-28T10:00:00Z",
+            "resourceName": "//container.googleapis.com/projects/p1/zones/europe-west4-b/clusters/prod",
+            "processes": processes,
+            "containers": [{"name": "app", "uri": format!("{host}/fx/traps:v1"), "imageId": format!("{host}/fx/traps@{}", self.digest())}],
+            "kubernetes": {"pods": [{"ns": "shop", "name": "web-7d4f", "containers": [{"name": "app"}]}]}
+        })
+    }
+
+    fn triage(&self, findings: &Value, extra: &[&str]) -> (Option<i32>, Value, String) {
+        let file = self.dir.path().join("findings.json");
+        fs_err::write(&file, findings.to_string()).unwrap();
+        let output = exelock(self.dir.path())
+            .args([
+                "triage",
+                "findings.json",
+                "--key",
+                "cosign.pub",
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        let parsed = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        (output.status.code(), parsed, text(&output))
+    }
+}
+
+fn verdicts(report: &Value) -> Vec<(String, String)> {
+    report
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|finding| finding["binaries"].as_array().unwrap().iter())
+        .map(|b| {
+            (
+                b["path"].as_str().unwrap_or_default().to_owned(),
+                b["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn process(path: &str, sha: &str, size: Option<u64>) -> Value {
+    let mut binary = json!({"path": path, "sha256": sha});
+    if let Some(size) = size {
+        binary["size"] = json!(size.to_string());
+        binary["hashedSize"] = json!(size.to_string());
+    }
+    json!({"name": path.rsplit('/').next().unwrap(), "binary": binary, "args": [path], "pid": "42"})
+}
+
+#[test]
+fn every_verdict_from_one_attested_image() {
+    let setup = Setup::new();
+    let tool = setup.sha("/usr/bin/tool");
+    let busybox = setup.sha("/bin/busybox");
+    let foreign = "ab".repeat(32);
+    let allowed = "cd".repeat(32);
+    fs_err::write(
+        setup.dir.path().join("allow.json"),
+        json!({"entries": [{"sha256": allowed, "source": "vendor agent 2.3"}]}).to_string(),
+    )
+    .unwrap();
+    let mut library_process = process("/usr/bin/tool", &tool, None);
+    library_process["libraries"] =
+        json!([{"path": "/usr/lib/libfoo.so.1", "sha256": setup.sha("/usr/lib/libfoo.so.1")}]);
+    let findings = json!([
+        setup.scc("Added Binary Executed", json!([library_process])),
+        setup.scc(
+            "Execution: Added Binary Executed",
+            json!([process("/tmp/busybox-copy", &busybox, None)])
+        ),
+        setup.scc(
+            "Added Binary Executed",
+            json!([process("/opt/agent/agent", &allowed, None)])
+        ),
+        setup.scc(
+            "Added Binary Executed",
+            json!([process("/usr/bin/tool", &foreign, None)])
+        ),
+        setup.scc(
+            "Added Binary Executed",
+            json!([
+                process("/tmp/x", &foreign, None),
+                process(
+                    "/usr/bin/unicodé-tööl",
+                    &setup.sha("/usr/bin/unicodé-tööl"),
+                    None
+                )
+            ])
+        ),
+        setup.scc(
+            "Execution: Fileless Execution in /memfd:",
+            json!([process("/memfd:payload (deleted)", &foreign, None)])
+        ),
+        setup.scc(
+            "Added Binary Executed",
+            json!([{"name": "sh", "binary": {"path": "/bin/busybox"}, "args": ["sh"]}])
+        ),
+    ]);
+    let (code, report, out) = setup.triage(
+        &findings,
+        &["--allowlist", "allow.json", "--emit-bake", "bake.json"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let got = verdicts(&report);
+    let want: Vec<(String, String)> = [
+        ("/usr/bin/tool", "unchanged"),
+        ("/usr/lib/libfoo.so.1", "unchanged"),
+        ("/tmp/busybox-copy", "relocated"),
+        ("/opt/agent/agent", "allowlisted"),
+        ("/usr/bin/tool", "modified"),
+        ("/tmp/x", "foreign"),
+        ("/usr/bin/unicodé-tööl", "unchanged"),
+        ("/memfd:payload (deleted)", "fileless"),
+        ("/bin/busybox", "unverifiable"),
+    ]
+    .iter()
+    .map(|(p, v)| ((*p).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(got, want, "{out}");
+    let first = &report[0]["binaries"][0];
+    assert_eq!(first["evidence"]["manifestDigest"], setup.digest());
+    assert!(
+        first["evidence"]["signedBy"]
+            .as_str()
+            .unwrap()
+            .starts_with("key ")
+    );
+    let foreign_binary = &report[4]["binaries"][0];
+    assert!(
+        foreign_binary["evidence"]["compared"]
+            .as_str()
+            .unwrap()
+            .contains("/tmp/x")
+    );
+    let steps = foreign_binary["response"]["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().any(|s| s
+            .as_str()
+            .unwrap()
+            .contains("kubectl cp shop/web-7d4f:/tmp/x")),
+        "{steps:?}"
+    );
+    assert!(steps.iter().any(|s| {
+        s.as_str()
+            .unwrap()
+            .contains(&format!("virustotal.com/gui/file/{foreign}"))
+    }));
+
+    // The legitimate binaries not in the image went to the bake list.
+    let bake: Value =
+        serde_json::from_slice(&fs_err::read(setup.dir.path().join("bake.json")).unwrap()).unwrap();
+    let baked: Vec<&str> = bake["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(baked, ["/opt/agent/agent", "/tmp/busybox-copy"]);
+
+    // All legitimate: exit 0.
+    let (code, _, out) = setup.triage(&json!([findings[0].clone(), findings[1].clone()]), &[]);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn partial_hashes_are_compared_with_prefix_digests_of_the_layer() {
+    let setup = Setup::new();
+    let size = setup.size("/bin/busybox");
+    let prefix = 4096u64;
+    // The detector hashed only the first 4096 bytes; read them from the fixture layer.
+    let content = crate::scan::file_in_layer("traps", 0, "bin/busybox");
+    let partial = exelock::digest::Sha256Digest::of(&content[..prefix as usize]).hex();
+    let binary = |path: &str, sha: &str| json!({"name": "x", "binary": {"path": path, "sha256": sha, "size": size.to_string(), "hashedSize": prefix.to_string(), "partiallyHashed": true}});
+    let findings = json!([
+        setup.scc(
+            "Added Binary Executed",
+            json!([binary("/bin/busybox", &partial)])
+        ),
+        setup.scc(
+            "Added Binary Executed",
+            json!([binary("/usr/local/bin/bb", &partial)])
+        ),
+        // The whole-file digest presented as a partial hash must not match.
+        setup.scc(
+            "Added Binary Executed",
+            json!([binary("/bin/busybox", &setup.sha("/bin/busybox"))])
+        ),
+    ]);
+    let (code, report, out) = setup.triage(&findings, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        verdicts(&report),
+        [
+            ("/bin/busybox".to_owned(), "unchanged".to_owned()),
+            ("/usr/local/bin/bb".to_owned(), "relocated".to_owned()),
+            ("/bin/busybox".to_owned(), "modified".to_owned()),
+        ],
+        "{out}"
+    );
+    assert!(
+        report[0]["binaries"][0]["evidence"]["compared"]
+            .as_str()
+            .unwrap()
+            .contains("first 4096 bytes")
+    );
+}
+
+#[test]
+fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
+    let setup = Setup::new();
+    let host = setup.registry.host();
+    let falco = json!({
+        "hostname": "node-1", "output": "Drop and execute new binary", "priority": "Critical",
+        "rule": "Drop and execute new binary in container", "source": "syscall", "tags": ["container"],
+        "time": "2026-11-28T10:00:00.000000000Z",
+        "output_fields": {
+            "container.image.repository": format!("{host}/fx/traps"), "container.image.tag": "v1",
+            "proc.exepath": "/tmp/dropped", "k8s.ns.name": "shop", "k8s.pod.name": "web-1", "container.name": "app"
+        }
+    });
+    let no_image = json!({"name": "organizations/1/sources/2/findings/x", "category": "Added Binary Executed",
+        "processes": [{"binary": {"path": "/usr/bin/tool", "sha256": setup.sha("/usr/bin/tool")}}]});
+    let file = setup.dir.path().join("batch.jsonl");
+    fs_err::write(&file, format!("{falco}\n{{not json\n{no_image}\n")).unwrap();
+    let output = exelock(setup.dir.path())
+        .args([
+            "triage",
+            "batch.jsonl",
+            "--key",
+            "cosign.pub",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let dropped = &lines[0]["binaries"][0];
+    assert_eq!(dropped["verdict"], "foreign");
+    assert!(
+        dropped["evidence"]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("mutable tag"),
+        "{dropped}"
+    );
+    assert_eq!(lines[1]["binaries"][0]["verdict"], "unverifiable");
+    assert!(
+        lines[1]["binaries"][0]["evidence"]["compared"]
+            .as_str()
+            .unwrap()
+            .contains("--image")
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("batch.jsonl line 2"),
+        "{}",
+        text(&output)
+    );
+
+    // --image fills in what SCC dropped.
+    let output = exelock(setup.dir.path())
+        .args([
+            "triage",
+            "batch.jsonl",
+            "--key",
+            "cosign.pub",
+            "--format",
+            "jsonl",
+            "--image",
+        ])
+        .arg(format!("{host}/fx/traps@{}", setup.digest()))
+        .output()
+        .unwrap();
+    let last: Value = serde_json::from_str(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        last["binaries"][0]["verdict"],
+        "unchanged",
+        "{}",
+        text(&output)
+    );
+
+    // Offline: a bundle and --path flags; a wrong key makes it unverifiable, never legitimate.
+    let bundle = exelock(setup.dir.path())
+        .args([
+            "attest",
+            &format!("{host}/fx/traps:v1"),
+            "--key",
+            "cosign.key",
+            "--bundle",
+            "b.json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(bundle.status.success());
+    let image = format!("{host}/fx/traps@{}", setup.digest());
+    let flags = |key: &str| {
+        exelock(setup.dir.path())
+            .args([
+                "triage",
+                "--path",
+                "/usr/bin/tool",
+                "--sha256",
+                &setup.sha("/usr/bin/tool"),
+                "--image",
+                &image,
+                "--bundle",
+                "b.json",
+                "--key",
+                key,
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap()
+    };
+    let good = flags("cosign.pub");
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert!(
+        exelock(setup.dir.path())
+            .args(["generate-key-pair", "--output-key-prefix", "other"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let wrong = flags("other.pub");
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    let report: Value = serde_json::from_slice(&wrong.stdout).unwrap();
+    assert_eq!(report[0]["binaries"][0]["verdict"], "unverifiable");
+}
+
+#[test]
+fn triage_bake_gate_loop() {
+    // A binary copied at run time is judged relocated; the old image fails the gate's bake rule;
+    // an image rebuilt with the binary at that path passes.
+    let setup = Setup::new();
+    let busybox = setup.sha("/bin/busybox");
+    let findings = json!([setup.scc(
+        "Added Binary Executed",
+        json!([
+            process(
+                "/usr/local/bin/run.sh",
+                &setup.sha("/usr/local/bin/run.sh"),
+                None
+            ),
+            process("/opt/tools/busybox", &busybox, None)
+        ])
+    )]);
+    let (code, report, out) = setup.triage(&findings, &["--emit-bake", "bake.json"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        verdicts(&report)[1],
+        ("/opt/tools/busybox".to_owned(), "relocated".to_owned())
+    );
+    let policy = setup.dir.path().join("exelock.toml");
+    fs_err::write(&policy, "[attestation]\nlevel = \"warn\"\n[setuid]\nlevel = \"off\"\n[bake]\nfile = \"bake.json\"\n").unwrap();
+    let gate = |image: &str| {
+        exelock(setup.dir.path())
+            .args(["gate", image, "--policy", "exelock.toml", "-q"])
+            .output()
+            .unwrap()
+    };
+    let old = gate(&format!("{}/fx/traps:v1", setup.registry.host()));
+    assert_eq!(old.status.code(), Some(1), "{}", text(&old));
+    assert!(
+        text(&old).contains("/opt/tools/busybox (sha256:")
+            && text(&old).contains("the same content is at /bin/busybox"),
+        "{}",
+        text(&old)
+    );
+    // The rebuild: the old image plus a layer with the binary at the runtime path.
+    let rebuilt = rebuild_with(
+        setup.dir.path(),
+        "traps",
+        "opt/tools/busybox",
+        &crate::scan::file_in_layer("traps", 0, "bin/busybox"),
+    );
+    let new = gate(&format!("oci:{}", rebuilt.display()));
+    assert_eq!(new.status.code(), Some(0), "{}", text(&new));
+}
+
+/// Copies a fixture layout and appends one uncompressed layer holding `path` (0755).
+fn rebuild_with(dir: &Path, image: &str, path: &str, content: &[u8]) -> PathBuf {
+    use exelock::digest::Sha256Digest;
+    let out = dir.join("rebuilt");
+    let source = root().join("testdata/images").join(image);
+    fs_err::create_dir_all(out.join("blobs/sha256")).unwrap();
+    for entry in fs_err::read_dir(source.join("blobs/sha256")).unwrap() {
+        let entry = entry.unwrap();
+        fs_err::copy(
+            entry.path(),
+            out.join("blobs/sha256").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    fs_err::copy(source.join("oci-layout"), out.join("oci-layout")).unwrap();
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o755);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    layer.append_data(&mut header, path, content).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let blob = |bytes: &[u8]| {
+        let digest = Sha256Digest::of(bytes);
+        fs_err::write(out.join("blobs/sha256").join(digest.hex()), bytes).unwrap();
+        digest
+    };
+    let layer_digest = blob(&layer);
+    let read = |digest: &str| -> Value {
+        serde_json::from_slice(
+            &fs_err::read(
+                source
+                    .join("blobs/sha256")
+                    .join(digest.trim_start_matches("sha256:")),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let index: Value =
+        serde_json::from_slice(&fs_err::read(source.join("index.json")).unwrap()).unwrap();
+    let mut manifest = read(index["manifests"][0]["digest"].as_str().unwrap());
+    let mut config = read(manifest["config"]["digest"].as_str().unwrap());
+    config["rootfs"]["diff_ids"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(layer_digest.to_string()));
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let config_digest = blob(&config_bytes);
+    manifest["config"]["digest"] = json!(config_digest.to_string());
+    manifest["config"]["size"] = json!(config_bytes.len());
+    manifest["layers"].as_array_mut().unwrap().push(json!({
+        "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest.to_string(), "size": layer.len()
+    }));
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    let manifest_digest = blob(&manifest_bytes);
+    let new_index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest.to_string(), "size": manifest_bytes.len()
+    }]});
+    fs_err::write(out.join("index.json"), new_index.to_string()).unwrap();
+    out
+}
