@@ -736,3 +736,176 @@ pub fn response(finding: &Finding, judgement: &Judgement) -> Response {
         steps,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::finding::{self, BinaryRole};
+    use crate::manifest::{Hidden, ImageInfo, Kind, LayerInfo, PREDICATE_TYPE};
+
+    fn exe(path: &str, content: &str) -> Executable {
+        Executable {
+            path: path.into(),
+            path_bytes: None,
+            sha256: Sha256Digest::of(content.as_bytes()),
+            size: content.len() as u64,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            kind: Kind::ElfExecutable,
+            interpreter: None,
+            build_id: None,
+            layer: 0,
+        }
+    }
+
+    fn verified(signature_checked: bool) -> VerifiedManifest {
+        VerifiedManifest {
+            manifest: Manifest {
+                predicate_type: PREDICATE_TYPE.into(),
+                image: ImageInfo {
+                    name: "reg/app".into(),
+                    index_digest: None,
+                    manifest_digest: Some(Sha256Digest::of(b"manifest")),
+                    config_digest: Sha256Digest::of(b"config"),
+                    platform: "linux/amd64".into(),
+                },
+                layers: vec![LayerInfo {
+                    digest: Sha256Digest::of(b"layer"),
+                    diff_id: Sha256Digest::of(b"diff"),
+                    media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+                    size: 1,
+                }],
+                executables: vec![exe("/usr/bin/app", "app-content"), exe("/usr/lib/libx.so", "lib"), exe("/usr/bin/ünï", "unicode")],
+                links: vec![],
+                hidden: vec![Hidden {
+                    path: "/usr/bin/curl".into(),
+                    path_bytes: None,
+                    sha256: Sha256Digest::of(b"curl"),
+                    layer: 0,
+                    hidden_by: 0,
+                }],
+            },
+            signer: "key k".into(),
+            origin: "test".into(),
+            via_tag: None,
+            signature_checked,
+        }
+    }
+
+    fn finding_with(path: &str, content: Option<&str>) -> Finding {
+        finding::from_flags(path, content.map(|c| Sha256Digest::of(c.as_bytes())), "reg/app@sha256:00")
+    }
+
+    fn judge_one(finding: &Finding, manifest: &ManifestFor<'_, '_>, allowlist: &Allowlist, prefixes: &PrefixDigests) -> Judgement {
+        judge(finding, &finding.binaries[0], manifest, allowlist, prefixes)
+    }
+
+    #[rstest]
+    #[case("/usr/bin/app", Some("app-content"), Verdict::Unchanged)]
+    #[case("/usr/bin/ünï", Some("unicode"), Verdict::Unchanged)]
+    #[case("/tmp/app", Some("app-content"), Verdict::Relocated)]
+    #[case("/opt/agent", Some("vendor"), Verdict::Allowlisted)]
+    #[case("/usr/bin/app", Some("evil"), Verdict::Modified)]
+    #[case("/tmp/evil", Some("evil"), Verdict::Foreign)]
+    #[case("/tmp/evil", None, Verdict::Foreign)]
+    #[case("/usr/bin/app", None, Verdict::Unverifiable)]
+    #[case("/memfd:x (deleted)", Some("evil"), Verdict::Fileless)]
+    fn verdicts(#[case] path: &str, #[case] content: Option<&str>, #[case] expected: Verdict) {
+        let verified = verified(true);
+        let index = ManifestIndex::new(&verified);
+        let allowlist = Allowlist {
+            entries: vec![AllowEntry { sha256: Sha256Digest::of(b"vendor"), path: None, source: Some("vendor".into()) }],
+        };
+        let finding = finding_with(path, content);
+        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &allowlist, &PrefixDigests::new());
+        assert_eq!(judgement.verdict, expected, "{judgement:?}");
+        assert_eq!(judgement.needs_action, !expected.is_legitimate());
+        assert!(!judgement.evidence.compared.is_empty());
+        assert_eq!(judgement.bake.is_some(), matches!(expected, Verdict::Relocated | Verdict::Allowlisted));
+    }
+
+    #[test]
+    fn path_bound_allowlist_entries_only_match_their_path() {
+        let verified = verified(true);
+        let index = ManifestIndex::new(&verified);
+        let allowlist = Allowlist {
+            entries: vec![AllowEntry { sha256: Sha256Digest::of(b"vendor"), path: Some("/opt/agent".into()), source: None }],
+        };
+        let elsewhere = finding_with("/tmp/agent", Some("vendor"));
+        let judgement = judge_one(&elsewhere, &ManifestFor::Verified(&index), &allowlist, &PrefixDigests::new());
+        assert_eq!(judgement.verdict, Verdict::Foreign);
+    }
+
+    #[test]
+    fn no_manifest_unsigned_manifest_and_truncated_paths_are_unverifiable() {
+        let finding = finding_with("/usr/bin/app", Some("app-content"));
+        let none = judge_one(&finding, &ManifestFor::Unavailable("no attestation"), &Allowlist::default(), &PrefixDigests::new());
+        assert_eq!(none.verdict, Verdict::Unverifiable);
+        assert!(none.evidence.compared.contains("no attestation"));
+        let unsigned = verified(false);
+        let index = ManifestIndex::new(&unsigned);
+        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new());
+        assert_eq!(judgement.verdict, Verdict::Unverifiable);
+        assert!(judgement.evidence.notes.iter().any(|n| n.contains("would be unchanged")));
+        // An unsigned manifest still shows a foreign binary is foreign.
+        let foreign = finding_with("/tmp/evil", Some("evil"));
+        assert_eq!(judge_one(&foreign, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new()).verdict, Verdict::Foreign);
+        let verified = verified(true);
+        let index = ManifestIndex::new(&verified);
+        let mut cut = finding_with("/usr/bin/app", Some("app-content"));
+        cut.binaries[0].truncated = true;
+        assert_eq!(judge_one(&cut, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new()).verdict, Verdict::Unverifiable);
+    }
+
+    #[test]
+    fn malicious_categories_are_never_benign() {
+        let verified = verified(true);
+        let index = ManifestIndex::new(&verified);
+        let mut finding = finding_with("/usr/bin/app", Some("app-content"));
+        finding.category = Category::BuiltInMaliciousBinary;
+        finding.raw_category = "Execution: Built in Malicious Binary Executed".into();
+        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new());
+        assert_eq!(judgement.verdict, Verdict::Unchanged);
+        assert!(judgement.malicious && judgement.needs_action);
+        assert!(judgement.evidence.notes[0].contains("image itself is compromised"));
+        assert_eq!(response(&finding, &judgement).action, "contain");
+    }
+
+    #[test]
+    fn partial_hashes_use_prefix_digests_only() {
+        let verified = verified(true);
+        let index = ManifestIndex::new(&verified);
+        let mut finding = finding_with("/usr/bin/app", None);
+        let binary = &mut finding.binaries[0];
+        binary.role = BinaryRole::Library;
+        binary.partially_hashed = true;
+        binary.hashed_size = Some(3);
+        binary.size = Some("app-content".len() as u64);
+        // The whole-file digest, presented as a partial one, must not match anything.
+        binary.sha256 = Some(Sha256Digest::of(b"app-content"));
+        let requests = prefix_requests(&finding.binaries[0], &index);
+        assert_eq!(requests, [("/usr/bin/app".to_owned(), 3)]);
+        let mut prefixes = PrefixDigests::new();
+        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &prefixes);
+        assert_eq!(judgement.verdict, Verdict::Unverifiable, "a needed prefix was missing");
+        prefixes.insert(("/usr/bin/app".into(), 3), Sha256Digest::of(b"app"));
+        assert_eq!(judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &prefixes).verdict, Verdict::Modified);
+        finding.binaries[0].sha256 = Some(Sha256Digest::of(b"app"));
+        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &prefixes);
+        assert_eq!(judgement.verdict, Verdict::Unchanged);
+        assert_eq!(judgement.role, BinaryRole::Library);
+    }
+
+    #[test]
+    fn a_build_deleted_binary_is_foreign_and_says_so() {
+        let verified = verified(true);
+        let index = ManifestIndex::new(&verified);
+        let finding = finding_with("/usr/bin/curl", Some("curl"));
+        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new());
+        assert_eq!(judgement.verdict, Verdict::Foreign);
+        assert!(judgement.evidence.notes[0].contains("removed by layer 0 during the build"));
+    }
+}

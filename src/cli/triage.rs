@@ -125,13 +125,14 @@ impl Resolver<'_> {
             .or_else(|| self.args.image.clone())
     }
 
-    fn resolve(&mut self, finding: &Finding) -> &Result<Resolved, String> {
+    /// Resolves a finding's image once per distinct image; returns the cache key.
+    fn resolve(&mut self, finding: &Finding) -> String {
         let key = format!("{:?}|{:?}", self.reference(finding), finding.image.digests);
         if !self.cache.contains_key(&key) {
             let resolved = self.fetch(finding).map_err(|error| format!("{error:#}"));
             self.cache.insert(key.clone(), resolved);
         }
-        &self.cache[&key]
+        key
     }
 
     fn fetch(&self, finding: &Finding) -> Result<Resolved> {
@@ -404,28 +405,37 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
         registry,
         cache: HashMap::new(),
     };
-    let mut prefix_cache: PrefixDigests = HashMap::new();
+    // Resolve every distinct image first, then index each verified manifest once: a batch of
+    // findings about one image costs one attestation fetch and one index.
+    let keys: Vec<String> = findings.iter().map(|finding| resolver.resolve(finding)).collect();
+    let images = std::mem::take(&mut resolver.cache);
+    let indexes: HashMap<&str, ManifestIndex<'_>> = images
+        .iter()
+        .filter_map(|(key, resolved)| {
+            resolved
+                .as_ref()
+                .ok()
+                .map(|resolved| (key.as_str(), ManifestIndex::new(&resolved.verified)))
+        })
+        .collect();
+    let mut prefix_caches: HashMap<&str, PrefixDigests> = HashMap::new();
     let mut needs_action = false;
     let mut bake = Vec::new();
     let mut stdout = std::io::stdout().lock();
     let mut all = Vec::new();
-    for finding in &findings {
-        let resolved = resolver.resolve(finding);
-        let (index, layers) = match resolved {
-            Ok(resolved) => (
-                Some(ManifestIndex::new(&resolved.verified)),
-                resolved.layers.as_ref(),
-            ),
-            Err(_) => (None, None),
-        };
+    for (finding, key) in findings.iter().zip(&keys) {
+        let resolved = &images[key];
+        let index = indexes.get(key.as_str());
+        let layers = resolved.as_ref().ok().and_then(|resolved| resolved.layers.as_ref());
         let reason = resolved.as_ref().err().cloned().unwrap_or_default();
-        let manifest_for = match &index {
+        let manifest_for = match index {
             Some(index) => ManifestFor::Verified(index),
             None => ManifestFor::Unavailable(&reason),
         };
+        let prefix_cache = prefix_caches.entry(key.as_str()).or_default();
         let mut binaries = Vec::new();
         for binary in &finding.binaries {
-            if let (Some(index), Some((source, image))) = (&index, layers) {
+            if let (Some(index), Some((source, image))) = (index, layers) {
                 for (path, length) in triage::prefix_requests(binary, index) {
                     if prefix_cache.contains_key(&(path.clone(), length)) {
                         continue;
