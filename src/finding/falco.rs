@@ -7,9 +7,9 @@
 //!
 //! Mapping choices:
 //!
-//! - The executable is `proc.exepath` (the resolved path). `proc.exe` is argv[0], which a
+//! - The executable is `proc.exepath` (the resolved path). `proc.exe` is `argv[0]`, which a
 //!   process chooses freely (`exec -a /usr/bin/ls`), so it is **never** used as a path: a
-//!   spoofed argv[0] must not make an added binary look like an image file. Without
+//!   spoofed `argv[0]` must not make an added binary look like an image file. Without
 //!   `proc.exepath` the finding has no path and `triage` calls it unverifiable.
 //! - The parent is `proc.pexepath`, where the output includes it.
 //! - Falco carries no hash. `proc.is_exe_from_memfd` marks the binary fileless.
@@ -18,7 +18,7 @@
 //!   `null` and `<NA>` (unresolved while the container is being looked up) are absent, and a
 //!   repository without tag or digest gives no reference at all: it would read as `:latest`.
 //! - Arguments are `proc.cmdline` split on whitespace; Falco joins them with spaces, so
-//!   quoting is lost and the first word is the process name, not argv[0].
+//!   quoting is lost and the first word is the process name, not `argv[0]`.
 //! - The id is Falcosidekick's `uuid`, else `rule@time@hostname`.
 //!
 //! This module only reads JSON text it is given: no I/O, no manifest.

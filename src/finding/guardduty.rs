@@ -259,7 +259,15 @@ pub(super) fn parse(
             Ok(list) => match list.get() {
                 Ok(findings) => {
                     for (index, finding) in findings.iter().enumerate() {
-                        out.push(read(finding.get(), None, &format!("{label}#{index}")));
+                        let label = format!("{label}#{index}");
+                        out.push(if finding.get().starts_with('{') {
+                            read(finding.get(), None, &label)
+                        } else {
+                            Err(Error::NotAnObject {
+                                got: super::json_kind(finding.get()),
+                                document: label,
+                            })
+                        });
                     }
                 }
                 Err(problem) => out.push(Err(Error::field(

@@ -10,12 +10,12 @@
 //!   notification), `gcloud scc findings list --format=json` (an array of
 //!   `{finding, resource}`, whose resource says `projectName`/`parentName`), the REST
 //!   `{listFindingsResults: […]}` page, and the Python client's `to_dict()` form (snake_case
-//!   keys, **integer** enums, proto3 defaults included). See [`scc`].
+//!   keys, **integer** enums, proto3 defaults included). See `scc.rs`.
 //! - AWS GuardDuty Runtime Monitoring: EventBridge events (`detail` in camelCase), the
 //!   `aws guardduty get-findings` / boto3 output `{"Findings": […]}` (PascalCase), and a bare
-//!   finding in either casing (`jq '.Findings[]'`). See [`guardduty`].
+//!   finding in either casing (`jq '.Findings[]'`). See `guardduty.rs`.
 //! - Falco: `json_output` lines and Falcosidekick payloads (the same plus `uuid`).
-//!   See [`falco`].
+//!   See `falco.rs`.
 //! - Plain command-line flags ([`from_flags`]).
 //!
 //! An input text ([`parse_findings`]) is one JSON document, a JSON array of documents, JSON
@@ -738,9 +738,10 @@ fn parse_object(
     };
 
     // Envelopes first, whatever the format: a Pub/Sub push may carry any vendor's payload.
+    // (Falco's optional `message` is a string, so it is not mistaken for one.)
     if let Some(message) = object.get("message")
         && depth < MAX_NESTING
-        && (object.has("subscription") || message.get().contains("\"data\""))
+        && (object.has("subscription") || message.get().starts_with('{'))
     {
         parse_push(message, label, format, depth, out);
         return;
@@ -823,7 +824,15 @@ fn parse_push(
                 }
             }
         }
-        Err(error) => out.push(Err(Error::field(label, Source::Scc, Case::Camel, &error))),
+        Err(error) => {
+            // Pub/Sub is Google's, but the payload may be anyone's (Falcosidekick publishes too).
+            let vendor = match format {
+                InputFormat::GuardDuty => Source::GuardDuty,
+                InputFormat::Falco => Source::Falco,
+                InputFormat::Auto | InputFormat::Scc => Source::Scc,
+            };
+            out.push(Err(Error::field(label, vendor, Case::Camel, &error)));
+        }
     }
 }
 

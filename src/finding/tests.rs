@@ -388,6 +388,10 @@ fn unreadable_documents(#[case] input: &str, #[case] expected: &str) {
     r#"{"schemaVersion":"2.0","type":"t","resource":{"kubernetesDetails":{"kubernetesWorkloadDetails":{"containers":[{"image":7}]}}}}"#,
     "stdin: guardduty finding: field resource.kubernetesDetails.kubernetesWorkloadDetails.containers[0].image: expected a string (got 7)"
 )]
+#[case::guardduty_findings_element_not_an_object(
+    r#"{"Findings":[5]}"#,
+    "stdin#0: expected a finding object (got a number)"
+)]
 #[case::guardduty_findings_not_a_list(
     r#"{"Findings":{"Id":"x"}}"#,
     "stdin: guardduty finding: field Findings: expected an array (got an object)"
@@ -432,6 +436,30 @@ fn unreadable_documents(#[case] input: &str, #[case] expected: &str) {
 )]
 fn field_errors_name_document_and_field(#[case] input: &str, #[case] expected: &str) {
     assert_eq!(only_err(input), expected);
+}
+
+#[test]
+fn falco_message_property_is_not_a_push_envelope() {
+    let input = r#"{"message":"10:13:20: Critical Executing binary not part of base image","rule":"Drop and execute new binary in container","priority":"Critical","output_fields":{"proc.exepath":"/tmp/x"}}"#;
+    assert_eq!(only_ok(input).source, Source::Falco);
+}
+
+#[test]
+fn falcosidekick_through_pubsub_push() {
+    let payload = base64::engine::general_purpose::STANDARD.encode(FALCO);
+    let input = json!({"message": {"data": payload, "messageId": "1"}, "subscription": "projects/p/subscriptions/falco"})
+        .to_string();
+    let finding = only_ok(&input);
+    assert_eq!(finding.source, Source::Falco);
+    assert_eq!(finding.binaries[0].path.as_deref(), Some("/tmp/x"));
+    let bad = r#"{"message":{"data":"%%%"},"subscription":"s"}"#;
+    assert_eq!(
+        parse_findings(bad, "push.json", InputFormat::Falco)[0]
+            .as_ref()
+            .unwrap_err()
+            .to_string(),
+        "push.json: falco finding: field message.data: expected base64 (got the string \"%%%\")"
+    );
 }
 
 #[test]
