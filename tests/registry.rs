@@ -238,11 +238,27 @@ fn basic_auth_from_flags_environment_and_docker_config() {
         std::env::var("PATH").unwrap_or_default()
     );
     let output = exelock(config.path())
-        .env("PATH", path)
+        .env("PATH", &path)
         .args(["scan", "--format", "json", "-q", &reference])
         .output()
         .unwrap();
     assert_eq!(Run { output }.json()["executables"], want);
+
+    // `credsStore` names the default helper for every registry.
+    let config = tempfile::tempdir().unwrap();
+    fs_err::write(
+        config.path().join("config.json"),
+        r#"{"credsStore": "exelocktest"}"#,
+    )
+    .unwrap();
+    let output = exelock(config.path())
+        .env("PATH", &path)
+        .args(["scan", "--format", "json", "-q", &reference])
+        .output()
+        .unwrap();
+    let run = Run { output };
+    assert_eq!(run.json()["executables"], want);
+    assert!(!run.stderr().contains(password));
 }
 
 #[test]
