@@ -778,7 +778,11 @@ mod tests {
                     media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
                     size: 1,
                 }],
-                executables: vec![exe("/usr/bin/app", "app-content"), exe("/usr/lib/libx.so", "lib"), exe("/usr/bin/ünï", "unicode")],
+                executables: vec![
+                    exe("/usr/bin/app", "app-content"),
+                    exe("/usr/lib/libx.so", "lib"),
+                    exe("/usr/bin/ünï", "unicode"),
+                ],
                 links: vec![],
                 hidden: vec![Hidden {
                     path: "/usr/bin/curl".into(),
@@ -796,10 +800,19 @@ mod tests {
     }
 
     fn finding_with(path: &str, content: Option<&str>) -> Finding {
-        finding::from_flags(path, content.map(|c| Sha256Digest::of(c.as_bytes())), "reg/app@sha256:00")
+        finding::from_flags(
+            path,
+            content.map(|c| Sha256Digest::of(c.as_bytes())),
+            "reg/app@sha256:00",
+        )
     }
 
-    fn judge_one(finding: &Finding, manifest: &ManifestFor<'_, '_>, allowlist: &Allowlist, prefixes: &PrefixDigests) -> Judgement {
+    fn judge_one(
+        finding: &Finding,
+        manifest: &ManifestFor<'_, '_>,
+        allowlist: &Allowlist,
+        prefixes: &PrefixDigests,
+    ) -> Judgement {
         judge(finding, &finding.binaries[0], manifest, allowlist, prefixes)
     }
 
@@ -817,14 +830,26 @@ mod tests {
         let verified = verified(true);
         let index = ManifestIndex::new(&verified);
         let allowlist = Allowlist {
-            entries: vec![AllowEntry { sha256: Sha256Digest::of(b"vendor"), path: None, source: Some("vendor".into()) }],
+            entries: vec![AllowEntry {
+                sha256: Sha256Digest::of(b"vendor"),
+                path: None,
+                source: Some("vendor".into()),
+            }],
         };
         let finding = finding_with(path, content);
-        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &allowlist, &PrefixDigests::new());
+        let judgement = judge_one(
+            &finding,
+            &ManifestFor::Verified(&index),
+            &allowlist,
+            &PrefixDigests::new(),
+        );
         assert_eq!(judgement.verdict, expected, "{judgement:?}");
         assert_eq!(judgement.needs_action, !expected.is_legitimate());
         assert!(!judgement.evidence.compared.is_empty());
-        assert_eq!(judgement.bake.is_some(), matches!(expected, Verdict::Relocated | Verdict::Allowlisted));
+        assert_eq!(
+            judgement.bake.is_some(),
+            matches!(expected, Verdict::Relocated | Verdict::Allowlisted)
+        );
     }
 
     #[test]
@@ -832,32 +857,75 @@ mod tests {
         let verified = verified(true);
         let index = ManifestIndex::new(&verified);
         let allowlist = Allowlist {
-            entries: vec![AllowEntry { sha256: Sha256Digest::of(b"vendor"), path: Some("/opt/agent".into()), source: None }],
+            entries: vec![AllowEntry {
+                sha256: Sha256Digest::of(b"vendor"),
+                path: Some("/opt/agent".into()),
+                source: None,
+            }],
         };
         let elsewhere = finding_with("/tmp/agent", Some("vendor"));
-        let judgement = judge_one(&elsewhere, &ManifestFor::Verified(&index), &allowlist, &PrefixDigests::new());
+        let judgement = judge_one(
+            &elsewhere,
+            &ManifestFor::Verified(&index),
+            &allowlist,
+            &PrefixDigests::new(),
+        );
         assert_eq!(judgement.verdict, Verdict::Foreign);
     }
 
     #[test]
     fn no_manifest_unsigned_manifest_and_truncated_paths_are_unverifiable() {
         let finding = finding_with("/usr/bin/app", Some("app-content"));
-        let none = judge_one(&finding, &ManifestFor::Unavailable("no attestation"), &Allowlist::default(), &PrefixDigests::new());
+        let none = judge_one(
+            &finding,
+            &ManifestFor::Unavailable("no attestation"),
+            &Allowlist::default(),
+            &PrefixDigests::new(),
+        );
         assert_eq!(none.verdict, Verdict::Unverifiable);
         assert!(none.evidence.compared.contains("no attestation"));
         let unsigned = verified(false);
         let index = ManifestIndex::new(&unsigned);
-        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new());
+        let judgement = judge_one(
+            &finding,
+            &ManifestFor::Verified(&index),
+            &Allowlist::default(),
+            &PrefixDigests::new(),
+        );
         assert_eq!(judgement.verdict, Verdict::Unverifiable);
-        assert!(judgement.evidence.notes.iter().any(|n| n.contains("would be unchanged")));
+        assert!(
+            judgement
+                .evidence
+                .notes
+                .iter()
+                .any(|n| n.contains("would be unchanged"))
+        );
         // An unsigned manifest still shows a foreign binary is foreign.
         let foreign = finding_with("/tmp/evil", Some("evil"));
-        assert_eq!(judge_one(&foreign, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new()).verdict, Verdict::Foreign);
+        assert_eq!(
+            judge_one(
+                &foreign,
+                &ManifestFor::Verified(&index),
+                &Allowlist::default(),
+                &PrefixDigests::new()
+            )
+            .verdict,
+            Verdict::Foreign
+        );
         let verified = verified(true);
         let index = ManifestIndex::new(&verified);
         let mut cut = finding_with("/usr/bin/app", Some("app-content"));
         cut.binaries[0].truncated = true;
-        assert_eq!(judge_one(&cut, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new()).verdict, Verdict::Unverifiable);
+        assert_eq!(
+            judge_one(
+                &cut,
+                &ManifestFor::Verified(&index),
+                &Allowlist::default(),
+                &PrefixDigests::new()
+            )
+            .verdict,
+            Verdict::Unverifiable
+        );
     }
 
     #[test]
@@ -867,7 +935,12 @@ mod tests {
         let mut finding = finding_with("/usr/bin/app", Some("app-content"));
         finding.category = Category::BuiltInMaliciousBinary;
         finding.raw_category = "Execution: Built in Malicious Binary Executed".into();
-        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new());
+        let judgement = judge_one(
+            &finding,
+            &ManifestFor::Verified(&index),
+            &Allowlist::default(),
+            &PrefixDigests::new(),
+        );
         assert_eq!(judgement.verdict, Verdict::Unchanged);
         assert!(judgement.malicious && judgement.needs_action);
         assert!(judgement.evidence.notes[0].contains("image itself is compromised"));
@@ -889,12 +962,35 @@ mod tests {
         let requests = prefix_requests(&finding.binaries[0], &index);
         assert_eq!(requests, [("/usr/bin/app".to_owned(), 3)]);
         let mut prefixes = PrefixDigests::new();
-        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &prefixes);
-        assert_eq!(judgement.verdict, Verdict::Unverifiable, "a needed prefix was missing");
+        let judgement = judge_one(
+            &finding,
+            &ManifestFor::Verified(&index),
+            &Allowlist::default(),
+            &prefixes,
+        );
+        assert_eq!(
+            judgement.verdict,
+            Verdict::Unverifiable,
+            "a needed prefix was missing"
+        );
         prefixes.insert(("/usr/bin/app".into(), 3), Sha256Digest::of(b"app"));
-        assert_eq!(judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &prefixes).verdict, Verdict::Modified);
+        assert_eq!(
+            judge_one(
+                &finding,
+                &ManifestFor::Verified(&index),
+                &Allowlist::default(),
+                &prefixes
+            )
+            .verdict,
+            Verdict::Modified
+        );
         finding.binaries[0].sha256 = Some(Sha256Digest::of(b"app"));
-        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &prefixes);
+        let judgement = judge_one(
+            &finding,
+            &ManifestFor::Verified(&index),
+            &Allowlist::default(),
+            &prefixes,
+        );
         assert_eq!(judgement.verdict, Verdict::Unchanged);
         assert_eq!(judgement.role, BinaryRole::Library);
     }
@@ -904,7 +1000,12 @@ mod tests {
         let verified = verified(true);
         let index = ManifestIndex::new(&verified);
         let finding = finding_with("/usr/bin/curl", Some("curl"));
-        let judgement = judge_one(&finding, &ManifestFor::Verified(&index), &Allowlist::default(), &PrefixDigests::new());
+        let judgement = judge_one(
+            &finding,
+            &ManifestFor::Verified(&index),
+            &Allowlist::default(),
+            &PrefixDigests::new(),
+        );
         assert_eq!(judgement.verdict, Verdict::Foreign);
         assert!(judgement.evidence.notes[0].contains("removed by layer 0 during the build"));
     }

@@ -407,7 +407,10 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
     };
     // Resolve every distinct image first, then index each verified manifest once: a batch of
     // findings about one image costs one attestation fetch and one index.
-    let keys: Vec<String> = findings.iter().map(|finding| resolver.resolve(finding)).collect();
+    let keys: Vec<String> = findings
+        .iter()
+        .map(|finding| resolver.resolve(finding))
+        .collect();
     let images = std::mem::take(&mut resolver.cache);
     let indexes: HashMap<&str, ManifestIndex<'_>> = images
         .iter()
@@ -426,7 +429,10 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
     for (finding, key) in findings.iter().zip(&keys) {
         let resolved = &images[key];
         let index = indexes.get(key.as_str());
-        let layers = resolved.as_ref().ok().and_then(|resolved| resolved.layers.as_ref());
+        let layers = resolved
+            .as_ref()
+            .ok()
+            .and_then(|resolved| resolved.layers.as_ref());
         let reason = resolved.as_ref().err().cloned().unwrap_or_default();
         let manifest_for = match index {
             Some(index) => ManifestFor::Verified(index),
@@ -452,8 +458,7 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
                     }
                 }
             }
-            let judgement =
-                triage::judge(finding, binary, &manifest_for, &allowlist, &prefix_cache);
+            let judgement = triage::judge(finding, binary, &manifest_for, &allowlist, prefix_cache);
             needs_action |= judgement.needs_action;
             bake.extend(judgement.bake.clone());
             let response = triage::response(finding, &judgement);
