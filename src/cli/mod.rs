@@ -120,10 +120,10 @@ struct GateArgs {
     /// Judge this manifest (from `exelock scan -o`) instead of scanning the image.
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
-    /// The bake list to check (overrides the policy's [bake] file).
+    /// The bake list to check (overrides the policy's bake.file).
     #[arg(long, value_name = "FILE")]
     bake: Option<PathBuf>,
-    /// Baseline image or manifest file (overrides the policy's [baseline] image/manifest).
+    /// Baseline image or manifest file (overrides the policy's baseline.image or baseline.manifest).
     #[arg(long, value_name = "IMAGE|FILE")]
     baseline: Option<String>,
     /// Platform of a multi-platform image to gate (default linux/amd64).
@@ -194,7 +194,9 @@ enum ScanFormat {
 
 #[derive(Args, Debug)]
 struct ScanArgs {
-    /// The image: REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE.
+    #[arg(
+        help = "The image: REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE"
+    )]
     image: String,
     /// Output format; defaults to `table` on a terminal and `json` otherwise or with -o.
     #[arg(long, value_enum)]
