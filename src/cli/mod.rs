@@ -48,14 +48,17 @@ impl From<ExitStatus> for ExitCode {
     name = "exelock",
     version,
     about = "Record every executable of a container image, so runtime \"added binary\" findings can be judged with evidence",
-    long_about = "exelock reads every layer of an OCI image, applies whiteouts exactly as a container \
-runtime would, and records each executable (path, sha256, size, mode, kind, the layer that wrote it) \
-in a deterministic executable manifest.\n\n\
+    long_about = "exelock keeps container images honest. At build time it reads every layer of an image, \
+applies whiteouts exactly as a container runtime would, and records each executable (path, sha256, size, \
+mode, kind, the layer that wrote it) in a deterministic executable manifest, signed as an in-toto \
+attestation next to the image. When a runtime detector reports an added binary, `triage` judges it \
+against that signed evidence: rebuild with it, or contain it.\n\n\
+The loop: scan -> attest --push -> (runtime finding) -> triage --emit-bake -> rebuild -> gate.\n\n\
 Image references:\n  \
-REGISTRY/REPO[:TAG][@DIGEST]  an image in a registry (docker:// optional; `alpine` means docker.io/library/alpine:latest)\n  \
-oci:PATH[:REF]            an OCI image layout directory (REF picks an index.json entry)\n  \
-oci-archive:FILE[:REF]    the same, as a tar file\n  \
-docker-archive:FILE       `docker save` output (legacy or Docker >= 25 layout)\n\n\
+REGISTRY/REPO[:TAG][@DIGEST]  a registry image (docker:// optional; `alpine` is docker.io/library/alpine:latest)\n  \
+oci:PATH[:REF]                an OCI image layout directory (REF picks an index.json entry)\n  \
+oci-archive:FILE[:REF]        the same, as a tar file\n  \
+docker-archive:FILE           `docker save` output (legacy or Docker >= 25 layout)\n\n\
 Exit codes: 0 ok, 1 policy or verdict failure, 2 usage or input error."
 )]
 struct Cli {
