@@ -450,6 +450,39 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
     assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
     let report: Value = serde_json::from_slice(&wrong.stdout).unwrap();
     assert_eq!(report[0]["binaries"][0]["verdict"], "unverifiable");
+
+    // Offline, a tag-only Falco finding is tied to the bundle by --image's digest.
+    let offline = exelock(setup.dir.path())
+        .args([
+            "triage",
+            "batch.jsonl",
+            "--bundle",
+            "b.json",
+            "--key",
+            "cosign.pub",
+            "--format",
+            "jsonl",
+            "--image",
+            &image,
+        ])
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&offline.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0]["binaries"][0]["verdict"],
+        "foreign",
+        "{}",
+        text(&offline)
+    );
+    assert_eq!(
+        lines[1]["binaries"][0]["verdict"],
+        "unchanged",
+        "{}",
+        text(&offline)
+    );
 }
 
 #[test]

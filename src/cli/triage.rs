@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{Read as _, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -135,8 +135,22 @@ impl Resolver<'_> {
         key
     }
 
+    /// The digests that identify a finding's image: its own, else the one `--image` names.
+    fn digests(&self, finding: &Finding) -> Vec<Sha256Digest> {
+        if !finding.image.digests.is_empty() {
+            return finding.image.digests.clone();
+        }
+        self.args
+            .image
+            .as_deref()
+            .and_then(|image| image.rsplit_once("@sha256:"))
+            .and_then(|(_, hex)| Sha256Digest::from_hex(hex).ok())
+            .into_iter()
+            .collect()
+    }
+
     fn fetch(&self, finding: &Finding) -> Result<Resolved> {
-        let digests = &finding.image.digests;
+        let digests = &self.digests(finding);
         if let Some(path) = &self.args.manifest {
             let manifest = read_manifest_file(path)?;
             check_image_matches(&manifest, digests)?;
@@ -157,17 +171,6 @@ impl Resolver<'_> {
             );
         };
         if let Some(bundle) = &self.args.bundle {
-            let subject = bundle_subject(bundle)?;
-            let wanted = digests.first().copied().unwrap_or(subject);
-            let checked = check_bundle_file(bundle, &subject, trust)?;
-            let Checked::Valid {
-                attestation,
-                origin,
-            } = checked
-            else {
-                bail!("the bundle {} holds no valid attestation", bundle.display());
-            };
-            check_image_matches(&attestation.manifest, &[wanted])?;
             if digests.is_empty() {
                 bail!(
                     "the finding names its image only by tag ({}); offline, pass --image REF@sha256:… so the bundle can be tied to it",
@@ -175,16 +178,32 @@ impl Resolver<'_> {
                         .unwrap_or_else(|| "no image at all".to_owned())
                 );
             }
-            return Ok(Resolved {
-                verified: VerifiedManifest {
-                    manifest: attestation.manifest,
-                    signer: attestation.signer,
-                    origin,
-                    via_tag: None,
-                    signature_checked: true,
-                },
-                layers: None,
-            });
+            let mut reasons = Vec::new();
+            for digest in digests {
+                match check_bundle_file(bundle, digest, trust)? {
+                    Checked::Valid {
+                        attestation,
+                        origin,
+                    } => {
+                        return Ok(Resolved {
+                            verified: VerifiedManifest {
+                                manifest: attestation.manifest,
+                                signer: attestation.signer,
+                                origin,
+                                via_tag: None,
+                                signature_checked: true,
+                            },
+                            layers: None,
+                        });
+                    }
+                    Checked::Invalid { reasons: more } => reasons.extend(more),
+                }
+            }
+            bail!(
+                "the bundle {} holds no valid attestation for the finding's image: {}",
+                bundle.display(),
+                reasons.join("; ")
+            );
         }
         let Some(reference) = self.reference(finding) else {
             bail!("the finding does not say which image the binary ran in; pass --image REF");
@@ -277,26 +296,6 @@ impl Resolver<'_> {
             }
         )
     }
-}
-
-/// The subject digest a bundle claims (unverified; verification checks it).
-fn bundle_subject(path: &Path) -> Result<Sha256Digest> {
-    let value: serde_json::Value = serde_json::from_slice(&fs_err::read(path)?)?;
-    let bundle = if let serde_json::Value::Array(items) = &value {
-        items.first().cloned().unwrap_or_default()
-    } else {
-        value
-    };
-    let payload = bundle["dsseEnvelope"]["payload"]
-        .as_str()
-        .or_else(|| bundle["payload"].as_str())
-        .context("no DSSE payload in the bundle")?;
-    let statement: serde_json::Value =
-        serde_json::from_slice(&crate::attest::dsse::decode_base64(payload)?)?;
-    let hex = statement["subject"][0]["digest"]["sha256"]
-        .as_str()
-        .context("the statement names no sha256 subject")?;
-    Ok(Sha256Digest::from_hex(hex)?)
 }
 
 /// The finding's image digests must be among the manifest's index, manifest and config digests.
