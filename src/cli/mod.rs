@@ -468,7 +468,7 @@ fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
             .concat(),
         ScanFormat::Table => manifests
             .iter()
-            .map(render_table)
+            .map(|manifest| terminal_safe(&render_table(manifest)).into_owned())
             .collect::<Vec<_>>()
             .join("\n")
             .into_bytes(),
@@ -505,7 +505,9 @@ fn run_diff(args: &DiffArgs) -> Result<ExitStatus> {
             out.push(b'\n');
             out
         }
-        ScanFormat::Table => render_diff(&changes).into_bytes(),
+        ScanFormat::Table => terminal_safe(&render_diff(&changes))
+            .into_owned()
+            .into_bytes(),
     };
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&rendered)?;
@@ -584,7 +586,9 @@ fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
     ];
     let mut stdout = std::io::stdout().lock();
     match args.format {
-        ReportFormat::Text => stdout.write_all(crate::report::text(&report).as_bytes())?,
+        ReportFormat::Text => {
+            stdout.write_all(terminal_safe(&crate::report::text(&report)).as_bytes())?
+        }
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report)?;
             stdout.write_all(b"\n")?;
@@ -790,6 +794,26 @@ fn render_diff(changes: &crate::diff::Diff) -> String {
     out
 }
 
+/// Text for a terminal: control characters other than line feeds, which image paths and
+/// findings may carry to spoof or hijack a responder's terminal (escape sequences, carriage
+/// returns), are shown escaped (`\u{1b}`).
+pub(crate) fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Writes via a temporary file in the same directory, so a failure leaves no partial file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
@@ -888,4 +912,18 @@ fn render_table(manifest: &Manifest) -> String {
         short_digest(manifest.image.manifest_digest.as_ref()),
     );
     out
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn control_characters_are_escaped_but_lines_kept() {
+        assert_eq!(terminal_safe("/usr/bin/ok\nnext"), "/usr/bin/ok\nnext");
+        assert_eq!(
+            terminal_safe("/tmp/\u{1b}[2Jx\r/bin/sh\u{7}"),
+            "/tmp/\\u{1b}[2Jx\\u{d}/bin/sh\\u{7}"
+        );
+    }
 }

@@ -476,7 +476,10 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
             binaries,
         };
         match args.format {
-            TriageFormat::Text => stdout.write_all(render_text(finding, &report).as_bytes())?,
+            TriageFormat::Text => {
+                stdout
+                    .write_all(super::terminal_safe(&render_text(finding, &report)).as_bytes())?;
+            }
             TriageFormat::Jsonl => {
                 serde_json::to_writer(&mut stdout, &report)?;
                 stdout.write_all(b"\n")?;
