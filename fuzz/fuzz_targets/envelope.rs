@@ -12,7 +12,9 @@ VkEombbwuQfU1C8FOGJNtMpBoeWR505aOQWx/VZseDUh+PjWTkD5MHMWBg==
 ";
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(key) = PublicKey::from_pem(KEY.as_bytes()) else { return };
+    let Ok(key) = PublicKey::from_pem(KEY.as_bytes()) else {
+        return;
+    };
     let trust = Trust::Key(key);
     let digest = Sha256Digest::of(b"subject");
     assert!(verify_bundle(data, &digest, &trust).is_err());

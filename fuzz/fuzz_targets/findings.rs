@@ -6,7 +6,12 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        for format in [InputFormat::Auto, InputFormat::Scc, InputFormat::GuardDuty, InputFormat::Falco] {
+        for format in [
+            InputFormat::Auto,
+            InputFormat::Scc,
+            InputFormat::GuardDuty,
+            InputFormat::Falco,
+        ] {
             let _ = parse_findings(text, "fuzz", format);
         }
     }
