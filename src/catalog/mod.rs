@@ -743,7 +743,14 @@ pub fn prefix_digest(
     prefix_len: u64,
 ) -> Result<Sha256Digest, Error> {
     let mut wanted = normalise_path(path).unwrap_or_default();
-    let mut index = layer_index.min(image.layers.len().saturating_sub(1));
+    if image.layers.is_empty() {
+        return Err(image::Error::Invalid {
+            image: image.name.clone(),
+            problem: "the image has no layers".to_owned(),
+        }
+        .into());
+    }
+    let mut index = layer_index.min(image.layers.len() - 1);
     let mut hops = 0;
     loop {
         let descriptor = &image.layers[index];
