@@ -184,6 +184,7 @@ mod tests {
             executables,
             links: vec![],
             hidden: vec![],
+            world_writable_dirs: vec![],
         }
     }
 

@@ -257,16 +257,25 @@ pub fn evaluate(policy: &Policy, input: &GateInput<'_>) -> GateReport {
                 Some(exe.path.clone()),
             );
         }
-        if let Some(dir) = policy
+        let temp_dir = policy
             .writable_dirs
             .dirs
             .iter()
-            .find(|dir| under(&exe.path, dir))
-        {
+            .find(|dir| under(&exe.path, dir));
+        let writable_dir = manifest
+            .world_writable_dirs
+            .iter()
+            .find(|dir| under(&exe.path, dir));
+        if let Some(dir) = temp_dir.or(writable_dir) {
+            let what = if temp_dir.is_some() {
+                ""
+            } else {
+                "the world-writable directory "
+            };
             add(
                 "writable-dirs",
                 policy.writable_dirs.level,
-                format!("{} is an executable under {dir}", exe.path),
+                format!("{} is an executable under {what}{dir}", exe.path),
                 Some(exe.path.clone()),
             );
         } else if exe.mode & 0o002 != 0 {
@@ -379,6 +388,7 @@ mod tests {
             executables,
             links,
             hidden: vec![],
+            world_writable_dirs: vec![],
         }
     }
 
@@ -516,6 +526,28 @@ mod tests {
             None,
         );
         assert!(allowed.passed());
+    }
+
+    #[test]
+    fn executables_under_world_writable_dirs_fail() {
+        let mut image = manifest(
+            vec![
+                exe("/srv/drop/tool", "t", 0o755),
+                exe("/srv/ok", "o", 0o755),
+            ],
+            vec![],
+        );
+        image.world_writable_dirs = vec!["/srv/drop".into()];
+        let report = run("", &image, &VERIFIED, None, None);
+        assert_eq!(
+            rules(&report),
+            [("writable-dirs", Level::Deny, Some("/srv/drop/tool"))]
+        );
+        assert!(
+            report.violations[0]
+                .message
+                .contains("world-writable directory /srv/drop")
+        );
     }
 
     #[test]

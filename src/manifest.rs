@@ -27,6 +27,10 @@ pub struct Manifest {
     pub links: Vec<Link>,
     /// Executables that a lower layer wrote and a later layer deleted or replaced.
     pub hidden: Vec<Hidden>,
+    /// Directories of the final filesystem that anyone may write to (mode `o+w`, e.g. `/tmp`
+    /// with `1777`): executables there can be replaced at run time. Lossy for non-UTF-8 names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub world_writable_dirs: Vec<String>,
 }
 
 /// The identity of the scanned image.

@@ -791,6 +791,7 @@ mod tests {
                     layer: 0,
                     hidden_by: 0,
                 }],
+                world_writable_dirs: vec![],
             },
             signer: "key k".into(),
             origin: "test".into(),

@@ -208,6 +208,7 @@ pub(crate) mod tests {
             }],
             links: vec![],
             hidden: vec![],
+            world_writable_dirs: vec![],
         }
     }
 

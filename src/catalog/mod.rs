@@ -114,8 +114,8 @@ pub enum Change {
 /// What an entry writes at its path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Node {
-    /// A directory.
-    Directory,
+    /// A directory with its mode bits.
+    Directory(u32),
     /// A regular file; its record when it is an executable.
     File(Option<Box<FileRecord>>),
     /// A symlink with its raw target.
@@ -272,7 +272,9 @@ pub fn walk_layer(
             continue;
         }
         let node = match entry_type {
-            tar::EntryType::Directory => Node::Directory,
+            tar::EntryType::Directory => {
+                Node::Directory(entry.header().mode().unwrap_or(0o755) & 0o7777)
+            }
             tar::EntryType::Symlink => Node::Symlink(
                 entry
                     .link_name_bytes()
@@ -372,11 +374,13 @@ enum State {
     },
 }
 
-/// The merged filesystem: executables and symlinks by normalised path (no leading `/`).
+/// The merged filesystem: executables and symlinks by normalised path (no leading `/`), and
+/// the directories whose mode lets anyone write.
 #[derive(Debug, Default)]
 pub struct Filesystem {
     nodes: BTreeMap<Vec<u8>, State>,
     hidden: Vec<Hidden>,
+    writable_dirs: std::collections::BTreeSet<Vec<u8>>,
 }
 
 /// Longest symlink chain followed, as Linux's `MAXSYMLINKS`.
@@ -436,6 +440,19 @@ impl Filesystem {
         }
     }
 
+    /// Forgets world-writable directories below `path` (and `path` itself when asked).
+    fn forget_writable_dirs(&mut self, path: &[u8], including_path: bool) {
+        if including_path {
+            self.writable_dirs.remove(path);
+        }
+        let mut prefix = path.to_vec();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        self.writable_dirs
+            .retain(|dir| !dir.starts_with(&prefix) || dir.as_slice() == path);
+    }
+
     /// An entry at `path` makes every ancestor a directory: drop files and symlinks there.
     fn make_ancestors_directories(&mut self, path: &[u8], by: usize) {
         for (at, byte) in path.iter().enumerate() {
@@ -454,8 +471,10 @@ impl Filesystem {
                     self.make_ancestors_directories(path, layer);
                     self.remove(path, layer);
                     self.remove_children(path, layer);
+                    self.forget_writable_dirs(path, true);
                 }
                 Change::Opaque(dir) => {
+                    self.forget_writable_dirs(dir, false);
                     self.make_ancestors_directories(dir, layer);
                     if self.nodes.contains_key(dir.as_slice()) {
                         self.remove(dir, layer);
@@ -470,7 +489,16 @@ impl Filesystem {
                 continue;
             };
             self.make_ancestors_directories(&path, layer);
-            let is_directory = node == Node::Directory;
+            let is_directory = matches!(node, Node::Directory(_));
+            match node {
+                Node::Directory(mode) if mode & 0o002 != 0 => {
+                    self.writable_dirs.insert(path.clone());
+                }
+                Node::Directory(_) => {
+                    self.writable_dirs.remove(&path);
+                }
+                _ => self.forget_writable_dirs(&path, true),
+            }
             // Resolve a hardlink before its own path is cleared.
             let new_state = match node {
                 Node::File(Some(record)) => Some(State::Executable { record, layer }),
@@ -482,7 +510,7 @@ impl Filesystem {
                     _ => None,
                 },
                 Node::Symlink(target) => Some(State::Symlink { target }),
-                Node::Directory | Node::File(None) | Node::Special => None,
+                Node::Directory(_) | Node::File(None) | Node::Special => None,
             };
             // Whatever was at the path is replaced; a non-directory also replaces a tree.
             self.remove(&path, layer);
@@ -538,6 +566,15 @@ impl Filesystem {
             }
         }
         None
+    }
+
+    /// World-writable directories of the final filesystem, absolute, sorted.
+    #[must_use]
+    pub fn world_writable_dirs(&self) -> Vec<String> {
+        self.writable_dirs
+            .iter()
+            .map(|dir| String::from_utf8_lossy(&absolute(dir)).into_owned())
+            .collect()
     }
 
     /// The manifest's executables, links and hidden lists, sorted by path bytes.
@@ -709,6 +746,7 @@ pub fn scan(
         }
         .into());
     }
+    let world_writable_dirs = filesystem.world_writable_dirs();
     let (executables, links, hidden) = filesystem.into_entries();
     Ok(ScanOutput {
         manifest: Manifest {
@@ -724,6 +762,7 @@ pub fn scan(
             executables,
             links,
             hidden,
+            world_writable_dirs,
         },
         warnings,
     })
@@ -927,13 +966,40 @@ mod tests {
             ],
             vec![
                 put("t", Node::File(None)),
-                put("f", Node::Directory),
+                put("f", Node::Directory(0o755)),
                 put("f/y", exe(b"3")),
                 put("l/z", exe(b"4")),
             ],
         ]);
         assert_eq!(paths, ["/f/y", "/l/z"]);
         assert_eq!(hidden, [("/f".into(), 0, 1), ("/t/x".into(), 0, 1)]);
+    }
+
+    #[test]
+    fn world_writable_directories_follow_layer_semantics() {
+        let mut filesystem = Filesystem::default();
+        filesystem.apply(
+            0,
+            vec![
+                put("tmp", Node::Directory(0o1777)),
+                put("srv/drop", Node::Directory(0o777)),
+                put("srv/drop/sub", Node::Directory(0o777)),
+                put("opt/w", Node::Directory(0o777)),
+                put("var/x", Node::Directory(0o777)),
+                put("etc", Node::Directory(0o755)),
+            ],
+        );
+        filesystem.apply(
+            1,
+            vec![
+                put("opt/w", Node::Directory(0o755)),
+                whiteout("srv/drop"),
+                put("etc/open", Node::Directory(0o757)),
+                put("etc/open", Node::File(None)),
+                Change::Opaque(b"var".to_vec()),
+            ],
+        );
+        assert_eq!(filesystem.world_writable_dirs(), ["/tmp"]);
     }
 
     #[test]
