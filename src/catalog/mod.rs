@@ -976,6 +976,27 @@ mod tests {
     }
 
     #[test]
+    fn the_walker_keeps_directory_modes() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(0o1777);
+        header.set_size(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        builder
+            .append_data(&mut header, "tmp/", std::io::empty())
+            .unwrap();
+        let bytes = builder.into_inner().unwrap();
+        let (changes, _) = walk_layer("img", "layer", &bytes[..]).unwrap();
+        assert_eq!(
+            changes,
+            [Change::Put(b"tmp".to_vec(), Node::Directory(0o1777))]
+        );
+    }
+
+    #[test]
     fn world_writable_directories_follow_layer_semantics() {
         let mut filesystem = Filesystem::default();
         filesystem.apply(
