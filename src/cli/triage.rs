@@ -186,13 +186,7 @@ impl Resolver<'_> {
                         origin,
                     } => {
                         return Ok(Resolved {
-                            verified: VerifiedManifest {
-                                manifest: attestation.manifest,
-                                signer: attestation.signer,
-                                origin,
-                                via_tag: None,
-                                signature_checked: true,
-                            },
+                            verified: signed_manifest(*attestation, origin, None),
                             layers: None,
                         });
                     }
@@ -271,13 +265,7 @@ impl Resolver<'_> {
                     origin,
                 } => {
                     return Ok(Resolved {
-                        verified: VerifiedManifest {
-                            manifest: attestation.manifest,
-                            signer: attestation.signer,
-                            origin,
-                            via_tag,
-                            signature_checked: true,
-                        },
+                        verified: signed_manifest(*attestation, origin, via_tag),
                         layers: Some((Box::new(store), resolved)),
                     });
                 }
@@ -295,6 +283,21 @@ impl Resolver<'_> {
                 failures.join("; ")
             }
         )
+    }
+}
+
+/// A manifest whose attestation verified.
+fn signed_manifest(
+    attestation: crate::attest::VerifiedAttestation,
+    origin: String,
+    via_tag: Option<String>,
+) -> VerifiedManifest {
+    VerifiedManifest {
+        manifest: attestation.manifest,
+        signer: attestation.signer,
+        origin,
+        via_tag,
+        signature_checked: true,
     }
 }
 
