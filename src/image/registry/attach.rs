@@ -150,11 +150,6 @@ impl RegistrySource {
             Err(Error::Registry {
                 status: Some(404), ..
             }) => Ok(None),
-            Err(Error::Registry { message, .. })
-                if message.contains("ManifestUnknown") || message.contains("manifest unknown") =>
-            {
-                Ok(None)
-            }
             Err(error) => Err(error),
         }
     }

@@ -136,8 +136,20 @@ fn describe(error: &OciDistributionError) -> (String, Option<u16>, bool) {
                 .map(|e| format!("{:?}: {}", e.code, e.message))
                 .collect::<Vec<_>>()
                 .join("; ");
-            let retry = codes.to_ascii_uppercase().contains("TOOMANYREQUESTS");
-            (format!("registry error: {codes}"), None, retry)
+            // The envelope carries the distribution spec's error codes, not the HTTP status;
+            // each code implies its status.
+            use oci_client::errors::OciErrorCode;
+            let status = envelope.errors.iter().find_map(|error| match error.code {
+                OciErrorCode::BlobUnknown
+                | OciErrorCode::ManifestUnknown
+                | OciErrorCode::NameUnknown
+                | OciErrorCode::NotFound => Some(404),
+                OciErrorCode::Unauthorized => Some(401),
+                OciErrorCode::Denied => Some(403),
+                OciErrorCode::Toomanyrequests => Some(429),
+                _ => None,
+            });
+            (format!("registry error: {codes}"), status, status == Some(429))
         }
         OciDistributionError::UnauthorizedError { .. } => (
             "HTTP 401 unauthorized: check the credentials (--username with --password-stdin, EXELOCK_REGISTRY_USERNAME/EXELOCK_REGISTRY_PASSWORD, or docker login)".to_owned(),
