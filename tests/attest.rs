@@ -1,19 +1,16 @@
 //! `generate-key-pair`, `attest` and `verify` end to end: keys on disk, attestations pushed to a
 //! real registry and found again, offline bundles, and forgeries rejected with exit code 1.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
+use crate::support::fixtures::{Layout, root};
 use crate::support::{Mode, Registry};
 
 const PASSWORD: &str = "correct horse";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn exelock(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
@@ -153,17 +150,7 @@ fn cosign_and_pkcs8_keys_sign_attestations() {
 }
 
 fn layout_manifest_digest(image: &str) -> String {
-    let index: Value = serde_json::from_slice(
-        &fs_err::read(
-            root()
-                .join("testdata/images")
-                .join(image)
-                .join("index.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    index["manifests"][0]["digest"].as_str().unwrap().to_owned()
+    Layout::image(image).manifest_digest()
 }
 
 #[test]

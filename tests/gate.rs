@@ -8,9 +8,7 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::fixtures::root;
 
 fn exelock() -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();

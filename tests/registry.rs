@@ -3,17 +3,14 @@
 //! the fault-injecting proxy of `support::faults`.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
+use crate::support::fixtures::{Layout, root};
 use crate::support::{Fault, FaultProxy, Mode, Registry};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The binary with a clean credential environment: no host Docker config leaks in.
 fn exelock(docker_config: &Path) -> Command {
@@ -65,26 +62,8 @@ fn local(reference: &str, extra: &[&str]) -> Value {
 
 /// The digests of a fixture layout's first manifest and its layers, bottom first.
 fn layout_digests(image: &str) -> (String, Vec<String>) {
-    let dir = root().join("testdata/images").join(image);
-    let index: Value =
-        serde_json::from_slice(&fs_err::read(dir.join("index.json")).unwrap()).unwrap();
-    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_owned();
-    let blob = |digest: &str| {
-        dir.join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"))
-    };
-    let manifest: Value =
-        serde_json::from_slice(&fs_err::read(blob(&manifest_digest)).unwrap()).unwrap();
-    let layers = manifest["layers"]
-        .as_array()
-        .map(|layers| {
-            layers
-                .iter()
-                .map(|l| l["digest"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    (manifest_digest, layers)
+    let layout = Layout::image(image);
+    (layout.manifest_digest(), layout.layer_digests())
 }
 
 #[test]

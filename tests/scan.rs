@@ -2,15 +2,12 @@
 //! broken inputs. Expected results in `testdata/expected/` are declared by hand in the fixture
 //! script, not produced by exelock.
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::fixtures::{Layout, root};
 
 fn exelock() -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
@@ -191,17 +188,6 @@ fn output_is_deterministic_across_runs_and_thread_counts() {
     assert_eq!(first.stdout, second.stdout);
 }
 
-fn layout_index(image: &str) -> Value {
-    let text = fs_err::read_to_string(
-        root()
-            .join("testdata/images")
-            .join(image)
-            .join("index.json"),
-    )
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 #[test]
 fn multiarch_defaults_to_amd64_and_says_so() {
     let output = run(&["scan", "oci:testdata/images/multiarch", "--format", "json"]);
@@ -212,7 +198,7 @@ fn multiarch_defaults_to_amd64_and_says_so() {
         "{stderr}"
     );
     let manifest: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let index_digest = &layout_index("multiarch")["manifests"][0]["digest"];
+    let index_digest = &Layout::image("multiarch").index()["manifests"][0]["digest"];
     assert_eq!(&manifest["image"]["indexDigest"], index_digest);
     assert_ne!(manifest["image"]["manifestDigest"], Value::Null);
 }
@@ -301,26 +287,7 @@ fn assert_input_error(reference: &str, needles: &[&str]) {
 }
 
 fn bad_layer_digest(name: &str) -> String {
-    let text =
-        fs_err::read_to_string(root().join("testdata/bad").join(name).join("index.json")).unwrap();
-    let index: Value = serde_json::from_str(&text).unwrap();
-    let manifest_hex = index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("sha256:")
-        .to_owned();
-    let manifest: Value = serde_json::from_slice(
-        &fs_err::read(
-            root()
-                .join("testdata/bad")
-                .join(name)
-                .join("blobs/sha256")
-                .join(manifest_hex),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    manifest["layers"][0]["digest"].as_str().unwrap().to_owned()
+    Layout::bad(name).layer_digests().remove(0)
 }
 
 #[test]
@@ -393,19 +360,8 @@ fn usage_errors_exit_2_and_help_teaches() {
 /// The bytes of `path` in a fixture layer, read with tar and flate2 directly.
 pub(crate) fn file_in_layer(image: &str, layer: usize, path: &str) -> Vec<u8> {
     use std::io::Read as _;
-    let dir = root().join("testdata/images").join(image);
-    let index: Value =
-        serde_json::from_slice(&fs_err::read(dir.join("index.json")).unwrap()).unwrap();
-    let blob = |digest: &str| {
-        dir.join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"))
-    };
-    let manifest: Value = serde_json::from_slice(
-        &fs_err::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
-    )
-    .unwrap();
-    let layer_blob =
-        fs_err::File::open(blob(manifest["layers"][layer]["digest"].as_str().unwrap())).unwrap();
+    let layout = Layout::image(image);
+    let layer_blob = fs_err::File::open(layout.blob_path(&layout.layer_digests()[layer])).unwrap();
     let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(layer_blob));
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();

@@ -8,11 +8,8 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
+use crate::support::fixtures::root;
 use crate::support::{Mode, Registry};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn exelock(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
@@ -566,21 +563,11 @@ fn rebuild_with(dir: &Path, image: &str, path: &str, content: &[u8]) -> PathBuf 
         digest
     };
     let layer_digest = blob(&layer);
-    let read = |digest: &str| -> Value {
-        serde_json::from_slice(
-            &fs_err::read(
-                source
-                    .join("blobs/sha256")
-                    .join(digest.trim_start_matches("sha256:")),
-            )
-            .unwrap(),
-        )
-        .unwrap()
+    let layout = crate::support::fixtures::Layout {
+        dir: source.clone(),
     };
-    let index: Value =
-        serde_json::from_slice(&fs_err::read(source.join("index.json")).unwrap()).unwrap();
-    let mut manifest = read(index["manifests"][0]["digest"].as_str().unwrap());
-    let mut config = read(manifest["config"]["digest"].as_str().unwrap());
+    let mut manifest = layout.manifest();
+    let mut config = layout.json(manifest["config"]["digest"].as_str().unwrap());
     config["rootfs"]["diff_ids"]
         .as_array_mut()
         .unwrap()

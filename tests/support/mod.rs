@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod fixtures;
 pub mod http;
 pub mod registry;
 
