@@ -458,20 +458,7 @@ impl Registry {
             "REGISTRY_AUTH_FILE",
             self.dir.path().join("skopeo-auth.json"),
         );
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("{what}: cannot run skopeo: {e}"));
-        if !out.status.success() {
-            panic!(
-                "{what} failed ({}):\nstderr:\n{}\nstdout:\n{}\nregistry log:\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr),
-                String::from_utf8_lossy(&out.stdout),
-                self.log()
-            );
-        }
-        out
+        run_with_log(cmd, what, || self.log())
     }
 }
 
@@ -593,16 +580,25 @@ fn absolute_oci_ref(layout_ref: &str) -> String {
 
 /// Runs a command, panicking with its stderr if it fails.
 pub(crate) fn run(cmd: &mut Command, what: &str) -> Output {
+    run_with_log(cmd, what, String::new)
+}
+
+/// Like [`run`]; a failure also shows what `log` returns (e.g. the registry's log).
+fn run_with_log(cmd: &mut Command, what: &str, log: impl FnOnce() -> String) -> Output {
     let out = cmd
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
     if !out.status.success() {
         panic!(
-            "{what} failed ({}):\nstderr:\n{}\nstdout:\n{}",
+            "{what} failed ({}):\nstderr:\n{}\nstdout:\n{}{}",
             out.status,
             String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
+            String::from_utf8_lossy(&out.stdout),
+            match log() {
+                log if log.is_empty() => String::new(),
+                log => format!("\nregistry log:\n{log}"),
+            }
         );
     }
     out
