@@ -22,22 +22,10 @@ pub enum Error {
 }
 
 impl Sha256Digest {
-    /// Wraps raw digest bytes.
-    #[must_use]
-    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
     /// The digest of `data`.
     #[must_use]
     pub fn of(data: &[u8]) -> Self {
         Self(Sha256::digest(data).into())
-    }
-
-    /// The raw digest bytes.
-    #[must_use]
-    pub const fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
     }
 
     /// The 64 lowercase hex digits, without the `sha256:` prefix.
@@ -160,16 +148,6 @@ impl<R: Read> HashingReader<R> {
     /// Any read error of the inner reader.
     pub fn drain(&mut self) -> io::Result<u64> {
         io::copy(self, &mut io::sink())
-    }
-
-    /// Bytes read so far.
-    pub const fn len(&self) -> u64 {
-        self.hasher.len()
-    }
-
-    /// Whether nothing was read yet.
-    pub const fn is_empty(&self) -> bool {
-        self.hasher.is_empty()
     }
 
     /// The inner reader, the digest and the length of what was read.
