@@ -6,11 +6,18 @@
 # json module), i.e. the cost of merely reading what triage must read.
 # Target: >= 20,000 findings/s.
 #
-# Usage: scripts/bench-triage.sh        (N=100000 by default; CARGO_TARGET_DIR is honoured)
+# Memory: findings are read as a stream, so peak RSS must stay flat as the input grows. The
+# same findings are judged as JSON lines and as ONE JSON array (MEM_N findings, 1,000,000 by
+# default, ~0.8 GB), with peak RSS beside the input size and beside `jq -c .[]` over the array
+# (which holds the whole document). Target: < 256 MiB.
+#
+# Usage: scripts/bench-triage.sh        (N=100000, MEM_N=1000000 by default; CARGO_TARGET_DIR is honoured)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-100000}"
+MEM_N="${MEM_N:-1000000}"
 TARGET=20000
+RSS_TARGET_MIB=256
 cargo build --release --quiet
 BIN="${CARGO_TARGET_DIR:-target}/release/exelock"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/exelock-triage-bench.XXXXXX")"
@@ -24,15 +31,15 @@ IMAGE="oci:$OLDPWD/testdata/images/traps"
 "$BIN" attest "$IMAGE" --key cosign.key --bundle bundle.json -q >/dev/null
 
 # Findings: a mix of unchanged, relocated, modified and foreign binaries, some with a library.
-python3 - "$N" <<'PY'
+python3 - "$N" "$MEM_N" <<'PY'
 import json, random, sys
-n = int(sys.argv[1])
+n, mem_n = int(sys.argv[1]), int(sys.argv[2])
 manifest = json.load(open("manifest.json"))
 digest = manifest["image"]["manifestDigest"]
 exes = manifest["executables"]
 rng = random.Random(7)
-with open("findings.jsonl", "w") as out:
-    for i in range(n):
+def findings(count):
+    for i in range(count):
         exe = rng.choice(exes)
         kind = i % 4
         path = exe["path"] if kind in (0, 2) else f"/tmp/run-{i % 97}/{exe['path'].rsplit('/', 1)[-1]}"
@@ -50,7 +57,16 @@ with open("findings.jsonl", "w") as out:
             "containers": [{"name": "app", "uri": "registry.example/app:1", "imageId": f"registry.example/app@{digest}"}],
             "kubernetes": {"pods": [{"ns": "shop", "name": f"web-{i % 50}", "containers": [{"name": "app"}]}]},
         }
-        out.write(json.dumps(finding) + "\n")
+        yield json.dumps(finding)
+with open("findings.jsonl", "w") as out:
+    for line in findings(n):
+        out.write(line + "\n")
+with open("big.jsonl", "w") as lines, open("big.json", "w") as array:
+    array.write("[")
+    for i, line in enumerate(findings(mem_n)):
+        lines.write(line + "\n")
+        array.write(("," if i else "") + "\n" + line)
+    array.write("\n]\n")
 PY
 MB="$(awk -v b="$(stat -c %s findings.jsonl)" 'BEGIN { printf "%.1f", b / 1e6 }')"
 
@@ -85,3 +101,19 @@ printf '%-40s %9s %14s\n' "jq -c . (parse + print, baseline)" "$t_jq" "$(rate "$
 printf '%-40s %9s %14s\n' "python3 json.loads per line (baseline)" "$t_py" "$(rate "$t_py")"
 echo "findings judged: $judged; verdicts: $verdicts"
 awk -v r="$(rate "$t_triage")" -v t="$TARGET" 'BEGIN { printf "target: >= %d findings/s: %s\n", t, (r >= t ? "PASS" : "MISS") }'
+
+peak_mib() {  # peak RSS of "$@" in MiB
+    /usr/bin/time -f '%M' -o rss.txt "$@" >/dev/null 2>&1 || true
+    awk '{ printf "%.1f", $1 / 1024 }' rss.txt
+}
+size_mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.0f", b / 1e6 }'; }
+rss_lines="$(peak_mib "$BIN" triage big.jsonl --bundle bundle.json --key cosign.pub --format jsonl)"
+rss_array="$(peak_mib "$BIN" triage big.json --bundle bundle.json --key cosign.pub --format json)"
+rss_jq="$(peak_mib jq -c '.[]' big.json)"
+echo
+echo "== peak memory: $MEM_N findings =="
+printf '%-52s %9s %12s\n' "contender" "input MB" "peak MiB"
+printf '%-52s %9s %12s\n' "exelock triage, JSON lines in, jsonl out" "$(size_mb big.jsonl)" "$rss_lines"
+printf '%-52s %9s %12s\n' "exelock triage, one JSON array in, json out" "$(size_mb big.json)" "$rss_array"
+printf '%-52s %9s %12s\n' "jq -c '.[]' over the array (baseline)" "$(size_mb big.json)" "$rss_jq"
+awk -v a="$rss_lines" -v b="$rss_array" -v t="$RSS_TARGET_MIB" 'BEGIN { m = (a > b ? a : b); printf "target: < %d MiB: %s\n", t, (m < t ? "PASS" : "MISS") }'

@@ -10,7 +10,9 @@
 //! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest.
 //! - [`attest`]: signed in-toto attestations of manifests (DSSE, Sigstore bundles, cosign keys,
 //!   keyless Fulcio/Rekor) and their verification.
-//! - [`triage`]: a finding's binaries judged against a verified manifest (pure).
+//! - [`triage`]: a finding's binaries judged against an image's manifest (pure). It takes the
+//!   manifest as `triage::ImageEvidence`, which only `attest`'s verification can make "signed":
+//!   the one type `triage` borrows from `attest`, so no legitimate verdict rests on anything less.
 //! - [`diff`]: executables added, removed, changed, moved between two manifests (pure).
 //! - [`policy`], [`gate`], [`bake`]: the CI gate's policy file, its pure evaluation, and the
 //!   bake list triage writes and the gate checks.

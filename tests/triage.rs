@@ -229,7 +229,7 @@ fn every_verdict_from_one_attested_image() {
     let first = &report[0]["binaries"][0];
     assert_eq!(first["evidence"]["manifestDigest"], setup.digest());
     assert!(
-        first["evidence"]["signedBy"]
+        first["evidence"]["provenance"]["signer"]
             .as_str()
             .unwrap()
             .starts_with("key ")
@@ -297,21 +297,36 @@ fn partial_hashes_are_compared_with_prefix_digests_of_the_layer() {
     ]);
     let (code, report, out) = setup.triage(&findings, &[]);
     assert_eq!(code, Some(1), "{out}");
+    // A prefix match is not proof of the rest of the file: unverifiable, with the command that
+    // settles it; a prefix that differs proves a different file.
     assert_eq!(
         verdicts(&report),
         [
-            ("/bin/busybox".to_owned(), "unchanged".to_owned()),
-            ("/usr/local/bin/bb".to_owned(), "relocated".to_owned()),
+            ("/bin/busybox".to_owned(), "unverifiable".to_owned()),
+            ("/usr/local/bin/bb".to_owned(), "unverifiable".to_owned()),
             ("/bin/busybox".to_owned(), "modified".to_owned()),
         ],
         "{out}"
     );
+    let matched = &report[0]["binaries"][0];
     assert!(
-        report[0]["binaries"][0]["evidence"]["compared"]
+        matched["evidence"]["compared"]
             .as_str()
             .unwrap()
             .contains("first 4096 bytes")
     );
+    assert!(
+        notes(matched).contains("the first 4096 bytes equal layer 0's /bin/busybox"),
+        "{out}"
+    );
+    assert!(
+        matched["response"]["steps"].to_string().contains(&format!(
+            "sha256sum /bin/busybox  # the image's file is {}",
+            setup.sha("/bin/busybox")
+        )),
+        "{out}"
+    );
+    assert!(notes(&report[1]["binaries"][0]).contains("layer 0's /bin/busybox"));
 }
 
 #[test]
@@ -586,4 +601,223 @@ fn rebuild_with(dir: &Path, image: &str, path: &str, content: &[u8]) -> PathBuf 
     }]});
     fs_err::write(out.join("index.json"), new_index.to_string()).unwrap();
     out
+}
+
+/// A finding's JSON report for one `triage` run with extra arguments, from a findings file.
+fn triage_file(dir: &Path, findings: &Value, args: &[&str]) -> (Option<i32>, Value, String) {
+    fs_err::write(dir.join("case.json"), findings.to_string()).unwrap();
+    let output = exelock(dir)
+        .args(["triage", "case.json", "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let parsed = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output.status.code(), parsed, text(&output))
+}
+
+fn notes(binary: &Value) -> String {
+    binary["evidence"]["notes"]
+        .as_array()
+        .map(|notes| {
+            notes
+                .iter()
+                .map(|n| n.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+// See: issue 9, "Which image": --image fills in only for findings that name no image.
+#[test]
+fn a_finding_naming_another_image_is_never_judged_against_the_image_flag() {
+    let setup = Setup::new();
+    let host = setup.registry.host();
+    let bundle = exelock(setup.dir.path())
+        .args([
+            "attest",
+            &format!("{host}/fx/traps:v1"),
+            "--key",
+            "cosign.key",
+            "--bundle",
+            "b.json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(bundle.status.success(), "{}", text(&bundle));
+    let tool = setup.sha("/usr/bin/tool");
+    let image = format!("{host}/fx/traps@{}", setup.digest());
+    let naming = |reference: &str| {
+        json!({"name": "organizations/1/sources/2/findings/other", "category": "Added Binary Executed",
+            "processes": [process("/usr/bin/tool", &tool, None)],
+            "containers": [{"name": "app", "uri": reference}]})
+    };
+    let cases = [
+        ("attacker.example/evil/repo:latest".to_owned(), true),
+        (format!("{host}/fx/other:v1"), false),
+        (format!("{host}/fx/other@sha256:{}", "ef".repeat(32)), false),
+    ];
+    for (other, offline_only) in &cases {
+        let modes: &[&[&str]] = if *offline_only {
+            &[&["--bundle", "b.json"]]
+        } else {
+            &[&["--bundle", "b.json"], &[]]
+        };
+        for mode in modes {
+            let mut args = vec!["--key", "cosign.pub", "--image", &image];
+            args.extend_from_slice(mode);
+            let (code, report, out) = triage_file(setup.dir.path(), &json!([naming(other)]), &args);
+            assert_eq!(code, Some(1), "{other} {mode:?}: {out}");
+            let binary = &report[0]["binaries"][0];
+            assert_eq!(binary["verdict"], "unverifiable", "{other} {mode:?}: {out}");
+            assert!(binary["evidence"]["manifestDigest"].is_null(), "{binary}");
+        }
+    }
+}
+
+// See: issue 9, "Which image": the container is chosen by Container_Name; ambiguity is unknown.
+#[test]
+fn scc_chooses_the_container_by_name_and_an_ambiguous_choice_is_unknown() {
+    let setup = Setup::new();
+    let host = setup.registry.host();
+    let tool = setup.sha("/usr/bin/tool");
+    let finding = |name: Option<&str>| {
+        let mut finding = json!({"name": "organizations/1/sources/2/findings/two", "category": "Added Binary Executed",
+            "processes": [process("/usr/bin/tool", &tool, None)],
+            "containers": [
+                {"name": "sidecar", "uri": format!("{host}/fx/other:v1"), "imageId": format!("{host}/fx/other@sha256:{}", "ab".repeat(32))},
+                {"name": "app", "uri": format!("{host}/fx/traps:v1"), "imageId": format!("{host}/fx/traps@{}", setup.digest())}
+            ]});
+        if let Some(name) = name {
+            finding["sourceProperties"] = json!({"Container_Name": name});
+        }
+        finding
+    };
+    let (code, report, out) = setup.triage(&json!([finding(Some("app"))]), &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(report[0]["binaries"][0]["verdict"], "unchanged", "{out}");
+    let (code, report, out) = setup.triage(&json!([finding(Some("sidecar"))]), &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(report[0]["binaries"][0]["verdict"], "unverifiable", "{out}");
+    let (code, report, out) = setup.triage(&json!([finding(None)]), &[]);
+    assert_eq!(code, Some(1), "{out}");
+    let binary = &report[0]["binaries"][0];
+    assert_eq!(binary["verdict"], "unverifiable", "{out}");
+    assert!(
+        binary["evidence"]["compared"]
+            .as_str()
+            .unwrap()
+            .contains("image is unknown"),
+        "{binary}"
+    );
+}
+
+// See: issue 9, "Which image": an index digest with no platform is judged on every platform.
+#[test]
+fn an_index_digest_is_judged_against_every_platform() {
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout("oci:testdata/images/multiarch:latest", "fx/multi:v1");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        exelock(dir.path())
+            .arg("generate-key-pair")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let reference = format!("{}/fx/multi:v1", registry.host());
+    let attest = exelock(dir.path())
+        .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
+        .output()
+        .unwrap();
+    assert!(attest.status.success(), "{}", text(&attest));
+    let scan = exelock(dir.path())
+        .args(["scan", &reference, "-q", "--format", "json", "--all-platforms"])
+        .output()
+        .unwrap();
+    let manifests: Value = serde_json::from_slice(&scan.stdout).unwrap();
+    let arm = manifests
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["image"]["platform"] == "linux/arm64/v8")
+        .unwrap();
+    let index = arm["image"]["indexDigest"].as_str().unwrap();
+    let hello = &arm["executables"][0];
+    let finding = json!({"name": "organizations/1/sources/2/findings/arm", "category": "Added Binary Executed",
+        "processes": [process(hello["path"].as_str().unwrap(), hello["sha256"].as_str().unwrap(), None)],
+        "containers": [{"name": "app", "uri": format!("{}/fx/multi@{index}", registry.host())}]});
+    let (code, report, out) = triage_file(dir.path(), &json!([finding]), &["--key", "cosign.pub"]);
+    assert_eq!(code, Some(0), "{out}");
+    let binary = &report[0]["binaries"][0];
+    assert_eq!(binary["verdict"], "unchanged", "{out}");
+    assert_eq!(binary["evidence"]["platform"], "linux/arm64/v8");
+    assert!(notes(binary).contains("took linux/arm64/v8"), "{out}");
+}
+
+// See: issue 9, "Everything else found".
+#[test]
+fn findings_with_nothing_to_judge_and_truncated_arguments() {
+    let setup = Setup::new();
+    let tool = setup.sha("/usr/bin/tool");
+    let mut empty = setup.scc("Added Binary Executed", json!([]));
+    empty.as_object_mut().unwrap().remove("processes");
+    let mut long_args = process("/usr/bin/tool", &tool, None);
+    long_args["argumentsTruncated"] = json!(true);
+    let (code, report, out) = setup.triage(&json!([empty]), &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(report[0]["binaries"][0]["verdict"], "unverifiable", "{out}");
+    assert!(report[0]["playbook"].is_object(), "{out}");
+    let (code, report, out) = setup.triage(
+        &json!([setup.scc("Added Binary Executed", json!([long_args]))]),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(report[0]["binaries"][0]["verdict"], "unchanged", "{out}");
+}
+
+// See: issue 9: allowlists are credited to their file; hash-only entries never excuse a
+// replaced image binary; the playbook is given once per finding.
+#[test]
+fn allowlists_are_credited_to_their_file_and_never_excuse_a_replacement() {
+    let setup = Setup::new();
+    let agent = "cd".repeat(32);
+    fs_err::write(
+        setup.dir.path().join("allow.json"),
+        json!({"entries": [{"sha256": agent}]}).to_string(),
+    )
+    .unwrap();
+    let findings = json!([setup.scc(
+        "Added Binary Executed",
+        json!([
+            process("/opt/agent/agent", &agent, None),
+            process("/usr/bin/tool", &agent, None),
+            process("/tmp/x", &"ab".repeat(32), None)
+        ])
+    )]);
+    let (code, report, out) = setup.triage(&findings, &["--allowlist", "allow.json"]);
+    assert_eq!(code, Some(1), "{out}");
+    let binaries = report[0]["binaries"].as_array().unwrap();
+    assert_eq!(binaries[0]["verdict"], "allowlisted", "{out}");
+    assert_eq!(
+        binaries[0]["evidence"]["allowlist"]["source"],
+        "allowlist file allow.json"
+    );
+    assert_eq!(binaries[1]["verdict"], "modified", "{out}");
+    assert!(notes(&binaries[1]).contains("only an entry bound to this exact path"));
+    assert_eq!(binaries[2]["verdict"], "foreign");
+    let playbook = report[0]["playbook"]["steps"].as_array().unwrap();
+    assert_eq!(
+        playbook
+            .iter()
+            .filter(|s| s.as_str().unwrap().contains("kubectl cordon"))
+            .count(),
+        1
+    );
+    for binary in binaries {
+        let steps = binary["response"]["steps"].to_string();
+        assert!(!steps.contains("cordon"), "{steps}");
+    }
 }
