@@ -859,6 +859,35 @@ def tiny() -> Image:
 
 
 # --------------------------------------------------------------------------------------------
+# fixture: twice (one path written twice in a layer; the last entry wins)
+
+
+def twice() -> None:
+    elf64("twice/app-v1", ET_DYN, interp=True, build_id=True, random_bytes=6000)
+    elf64("twice/app-v2", ET_DYN, interp=True, build_id=True, random_bytes=9000)
+    C = CONTENT
+    # Layer 0 is an uncompressed tar, so a test can swap bytes of a stored blob in place (same
+    # length, other content) and see the digests catch it.
+    l0 = make_tar([
+        F("usr/bin/app", C["twice/app-v1"]),
+        # A hardlink takes its target as it is at the link: here, the first write.
+        H("usr/bin/app-early", "usr/bin/app"),
+        F("usr/bin/app", C["twice/app-v2"]),
+        H("usr/bin/app-late", "usr/bin/app"),
+    ], tarfile.PAX_FORMAT)
+    assert l0.count(C["twice/app-v1"]) == 1 and l0.count(C["twice/app-v2"]) == 1
+    l1 = make_tar([H("usr/local/bin/app-lower", "usr/bin/app")], tarfile.PAX_FORMAT)
+    img = Image("twice", [Layer(l0, "none"), Layer(l1, "gzip")])
+    write_all_forms(img)
+    write_expected("twice", "linux/amd64", [
+        X("/usr/bin/app", "twice/app-v2", "0755", ELF_EXEC, 0),
+        X("/usr/bin/app-early", "twice/app-v1", "0755", ELF_EXEC, 0),
+        X("/usr/bin/app-late", "twice/app-v2", "0755", ELF_EXEC, 0),
+        X("/usr/local/bin/app-lower", "twice/app-v2", "0755", ELF_EXEC, 1),
+    ], links=[], hidden=[])
+
+
+# --------------------------------------------------------------------------------------------
 # bad inputs
 
 
@@ -954,6 +983,7 @@ def main() -> None:
     demo()
     base = tiny()
     bad_inputs(base)
+    twice()  # last: it draws from RNG after every older fixture, so theirs stay as they were
     total = 0
     for dirpath, _, files in os.walk(HERE):
         for name in files:

@@ -15,6 +15,10 @@
 //!   (paths are never resolved through symlinks, as overlayfs does not).
 //! - Hardlinks take their target's content, from the same or a lower layer.
 //!
+//! The same walk and the same merge answer prefix lookups ([`prefix::prefix_digests`]): the
+//! SHA-256 of a file's first bytes, for findings that hash only a file's head. There is one tar
+//! walker, so a scan and a prefix lookup cannot disagree on which entry a path holds.
+//!
 //! This module does no I/O of its own beyond reading the streams it is given, and prints
 //! nothing: warnings are returned.
 
@@ -31,6 +35,11 @@ use crate::manifest::{
 };
 
 pub mod detect;
+pub mod prefix;
+
+pub use prefix::{
+    PrefixDigest, PrefixMissing, PrefixRequest, PrefixResults, prefix_digest, prefix_digests,
+};
 
 /// Errors turning layers into a manifest.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +84,18 @@ pub enum Error {
         /// What is unsupported.
         problem: &'static str,
     },
+    /// A prefix digest asked for one file could not be proven.
+    #[error("{image}: no prefix digest of {path} as layer {layer} wrote it: {reason}")]
+    NoPrefix {
+        /// The image.
+        image: String,
+        /// The absolute path asked for.
+        path: String,
+        /// The layer index asked for.
+        layer: usize,
+        /// Why there is none.
+        reason: PrefixMissing,
+    },
 }
 
 impl From<image::Error> for Error {
@@ -98,6 +119,33 @@ pub struct FileRecord {
     pub gid: u64,
     /// Kind and details from the head.
     pub detected: detect::Detected,
+    /// `(length, SHA-256 of the first length bytes)` for each [`PrefixWanted`] length the file
+    /// reaches, shortest first; empty in a plain scan.
+    pub prefixes: Vec<(u64, Sha256Digest)>,
+}
+
+/// Prefix lengths to hash while walking a layer: for every executable the walk hashes, the
+/// SHA-256 of its first `length` bytes, for each length the file reaches.
+///
+/// The lengths apply to every executable of the layer rather than to chosen paths because a
+/// hardlink names its target only after the target's bytes have streamed past: any executable
+/// may turn out to be the one a wanted path links to. A prefix costs a copy of the running
+/// hash state at that offset, not a second read or a second hash; a scan wants none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrefixWanted {
+    /// Sorted, without duplicates.
+    lengths: Vec<u64>,
+}
+
+impl PrefixWanted {
+    /// These lengths, in any order, duplicates allowed.
+    #[must_use]
+    pub fn lengths(lengths: impl IntoIterator<Item = u64>) -> Self {
+        let mut lengths: Vec<u64> = lengths.into_iter().collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        Self { lengths }
+    }
 }
 
 /// What one tar entry does to the filesystem.
@@ -212,6 +260,20 @@ pub fn walk_layer(
     layer: &str,
     stream: impl Read,
 ) -> Result<(Vec<Change>, Vec<String>), Error> {
+    walk_layer_with_prefixes(image, layer, stream, &PrefixWanted::default())
+}
+
+/// [`walk_layer`], also hashing the `wanted` prefixes of every executable in the same read of
+/// its bytes ([`FileRecord::prefixes`]).
+///
+/// # Errors
+/// As [`walk_layer`].
+pub fn walk_layer_with_prefixes(
+    image: &str,
+    layer: &str,
+    stream: impl Read,
+    wanted: &PrefixWanted,
+) -> Result<(Vec<Change>, Vec<String>), Error> {
     let mut archive = tar::Archive::new(stream);
     let mut changes = Vec::new();
     let mut warnings = Vec::new();
@@ -305,7 +367,7 @@ pub fn walk_layer(
                         problem: "PAX GNU.sparse entries are not supported (re-create the layer without --sparse)",
                     });
                 }
-                let record = read_file(&mut entry, &mut head, &mut chunk)
+                let record = read_file(&mut entry, &mut head, &mut chunk, &wanted.lengths)
                     .map_err(|source| entry_error(display.clone(), source))?;
                 Node::File(record.map(Box::new))
             }
@@ -316,11 +378,48 @@ pub fn walk_layer(
     Ok((changes, warnings))
 }
 
-/// Reads a regular file's head; when it qualifies, hashes it whole.
+/// A whole-file hash that also snapshots the digest at each wanted prefix length.
+struct PrefixHasher<'a> {
+    hasher: Hasher,
+    /// Wanted lengths not reached yet, shortest first.
+    pending: &'a [u64],
+    prefixes: Vec<(u64, Sha256Digest)>,
+}
+
+impl<'a> PrefixHasher<'a> {
+    fn new(wanted: &'a [u64]) -> Self {
+        Self {
+            hasher: Hasher::new(),
+            pending: wanted,
+            prefixes: Vec::new(),
+        }
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        while let Some((&length, rest)) = self.pending.split_first() {
+            let offset = self.hasher.len();
+            let Some(until) = length
+                .checked_sub(offset)
+                .and_then(|until| usize::try_from(until).ok())
+                .filter(|until| *until <= data.len())
+            else {
+                break;
+            };
+            self.hasher.update(&data[..until]);
+            data = &data[until..];
+            self.prefixes.push((length, self.hasher.clone().finish()));
+            self.pending = rest;
+        }
+        self.hasher.update(data);
+    }
+}
+
+/// Reads a regular file's head; when it qualifies, hashes it whole (and its wanted prefixes).
 fn read_file(
     entry: &mut tar::Entry<'_, impl Read>,
     head: &mut [u8],
     chunk: &mut [u8],
+    wanted: &[u64],
 ) -> std::io::Result<Option<FileRecord>> {
     let header = entry.header();
     let mode = header.mode()? & 0o7777;
@@ -335,7 +434,7 @@ fn read_file(
     }
     let head_len = usize::try_from(size.min(head.len() as u64)).unwrap_or(head.len());
     entry.read_exact(&mut head[magic_len..head_len])?;
-    let mut hasher = Hasher::new();
+    let mut hasher = PrefixHasher::new(wanted);
     hasher.update(&head[..head_len]);
     loop {
         let read = entry.read(chunk)?;
@@ -344,6 +443,9 @@ fn read_file(
         }
         hasher.update(&chunk[..read]);
     }
+    let PrefixHasher {
+        hasher, prefixes, ..
+    } = hasher;
     if hasher.len() != size {
         return Err(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
@@ -359,6 +461,7 @@ fn read_file(
         uid,
         gid,
         detected: detect::detect(&head[..head_len]),
+        prefixes,
     }))
 }
 
@@ -371,6 +474,14 @@ enum State {
     },
     Symlink {
         target: Vec<u8>,
+    },
+    /// Only in the one-layer merges of a prefix lookup, never in a scan: whatever the layers
+    /// below hold at `path`. Seeded for the paths the lookup asks about and for hardlink
+    /// targets; a hardlink that takes it carries it on with `linked` set, so the lookup knows
+    /// an entry of this layer wrote the path and where to look next.
+    Below {
+        path: Vec<u8>,
+        linked: bool,
     },
 }
 
@@ -507,7 +618,11 @@ impl Filesystem {
                         record: record.clone(),
                         layer,
                     }),
-                    _ => None,
+                    Some(State::Below { path, .. }) => Some(State::Below {
+                        path: path.clone(),
+                        linked: true,
+                    }),
+                    Some(State::Symlink { .. }) | None => None,
                 },
                 Node::Symlink(target) => Some(State::Symlink { target }),
                 Node::Directory(_) | Node::File(None) | Node::Special => None,
@@ -562,7 +677,7 @@ impl Filesystem {
                 Some(State::Executable { .. }) => {
                     return pending.is_empty().then_some(joined);
                 }
-                None => {}
+                Some(State::Below { .. }) | None => {}
             }
         }
         None
@@ -600,6 +715,7 @@ impl Filesystem {
                         layer: *layer,
                     });
                 }
+                State::Below { .. } => {}
                 State::Symlink { .. } => {
                     if let Some(target) = self.resolve_executable(path) {
                         let (text, bytes) = manifest::path_fields(&absolute(path));
@@ -648,11 +764,32 @@ pub fn scan_layer(
     index: usize,
     on_read: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<LayerScan, Error> {
-    let descriptor = &image.layers[index];
+    read_layer(source, image, index, on_read, &PrefixWanted::default())
+}
+
+/// [`scan_layer`], hashing the `wanted` prefixes too. Nothing it returns comes from a layer
+/// whose blob digest, size or diff_id did not verify: the stream is read to its end first.
+fn read_layer(
+    source: &dyn ImageSource,
+    image: &ResolvedImage,
+    index: usize,
+    on_read: Option<&(dyn Fn(u64) + Sync)>,
+    wanted: &PrefixWanted,
+) -> Result<LayerScan, Error> {
+    let descriptor = image
+        .layers
+        .get(index)
+        .ok_or_else(|| image::Error::Invalid {
+            image: image.name.clone(),
+            problem: format!(
+                "layer {index} asked for, but the image has {} layers",
+                image.layers.len()
+            ),
+        })?;
     let label = descriptor.label();
     let raw = source.open_layer(descriptor)?;
     let mut stream = LayerStream::new(&image.name, descriptor, raw, on_read)?;
-    let walked = walk_layer(&image.name, &label, &mut stream);
+    let walked = walk_layer_with_prefixes(&image.name, &label, &mut stream, wanted);
     // A digest mismatch explains a broken stream better than the tar error it caused.
     match (walked, stream.finish()) {
         (Ok((changes, warnings)), Ok(verified)) => Ok(LayerScan {
@@ -768,100 +905,6 @@ pub fn scan(
     })
 }
 
-/// SHA-256 of the first `prefix_len` bytes of the file at `path` as `layer_index` wrote it:
-/// for findings that hash only a file's head (SCC `hashedSize`). Streams that layer (and,
-/// for a hardlink, the layers below it) and stops reading once the prefix is hashed.
-///
-/// # Errors
-/// An unreadable layer, or no regular file at that path in those layers.
-pub fn prefix_digest(
-    source: &dyn ImageSource,
-    image: &ResolvedImage,
-    layer_index: usize,
-    path: &[u8],
-    prefix_len: u64,
-) -> Result<Sha256Digest, Error> {
-    let mut wanted = normalise_path(path).unwrap_or_default();
-    if image.layers.is_empty() {
-        return Err(image::Error::Invalid {
-            image: image.name.clone(),
-            problem: "the image has no layers".to_owned(),
-        }
-        .into());
-    }
-    let mut index = layer_index.min(image.layers.len() - 1);
-    let mut hops = 0;
-    loop {
-        let descriptor = &image.layers[index];
-        let label = descriptor.label();
-        let raw = source.open_layer(descriptor)?;
-        let stream = LayerStream::new(&image.name, descriptor, raw, None)?;
-        let mut archive = tar::Archive::new(stream);
-        let entries = archive.entries().map_err(|source| Error::Entry {
-            image: image.name.clone(),
-            layer: label.clone(),
-            entry: "<start of layer>".into(),
-            source,
-        })?;
-        let mut link_target = None;
-        for entry in entries {
-            let mut entry = entry.map_err(|source| Error::Entry {
-                image: image.name.clone(),
-                layer: label.clone(),
-                entry: String::from_utf8_lossy(&wanted).into_owned(),
-                source,
-            })?;
-            if normalise_path(&entry.path_bytes()).as_deref() != Some(wanted.as_slice()) {
-                continue;
-            }
-            match entry.header().entry_type() {
-                tar::EntryType::Link => {
-                    link_target = entry
-                        .link_name_bytes()
-                        .and_then(|target| normalise_path(&target));
-                }
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    let mut hasher = Hasher::new();
-                    let mut chunk = vec![0u8; CHUNK_BYTES];
-                    let mut limited = (&mut entry).take(prefix_len);
-                    loop {
-                        let read = limited.read(&mut chunk).map_err(|source| Error::Entry {
-                            image: image.name.clone(),
-                            layer: label.clone(),
-                            entry: String::from_utf8_lossy(&wanted).into_owned(),
-                            source,
-                        })?;
-                        if read == 0 {
-                            break;
-                        }
-                        hasher.update(&chunk[..read]);
-                    }
-                    return Ok(hasher.finish());
-                }
-                _ => {}
-            }
-        }
-        // A hardlink's content is its target's, written earlier in this layer or below:
-        // look again from this layer down.
-        match link_target {
-            Some(target) if hops < MAX_SYMLINK_HOPS => {
-                wanted = target;
-                hops += 1;
-            }
-            _ if index == 0 => break,
-            _ => index -= 1,
-        }
-    }
-    Err(image::Error::Invalid {
-        image: image.name.clone(),
-        problem: format!(
-            "no regular file {} in layer {layer_index} or below",
-            String::from_utf8_lossy(path)
-        ),
-    }
-    .into())
-}
-
 /// Counts executables by kind, for summaries.
 #[must_use]
 pub fn count_kinds(executables: &[Executable]) -> BTreeMap<Kind, usize> {
@@ -884,6 +927,7 @@ mod tests {
             uid: 0,
             gid: 0,
             detected: detect::detect(content),
+            prefixes: Vec::new(),
         })))
     }
 

@@ -355,6 +355,18 @@ impl Registry {
         self.dir.path()
     }
 
+    /// Where the registry stores the blob with this `sha256:` digest (distribution's
+    /// filesystem driver layout), for tests that change stored bytes behind its back.
+    pub fn blob_data_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
     /// TLS mode: the PEM file of the CA that signed the server certificate.
     pub fn ca_pem_path(&self) -> Option<&Path> {
         self.ca_pem.as_deref()
