@@ -24,7 +24,7 @@ fn forms() -> [&'static str; 5] {
 
 /// The two writes of `usr/bin/app` in the fixture's layer 0 (an uncompressed tar), in tar
 /// order, read with the tar crate alone.
-fn writes_of_app() -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn writes_of_app() -> (Vec<u8>, Vec<u8>) {
     let layout = Layout::image("twice");
     let blob = fs_err::read(layout.blob_path(&layout.layer_digests()[0])).unwrap();
     let mut archive = tar::Archive::new(&blob[..]);

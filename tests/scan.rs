@@ -383,6 +383,7 @@ pub(crate) fn file_in_layer(image: &str, layer: usize, path: &str) -> Vec<u8> {
 
 #[test]
 fn prefix_digests_follow_hardlinks_within_and_below_a_layer() {
+    use exelock::catalog::{PrefixMissing, PrefixRequest, prefix_digests};
     use exelock::digest::Sha256Digest;
     use exelock::image::{self, PlatformSelection};
     let source = image::open(
@@ -395,30 +396,12 @@ fn prefix_digests_follow_hardlinks_within_and_below_a_layer() {
         .unwrap()
         .images
         .remove(0);
+    let request = |path: &str, layer: usize, length: u64| PrefixRequest {
+        path: path.to_owned(),
+        layer,
+        length,
+    };
     let run_sh = file_in_layer("traps", 0, "usr/local/bin/run.sh");
-    for (path, layer, content) in [
-        ("/usr/local/bin/run.sh", 0, &run_sh),
-        // A hardlink in layer 1 to a file of layer 0.
-        ("/usr/local/bin/run-hl", 1, &run_sh),
-    ] {
-        for prefix in [1u64, 7, content.len() as u64] {
-            let digest = exelock::catalog::prefix_digest(
-                source.as_ref(),
-                &resolved,
-                layer,
-                path.as_bytes(),
-                prefix,
-            )
-            .unwrap();
-            assert_eq!(
-                digest,
-                Sha256Digest::of(&content[..prefix as usize]),
-                "{path} prefix {prefix}"
-            );
-        }
-    }
-    // A hardlink in layer 1 to a file written earlier in the same layer (zstd: compare with the
-    // whole-file digest the manifest records, which the scan tests pin against the fixture).
     let manifest = scan_json(&["oci:testdata/images/traps"]);
     let tool = manifest["executables"]
         .as_array()
@@ -428,12 +411,36 @@ fn prefix_digests_follow_hardlinks_within_and_below_a_layer() {
         .unwrap()
         .clone();
     let size = tool["size"].as_u64().unwrap();
-    let whole =
-        exelock::catalog::prefix_digest(source.as_ref(), &resolved, 1, b"/usr/bin/tool-hl", size)
-            .unwrap();
-    assert_eq!(whole.hex(), tool["sha256"].as_str().unwrap());
-    assert!(
-        exelock::catalog::prefix_digest(source.as_ref(), &resolved, 3, b"/no/such/file", 4)
-            .is_err()
-    );
+    let mut requests = Vec::new();
+    for (path, layer) in [
+        ("/usr/local/bin/run.sh", 0),
+        // A hardlink in layer 1 to a file of layer 0.
+        ("/usr/local/bin/run-hl", 1),
+    ] {
+        for prefix in [1u64, 7, run_sh.len() as u64] {
+            requests.push(request(path, layer, prefix));
+        }
+    }
+    // A hardlink in layer 1 to a file written earlier in the same layer (zstd: compare with the
+    // whole-file digest the manifest records, which the scan tests pin against the fixture).
+    requests.push(request("/usr/bin/tool-hl", 1, size));
+    requests.push(request("/no/such/file", 3, 4));
+    // All of them in one call: one pass over each layer.
+    let results = prefix_digests(source.as_ref(), &resolved, &requests).unwrap();
+    for wanted in &requests[..6] {
+        let digest = results[wanted].as_ref().unwrap();
+        assert_eq!(
+            digest.prefix,
+            Sha256Digest::of(&run_sh[..wanted.length as usize]),
+            "{wanted:?}"
+        );
+        assert_eq!(digest.sha256, Sha256Digest::of(&run_sh), "{wanted:?}");
+    }
+    let whole = results[&requests[6]].as_ref().unwrap();
+    assert_eq!(whole.prefix.hex(), tool["sha256"].as_str().unwrap());
+    assert_eq!(whole.prefix, whole.sha256);
+    assert!(matches!(
+        results[&requests[7]],
+        Err(PrefixMissing::NotWrittenByLayer | PrefixMissing::NoSuchLayer { .. })
+    ));
 }

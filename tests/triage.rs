@@ -684,11 +684,11 @@ fn scc_chooses_the_container_by_name_and_an_ambiguous_choice_is_unknown() {
     let tool = setup.sha("/usr/bin/tool");
     let finding = |name: Option<&str>| {
         let mut finding = json!({"name": "organizations/1/sources/2/findings/two", "category": "Added Binary Executed",
-            "processes": [process("/usr/bin/tool", &tool, None)],
-            "containers": [
-                {"name": "sidecar", "uri": format!("{host}/fx/other:v1"), "imageId": format!("{host}/fx/other@sha256:{}", "ab".repeat(32))},
-                {"name": "app", "uri": format!("{host}/fx/traps:v1"), "imageId": format!("{host}/fx/traps@{}", setup.digest())}
-            ]});
+        "processes": [process("/usr/bin/tool", &tool, None)],
+        "containers": [
+            {"name": "sidecar", "uri": format!("{host}/fx/other:v1"), "imageId": format!("{host}/fx/other@sha256:{}", "ab".repeat(32))},
+            {"name": "app", "uri": format!("{host}/fx/traps:v1"), "imageId": format!("{host}/fx/traps@{}", setup.digest())}
+        ]});
         if let Some(name) = name {
             finding["sourceProperties"] = json!({"Container_Name": name});
         }
@@ -734,7 +734,14 @@ fn an_index_digest_is_judged_against_every_platform() {
         .unwrap();
     assert!(attest.status.success(), "{}", text(&attest));
     let scan = exelock(dir.path())
-        .args(["scan", &reference, "-q", "--format", "json", "--all-platforms"])
+        .args([
+            "scan",
+            &reference,
+            "-q",
+            "--format",
+            "json",
+            "--all-platforms",
+        ])
         .output()
         .unwrap();
     let manifests: Value = serde_json::from_slice(&scan.stdout).unwrap();
@@ -820,4 +827,166 @@ fn allowlists_are_credited_to_their_file_and_never_excuse_a_replacement() {
         let steps = binary["response"]["steps"].to_string();
         assert!(!steps.contains("cordon"), "{steps}");
     }
+}
+
+// See: issue 9, "Partial hashes": the prefix is hashed from the entry the scan records (the
+// last write of a path in a layer), and only from layer bytes whose digests verified.
+#[test]
+fn partial_hashes_come_from_the_last_write_and_verified_layer_bytes() {
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout("oci:testdata/images/twice:latest", "fx/twice:v1");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        exelock(dir.path())
+            .arg("generate-key-pair")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let reference = format!("{}/fx/twice:v1", registry.host());
+    let attest = exelock(dir.path())
+        .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
+        .output()
+        .unwrap();
+    assert!(attest.status.success(), "{}", text(&attest));
+    let (first, second) = crate::prefix::writes_of_app();
+    let hashed = 4096;
+    let prefix_of = |content: &[u8]| exelock::digest::Sha256Digest::of(&content[..hashed]).hex();
+    assert_ne!(prefix_of(&first), prefix_of(&second));
+    let finding = |sha: &str| {
+        json!({"name": "organizations/1/sources/2/findings/twice", "category": "Added Binary Executed",
+            "processes": [{"name": "app", "binary": {"path": "/usr/bin/app", "sha256": sha,
+                "size": second.len().to_string(), "hashedSize": hashed.to_string(), "partiallyHashed": true}}],
+            "containers": [{"name": "app", "uri": reference}],
+            "kubernetes": {"pods": [{"ns": "shop", "name": "web-1", "containers": [{"name": "app"}]}]}})
+    };
+    // The first write's head, in a file of the second's size: not the file the image holds.
+    let (code, report, out) = triage_file(
+        dir.path(),
+        &json!([finding(&prefix_of(&first)), finding(&prefix_of(&second))]),
+        &["--key", "cosign.pub"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        verdicts(&report),
+        [
+            ("/usr/bin/app".to_owned(), "modified".to_owned()),
+            ("/usr/bin/app".to_owned(), "unverifiable".to_owned()),
+        ],
+        "{out}"
+    );
+    assert!(
+        notes(&report[1]["binaries"][0]).contains(&format!(
+            "the first {hashed} bytes equal layer 0's /usr/bin/app"
+        )),
+        "{out}"
+    );
+
+    // The registry now serves other bytes under layer 0's digest: no verdict from them.
+    let layer = crate::support::fixtures::Layout::image("twice").layer_digests()[0].clone();
+    let stored = registry.blob_data_path(&layer);
+    let mut bytes = fs_err::read(&stored).unwrap();
+    let at = bytes
+        .windows(second.len())
+        .position(|window| window == second.as_slice())
+        .unwrap();
+    for byte in &mut bytes[at + 16..at + 24] {
+        *byte ^= 0xff;
+    }
+    fs_err::write(&stored, &bytes).unwrap();
+    let (code, report, out) = triage_file(
+        dir.path(),
+        &json!([finding(&prefix_of(&first)), finding(&prefix_of(&second))]),
+        &["--key", "cosign.pub"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    for binary in report.as_array().unwrap().iter().map(|f| &f["binaries"][0]) {
+        assert_eq!(binary["verdict"], "unverifiable", "{out}");
+        assert!(notes(binary).contains(&layer), "{out}");
+    }
+}
+
+// See: issue 9: local sources give prefix digests offline.
+#[test]
+fn partial_hashes_offline_from_a_local_copy_of_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        exelock(dir.path())
+            .arg("generate-key-pair")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let layout = format!("oci:{}", root().join("testdata/images/twice").display());
+    let attest = exelock(dir.path())
+        .args([
+            "attest",
+            &layout,
+            "--key",
+            "cosign.key",
+            "--bundle",
+            "b.json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(attest.status.success(), "{}", text(&attest));
+    let manifest: Value = serde_json::from_slice(
+        &exelock(dir.path())
+            .args(["scan", &layout, "-q", "--format", "json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let digest = manifest["image"]["manifestDigest"].as_str().unwrap();
+    let (first, second) = crate::prefix::writes_of_app();
+    let finding = json!({"name": "organizations/1/sources/2/findings/off", "category": "Added Binary Executed",
+        "processes": [{"name": "app", "binary": {"path": "/usr/bin/app",
+            "sha256": exelock::digest::Sha256Digest::of(&first[..100]).hex(),
+            "size": second.len().to_string(), "hashedSize": "100", "partiallyHashed": true}}],
+        "containers": [{"name": "app", "imageId": format!("reg.example/twice@{digest}")}]});
+    let base = ["--key", "cosign.pub", "--bundle", "b.json"];
+    // Without the layers: cannot tell.
+    let (code, report, out) = triage_file(dir.path(), &json!([finding]), &base);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(report[0]["binaries"][0]["verdict"], "unverifiable", "{out}");
+    assert!(
+        notes(&report[0]["binaries"][0]).contains("--layers-from"),
+        "{out}"
+    );
+    // With a local copy in each form: the prefix differs, so the file is not the image's.
+    for local in ["oci:", "oci-archive:", "docker-archive:"] {
+        let copy = match local {
+            "oci:" => layout.clone(),
+            "oci-archive:" => format!(
+                "oci-archive:{}",
+                root().join("testdata/images/twice.oci.tar").display()
+            ),
+            _ => format!(
+                "docker-archive:{}",
+                root().join("testdata/images/twice.docker.tar").display()
+            ),
+        };
+        let mut args = base.to_vec();
+        args.extend(["--layers-from", &copy]);
+        let (code, report, out) = triage_file(dir.path(), &json!([finding]), &args);
+        assert_eq!(code, Some(1), "{local}: {out}");
+        assert_eq!(
+            report[0]["binaries"][0]["verdict"], "modified",
+            "{local}: {out}"
+        );
+    }
+    // A local copy of another image is not used.
+    let other = format!("oci:{}", root().join("testdata/images/traps").display());
+    let mut args = base.to_vec();
+    args.extend(["--layers-from", &other]);
+    let (_, report, out) = triage_file(dir.path(), &json!([finding]), &args);
+    assert_eq!(report[0]["binaries"][0]["verdict"], "unverifiable", "{out}");
+    assert!(
+        notes(&report[0]["binaries"][0]).contains("other layers"),
+        "{out}"
+    );
 }

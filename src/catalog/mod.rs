@@ -37,9 +37,7 @@ use crate::manifest::{
 pub mod detect;
 pub mod prefix;
 
-pub use prefix::{
-    PrefixDigest, PrefixMissing, PrefixRequest, PrefixResults, prefix_digest, prefix_digests,
-};
+pub use prefix::{PrefixDigest, PrefixMissing, PrefixRequest, PrefixResults, prefix_digests};
 
 /// Errors turning layers into a manifest.
 #[derive(Debug, thiserror::Error)]
@@ -83,18 +81,6 @@ pub enum Error {
         entry: String,
         /// What is unsupported.
         problem: &'static str,
-    },
-    /// A prefix digest asked for one file could not be proven.
-    #[error("{image}: no prefix digest of {path} as layer {layer} wrote it: {reason}")]
-    NoPrefix {
-        /// The image.
-        image: String,
-        /// The absolute path asked for.
-        path: String,
-        /// The layer index asked for.
-        layer: usize,
-        /// Why there is none.
-        reason: PrefixMissing,
     },
 }
 

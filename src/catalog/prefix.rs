@@ -283,41 +283,6 @@ fn answer(
     }
 }
 
-/// The prefix digest of one file; [`prefix_digests`] answers many in one pass per layer and
-/// also returns the whole-file digest that ties the prefix to the manifest, which this drops.
-///
-/// # Errors
-/// As [`prefix_digests`], and [`Error::NoPrefix`] when the request has no answer.
-pub fn prefix_digest(
-    source: &dyn ImageSource,
-    image: &ResolvedImage,
-    layer_index: usize,
-    path: &[u8],
-    prefix_len: u64,
-) -> Result<Sha256Digest, Error> {
-    let text = String::from_utf8_lossy(path).into_owned();
-    let no_prefix = |reason| Error::NoPrefix {
-        image: image.name.clone(),
-        path: text.clone(),
-        layer: layer_index,
-        reason,
-    };
-    let Ok(path) = std::str::from_utf8(path) else {
-        return Err(no_prefix(PrefixMissing::InvalidPath));
-    };
-    let request = PrefixRequest {
-        path: path.to_owned(),
-        layer: layer_index,
-        length: prefix_len,
-    };
-    let mut results = prefix_digests(source, image, std::slice::from_ref(&request))?;
-    match results.remove(&request) {
-        Some(Ok(digest)) => Ok(digest.prefix),
-        Some(Err(reason)) => Err(no_prefix(reason)),
-        None => Err(no_prefix(PrefixMissing::NotWrittenByLayer)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Read;

@@ -310,7 +310,11 @@ impl Triage<'_> {
         self.resolve_in_registry(query, trust)
     }
 
-    fn resolve_in_registry(&self, query: &ImageQuery, trust: &Trust) -> Result<Vec<ResolvedManifest>> {
+    fn resolve_in_registry(
+        &self,
+        query: &ImageQuery,
+        trust: &Trust,
+    ) -> Result<Vec<ResolvedManifest>> {
         let digests = &query.digests;
         let Some(reference) = &query.reference else {
             bail!(
@@ -370,12 +374,11 @@ impl Triage<'_> {
                         let (attestation, origin) = found.swap_remove(0);
                         let evidence = ImageEvidence::signed(attestation, origin, via_tag.clone());
                         let source: Arc<dyn ImageSource> = store.clone();
-                        let layers = layers_match(evidence.manifest(), &resolved).map(|()| {
-                            LayerAccess {
+                        let layers =
+                            layers_match(evidence.manifest(), &resolved).map(|()| LayerAccess {
                                 source,
                                 image: resolved,
-                            }
-                        });
+                            });
                         manifests.push(ResolvedManifest { evidence, layers });
                     }
                     Checked::Valid(_) => {}
@@ -480,10 +483,10 @@ impl Triage<'_> {
         self.compute_prefixes(&queried);
         for (finding, query) in &queried {
             let state = match query {
-                Ok(query) => self
-                    .images
-                    .get(query)
-                    .map_or_else(|| Err("not resolved".to_owned()), |state| state.as_ref().map_err(Clone::clone)),
+                Ok(query) => self.images.get(query).map_or_else(
+                    || Err("not resolved".to_owned()),
+                    |state| state.as_ref().map_err(Clone::clone),
+                ),
                 Err(reason) => Err(reason.clone()),
             };
             let judgements = match &state {
@@ -500,7 +503,9 @@ impl Triage<'_> {
                         .collect();
                     judge_finding(finding, ManifestFor::Found(&candidates), &self.allowlist)
                 }
-                Err(reason) => judge_finding(finding, ManifestFor::Unavailable(reason), &self.allowlist),
+                Err(reason) => {
+                    judge_finding(finding, ManifestFor::Unavailable(reason), &self.allowlist)
+                }
             };
             self.needs_action |= judgements.iter().any(|j| j.needs_action);
             self.bake
@@ -531,7 +536,11 @@ impl Triage<'_> {
 
 /// Every binary of a finding judged; a finding that names none is one `unverifiable`
 /// judgement, never silence.
-fn judge_finding(finding: &Finding, manifests: ManifestFor<'_, '_>, allowlist: &Allowlist) -> Vec<Judgement> {
+fn judge_finding(
+    finding: &Finding,
+    manifests: ManifestFor<'_, '_>,
+    allowlist: &Allowlist,
+) -> Vec<Judgement> {
     if finding.binaries.is_empty() {
         return vec![triage::nothing_to_judge(manifests)];
     }
@@ -668,7 +677,11 @@ fn check_image_matches(manifest: &Manifest, query: &ImageQuery) -> Result<()> {
         manifest.image.manifest_digest,
         Some(manifest.image.config_digest),
     ];
-    if query.digests.iter().any(|digest| known.contains(&Some(*digest))) {
+    if query
+        .digests
+        .iter()
+        .any(|digest| known.contains(&Some(*digest)))
+    {
         return Ok(());
     }
     bail!(
@@ -858,9 +871,10 @@ fn render_text(finding: &Finding, report: &Report<'_>) -> String {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
             judgement.path.as_deref().unwrap_or("<no path>"),
-            judgement
-                .sha256
-                .map_or_else(|| "<none>".to_owned(), |digest| digest.hex()[..16].to_owned()),
+            judgement.sha256.map_or_else(
+                || "<none>".to_owned(),
+                |digest| digest.hex()[..16].to_owned()
+            ),
             judgement.verdict.code().to_uppercase(),
             if judgement.malicious {
                 ", MALICIOUS"

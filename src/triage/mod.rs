@@ -521,29 +521,84 @@ pub enum Note {
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::MutableTag(tag) => write!(f, "the finding named the image by the tag {tag}, resolved now: the result rests on a mutable tag"),
-            Self::Unsigned { would_be, file } => write!(f, "it would be {would_be}, but the manifest ({file}) is not signed: verify the image's attestation (--key, or keyless) to prove it"),
+            Self::MutableTag(tag) => write!(
+                f,
+                "the finding named the image by the tag {tag}, resolved now: the result rests on a mutable tag"
+            ),
+            Self::Unsigned { would_be, file } => write!(
+                f,
+                "it would be {would_be}, but the manifest ({file}) is not signed: verify the image's attestation (--key, or keyless) to prove it"
+            ),
             Self::Malicious { category, in_image } => write!(
                 f,
                 "the detector classed this as {category}: threat intelligence knows this hash as malicious{}",
-                if *in_image { "; it is the image's own signed binary, so the image itself is compromised" } else { "" }
+                if *in_image {
+                    "; it is the image's own signed binary, so the image itself is compromised"
+                } else {
+                    ""
+                }
             ),
-            Self::BuildDeleted { path, layer, hidden_by } => write!(f, "this content was {path} in layer {layer} and removed by layer {hidden_by} during the build: it is not part of the final image"),
-            Self::HashToDecide { path, expected } => write!(f, "to decide, hash the running file (kubectl exec … -- sha256sum {path}) and compare with the image's {}", expected.hex()),
-            Self::PrefixOnly { length, layer, path } => write!(f, "the first {length} bytes equal layer {layer}'s {path}; the rest of the file was not hashed by the detector, so this is not proof"),
-            Self::PrefixUnavailable(reasons) => write!(f, "prefix digests could not be computed: {}", reasons.join("; ")),
-            Self::SizeDiffers { image, reported } => write!(f, "the image's file is {image} bytes, the running one {reported} bytes"),
-            Self::HashSizeMismatch { path, image, reported } => write!(f, "the sha256 equals the image's {path}, but the finding reports {reported} bytes and the manifest {image}: an inconsistent report is not a match"),
-            Self::CopiedOver { source } => write!(f, "its content is the image's {source}, copied over the image's binary at this path: what the path runs has changed"),
+            Self::BuildDeleted {
+                path,
+                layer,
+                hidden_by,
+            } => write!(
+                f,
+                "this content was {path} in layer {layer} and removed by layer {hidden_by} during the build: it is not part of the final image"
+            ),
+            Self::HashToDecide { path, expected } => write!(
+                f,
+                "to decide, hash the running file (kubectl exec … -- sha256sum {path}) and compare with the image's {}",
+                expected.hex()
+            ),
+            Self::PrefixOnly {
+                length,
+                layer,
+                path,
+            } => write!(
+                f,
+                "the first {length} bytes equal layer {layer}'s {path}; the rest of the file was not hashed by the detector, so this is not proof"
+            ),
+            Self::PrefixUnavailable(reasons) => write!(
+                f,
+                "prefix digests could not be computed: {}",
+                reasons.join("; ")
+            ),
+            Self::SizeDiffers { image, reported } => write!(
+                f,
+                "the image's file is {image} bytes, the running one {reported} bytes"
+            ),
+            Self::HashSizeMismatch {
+                path,
+                image,
+                reported,
+            } => write!(
+                f,
+                "the sha256 equals the image's {path}, but the finding reports {reported} bytes and the manifest {image}: an inconsistent report is not a match"
+            ),
+            Self::CopiedOver { source } => write!(
+                f,
+                "its content is the image's {source}, copied over the image's binary at this path: what the path runs has changed"
+            ),
             Self::AllowlistNotForReplacement { source } => write!(
                 f,
                 "a hash-only allowlist entry{} lists this hash, but the image has another binary at this path: only an entry bound to this exact path may vouch for a replacement",
-                source.as_deref().map_or_else(String::new, |source| format!(" ({source})"))
+                source
+                    .as_deref()
+                    .map_or_else(String::new, |source| format!(" ({source})"))
             ),
-            Self::Platforms { image, results, chosen } => write!(
+            Self::Platforms {
+                image,
+                results,
+                chosen,
+            } => write!(
                 f,
                 "the finding names the image index {image} and not which platform ran: judged against every platform ({}); took {chosen}",
-                results.iter().map(|(platform, verdict)| format!("{platform}: {verdict}")).collect::<Vec<_>>().join(", ")
+                results
+                    .iter()
+                    .map(|(platform, verdict)| format!("{platform}: {verdict}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -714,10 +769,12 @@ fn legitimate(
             bake,
             proof,
         },
-        (None, Provenance::Unsigned { file }) => Decision::Unverifiable(evidence.note(Note::Unsigned {
-            would_be: verdict.into(),
-            file: file.clone(),
-        })),
+        (None, Provenance::Unsigned { file }) => {
+            Decision::Unverifiable(evidence.note(Note::Unsigned {
+                would_be: verdict.into(),
+                file: file.clone(),
+            }))
+        }
         (None, Provenance::Signed { .. }) => Decision::Unverifiable(evidence),
     }
 }
@@ -935,22 +992,18 @@ fn decide(binary: &Binary, candidate: &Candidate<'_, '_>, allowlist: &Allowlist)
             in_image: at_path.is_some(),
         });
         return match at_path {
-            Some(exe) => Decision::Unverifiable(
-                evidence
-                    .entry(index.manifest(), exe)
-                    .note(Note::HashToDecide {
-                        path: path.to_owned(),
-                        expected: exe.sha256,
-                    }),
-            ),
+            Some(exe) => Decision::Unverifiable(evidence.entry(index.manifest(), exe).note(
+                Note::HashToDecide {
+                    path: path.to_owned(),
+                    expected: exe.sha256,
+                },
+            )),
             None => Decision::Contain(Contain::Foreign, evidence),
         };
     };
     match hashed_length(binary) {
         Hashed::Whole => decide_whole_file(binary, path, reported, index, allowlist),
-        Hashed::Prefix(hashed) => {
-            decide_prefix(binary, path, reported, hashed, candidate)
-        }
+        Hashed::Prefix(hashed) => decide_prefix(binary, path, reported, hashed, candidate),
         Hashed::Unusable => {
             let evidence = Evidence::new(Comparison::UnusablePartial {
                 hashed: binary.hashed_size,

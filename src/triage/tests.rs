@@ -174,9 +174,11 @@ fn an_image_binary_copied_over_another_image_path_is_modified() {
     assert_eq!(judgement.verdict, Verdict::Modified, "{judgement:?}");
     assert!(judgement.bake.is_none());
     assert!(
-        judgement.evidence.notes.iter().any(
-            |note| matches!(note, Note::CopiedOver { source } if source == "/usr/bin/app")
-        )
+        judgement
+            .evidence
+            .notes
+            .iter()
+            .any(|note| matches!(note, Note::CopiedOver { source } if source == "/usr/bin/app"))
     );
 }
 
@@ -190,7 +192,12 @@ fn no_manifest_unsigned_manifest_and_truncated_paths_are_unverifiable() {
         &Allowlist::default(),
     );
     assert_eq!(none.verdict, Verdict::Unverifiable);
-    assert!(none.evidence.compared.to_string().contains("no attestation"));
+    assert!(
+        none.evidence
+            .compared
+            .to_string()
+            .contains("no attestation")
+    );
 
     let unsigned = ImageEvidence::unsigned(manifest(), "m.json".into());
     let judgement = judge_with(
@@ -249,7 +256,10 @@ fn malicious_categories_are_never_benign() {
             .to_string()
             .contains("image itself is compromised")
     );
-    assert_eq!(response(&finding, &judgement).action, playbook::Action::Contain);
+    assert_eq!(
+        response(&finding, &judgement).action,
+        playbook::Action::Contain
+    );
     assert!(playbook(&finding, std::slice::from_ref(&judgement)).is_some());
 }
 
@@ -296,15 +306,26 @@ fn a_prefix_match_is_not_proof_and_says_how_to_settle_it() {
     );
     let mut prefixes = PrefixDigests::new();
     let missing = judge_with(&finding, &evidence, &Allowlist::default(), &prefixes);
-    assert_eq!(missing.verdict, Verdict::Unverifiable, "a needed prefix was missing");
+    assert_eq!(
+        missing.verdict,
+        Verdict::Unverifiable,
+        "a needed prefix was missing"
+    );
     prefixes.insert(request("/usr/bin/app", 3), fact("app", "app-content"));
     let judgement = judge_with(&finding, &evidence, &Allowlist::default(), &prefixes);
     assert_eq!(judgement.verdict, Verdict::Unverifiable);
     assert!(judgement.needs_action);
     assert!(judgement.bake.is_none());
-    let notes: Vec<String> = judgement.evidence.notes.iter().map(ToString::to_string).collect();
+    let notes: Vec<String> = judgement
+        .evidence
+        .notes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert!(
-        notes.iter().any(|n| n.contains("the first 3 bytes equal layer 0's /usr/bin/app")),
+        notes
+            .iter()
+            .any(|n| n.contains("the first 3 bytes equal layer 0's /usr/bin/app")),
         "{notes:?}"
     );
     let steps = response(&finding, &judgement).steps.join("\n");
@@ -378,7 +399,11 @@ fn a_whole_file_match_with_another_size_is_not_a_match() {
     assert_eq!(judgement.verdict, Verdict::Unverifiable);
     assert!(judgement.evidence.notes.iter().any(|note| matches!(
         note,
-        Note::HashSizeMismatch { reported: 999, image: 11, .. }
+        Note::HashSizeMismatch {
+            reported: 999,
+            image: 11,
+            ..
+        }
     )));
     let mut moved = finding_with("/tmp/app", Some("app-content"));
     moved.binaries[0].size = Some(999);
@@ -500,7 +525,10 @@ fn the_playbook_is_given_once_per_finding_and_only_when_needed() {
     );
     for judgement in &judgements {
         let steps = response(&finding, judgement).steps;
-        assert!(!steps.iter().any(|step| step.contains("cordon")), "{steps:?}");
+        assert!(
+            !steps.iter().any(|step| step.contains("cordon")),
+            "{steps:?}"
+        );
     }
     let benign = finding_with("/usr/bin/app", Some("app-content"));
     let judgement = judge_signed(&benign, &Allowlist::default());
