@@ -676,7 +676,7 @@ fn gate_attestation(
         };
         let status = match trust.or(own_trust) {
             Some(trust) => match crate::attest::verify_bundle(&made.attestation.bundle_json, &subject, &trust) {
-                Ok(verified) => AttestationStatus::Verified { signer: verified.signer },
+                Ok(verified) => AttestationStatus::Verified { signer: verified.signer().to_owned() },
                 Err(error) => AttestationStatus::Missing { reason: format!("the attestation made in this run does not verify: {error}") },
             },
             None => AttestationStatus::Verified {
@@ -714,7 +714,7 @@ fn gate_attestation(
                 origin,
             } => (
                 AttestationStatus::Verified {
-                    signer: format!("{} ({origin})", attestation.signer),
+                    signer: format!("{} ({origin})", attestation.signer()),
                 },
                 String::new(),
             ),

@@ -292,9 +292,10 @@ fn signed_manifest(
     origin: String,
     via_tag: Option<String>,
 ) -> VerifiedManifest {
+    let signer = attestation.signer().to_owned();
     VerifiedManifest {
-        manifest: attestation.manifest,
-        signer: attestation.signer,
+        manifest: attestation.into_manifest(),
+        signer,
         origin,
         via_tag,
         signature_checked: true,
