@@ -651,3 +651,84 @@ fn bundle_files_are_checked_entry_by_entry_and_capped() {
         text(&output)
     );
 }
+
+#[test]
+fn attest_with_a_manifest_file_signs_only_the_image_it_describes() {
+    let dir = keys();
+    let path = dir.path();
+    let scan = |image: &str, file: &str| {
+        let output = run(path, &["scan", &fixture(image), "-q", "-o", file]);
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice::<Value>(&fs_err::read(path.join(file)).unwrap()).unwrap()
+    };
+    let tiny = scan("tiny", "tiny.json");
+    scan("traps", "traps.json");
+    let attest = |manifest: &str| {
+        run(
+            path,
+            &[
+                "attest",
+                &fixture("tiny"),
+                "--manifest",
+                manifest,
+                "--key",
+                "cosign.key",
+                "--bundle",
+                "signed.json",
+                "-q",
+            ],
+        )
+    };
+    let refused = |manifest: &str, needle: &str| {
+        let output = attest(manifest);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{manifest}: {}",
+            text(&output)
+        );
+        assert!(
+            text(&output).contains("refusing to sign"),
+            "{}",
+            text(&output)
+        );
+        assert!(
+            text(&output).contains(needle),
+            "{manifest}: {needle:?} not in {}",
+            text(&output)
+        );
+        assert!(!path.join("signed.json").exists(), "{manifest} was signed");
+    };
+
+    // Another image's manifest.
+    let traps_digest = layout_manifest_digest("traps");
+    refused(
+        "traps.json",
+        &format!("(manifest {traps_digest}, index none, config "),
+    );
+    // This image's manifest digest, another config.
+    let mut other_config = tiny.clone();
+    let config = "sha256:".to_owned() + &"ab".repeat(32);
+    other_config["image"]["configDigest"] = Value::from(config.clone());
+    fs_err::write(
+        path.join("config.json"),
+        serde_json::to_vec(&other_config).unwrap(),
+    )
+    .unwrap();
+    refused("config.json", &config);
+    // This image's manifest, claimed to come from an index.
+    let mut other_index = tiny.clone();
+    let index = "sha256:".to_owned() + &"cd".repeat(32);
+    other_index["image"]["indexDigest"] = Value::from(index.clone());
+    fs_err::write(
+        path.join("index.json"),
+        serde_json::to_vec(&other_index).unwrap(),
+    )
+    .unwrap();
+    refused("index.json", &index);
+
+    // Its own manifest is signed.
+    let output = attest("tiny.json");
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(path.join("signed.json").exists());
+}

@@ -23,7 +23,7 @@ use crate::attest::sign::IdentityTokenSource;
 use crate::attest::{self, Signer, Trust, TrustedRoot, VerifiedAttestation};
 use crate::digest::Sha256Digest;
 use crate::image::registry::{RegistrySettings, RegistrySource};
-use crate::image::{self, ImageSource as _, PlatformSelection};
+use crate::image::{self, ImageSource as _, PlatformSelection, ResolvedImage};
 use crate::manifest::{Manifest, PREDICATE_TYPE};
 
 #[derive(Args, Debug)]
@@ -326,30 +326,18 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
         (None, Some(manifests)) => manifests.to_vec(),
         (None, None) => scan_reference(reference, selection, registry, 0, quiet)?,
     };
+    // Nothing is signed for a digest this run did not resolve: a manifest file (or a manifest
+    // handed in) must describe exactly an image the reference resolves to now.
+    let resolution = image::open(reference, registry)?.resolve(selection)?;
+    for manifest in &manifests {
+        check_resolves_to(manifest, reference, &resolution.images)?;
+    }
     let name = subject_name(reference);
     let store = if push {
         Some(RegistrySource::open(reference, registry)?)
     } else {
         None
     };
-    if let Some(store) = &store {
-        // The manifest must be for this image: compare with what the reference resolves to now.
-        let resolved = store.resolve(selection)?;
-        for manifest in &manifests {
-            let digest = manifest.image.manifest_digest;
-            if !resolved
-                .images
-                .iter()
-                .any(|image| image.manifest_digest == digest)
-            {
-                bail!(
-                    "the manifest is for {} ({}), which {reference} does not resolve to",
-                    manifest.image.name,
-                    digest.map_or_else(|| "no digest".to_owned(), |d| d.to_string())
-                );
-            }
-        }
-    }
     let mut out = Vec::new();
     for manifest in &manifests {
         let Some(platform_digest) = manifest.image.manifest_digest else {
@@ -383,6 +371,54 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
         }
     }
     Ok((out, signer.trust()))
+}
+
+/// Whether `manifest` describes one of the `images` `reference` resolved to: the same platform
+/// manifest, index and config digests. Otherwise signing it would vouch for a digest this run
+/// never saw.
+fn check_resolves_to(manifest: &Manifest, reference: &str, images: &[ResolvedImage]) -> Result<()> {
+    let wanted = &manifest.image;
+    let same = |resolved: &ResolvedImage| {
+        resolved.manifest_digest == wanted.manifest_digest
+            && resolved.index_digest == wanted.index_digest
+            && resolved.config_digest == wanted.config_digest
+    };
+    if images.iter().any(same) {
+        return Ok(());
+    }
+    let digests =
+        |manifest: Option<&Sha256Digest>, index: Option<&Sha256Digest>, config: &Sha256Digest| {
+            let or_none = |digest: Option<&Sha256Digest>| {
+                digest.map_or_else(|| "none".to_owned(), ToString::to_string)
+            };
+            format!(
+                "manifest {}, index {}, config {config}",
+                or_none(manifest),
+                or_none(index)
+            )
+        };
+    bail!(
+        "refusing to sign: the manifest is for {} ({}), but {reference} resolves to {}",
+        wanted.name,
+        digests(
+            wanted.manifest_digest.as_ref(),
+            wanted.index_digest.as_ref(),
+            &wanted.config_digest
+        ),
+        images
+            .iter()
+            .map(|resolved| format!(
+                "{} ({})",
+                resolved.platform,
+                digests(
+                    resolved.manifest_digest.as_ref(),
+                    resolved.index_digest.as_ref(),
+                    &resolved.config_digest
+                )
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
 }
 
 pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
