@@ -10,6 +10,7 @@
 mod attach;
 mod attest;
 mod gate;
+mod output;
 mod registry;
 mod scan;
 mod support;
