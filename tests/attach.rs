@@ -3,13 +3,121 @@
 
 use exelock::digest::Sha256Digest;
 use exelock::image::ImageSource as _;
-use exelock::image::registry::{AttestationOrigin, RegistrySettings, RegistrySource};
-use serde_json::Value;
+use exelock::image::registry::{
+    AttestationOrigin, MAX_ATTESTATION_CANDIDATES, RegistrySettings, RegistrySource,
+    RejectionReason,
+};
+use serde_json::{Value, json};
 
-use crate::support::{Mode, Registry};
+use crate::support::{Mode, Registry, http};
 
 const PREDICATE: &str = "https://exelock.dev/manifest/v1";
 const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// The distribution API spoken by hand, to store documents exelock itself would never write.
+pub struct Raw<'a> {
+    pub host: &'a str,
+    pub repository: &'a str,
+}
+
+impl Raw<'_> {
+    /// Uploads a blob (POST, then PUT with the digest); returns its digest.
+    pub fn blob(&self, bytes: &[u8]) -> String {
+        let digest = Sha256Digest::of(bytes).to_string();
+        let started = http::request(
+            self.host,
+            "POST",
+            &format!("/v2/{}/blobs/uploads/", self.repository),
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(started.status, 202, "{}", started.text());
+        let location = started.header("Location").unwrap();
+        let path = location
+            .strip_prefix(&format!("http://{}", self.host))
+            .unwrap_or(location);
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let stored = http::request(
+            self.host,
+            "PUT",
+            &format!("{path}{separator}digest={digest}"),
+            &[("Content-Type", "application/octet-stream")],
+            bytes,
+        )
+        .unwrap();
+        assert_eq!(stored.status, 201, "{}", stored.text());
+        digest
+    }
+
+    /// Stores a manifest or index under `reference` (a tag or its digest); returns its digest.
+    pub fn manifest(&self, reference: Option<&str>, media_type: &str, body: &Value) -> String {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let digest = Sha256Digest::of(&bytes).to_string();
+        let stored = http::request(
+            self.host,
+            "PUT",
+            &format!(
+                "/v2/{}/manifests/{}",
+                self.repository,
+                reference.unwrap_or(&digest)
+            ),
+            &[("Content-Type", media_type)],
+            &bytes,
+        )
+        .unwrap();
+        assert_eq!(stored.status, 201, "{}", stored.text());
+        digest
+    }
+
+    /// Deletes a manifest by digest (the harness registry allows deletes).
+    pub fn delete_manifest(&self, digest: &str) {
+        let deleted = http::request(
+            self.host,
+            "DELETE",
+            &format!("/v2/{}/manifests/{digest}", self.repository),
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(deleted.status, 202, "{}", deleted.text());
+    }
+
+    /// A referrer of `subject` claiming to carry a sigstore bundle, whose one layer is `layer`.
+    pub fn referrer(&self, subject: &str, subject_size: usize, note: &str, layer: Value) -> String {
+        let empty = self.blob(b"{}");
+        self.manifest(
+            None,
+            OCI_MANIFEST,
+            &json!({
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": BUNDLE,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+                "layers": [layer],
+                "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": subject_size},
+                "annotations": {"note": note},
+            }),
+        )
+    }
+
+    /// Makes the fallback tag of `subject` list exactly `referrers`, as bundle referrers.
+    pub fn fallback_index(&self, subject: &str, referrers: &[String]) {
+        let entries: Vec<Value> = referrers
+            .iter()
+            .map(|digest| {
+                json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": 1, "artifactType": BUNDLE})
+            })
+            .collect();
+        self.manifest(
+            Some(&subject.replace(':', "-")),
+            OCI_INDEX,
+            &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}),
+        );
+    }
+}
 
 fn source(reference: &str) -> RegistrySource {
     RegistrySource::open(reference, &RegistrySettings::new()).unwrap()
@@ -101,7 +209,9 @@ fn push_maintains_the_fallback_index_and_the_cosign_tag() {
         2
     );
 
-    let found = image.find_attestations(&subject).unwrap();
+    let search = image.find_attestations(&subject).unwrap();
+    assert!(search.rejected.is_empty(), "{:?}", search.rejected);
+    let found = search.found;
     let bundles: Vec<&[u8]> = found
         .iter()
         .filter(|f| f.origin == AttestationOrigin::Referrer)
@@ -117,5 +227,168 @@ fn push_maintains_the_fallback_index_and_the_cosign_tag() {
 
     // Another image's digest has nothing.
     let other = Sha256Digest::of(b"some other manifest");
-    assert!(image.find_attestations(&other).unwrap().is_empty());
+    let nothing = image.find_attestations(&other).unwrap();
+    assert!(nothing.found.is_empty() && nothing.rejected.is_empty());
+}
+
+#[test]
+fn unreadable_referrers_are_reasons_and_the_search_goes_on() {
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
+    let image = source(&format!("{}/fx/tiny:v1", registry.host()));
+    let resolved = image
+        .resolve(&exelock::image::PlatformSelection::Default)
+        .unwrap();
+    let subject = resolved.images[0].manifest_digest.unwrap();
+    let raw = Raw {
+        host: registry.host(),
+        repository: "fx/tiny",
+    };
+    let subject_size = registry.skopeo_inspect_raw("fx/tiny:v1").len();
+    let not_a_bundle = br#"{"not":"a bundle"}"#;
+    let blob = raw.blob(not_a_bundle);
+    let layer = |media_type: &str, size: usize| json!({"mediaType": media_type, "digest": blob, "size": size});
+    let subject_text = subject.to_string();
+    let oversize = raw.referrer(
+        &subject_text,
+        subject_size,
+        "oversize",
+        layer(BUNDLE, 100 << 20),
+    );
+    let wrong_type = raw.referrer(
+        &subject_text,
+        subject_size,
+        "wrong type",
+        layer("application/json", not_a_bundle.len()),
+    );
+    let wrong_size = raw.referrer(
+        &subject_text,
+        subject_size,
+        "wrong size",
+        layer(BUNDLE, not_a_bundle.len() - 1),
+    );
+    let gone = raw.referrer(
+        &subject_text,
+        subject_size,
+        "gone",
+        layer(BUNDLE, not_a_bundle.len()),
+    );
+    let readable = raw.referrer(
+        &subject_text,
+        subject_size,
+        "readable",
+        layer(BUNDLE, not_a_bundle.len()),
+    );
+    raw.fallback_index(
+        &subject_text,
+        &[
+            oversize.clone(),
+            wrong_type.clone(),
+            wrong_size.clone(),
+            gone.clone(),
+            readable.clone(),
+        ],
+    );
+    raw.delete_manifest(&gone);
+
+    let search = image.find_attestations(&subject).unwrap();
+    // The one readable document is found, though every referrer before it is broken.
+    assert_eq!(search.found.len(), 1, "{:?}", search.rejected);
+    assert_eq!(search.found[0].carrier.to_string(), readable);
+    assert_eq!(search.found[0].bytes, not_a_bundle);
+    let rejected: Vec<(String, String)> = search
+        .rejected
+        .iter()
+        .map(|rejected| {
+            (
+                rejected
+                    .carrier
+                    .map(|digest| digest.to_string())
+                    .unwrap_or_default(),
+                rejected.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rejected.len(), 4, "{rejected:#?}");
+    let reason_for = |carrier: &str| {
+        rejected
+            .iter()
+            .find(|(digest, _)| digest == carrier)
+            .map(|(_, reason)| reason.clone())
+            .unwrap_or_else(|| panic!("no reason for {carrier}: {rejected:#?}"))
+    };
+    assert!(
+        reason_for(&oversize).contains("is 104857600 bytes, more than the 16777216 bytes allowed"),
+        "{rejected:#?}"
+    );
+    assert!(
+        reason_for(&wrong_type).contains(&format!("has no layer of media type {BUNDLE}")),
+        "{rejected:#?}"
+    );
+    assert!(
+        reason_for(&wrong_size).contains(&format!(
+            "has {} bytes, its descriptor says {}",
+            not_a_bundle.len(),
+            not_a_bundle.len() - 1
+        )),
+        "{rejected:#?}"
+    );
+    assert!(
+        reason_for(&gone).starts_with(&format!("OCI referrer {gone}: ")),
+        "{rejected:#?}"
+    );
+}
+
+#[test]
+fn at_most_32_attestations_are_fetched_per_digest() {
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
+    let image = source(&format!("{}/fx/tiny:v1", registry.host()));
+    let subject = image
+        .resolve(&exelock::image::PlatformSelection::Default)
+        .unwrap()
+        .images[0]
+        .manifest_digest
+        .unwrap();
+    let raw = Raw {
+        host: registry.host(),
+        repository: "fx/tiny",
+    };
+    let blob = raw.blob(b"{}");
+    let referrers: Vec<String> = (0..MAX_ATTESTATION_CANDIDATES + 3)
+        .map(|n| {
+            raw.referrer(
+                &subject.to_string(),
+                1,
+                &n.to_string(),
+                json!({"mediaType": BUNDLE, "digest": blob, "size": 2}),
+            )
+        })
+        .collect();
+    raw.fallback_index(&subject.to_string(), &referrers);
+
+    let search = image.find_attestations(&subject).unwrap();
+    assert_eq!(search.found.len(), MAX_ATTESTATION_CANDIDATES);
+    let fetched: Vec<String> = search
+        .found
+        .iter()
+        .map(|found| found.carrier.to_string())
+        .collect();
+    assert_eq!(fetched, referrers[..MAX_ATTESTATION_CANDIDATES]);
+    assert_eq!(search.rejected.len(), 1);
+    assert!(
+        matches!(
+            search.rejected[0].reason,
+            RejectionReason::OverLimit {
+                skipped: 3,
+                limit: 32
+            }
+        ),
+        "{:?}",
+        search.rejected
+    );
+    assert_eq!(
+        search.rejected[0].to_string(),
+        "OCI referrer: 3 more not fetched (at most 32 attestations are fetched per digest)"
+    );
 }

@@ -505,3 +505,230 @@ fn registry_round_trip_single_and_multi_arch() {
         text(&moved)
     );
 }
+
+#[test]
+fn a_bad_referrer_does_not_hide_a_good_attestation() {
+    let dir = keys();
+    let path = dir.path();
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
+    let tiny = format!("{}/fx/tiny:v1", registry.host());
+    let subject = layout_manifest_digest("tiny");
+    let subject_size = registry.skopeo_inspect_raw("fx/tiny:v1").len();
+
+    // Broken referrers first, so the good one is listed after them.
+    let raw = crate::attach::Raw {
+        host: registry.host(),
+        repository: "fx/tiny",
+    };
+    let junk = br#"{"not":"a bundle"}"#;
+    let blob = raw.blob(junk);
+    let layer = |media_type: &str, size: usize| serde_json::json!({"mediaType": media_type, "digest": blob, "size": size});
+    let bundle = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    let referrers = [
+        raw.referrer(&subject, subject_size, "oversize", layer(bundle, 100 << 20)),
+        raw.referrer(
+            &subject,
+            subject_size,
+            "json",
+            layer("application/json", junk.len()),
+        ),
+        raw.referrer(&subject, subject_size, "broken", layer(bundle, junk.len())),
+        raw.referrer(
+            &subject,
+            subject_size,
+            "not a bundle",
+            layer(bundle, junk.len()),
+        ),
+    ];
+    raw.fallback_index(&subject, &referrers);
+    let attest = run(
+        path,
+        &["attest", &tiny, "--key", "cosign.key", "--push", "-q"],
+    );
+    assert!(attest.status.success(), "{}", text(&attest));
+    // Gone after the push listed it: the registry would refuse a fallback index naming it.
+    raw.delete_manifest(&referrers[2]);
+    let verify = run(path, &["verify", &tiny, "--key", "cosign.pub", "-q"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    assert!(
+        text(&verify).contains(&format!("verified {tiny} {subject}: signed by key")),
+        "{}",
+        text(&verify)
+    );
+
+    // Against another key, every candidate is listed with its reason: exit 1, not an error.
+    let other = run(path, &["verify", &tiny, "--key", "other.pub"]);
+    assert_eq!(other.status.code(), Some(1), "{}", text(&other));
+    let report = text(&other);
+    for expected in [
+        "more than the 16777216 bytes allowed",
+        "has no layer of media type application/vnd.dev.sigstore.bundle.v0.3+json",
+        &format!("OCI referrer {}: ", referrers[2]),
+        "the Sigstore bundle is not valid",
+        "the envelope was tampered with or signed by another key",
+    ] {
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in {report}"
+        );
+    }
+}
+
+#[test]
+fn bundle_files_are_checked_entry_by_entry_and_capped() {
+    let dir = keys();
+    let path = dir.path();
+    let output = run(
+        path,
+        &[
+            "attest",
+            &fixture("tiny"),
+            "--key",
+            "cosign.key",
+            "--bundle",
+            "good.json",
+            "-q",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let good: Value =
+        serde_json::from_slice(&fs_err::read(path.join("good.json")).unwrap()).unwrap();
+    let digest = layout_manifest_digest("tiny");
+    let verify = |file: &str| {
+        run(
+            path,
+            &[
+                "verify",
+                "--bundle",
+                file,
+                "--image-digest",
+                &digest,
+                "--key",
+                "cosign.pub",
+            ],
+        )
+    };
+
+    // An unreadable entry before the good one no longer ends the lookup.
+    let mixed =
+        serde_json::json!([{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}, good]);
+    fs_err::write(path.join("mixed.json"), serde_json::to_vec(&mixed).unwrap()).unwrap();
+    let output = verify("mixed.json");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("found as bundle file mixed.json#1"),
+        "{}",
+        text(&output)
+    );
+
+    // Nothing valid and something unreadable: an input error, naming the entry.
+    let unreadable =
+        serde_json::json!([{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}]);
+    fs_err::write(
+        path.join("unreadable.json"),
+        serde_json::to_vec(&unreadable).unwrap(),
+    )
+    .unwrap();
+    let output = verify("unreadable.json");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("cannot read bundle file unreadable.json#0: the Sigstore bundle is not valid: missing field `verificationMaterial`"),
+        "{}",
+        text(&output)
+    );
+
+    // More entries than a bundle file may hold: refused before any is checked.
+    let many = Value::Array(vec![good; 65]);
+    fs_err::write(path.join("many.json"), serde_json::to_vec(&many).unwrap()).unwrap();
+    let output = verify("many.json");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains(
+            "the bundle file many.json holds 65 attestations, more than the 64 exelock reads"
+        ),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn attest_with_a_manifest_file_signs_only_the_image_it_describes() {
+    let dir = keys();
+    let path = dir.path();
+    let scan = |image: &str, file: &str| {
+        let output = run(path, &["scan", &fixture(image), "-q", "-o", file]);
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice::<Value>(&fs_err::read(path.join(file)).unwrap()).unwrap()
+    };
+    let tiny = scan("tiny", "tiny.json");
+    scan("traps", "traps.json");
+    let attest = |manifest: &str| {
+        run(
+            path,
+            &[
+                "attest",
+                &fixture("tiny"),
+                "--manifest",
+                manifest,
+                "--key",
+                "cosign.key",
+                "--bundle",
+                "signed.json",
+                "-q",
+            ],
+        )
+    };
+    let refused = |manifest: &str, needle: &str| {
+        let output = attest(manifest);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{manifest}: {}",
+            text(&output)
+        );
+        assert!(
+            text(&output).contains("refusing to sign"),
+            "{}",
+            text(&output)
+        );
+        assert!(
+            text(&output).contains(needle),
+            "{manifest}: {needle:?} not in {}",
+            text(&output)
+        );
+        assert!(!path.join("signed.json").exists(), "{manifest} was signed");
+    };
+
+    // Another image's manifest.
+    let traps_digest = layout_manifest_digest("traps");
+    refused(
+        "traps.json",
+        &format!("(manifest {traps_digest}, index none, config "),
+    );
+    // This image's manifest digest, another config.
+    let mut other_config = tiny.clone();
+    let config = "sha256:".to_owned() + &"ab".repeat(32);
+    other_config["image"]["configDigest"] = Value::from(config.clone());
+    fs_err::write(
+        path.join("config.json"),
+        serde_json::to_vec(&other_config).unwrap(),
+    )
+    .unwrap();
+    refused("config.json", &config);
+    // This image's manifest, claimed to come from an index.
+    let mut other_index = tiny.clone();
+    let index = "sha256:".to_owned() + &"cd".repeat(32);
+    other_index["image"]["indexDigest"] = Value::from(index.clone());
+    fs_err::write(
+        path.join("index.json"),
+        serde_json::to_vec(&other_index).unwrap(),
+    )
+    .unwrap();
+    refused("index.json", &index);
+
+    // Its own manifest is signed.
+    let output = attest("tiny.json");
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(path.join("signed.json").exists());
+}

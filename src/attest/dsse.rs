@@ -6,7 +6,9 @@
 //!
 //! Pure: no I/O, no keys, no policy. This module neither signs nor verifies; it only says which
 //! bytes a signature covers ([`pae`]) and how an envelope is written and read. Deciding how many
-//! signatures an envelope may carry, and which key must have made them, is `verify`'s job.
+//! signatures an envelope may carry, and which key must have made them, is `verify`'s job; this
+//! module only refuses to read more than [`MAX_SIGNATURES`] of them, so a hostile envelope cannot
+//! make a reader decode an unbounded list.
 
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
@@ -14,6 +16,10 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Error;
+
+/// The most signatures an envelope may carry to be read at all. exelock's own envelopes carry
+/// one and verification accepts exactly one; the bound only keeps reading cheap.
+pub const MAX_SIGNATURES: usize = 16;
 
 /// A DSSE envelope: a payload, its type and the signatures over `PAE(payload_type, payload)`.
 ///
@@ -29,8 +35,9 @@ pub struct Envelope {
     pub payload: Vec<u8>,
     /// What the payload is, e.g. `application/vnd.in-toto+json`.
     pub payload_type: String,
-    /// The signatures; a missing list reads as empty.
-    #[serde(default)]
+    /// The signatures; a missing list reads as empty, one longer than [`MAX_SIGNATURES`] does
+    /// not read.
+    #[serde(default, deserialize_with = "bounded_signatures")]
     pub signatures: Vec<Signature>,
 }
 
@@ -91,6 +98,41 @@ impl Envelope {
             source,
         })
     }
+}
+
+/// Reads a signature list, failing at the first element past [`MAX_SIGNATURES`] (before
+/// decoding it or anything after it).
+fn bounded_signatures<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Signature>, D::Error> {
+    struct Bounded;
+    impl<'de> serde::de::Visitor<'de> for Bounded {
+        type Value = Vec<Signature>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("a list of DSSE signatures")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut signatures = Vec::new();
+            while let Some(signature) = seq.next_element::<Signature>()? {
+                signatures.push(signature);
+                if signatures.len() == MAX_SIGNATURES {
+                    if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                        return Err(serde::de::Error::custom(format!(
+                            "the envelope carries more than {MAX_SIGNATURES} signatures, the most exelock reads (it accepts exactly one)"
+                        )));
+                    }
+                    break;
+                }
+            }
+            Ok(signatures)
+        }
+    }
+    deserializer.deserialize_seq(Bounded)
 }
 
 /// Standard base64, padding optional on input.
@@ -248,5 +290,37 @@ mod tests {
         let error = Envelope::from_json(json).unwrap_err();
         assert!(matches!(error, Error::Json { .. }), "{error:?}");
         assert!(!error.is_verification_failure());
+    }
+
+    /// An envelope with `count` copies of one signature, as JSON.
+    fn envelope_with_signatures(count: usize) -> Vec<u8> {
+        let signature = r#"{"keyid":"k","sig":"MEUCIQ=="}"#;
+        format!(
+            r#"{{"payload":"e30=","payloadType":"t","signatures":[{}]}}"#,
+            vec![signature; count].join(",")
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn signature_lists_are_read_up_to_the_cap() {
+        let at_cap = Envelope::from_json(&envelope_with_signatures(MAX_SIGNATURES)).unwrap();
+        assert_eq!(at_cap.signatures.len(), MAX_SIGNATURES);
+
+        let error = Envelope::from_json(&envelope_with_signatures(MAX_SIGNATURES + 1)).unwrap_err();
+        assert!(matches!(error, Error::Json { .. }), "{error:?}");
+        let cause = std::error::Error::source(&error).unwrap().to_string();
+        assert!(
+            cause.contains("more than 16 signatures, the most exelock reads"),
+            "{cause}"
+        );
+        // A list far longer, with undecodable entries past the cap, fails the same way: they
+        // are never decoded.
+        let mut long = envelope_with_signatures(MAX_SIGNATURES);
+        let tail = r#","not even a signature""#.repeat(10_000);
+        long.splice(long.len() - 2..long.len() - 2, tail.bytes());
+        let error = Envelope::from_json(&long).unwrap_err();
+        let cause = std::error::Error::source(&error).unwrap().to_string();
+        assert!(cause.contains("more than 16 signatures"), "{cause}");
     }
 }

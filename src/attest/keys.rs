@@ -7,6 +7,9 @@
 //!   cosign v1 label) and unencrypted PKCS#8 `PRIVATE KEY` PEM (`openssl genpkey`).
 //! - Signatures are ASN.1 DER ECDSA signatures over SHA-256 of the message, as cosign makes them.
 //!
+//! PEM is read as OpenSSL reads it: besides RFC 7468's 64-column lines, a base64 body on one
+//! line or wrapped at another width (keys pasted into CI secrets often are) is accepted.
+//!
 //! Key ids are the lowercase hex SHA-256 of the public key's SubjectPublicKeyInfo DER; they are
 //! hints that name a key, never a reason to trust one.
 //!
@@ -84,13 +87,12 @@ impl KeySigner {
     /// [`Error::KeyDecrypt`] for a wrong password or a damaged key, [`Error::PrivateKey`] when
     /// the key is not a P-256 PKCS#8 key.
     pub fn from_pem(pem_bytes: &[u8], password: &[u8]) -> Result<Self, Error> {
-        let (label, contents) =
-            pem::decode_vec(trim_ascii(pem_bytes)).map_err(|source| Error::Pem {
-                what: "private key",
-                source,
-            })?;
+        let (label, contents) = decode_pem(pem_bytes).map_err(|source| Error::Pem {
+            what: "private key",
+            source,
+        })?;
         let contents = Zeroizing::new(contents);
-        let key = match label {
+        let key = match label.as_str() {
             SIGSTORE_PRIVATE_KEY_LABEL | COSIGN_PRIVATE_KEY_LABEL => {
                 let pkcs8 = Zeroizing::new(
                     sigstore::crypto::signing_key::kdf::decrypt(&contents, password)
@@ -99,11 +101,7 @@ impl KeySigner {
                 SigningKey::from_pkcs8_der(&pkcs8)
             }
             PKCS8_PRIVATE_KEY_LABEL => SigningKey::from_pkcs8_der(&contents),
-            other => {
-                return Err(Error::KeyFormat {
-                    got: other.to_owned(),
-                });
-            }
+            _ => return Err(Error::KeyFormat { got: label }),
         }
         .map_err(|source| Error::PrivateKey {
             reason: source.to_string(),
@@ -193,14 +191,12 @@ impl PublicKey {
     /// [`Error::Pem`] for malformed PEM, [`Error::KeyFormat`] for another label,
     /// [`Error::PublicKey`] when the key is not P-256.
     pub fn from_pem(pem_bytes: &[u8]) -> Result<Self, Error> {
-        let (label, der) = pem::decode_vec(trim_ascii(pem_bytes)).map_err(|source| Error::Pem {
+        let (label, der) = decode_pem(pem_bytes).map_err(|source| Error::Pem {
             what: "public key",
             source,
         })?;
         if label != PUBLIC_KEY_LABEL {
-            return Err(Error::KeyFormat {
-                got: label.to_owned(),
-            });
+            return Err(Error::KeyFormat { got: label });
         }
         Self::from_der(&der)
     }
@@ -269,9 +265,56 @@ impl PublicKey {
     }
 }
 
-/// PEM decoders reject leading and trailing whitespace; files often have a trailing newline.
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    bytes.trim_ascii()
+/// Decodes a PEM document into its label and DER contents, as OpenSSL does: strictly (RFC 7468,
+/// 64-column lines) first, and when that fails, once more with the base64 body re-wrapped at 64
+/// columns, because OpenSSL accepts a body on one line or wrapped at any width. Leading and
+/// trailing whitespace (a file's final newline) is ignored. A PEM with RFC 1421 headers
+/// (`Proc-Type: …`) is not re-wrapped: its body is not plain base64.
+///
+/// On failure, the error is the strict decoder's complaint about the document as given.
+fn decode_pem(pem_bytes: &[u8]) -> Result<(String, Vec<u8>), pem::Error> {
+    let text = pem_bytes.trim_ascii();
+    let strict = match pem::decode_vec(text) {
+        Ok((label, contents)) => return Ok((label.to_owned(), contents)),
+        Err(error) => error,
+    };
+    let Some(rewrapped) = rewrap_pem(text) else {
+        return Err(strict);
+    };
+    pem::decode_vec(rewrapped.as_bytes())
+        .map(|(label, contents)| (label.to_owned(), contents))
+        .map_err(|_| strict)
+}
+
+/// The same PEM document with its body on 64-column lines; `None` when it does not have the
+/// shape `-----BEGIN X-----`, base64 lines, `-----END X-----`. The result may hold a private
+/// key's base64, so it is zeroized when dropped.
+fn rewrap_pem(text: &[u8]) -> Option<Zeroizing<String>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let mut lines = text.lines().map(str::trim);
+    let begin = lines.next()?;
+    let label = begin.strip_prefix("-----BEGIN ")?.strip_suffix("-----")?;
+    let mut body = Zeroizing::new(String::new());
+    for line in lines.by_ref() {
+        if line.starts_with("-----END ") {
+            if line != format!("-----END {label}-----") || lines.next().is_some() {
+                return None;
+            }
+            let mut out = Zeroizing::new(format!("{begin}\n"));
+            for chunk in body.as_bytes().chunks(64) {
+                out.push_str(std::str::from_utf8(chunk).ok()?);
+                out.push('\n');
+            }
+            out.push_str(line);
+            out.push('\n');
+            return Some(out);
+        }
+        if line.contains(':') {
+            return None;
+        }
+        body.extend(line.chars().filter(|c| !c.is_ascii_whitespace()));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -410,5 +453,69 @@ mod tests {
             .verify(b"message", &signature)
             .unwrap_err();
         assert!(matches!(error, Error::BadSignature { .. }), "{error:?}");
+    }
+
+    /// `pem_text` with its base64 body on one line, as keys pasted into CI secrets often are.
+    fn one_line(pem_text: &[u8]) -> Vec<u8> {
+        let text = std::str::from_utf8(pem_text).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let (first, rest) = lines.split_first().unwrap();
+        let (last, body) = rest.split_last().unwrap();
+        format!("{first}\n{}\n{last}\n", body.concat()).into_bytes()
+    }
+
+    /// Whether `openssl pkey` reads `pem_text` (`-pubin` for a public key).
+    fn openssl_reads(pem_text: &[u8], public: bool) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        fs_err::write(&path, pem_text).unwrap();
+        let mut command = std::process::Command::new("openssl");
+        command.arg("pkey").arg("-noout").arg("-in").arg(&path);
+        if public {
+            command.arg("-pubin");
+        }
+        let output = command
+            .output()
+            .expect("openssl is needed to compare PEM reading with it");
+        output.status.success()
+    }
+
+    #[test]
+    fn reads_pem_with_the_body_on_one_line_as_openssl_does() {
+        let public = one_line(OPENSSL_PKCS8_PUB);
+        let private = one_line(OPENSSL_PKCS8_KEY);
+        assert_eq!(String::from_utf8_lossy(&public).lines().count(), 3);
+        // OpenSSL, which wrote these keys, reads them on one line too.
+        assert!(openssl_reads(&public, true));
+        assert!(openssl_reads(&private, false));
+
+        let expected = PublicKey::from_pem(OPENSSL_PKCS8_PUB).unwrap();
+        assert_eq!(PublicKey::from_pem(&public).unwrap(), expected);
+        let signer = KeySigner::from_pem(&private, b"").unwrap();
+        assert_eq!(signer.public_key(), &expected);
+        // Other widths, and CRLF line ends, too.
+        let text = String::from_utf8(public).unwrap();
+        let (head, rest) = text.split_once('\n').unwrap();
+        let (body, tail) = rest.split_once('\n').unwrap();
+        let narrow: Vec<String> = body
+            .as_bytes()
+            .chunks(40)
+            .map(|chunk| String::from_utf8(chunk.to_vec()).unwrap())
+            .collect();
+        let rewrapped = format!("{head}\r\n{}\r\n{tail}", narrow.join("\r\n"));
+        assert_eq!(PublicKey::from_pem(rewrapped.as_bytes()).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_broken_one_line_pem_is_still_refused() {
+        // Re-wrapping forgives line lengths, nothing else: both sides still reject these.
+        let public = String::from_utf8(one_line(OPENSSL_PKCS8_PUB)).unwrap();
+        let bad_base64 = public.replacen("MFkw", "MF!w", 1);
+        let wrong_end = public.replace("END PUBLIC KEY", "END PRIVATE KEY");
+        for broken in [bad_base64, wrong_end] {
+            assert!(!openssl_reads(broken.as_bytes(), true), "{broken}");
+            let error = PublicKey::from_pem(broken.as_bytes()).unwrap_err();
+            assert!(matches!(error, Error::Pem { .. }), "{error:?}");
+        }
     }
 }

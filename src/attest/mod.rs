@@ -1,16 +1,20 @@
 //! Signed attestations of executable manifests: an in-toto Statement v1 (subject = the image
-//! digest, predicate = the [`Manifest`]) in a DSSE envelope, packed in a Sigstore bundle v0.3.
+//! digest, predicate = the [`Manifest`](crate::manifest::Manifest)) in a DSSE envelope, packed in a Sigstore bundle v0.3.
 //!
-//! - Key-based: [`attest_with_key`] signs with a cosign-format key ([`keys`]); the bundle names
-//!   the key by its id and carries no transparency-log entry.
-//! - Keyless: [`keyless::attest_keyless`] gets a short-lived certificate from Fulcio for an OIDC
-//!   identity, signs with an ephemeral key and records the signature in Rekor.
+//! - [`Signer`] says who signs: a cosign-format key ([`keys`], [`attest_with_key`]; the bundle
+//!   names the key by its id and carries no transparency-log entry), or keyless
+//!   ([`keyless::attest_keyless`]: a short-lived Fulcio certificate for an OIDC identity, an
+//!   ephemeral key, the signature recorded in Rekor).
 //! - [`verify_bundle`] / [`verify_envelope`] check all of it against a [`Trust`] and the image
-//!   digest the caller expects, and return the manifest only if every check passed.
+//!   digest the caller expects, and return a [`VerifiedAttestation`] only if every check passed;
+//!   nothing else can make one.
+//! - [`lookup::check_candidates`] verifies every candidate a registry or bundle file offered and
+//!   returns all valid ones, with a reason for each other one.
 //!
 //! Submodules: [`dsse`] and [`statement`] (pure data), [`bundle`] (the bundle JSON), [`keys`],
-//! [`keyless`] (Fulcio, Rekor, trusted roots, GitHub Actions tokens), [`http`] (the transport
-//! keyless signing uses), `x509` and `tlog` (certificate and log-entry checks), [`verify`].
+//! [`sign`], [`keyless`] (Fulcio, Rekor, GitHub Actions tokens), [`trusted_root`], [`http`] (the
+//! transport keyless signing uses), `x509` and `tlog` (certificate and log-entry checks),
+//! [`verify`], [`lookup`].
 //!
 //! This module never reads the environment or files and prints nothing: the CLI passes keys,
 //! passwords, tokens and URLs in. Only [`keyless`] talks to the network, through [`http`].
@@ -19,18 +23,22 @@
 //! Docs: `docs/attestations.md`.
 
 use crate::digest::Sha256Digest;
-use crate::manifest::Manifest;
 
 pub mod bundle;
 pub mod dsse;
 pub mod http;
 pub mod keyless;
 pub mod keys;
+pub mod lookup;
+pub mod sign;
 pub mod statement;
 mod tlog;
+pub mod trusted_root;
 pub mod verify;
 mod x509;
 
+pub use sign::{Signer, attest_with_key};
+pub use trusted_root::TrustedRoot;
 pub use verify::{Trust, VerifiedAttestation, verify_bundle, verify_envelope};
 
 /// Media type of a Sigstore bundle v0.3 (JSON).
@@ -157,6 +165,55 @@ pub enum Error {
     TrustedRoot {
         /// What is wrong.
         reason: &'static str,
+    },
+    /// A trusted root entry does not say since when it is trusted.
+    #[error(
+        "the trusted root lists {what} without validFor.start; every certificate authority and transparency log must say since when it is trusted"
+    )]
+    TrustedRootUnbounded {
+        /// Which entry: `certificate authority 1 (CN=…)`, `transparency log 0 (log id …)`.
+        what: String,
+    },
+    /// A document is larger than exelock reads.
+    #[error("{what} is {size} bytes, more than the {limit} bytes exelock reads")]
+    TooLarge {
+        /// `the attestation`, `the bundle file x.json`.
+        what: String,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A bundle file holds more attestations than exelock reads.
+    #[error(
+        "the bundle file {file} holds {count} attestations, more than the {limit} exelock reads"
+    )]
+    TooManyAttestations {
+        /// The file.
+        file: String,
+        /// How many it holds.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A bundle carries more transparency-log entries than exelock checks.
+    #[error(
+        "the bundle carries {got} transparency-log entries, more than the {limit} exelock checks"
+    )]
+    TooManyLogEntries {
+        /// How many it carries.
+        got: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A bundle file is not JSON.
+    #[error("the bundle file {file} is not JSON")]
+    BundleFileJson {
+        /// The file.
+        file: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
     },
     /// A timestamp does not parse.
     #[error("{what} is not an RFC 3339 timestamp (got {got:?})")]
@@ -397,6 +454,11 @@ impl Error {
             | Self::Sign { .. }
             | Self::Certificate { .. }
             | Self::TrustedRoot { .. }
+            | Self::TrustedRootUnbounded { .. }
+            | Self::TooLarge { .. }
+            | Self::TooManyAttestations { .. }
+            | Self::TooManyLogEntries { .. }
+            | Self::BundleFileJson { .. }
             | Self::Timestamp { .. }
             | Self::KeylessNeedsBundle
             | Self::IdentityToken { .. }
@@ -437,47 +499,6 @@ pub struct Attestation {
     pub envelope: dsse::Envelope,
     /// The Sigstore bundle v0.3 JSON (an OCI 1.1 referrer's content).
     pub bundle_json: Vec<u8>,
-}
-
-/// Wraps `manifest` in an in-toto Statement v1 (subject = `[{name: subject_name, digest:
-/// {sha256: hex}}]`, predicateType = [`crate::manifest::PREDICATE_TYPE`], predicate = the
-/// manifest), signs it as DSSE with `signer` and builds a bundle whose verification material is
-/// the key's id (`{"publicKey": {"hint": key_id}}`) and which has no transparency-log entry.
-///
-/// `subject_digest` should be the manifest's image manifest (or index) digest; verification
-/// rejects anything else.
-///
-/// # Errors
-/// [`Error::Serialize`] or [`Error::Sign`], neither of which happens in practice.
-pub fn attest_with_key(
-    manifest: &Manifest,
-    subject_name: &str,
-    subject_digest: Sha256Digest,
-    signer: &keys::KeySigner,
-) -> Result<Attestation, Error> {
-    let statement_json =
-        statement::Statement::for_manifest(manifest, subject_name, &subject_digest).to_json()?;
-    let envelope = sign_envelope(&statement_json, signer, signer.key_id())?;
-    let bundle_json = bundle::Bundle::with_public_key(&envelope, &signer.key_id()).to_json()?;
-    Ok(Attestation {
-        statement_json,
-        envelope,
-        bundle_json,
-    })
-}
-
-/// Signs `statement_json` as an in-toto DSSE envelope with one signature.
-fn sign_envelope(
-    statement_json: &[u8],
-    signer: &keys::KeySigner,
-    keyid: String,
-) -> Result<dsse::Envelope, Error> {
-    let sig = signer.sign(&dsse::pae(IN_TOTO_PAYLOAD_TYPE, statement_json))?;
-    Ok(dsse::Envelope {
-        payload: statement_json.to_vec(),
-        payload_type: IN_TOTO_PAYLOAD_TYPE.to_owned(),
-        signatures: vec![dsse::Signature { keyid, sig }],
-    })
 }
 
 #[cfg(test)]

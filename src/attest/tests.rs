@@ -89,10 +89,10 @@ fn key_attestation_verifies_as_bundle_and_as_envelope() {
     )
     .unwrap();
     assert_eq!(from_bundle, from_envelope);
-    assert_eq!(from_bundle.manifest, sample_manifest(image_digest()));
-    assert_eq!(from_bundle.subject_name, "registry.example/app");
-    assert_eq!(from_bundle.subject_digest, image_digest());
-    assert_eq!(from_bundle.signer, format!("key {}", signer.key_id()));
+    assert_eq!(from_bundle.manifest(), &sample_manifest(image_digest()));
+    assert_eq!(from_bundle.subject_name(), "registry.example/app");
+    assert_eq!(*from_bundle.subject_digest(), image_digest());
+    assert_eq!(from_bundle.signer(), format!("key {}", signer.key_id()));
 
     // The pieces agree with each other.
     assert_eq!(attestation.envelope.payload, attestation.statement_json);
@@ -303,7 +303,7 @@ fn unreadable_inputs_are_not_verification_failures() {
 fn bare_envelopes_cannot_be_verified_keyless() {
     let signer = signer();
     let attestation = attest_for(image_digest(), &signer);
-    let trusted_root = keyless::TrustedRoot::from_json(include_bytes!(
+    let trusted_root = TrustedRoot::from_json(include_bytes!(
         "../../testdata/attest/keyless/trusted_root.json"
     ))
     .unwrap();
@@ -427,7 +427,7 @@ fn interop_securesystemslib_signs_exelock_verifies() {
 
     let trust = Trust::Key(signer.public_key().clone());
     let verified = verify_envelope(&envelope_json, &image_digest(), &trust).unwrap();
-    assert_eq!(verified.manifest, sample_manifest(image_digest()));
+    assert_eq!(verified.manifest(), &sample_manifest(image_digest()));
     let envelope = dsse::Envelope::from_json(&envelope_json).unwrap();
     assert_eq!(envelope.payload, statement);
     assert_eq!(envelope.signatures[0].keyid, signer.key_id());

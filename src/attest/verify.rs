@@ -16,13 +16,19 @@
 //!    sha256 is the expected digest, and a manifest naming that digest (see
 //!    [`statement::check_manifest_statement`]).
 //!
+//! A [`VerifiedAttestation`] is the proof that all of this held: its fields are private and the
+//! only way to make one is to pass these checks, so a caller holding one cannot have skipped
+//! them (or built one from an unsigned manifest).
+//!
 //! Pure apart from CPU: no I/O, no clock, no network. Not verified: the certificate's embedded
-//! SCT (certificate transparency) and Rekor inclusion proofs / checkpoints.
+//! SCT (certificate transparency) and Rekor inclusion proofs / checkpoints. Lists an attacker
+//! controls are bounded before any work: at most [`super::dsse::MAX_SIGNATURES`] signatures are
+//! read and [`MAX_TLOG_ENTRIES`] log entries checked.
 
 use super::bundle::Bundle;
-use super::keyless::TrustedRoot;
 use super::keys::PublicKey;
 use super::statement::{self, CheckedStatement};
+use super::trusted_root::TrustedRoot;
 use super::x509::{self, EcKey, Hash};
 use super::{Error, IN_TOTO_PAYLOAD_TYPE, dsse, tlog};
 use crate::digest::Sha256Digest;
@@ -44,18 +50,73 @@ pub enum Trust {
     },
 }
 
+/// The most transparency-log entries of one bundle that are checked (Sigstore clients write
+/// one); a bundle with more is rejected before any is.
+pub const MAX_TLOG_ENTRIES: usize = 8;
+
 /// A verified attestation: what the signed statement says, and who signed it.
+///
+/// Only [`verify_bundle`] and [`verify_envelope`] make one, after the signature, the signer's
+/// trust and the subject all checked out; there is no other constructor and no way to change
+/// it afterwards, so holding one is proof. Code outside `attest` cannot fabricate one:
+///
+/// ```compile_fail
+/// use exelock::attest::VerifiedAttestation;
+/// use exelock::digest::Sha256Digest;
+/// use exelock::manifest::Manifest;
+///
+/// fn forge(manifest: Manifest, digest: Sha256Digest) -> VerifiedAttestation {
+///     VerifiedAttestation {
+///         manifest,
+///         subject_name: String::new(),
+///         subject_digest: digest,
+///         signer: "nobody".to_owned(),
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedAttestation {
-    /// The executable manifest.
-    pub manifest: Manifest,
-    /// The name of the matching subject.
-    pub subject_name: String,
-    /// The matching subject digest (the one the caller expected).
-    pub subject_digest: Sha256Digest,
-    /// For people: `key <key id>` or `<identity> (issuer <issuer>)`.
-    pub signer: String,
+    manifest: Manifest,
+    subject_name: String,
+    subject_digest: Sha256Digest,
+    signer: String,
 }
+
+impl VerifiedAttestation {
+    /// The executable manifest the attestation carries.
+    #[must_use]
+    pub const fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The manifest, giving up the proof that it was signed.
+    #[must_use]
+    pub fn into_manifest(self) -> Manifest {
+        self.manifest
+    }
+
+    /// The name of the matching subject.
+    #[must_use]
+    pub fn subject_name(&self) -> &str {
+        &self.subject_name
+    }
+
+    /// The matching subject digest: the one the caller asked about.
+    #[must_use]
+    pub const fn subject_digest(&self) -> &Sha256Digest {
+        &self.subject_digest
+    }
+
+    /// Who signed, for people: `key <key id>` or `<identity> (issuer <issuer>)`.
+    #[must_use]
+    pub fn signer(&self) -> &str {
+        &self.signer
+    }
+}
+
+/// Who made a signature that verified. Only the signature checks below make one, so
+/// [`check_payload`] cannot be reached with a signature nobody checked.
+struct VerifiedSigner(String);
 
 /// Verifies a Sigstore bundle (v0.1–v0.3 with a DSSE envelope) against `trust` for the image
 /// `expected_digest`.
@@ -130,16 +191,16 @@ fn verify_with_key(
     envelope: &dsse::Envelope,
     signature: &[u8],
     key: &PublicKey,
-) -> Result<String, Error> {
+) -> Result<VerifiedSigner, Error> {
     key.verify(&envelope.pae(), signature)?;
-    Ok(format!("key {}", key.key_id()))
+    Ok(VerifiedSigner(format!("key {}", key.key_id())))
 }
 
 /// Checks payload type and statement; builds the result.
 fn check_payload(
     envelope: &dsse::Envelope,
     expected_digest: &Sha256Digest,
-    signer: String,
+    VerifiedSigner(signer): VerifiedSigner,
 ) -> Result<VerifiedAttestation, Error> {
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(Error::PayloadType {
@@ -166,7 +227,7 @@ fn verify_keyless(
     identity: &str,
     issuer: &str,
     trusted_root: &TrustedRoot,
-) -> Result<String, Error> {
+) -> Result<VerifiedSigner, Error> {
     if bundle.verification_material.public_key.is_some() {
         return Err(Error::TrustMismatch {
             bundle: "a public key",
@@ -178,6 +239,13 @@ fn verify_keyless(
     })?;
     let leaf = x509::parse(leaf_der, "the signing certificate")?;
 
+    let listed = bundle.verification_material.tlog_entries.len();
+    if listed > MAX_TLOG_ENTRIES {
+        return Err(Error::TooManyLogEntries {
+            got: listed,
+            limit: MAX_TLOG_ENTRIES,
+        });
+    }
     // The log's promise fixes the signing time.
     let entries: Vec<_> = bundle
         .verification_material
@@ -245,5 +313,5 @@ fn verify_keyless(
             signer: format!("the certificate of {signer}"),
         });
     }
-    Ok(signer)
+    Ok(VerifiedSigner(signer))
 }

@@ -1,7 +1,11 @@
 //! `generate-key-pair`, `attest` and `verify` on the command line, and the attestation lookup
 //! `gate` and `triage` share.
+//!
+//! Wiring only: reading key files, passwords, tokens and bundle files, fetching candidates from
+//! the registry, and rendering. Choosing the signer, verifying and the lookup itself are
+//! `crate::attest`'s.
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read as _, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -12,12 +16,14 @@ use super::{
     ExitStatus, Platform, RegistryArgs, parse_platform, read_manifest_file, scan_reference,
     selection_of, write_atomically,
 };
-use crate::attest::keyless::{self, KeylessSettings, TrustedRoot};
-use crate::attest::keys::{self, KeySigner, PublicKey};
-use crate::attest::{self, Trust, VerifiedAttestation};
+use crate::attest::keyless;
+use crate::attest::keys::{self, PublicKey};
+use crate::attest::lookup::{self, Candidate, CandidateKind};
+use crate::attest::sign::IdentityTokenSource;
+use crate::attest::{self, Signer, Trust, TrustedRoot, VerifiedAttestation};
 use crate::digest::Sha256Digest;
 use crate::image::registry::{RegistrySettings, RegistrySource};
-use crate::image::{self, ImageSource as _, PlatformSelection};
+use crate::image::{self, ImageSource as _, PlatformSelection, ResolvedImage};
 use crate::manifest::{Manifest, PREDICATE_TYPE};
 
 #[derive(Args, Debug)]
@@ -221,61 +227,38 @@ pub(super) fn run_generate_key_pair(args: &GenerateKeyPairArgs) -> Result<ExitSt
     Ok(ExitStatus::Success)
 }
 
-enum Signer {
-    Key(KeySigner),
-    Keyless(KeylessSettings),
-}
-
-impl Signer {
-    fn from_args(args: &SigningArgs) -> Result<Self> {
-        if let Some(path) = &args.key {
-            let pem = fs_err::read(path)?;
-            let password = read_password(false)?;
-            let signer = KeySigner::from_pem(&pem, password.as_bytes())
-                .with_context(|| format!("cannot load the private key {}", path.display()))?;
-            return Ok(Self::Key(signer));
-        }
-        if !args.keyless {
-            bail!("say how to sign: --key FILE or --keyless");
-        }
-        let identity_token = match &args.identity_token {
-            Some(token) => token.clone(),
-            None => match (
-                std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
-                std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-            ) {
-                (Ok(url), Ok(token)) => keyless::github_actions_id_token(&url, &token, "sigstore")?,
-                _ => bail!(
-                    "--keyless needs an OIDC token: --identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions with `permissions: id-token: write`"
-                ),
+/// The signer the flags ask for: the key file (password from the environment or a prompt), or
+/// keyless with the token given or fetched from GitHub Actions.
+fn signer_of(args: &SigningArgs) -> Result<Signer> {
+    if let Some(path) = &args.key {
+        let pem = Zeroizing::new(fs_err::read(path)?);
+        let password = read_password(false)?;
+        return Signer::from_key_pem(&pem, password.as_bytes())
+            .with_context(|| format!("cannot load the private key {}", path.display()));
+    }
+    if !args.keyless {
+        bail!("say how to sign: --key FILE or --keyless");
+    }
+    let token = match &args.identity_token {
+        Some(token) => IdentityTokenSource::Token(token.clone()),
+        None => match (
+            std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+            std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        ) {
+            (Ok(request_url), Ok(request_token)) => IdentityTokenSource::GitHubActions {
+                request_url,
+                request_token,
             },
-        };
-        Ok(Self::Keyless(KeylessSettings {
-            fulcio_url: args.fulcio_url.clone(),
-            rekor_url: args.rekor_url.clone(),
-            identity_token,
-        }))
-    }
-
-    fn attest(
-        &self,
-        manifest: &Manifest,
-        name: &str,
-        subject: Sha256Digest,
-    ) -> Result<attest::Attestation> {
-        Ok(match self {
-            Self::Key(signer) => attest::attest_with_key(manifest, name, subject, signer)?,
-            Self::Keyless(settings) => keyless::attest_keyless(manifest, name, subject, settings)?,
-        })
-    }
-
-    /// The trust that verifies what this signer signs, where it can be derived (keys).
-    pub(super) fn trust(&self) -> Result<Option<Trust>> {
-        Ok(match self {
-            Self::Key(signer) => Some(Trust::Key(signer.public_key().clone())),
-            Self::Keyless(_) => None,
-        })
-    }
+            _ => bail!(
+                "--keyless needs an OIDC token: --identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions with `permissions: id-token: write`"
+            ),
+        },
+    };
+    Ok(Signer::keyless(
+        args.fulcio_url.clone(),
+        args.rekor_url.clone(),
+        token,
+    )?)
 }
 
 /// The in-toto subject name: the repository for registry images, the reference otherwise.
@@ -337,36 +320,24 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
             "--push needs a registry image; {reference} is local (write the bundle with --bundle instead)"
         );
     }
-    let signer = Signer::from_args(signing)?;
+    let signer = signer_of(signing)?;
     let manifests: Vec<Manifest> = match (manifest_file, manifests_in_hand) {
         (Some(path), _) => vec![read_manifest_file(path)?],
         (None, Some(manifests)) => manifests.to_vec(),
         (None, None) => scan_reference(reference, selection, registry, 0, quiet)?,
     };
+    // Nothing is signed for a digest this run did not resolve: a manifest file (or a manifest
+    // handed in) must describe exactly an image the reference resolves to now.
+    let resolution = image::open(reference, registry)?.resolve(selection)?;
+    for manifest in &manifests {
+        check_resolves_to(manifest, reference, &resolution.images)?;
+    }
     let name = subject_name(reference);
     let store = if push {
         Some(RegistrySource::open(reference, registry)?)
     } else {
         None
     };
-    if let Some(store) = &store {
-        // The manifest must be for this image: compare with what the reference resolves to now.
-        let resolved = store.resolve(selection)?;
-        for manifest in &manifests {
-            let digest = manifest.image.manifest_digest;
-            if !resolved
-                .images
-                .iter()
-                .any(|image| image.manifest_digest == digest)
-            {
-                bail!(
-                    "the manifest is for {} ({}), which {reference} does not resolve to",
-                    manifest.image.name,
-                    digest.map_or_else(|| "no digest".to_owned(), |d| d.to_string())
-                );
-            }
-        }
-    }
     let mut out = Vec::new();
     for manifest in &manifests {
         let Some(platform_digest) = manifest.image.manifest_digest else {
@@ -399,7 +370,55 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
             });
         }
     }
-    Ok((out, signer.trust()?))
+    Ok((out, signer.trust()))
+}
+
+/// Whether `manifest` describes one of the `images` `reference` resolved to: the same platform
+/// manifest, index and config digests. Otherwise signing it would vouch for a digest this run
+/// never saw.
+fn check_resolves_to(manifest: &Manifest, reference: &str, images: &[ResolvedImage]) -> Result<()> {
+    let wanted = &manifest.image;
+    let same = |resolved: &ResolvedImage| {
+        resolved.manifest_digest == wanted.manifest_digest
+            && resolved.index_digest == wanted.index_digest
+            && resolved.config_digest == wanted.config_digest
+    };
+    if images.iter().any(same) {
+        return Ok(());
+    }
+    let digests =
+        |manifest: Option<&Sha256Digest>, index: Option<&Sha256Digest>, config: &Sha256Digest| {
+            let or_none = |digest: Option<&Sha256Digest>| {
+                digest.map_or_else(|| "none".to_owned(), ToString::to_string)
+            };
+            format!(
+                "manifest {}, index {}, config {config}",
+                or_none(manifest),
+                or_none(index)
+            )
+        };
+    bail!(
+        "refusing to sign: the manifest is for {} ({}), but {reference} resolves to {}",
+        wanted.name,
+        digests(
+            wanted.manifest_digest.as_ref(),
+            wanted.index_digest.as_ref(),
+            &wanted.config_digest
+        ),
+        images
+            .iter()
+            .map(|resolved| format!(
+                "{} ({})",
+                resolved.platform,
+                digests(
+                    resolved.manifest_digest.as_ref(),
+                    resolved.index_digest.as_ref(),
+                    &resolved.config_digest
+                )
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
 }
 
 pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
@@ -468,97 +487,111 @@ pub(super) enum Checked {
     },
 }
 
-/// Finds the attestations stored for `digest` and verifies them; the first valid one wins, and
-/// with `platform` (an index digest has one attestation per platform) the first for it.
+/// The first valid attestation for `platform` (any platform without one), else every reason:
+/// the lookup's rejections, then valid attestations of other platforms.
+fn first_valid(
+    lookup: lookup::Lookup,
+    mut reasons: Vec<String>,
+    platform: Option<&str>,
+) -> (Option<lookup::Found>, Vec<String>) {
+    reasons.extend(lookup.rejected.iter().map(ToString::to_string));
+    let mut chosen = None;
+    for found in lookup.valid {
+        let found_platform = &found.attestation.manifest().image.platform;
+        if platform.is_some_and(|wanted| wanted != found_platform) {
+            reasons.push(format!(
+                "{}: valid, but for platform {found_platform}",
+                found.origin
+            ));
+        } else if chosen.is_none() {
+            chosen = Some(found);
+        }
+    }
+    (chosen, reasons)
+}
+
+/// Finds the attestations stored for `digest` and verifies them all; the first valid one wins,
+/// and with `platform` (an index digest has one attestation per platform) the first for it.
+/// Stored documents that cannot be read are reasons, not errors: only a registry that cannot
+/// be asked at all is.
 pub(super) fn check_registry_attestation(
     store: &RegistrySource,
     digest: &Sha256Digest,
     trust: &Trust,
     platform: Option<&str>,
 ) -> Result<Checked> {
-    let found = store.find_attestations(digest)?;
-    if found.is_empty() {
+    let search = store.find_attestations(digest)?;
+    if search.found.is_empty() && search.rejected.is_empty() {
         return Ok(Checked::Invalid {
             reasons: vec![format!(
                 "no attestation is stored for {digest} (no referrer, fallback tag or cosign .att image)"
             )],
         });
     }
-    let mut reasons = Vec::new();
-    for candidate in &found {
-        let verified = if candidate.media_type == image::registry::DSSE_MEDIA_TYPE {
-            attest::verify_envelope(&candidate.bytes, digest, trust)
+    let unread = search.rejected.iter().map(ToString::to_string).collect();
+    let candidates = search.found.into_iter().map(|found| Candidate {
+        origin: format!("{} {}", found.origin.describe(), found.carrier),
+        kind: if found.media_type == image::registry::DSSE_MEDIA_TYPE {
+            CandidateKind::Envelope
         } else {
-            attest::verify_bundle(&candidate.bytes, digest, trust)
-        };
-        let origin = format!("{} {}", candidate.origin.describe(), candidate.carrier);
-        match verified {
-            Ok(attestation)
-                if platform.is_some_and(|wanted| wanted != attestation.manifest.image.platform) =>
-            {
-                reasons.push(format!(
-                    "{origin}: valid, but for platform {}",
-                    attestation.manifest.image.platform
-                ));
-            }
-            Ok(attestation) => {
-                return Ok(Checked::Valid {
-                    attestation: Box::new(attestation),
-                    origin,
-                });
-            }
-            Err(error) => reasons.push(format!("{origin}: {error:#}")),
-        }
-    }
-    Ok(Checked::Invalid { reasons })
+            CandidateKind::Bundle
+        },
+        bytes: found.bytes,
+    });
+    let lookup = lookup::check_candidates(candidates, digest, trust);
+    Ok(match first_valid(lookup, unread, platform) {
+        (Some(found), _) => Checked::Valid {
+            attestation: Box::new(found.attestation),
+            origin: found.origin,
+        },
+        (None, reasons) => Checked::Invalid { reasons },
+    })
 }
 
-/// Verifies a bundle file (a bundle, an envelope, or an array of bundles) for `digest`.
+/// Verifies a bundle file (a bundle, an envelope, or an array of them) for `digest`: valid when
+/// any entry is. When none is and some entry could not even be read, that is an input error
+/// (exit 2), not a verdict.
 pub(super) fn check_bundle_file(
     path: &Path,
     digest: &Sha256Digest,
     trust: &Trust,
 ) -> Result<Checked> {
-    let bytes = fs_err::read(path)?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
-    let candidates: Vec<Vec<u8>> = match value {
-        serde_json::Value::Array(items) => items
+    Ok(
+        match first_valid(bundle_file_lookup(path, digest, trust)?, Vec::new(), None) {
+            (Some(found), _) => Checked::Valid {
+                attestation: Box::new(found.attestation),
+                origin: found.origin,
+            },
+            (None, reasons) => Checked::Invalid { reasons },
+        },
+    )
+}
+
+/// Every attestation of a bundle file for `digest`: all the valid ones (an index digest has
+/// one per platform) and why the others were rejected. A file with nothing valid and an entry
+/// that cannot be read at all is an input error.
+pub(super) fn bundle_file_lookup(
+    path: &Path,
+    digest: &Sha256Digest,
+    trust: &Trust,
+) -> Result<lookup::Lookup> {
+    let label = path.display().to_string();
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)?
+        .take(lookup::MAX_BUNDLE_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {label}"))?;
+    let candidates = lookup::candidates_from_bundle_file(&bytes, &label)?;
+    let lookup = lookup::check_candidates(candidates, digest, trust);
+    if lookup.valid.is_empty()
+        && let Some(unreadable) = lookup
+            .rejected
             .iter()
-            .map(serde_json::to_vec)
-            .collect::<Result<_, _>>()?,
-        _ => vec![bytes],
-    };
-    let mut reasons = Vec::new();
-    for (index, candidate) in candidates.iter().enumerate() {
-        let is_envelope = serde_json::from_slice::<serde_json::Value>(candidate)
-            .is_ok_and(|value| value.get("payloadType").is_some());
-        let verified = if is_envelope {
-            attest::verify_envelope(candidate, digest, trust)
-        } else {
-            attest::verify_bundle(candidate, digest, trust)
-        };
-        let origin = if candidates.len() == 1 {
-            format!("bundle file {}", path.display())
-        } else {
-            format!("bundle file {}#{index}", path.display())
-        };
-        match verified {
-            Ok(attestation) => {
-                return Ok(Checked::Valid {
-                    attestation: Box::new(attestation),
-                    origin,
-                });
-            }
-            Err(error) if error.is_verification_failure() => {
-                reasons.push(format!("{origin}: {error}"))
-            }
-            Err(error) => {
-                return Err(anyhow::Error::new(error).context(format!("cannot read {origin}")));
-            }
-        }
+            .find(|rejected| !rejected.error.is_verification_failure())
+    {
+        bail!("cannot read {unreadable}");
     }
-    Ok(Checked::Invalid { reasons })
+    Ok(lookup)
 }
 
 pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
@@ -631,12 +664,12 @@ pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
                 writeln!(
                     stdout,
                     "verified {name} {digest}: signed by {}, found as {origin}; {} executables, platform {}",
-                    attestation.signer,
-                    attestation.manifest.executables.len(),
-                    attestation.manifest.image.platform
+                    attestation.signer(),
+                    attestation.manifest().executables.len(),
+                    attestation.manifest().image.platform
                 )?;
-                if !verified_manifests.contains(&attestation.manifest) {
-                    verified_manifests.push(attestation.manifest);
+                if !verified_manifests.contains(attestation.manifest()) {
+                    verified_manifests.push(attestation.into_manifest());
                 }
             }
             Checked::Invalid { reasons } => {

@@ -676,7 +676,7 @@ fn gate_attestation(
         };
         let status = match trust.or(own_trust) {
             Some(trust) => match crate::attest::verify_bundle(&made.attestation.bundle_json, &subject, &trust) {
-                Ok(verified) => AttestationStatus::Verified { signer: verified.signer },
+                Ok(verified) => AttestationStatus::Verified { signer: verified.signer().to_owned() },
                 Err(error) => AttestationStatus::Missing { reason: format!("the attestation made in this run does not verify: {error}") },
             },
             None => AttestationStatus::Verified {
@@ -714,7 +714,7 @@ fn gate_attestation(
                 origin,
             } => (
                 AttestationStatus::Verified {
-                    signer: format!("{} ({origin})", attestation.signer),
+                    signer: format!("{} ({origin})", attestation.signer()),
                 },
                 String::new(),
             ),
@@ -814,8 +814,21 @@ pub(crate) fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
-/// Writes via a temporary file in the same directory, so a failure leaves no partial file.
+/// Writes `bytes` to `path`. A regular file (or a new one) is written via a temporary file in
+/// the same directory and renamed into place, so a failure leaves no partial file. Anything
+/// else that exists there (`-o /dev/stdout`, `/dev/null`, a named pipe) is written in place:
+/// renaming over it would replace the device or pipe with a file, and readers would never see
+/// the output.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    // `metadata` follows symlinks: /dev/stdout is a link to the process's descriptor.
+    if fs_err::metadata(path).is_ok_and(|metadata| !metadata.is_file() && !metadata.is_dir()) {
+        let mut target = fs_err::OpenOptions::new().write(true).open(path)?;
+        target
+            .write_all(bytes)
+            .and_then(|()| target.flush())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        return Ok(());
+    }
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())

@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::attest::{Checked, TrustArgs, check_bundle_file, check_registry_attestation};
+use super::attest::{Checked, TrustArgs, bundle_file_lookup, check_registry_attestation};
 use super::{ExitStatus, RegistryArgs, read_manifest_file, write_atomically};
 use crate::attest::Trust;
 use crate::bake::BakeList;
@@ -284,22 +284,24 @@ impl Triage<'_> {
             }
             let mut reasons = Vec::new();
             for digest in digests {
-                match check_bundle_file(bundle, digest, trust)? {
-                    Checked::Valid(found) => {
-                        return Ok(found
-                            .into_iter()
-                            .map(|(attestation, origin)| {
-                                let via_tag = query
-                                    .pinned_by_flag
-                                    .then(|| format!("{} (pinned by --image)", query_label(query)));
-                                let evidence = ImageEvidence::signed(attestation, origin, via_tag);
-                                let layers = self.local_layers_for(evidence.manifest());
-                                ResolvedManifest { evidence, layers }
-                            })
-                            .collect());
-                    }
-                    Checked::Invalid { reasons: more } => reasons.extend(more),
+                let lookup = bundle_file_lookup(bundle, digest, trust)?;
+                reasons.extend(lookup.rejected.iter().map(ToString::to_string));
+                if lookup.valid.is_empty() {
+                    continue;
                 }
+                let via_tag = query
+                    .pinned_by_flag
+                    .then(|| format!("{} (pinned by --image)", query_label(query)));
+                return Ok(lookup
+                    .valid
+                    .into_iter()
+                    .map(|found| {
+                        let evidence =
+                            ImageEvidence::signed(found.attestation, found.origin, via_tag.clone());
+                        let layers = self.local_layers_for(evidence.manifest());
+                        ResolvedManifest { evidence, layers }
+                    })
+                    .collect());
             }
             bail!(
                 "the bundle {} holds no valid attestation for the finding's image: {}",
@@ -370,9 +372,11 @@ impl Triage<'_> {
                 };
                 let platform = resolved.platform.to_string();
                 match check_registry_attestation(&store, &subject, trust, Some(&platform))? {
-                    Checked::Valid(mut found) if !found.is_empty() => {
-                        let (attestation, origin) = found.swap_remove(0);
-                        let evidence = ImageEvidence::signed(attestation, origin, via_tag.clone());
+                    Checked::Valid {
+                        attestation,
+                        origin,
+                    } => {
+                        let evidence = ImageEvidence::signed(*attestation, origin, via_tag.clone());
                         let source: Arc<dyn ImageSource> = store.clone();
                         let layers =
                             layers_match(evidence.manifest(), &resolved).map(|()| LayerAccess {
@@ -381,7 +385,6 @@ impl Triage<'_> {
                             });
                         manifests.push(ResolvedManifest { evidence, layers });
                     }
-                    Checked::Valid(_) => {}
                     Checked::Invalid { reasons } => bail!(
                         "no valid attestation for {candidate} ({platform}, {subject}): {}",
                         reasons.join("; ")

@@ -169,7 +169,8 @@ impl ImageEvidence {
         origin: String,
         via_tag: Option<String>,
     ) -> Self {
-        let (manifest, signer) = attestation.into_parts();
+        let signer = attestation.signer().to_owned();
+        let manifest = attestation.into_manifest();
         Self {
             manifest,
             provenance: Provenance::Signed { signer, origin },

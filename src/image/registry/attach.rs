@@ -13,9 +13,14 @@
 //! 3. The legacy cosign **`.att` tag** `sha256-<hex>.att`: an image whose layers are DSSE
 //!    envelopes, as `cosign verify-attestation` and Kyverno read them.
 //!
+//! Finding is forgiving and bounded: a carrier that cannot be fetched or read is reported and
+//! skipped, never allowed to hide the others; at most [`MAX_ATTESTATION_CANDIDATES`] documents
+//! of at most 16 MiB each are fetched per subject.
+//!
 //! This module moves bytes; it neither signs nor verifies (that is `attest`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use oci_client::Reference;
 use oci_client::manifest::{ImageIndexEntry, OciImageIndex};
@@ -67,6 +72,98 @@ pub struct FoundAttestation {
     pub media_type: String,
     /// The document.
     pub bytes: Vec<u8>,
+}
+
+/// The most attestation documents fetched for one subject. A subject has one or two per
+/// signing run (bundle, `.att` envelope); the cap keeps a repository flooded with referrers from
+/// costing unbounded requests.
+pub const MAX_ATTESTATION_CANDIDATES: usize = 32;
+/// The largest attestation document fetched.
+const MAX_ATTESTATION_BYTES: u64 = 16 << 20;
+
+/// What a search for a subject's attestations found: the documents to verify, and the carriers
+/// that could not be read.
+#[derive(Debug, Default)]
+pub struct AttestationSearch {
+    /// Documents fetched and digest-checked, not yet verified.
+    pub found: Vec<FoundAttestation>,
+    /// Carriers or layers that could not be read, and listed ones left unfetched.
+    pub rejected: Vec<RejectedAttestation>,
+}
+
+/// A stored attestation that could not be read, or was not fetched.
+#[derive(Debug)]
+pub struct RejectedAttestation {
+    /// Where it was listed.
+    pub origin: AttestationOrigin,
+    /// The manifest that carried it, when one was read.
+    pub carrier: Option<Sha256Digest>,
+    /// What went wrong.
+    pub reason: RejectionReason,
+}
+
+impl fmt::Display for RejectedAttestation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.carrier {
+            Some(carrier) => write!(f, "{} {carrier}: {}", self.origin.describe(), self.reason),
+            None => write!(f, "{}: {}", self.origin.describe(), self.reason),
+        }
+    }
+}
+
+/// Why a stored attestation was not read.
+#[derive(Debug)]
+pub enum RejectionReason {
+    /// Fetching or reading it failed: missing, over the size cap, not matching its digest or
+    /// size, not JSON.
+    Unreadable(Box<Error>),
+    /// It is addressed by a digest that is not sha256.
+    UnsupportedDigest(String),
+    /// The carrier has no layer of the attestation media type.
+    NoAttestationLayer {
+        /// The media type looked for.
+        expected: &'static str,
+    },
+    /// More were listed than are fetched.
+    OverLimit {
+        /// How many were not fetched.
+        skipped: usize,
+        /// How many are.
+        limit: usize,
+    },
+}
+
+impl From<Error> for RejectionReason {
+    fn from(error: Error) -> Self {
+        Self::Unreadable(Box::new(error))
+    }
+}
+
+impl fmt::Display for RejectionReason {
+    /// One line, with the causes of an [`Error`] appended.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable(error) => {
+                write!(f, "{error}")?;
+                let mut source = std::error::Error::source(error.as_ref());
+                while let Some(cause) = source {
+                    write!(f, ": {cause}")?;
+                    source = cause.source();
+                }
+                Ok(())
+            }
+            Self::UnsupportedDigest(digest) => {
+                write!(f, "addressed by {digest:?}, which is not a sha256 digest")
+            }
+            Self::NoAttestationLayer { expected } => {
+                write!(f, "the manifest has no layer of media type {expected}")
+            }
+            Self::OverLimit { skipped, limit } => write!(
+                f,
+                "{skipped} more not fetched (at most {limit} attestations are fetched per digest)"
+            ),
+        }
+    }
 }
 
 /// What a push wrote.
@@ -319,84 +416,205 @@ impl RegistrySource {
     /// Finds every attestation stored for `subject`: referrers (API or fallback tag) whose
     /// artifact type is a sigstore bundle, then DSSE layers of the cosign `.att` image.
     ///
+    /// One bad carrier does not spoil the search: a referrer or layer that cannot be fetched or
+    /// read (missing, over the size cap, of another media type, not matching its digest) is
+    /// recorded in [`AttestationSearch::rejected`] and the search goes on. At most
+    /// [`MAX_ATTESTATION_CANDIDATES`] documents are fetched; the rest are reported as skipped.
+    ///
     /// # Errors
-    /// Registry failures other than "nothing there".
-    pub fn find_attestations(
-        &self,
-        subject: &Sha256Digest,
-    ) -> Result<Vec<FoundAttestation>, Error> {
-        let mut found = Vec::new();
-        for entry in self.list_bundle_referrers(subject)? {
-            let Ok(carrier) = entry.digest.parse::<Sha256Digest>() else {
-                continue;
-            };
-            let (bytes, _) = self.fetch_manifest(&self.reference_at(&carrier))?;
-            found.extend(self.layers_of(
-                &bytes,
-                carrier,
-                AttestationOrigin::Referrer,
-                BUNDLE_MEDIA_TYPE,
-            )?);
-        }
-        if let Some((bytes, carrier)) = self.fetch_tag(&format!("{}.att", tag_for(subject)))? {
-            found.extend(self.layers_of(
-                &bytes,
-                carrier,
-                AttestationOrigin::LegacyCosign,
-                DSSE_MEDIA_TYPE,
-            )?);
-        }
-        Ok(found)
+    /// Only when the referrers cannot be listed at all (the registry cannot be reached, or
+    /// refuses the request).
+    pub fn find_attestations(&self, subject: &Sha256Digest) -> Result<AttestationSearch, Error> {
+        let mut search = AttestationSearch::default();
+        let mut budget = MAX_ATTESTATION_CANDIDATES;
+        self.find_referrers(subject, &mut search, &mut budget)?;
+        self.find_legacy(subject, &mut search, &mut budget);
+        Ok(search)
     }
 
-    /// The layers of `media_type` in a carrier manifest, fetched and digest-checked.
-    fn layers_of(
+    /// The bundle referrers of `subject`, one document each, while `budget` lasts.
+    fn find_referrers(
+        &self,
+        subject: &Sha256Digest,
+        search: &mut AttestationSearch,
+        budget: &mut usize,
+    ) -> Result<(), Error> {
+        const ORIGIN: AttestationOrigin = AttestationOrigin::Referrer;
+        let referrers: Vec<ImageIndexEntry> = self
+            .list_bundle_referrers(subject)?
+            .into_iter()
+            // A registry may ignore the artifact-type filter; others' referrers (SBOMs,
+            // signatures) are not candidates and must not use up the budget.
+            .filter(|entry| {
+                entry
+                    .artifact_type
+                    .as_deref()
+                    .is_none_or(|artifact_type| artifact_type == BUNDLE_MEDIA_TYPE)
+            })
+            .collect();
+        for (position, entry) in referrers.iter().enumerate() {
+            if *budget == 0 {
+                search.rejected.push(RejectedAttestation {
+                    origin: ORIGIN,
+                    carrier: None,
+                    reason: RejectionReason::OverLimit {
+                        skipped: referrers.len() - position,
+                        limit: MAX_ATTESTATION_CANDIDATES,
+                    },
+                });
+                break;
+            }
+            *budget -= 1;
+            let Ok(carrier) = entry.digest.parse::<Sha256Digest>() else {
+                search.rejected.push(RejectedAttestation {
+                    origin: ORIGIN,
+                    carrier: None,
+                    reason: RejectionReason::UnsupportedDigest(entry.digest.clone()),
+                });
+                continue;
+            };
+            let layers = self
+                .fetch_manifest(&self.reference_at(&carrier))
+                .map_err(RejectionReason::from)
+                .and_then(|(bytes, _)| self.attestation_layers(&bytes, carrier, BUNDLE_MEDIA_TYPE));
+            // A bundle referrer carries its bundle as its one layer; a second one is not read.
+            let fetched = match layers {
+                Ok(layers) => match layers.first() {
+                    Some(layer) => {
+                        self.fetch_attestation_layer(layer, ORIGIN, carrier, BUNDLE_MEDIA_TYPE)
+                    }
+                    None => Err(RejectionReason::NoAttestationLayer {
+                        expected: BUNDLE_MEDIA_TYPE,
+                    }),
+                },
+                Err(reason) => Err(reason),
+            };
+            search.record(fetched, ORIGIN, carrier);
+        }
+        Ok(())
+    }
+
+    /// The DSSE layers of the cosign `.att` image of `subject`, while `budget` lasts.
+    fn find_legacy(
+        &self,
+        subject: &Sha256Digest,
+        search: &mut AttestationSearch,
+        budget: &mut usize,
+    ) {
+        const ORIGIN: AttestationOrigin = AttestationOrigin::LegacyCosign;
+        let (bytes, carrier) = match self.fetch_tag(&format!("{}.att", tag_for(subject))) {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(error) => {
+                search.rejected.push(RejectedAttestation {
+                    origin: ORIGIN,
+                    carrier: None,
+                    reason: error.into(),
+                });
+                return;
+            }
+        };
+        let layers = match self.attestation_layers(&bytes, carrier, DSSE_MEDIA_TYPE) {
+            Ok(layers) => layers,
+            Err(reason) => {
+                search.record(Err(reason), ORIGIN, carrier);
+                return;
+            }
+        };
+        for (position, layer) in layers.iter().enumerate() {
+            if *budget == 0 {
+                search.rejected.push(RejectedAttestation {
+                    origin: ORIGIN,
+                    carrier: Some(carrier),
+                    reason: RejectionReason::OverLimit {
+                        skipped: layers.len() - position,
+                        limit: MAX_ATTESTATION_CANDIDATES,
+                    },
+                });
+                break;
+            }
+            *budget -= 1;
+            let fetched = self.fetch_attestation_layer(layer, ORIGIN, carrier, DSSE_MEDIA_TYPE);
+            search.record(fetched, ORIGIN, carrier);
+        }
+    }
+
+    /// The descriptors of the `media_type` layers of a carrier manifest (not fetched yet: the
+    /// caller's budget decides how many are).
+    fn attestation_layers(
         &self,
         manifest: &[u8],
         carrier: Sha256Digest,
-        origin: AttestationOrigin,
-        media_type: &str,
-    ) -> Result<Vec<FoundAttestation>, Error> {
+        media_type: &'static str,
+    ) -> Result<Vec<Value>, RejectionReason> {
         let manifest: Value = serde_json::from_slice(manifest).map_err(|source| Error::Json {
             image: self.name.clone(),
             document: carrier.to_string(),
             what: "attestation manifest",
             source,
         })?;
-        let mut out = Vec::new();
-        for layer in manifest["layers"].as_array().into_iter().flatten() {
-            if layer["mediaType"] != media_type {
-                continue;
-            }
-            let Some(digest) = layer["digest"]
-                .as_str()
-                .and_then(|d| d.parse::<Sha256Digest>().ok())
-            else {
-                continue;
-            };
-            let descriptor = crate::image::oci::Descriptor {
-                media_type: Some(media_type.to_owned()),
-                digest,
-                size: layer["size"].as_u64().unwrap_or(0),
-                platform: None,
-                annotations: BTreeMap::new(),
-            };
-            let store = super::RepositoryStore { source: self };
-            let bytes = crate::image::oci::read_verified(
-                &store,
-                &self.name,
-                "attestation",
-                &descriptor,
-                16 << 20,
-            )?;
-            out.push(FoundAttestation {
+        Ok(manifest["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|layer| layer["mediaType"] == media_type)
+            .cloned()
+            .collect())
+    }
+
+    /// One attestation layer, fetched with its size capped and its digest checked.
+    fn fetch_attestation_layer(
+        &self,
+        layer: &Value,
+        origin: AttestationOrigin,
+        carrier: Sha256Digest,
+        media_type: &'static str,
+    ) -> Result<FoundAttestation, RejectionReason> {
+        let digest_text = layer["digest"].as_str().unwrap_or_default();
+        let digest = digest_text
+            .parse::<Sha256Digest>()
+            .map_err(|_| RejectionReason::UnsupportedDigest(digest_text.to_owned()))?;
+        let descriptor = crate::image::oci::Descriptor {
+            media_type: Some(media_type.to_owned()),
+            digest,
+            size: layer["size"].as_u64().unwrap_or(0),
+            platform: None,
+            annotations: BTreeMap::new(),
+        };
+        let store = super::RepositoryStore { source: self };
+        let bytes = crate::image::oci::read_verified(
+            &store,
+            &self.name,
+            "attestation",
+            &descriptor,
+            MAX_ATTESTATION_BYTES,
+        )
+        .map_err(RejectionReason::from)?;
+        Ok(FoundAttestation {
+            origin,
+            carrier,
+            media_type: media_type.to_owned(),
+            bytes,
+        })
+    }
+}
+
+impl AttestationSearch {
+    /// Files one document of `carrier` as found or rejected.
+    fn record(
+        &mut self,
+        fetched: Result<FoundAttestation, RejectionReason>,
+        origin: AttestationOrigin,
+        carrier: Sha256Digest,
+    ) {
+        match fetched {
+            Ok(found) => self.found.push(found),
+            Err(reason) => self.rejected.push(RejectedAttestation {
                 origin,
-                carrier,
-                media_type: media_type.to_owned(),
-                bytes,
-            });
+                carrier: Some(carrier),
+                reason,
+            }),
         }
-        Ok(out)
     }
 }
 

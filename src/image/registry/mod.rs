@@ -33,7 +33,8 @@ mod attach;
 use super::{Error, ImageSource, LayerDescriptor, PlatformSelection, Resolution};
 use crate::digest::Sha256Digest;
 pub use attach::{
-    AttestationOrigin, BUNDLE_MEDIA_TYPE, DSSE_MEDIA_TYPE, FoundAttestation, PushedAttestation,
+    AttestationOrigin, AttestationSearch, BUNDLE_MEDIA_TYPE, DSSE_MEDIA_TYPE, FoundAttestation,
+    MAX_ATTESTATION_CANDIDATES, PushedAttestation, RejectedAttestation, RejectionReason,
 };
 
 /// How to reach registries: credentials, transport security.

@@ -1,0 +1,154 @@
+//! Signing: who signs ([`Signer`]: a key, or keyless through Fulcio and Rekor) and the key-based
+//! flow itself ([`attest_with_key`]); the keyless flow is [`super::keyless`].
+//!
+//! The caller reads key files, passwords, identity tokens and the environment, and passes the
+//! values in; this module never reads a file or an environment variable and prints nothing. Only
+//! keyless signing (and fetching a GitHub Actions token for it) talks to the network.
+
+use super::keyless::{self, KeylessSettings};
+use super::keys::KeySigner;
+use super::statement::Statement;
+use super::{Attestation, Error, IN_TOTO_PAYLOAD_TYPE, Trust, bundle, dsse};
+use crate::digest::Sha256Digest;
+use crate::manifest::Manifest;
+
+/// Where the keyless signer's OIDC identity token comes from.
+#[derive(Clone)]
+pub enum IdentityTokenSource {
+    /// A token in hand (`--identity-token`, `SIGSTORE_ID_TOKEN`).
+    Token(String),
+    /// The GitHub Actions OIDC endpoint: the values of `ACTIONS_ID_TOKEN_REQUEST_URL` and
+    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (the job needs `permissions: id-token: write`).
+    GitHubActions {
+        /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+        request_url: String,
+        /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
+        request_token: String,
+    },
+}
+
+impl std::fmt::Debug for IdentityTokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Token(_) => f.write_str("Token(<redacted>)"),
+            Self::GitHubActions { request_url, .. } => f
+                .debug_struct("GitHubActions")
+                .field("request_url", request_url)
+                .field("request_token", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+/// Who signs attestations.
+#[derive(Debug)]
+pub enum Signer {
+    /// A private key (cosign format or PKCS#8); the bundle names it by key id.
+    Key(KeySigner),
+    /// An ephemeral key certified by Fulcio for an OIDC identity, the signature logged in Rekor.
+    Keyless(KeylessSettings),
+}
+
+impl Signer {
+    /// A key signer from a private key PEM and its password (ignored for unencrypted PKCS#8).
+    ///
+    /// # Errors
+    /// As [`KeySigner::from_pem`]: malformed PEM, another label, a wrong password, not P-256.
+    pub fn from_key_pem(pem: &[u8], password: &[u8]) -> Result<Self, Error> {
+        KeySigner::from_pem(pem, password).map(Self::Key)
+    }
+
+    /// A keyless signer for Fulcio at `fulcio_url` and Rekor at `rekor_url`. A GitHub Actions
+    /// token source is asked for a token (audience `sigstore`) now, so a missing permission
+    /// fails before anything is scanned or signed.
+    ///
+    /// # Errors
+    /// HTTP and service errors of the GitHub Actions OIDC endpoint.
+    pub fn keyless(
+        fulcio_url: String,
+        rekor_url: String,
+        token: IdentityTokenSource,
+    ) -> Result<Self, Error> {
+        let identity_token = match token {
+            IdentityTokenSource::Token(token) => token,
+            IdentityTokenSource::GitHubActions {
+                request_url,
+                request_token,
+            } => keyless::github_actions_id_token(&request_url, &request_token, "sigstore")?,
+        };
+        Ok(Self::Keyless(KeylessSettings {
+            fulcio_url,
+            rekor_url,
+            identity_token,
+        }))
+    }
+
+    /// Signs `manifest` as an attestation for `subject_digest` (named `subject_name`).
+    ///
+    /// # Errors
+    /// As [`attest_with_key`] or [`keyless::attest_keyless`].
+    pub fn attest(
+        &self,
+        manifest: &Manifest,
+        subject_name: &str,
+        subject_digest: Sha256Digest,
+    ) -> Result<Attestation, Error> {
+        match self {
+            Self::Key(signer) => attest_with_key(manifest, subject_name, subject_digest, signer),
+            Self::Keyless(settings) => {
+                keyless::attest_keyless(manifest, subject_name, subject_digest, settings)
+            }
+        }
+    }
+
+    /// The trust that verifies what this signer signs, where the signer alone determines it: a
+    /// key's public half. Keyless signatures need a trusted root the signer does not have.
+    #[must_use]
+    pub fn trust(&self) -> Option<Trust> {
+        match self {
+            Self::Key(signer) => Some(Trust::Key(signer.public_key().clone())),
+            Self::Keyless(_) => None,
+        }
+    }
+}
+
+/// Wraps `manifest` in an in-toto Statement v1 (subject = `[{name: subject_name, digest:
+/// {sha256: hex}}]`, predicateType = [`crate::manifest::PREDICATE_TYPE`], predicate = the
+/// manifest), signs it as DSSE with `signer` and builds a bundle whose verification material is
+/// the key's id (`{"publicKey": {"hint": key_id}}`) and which has no transparency-log entry.
+///
+/// `subject_digest` should be the manifest's image manifest (or index) digest; verification
+/// rejects anything else.
+///
+/// # Errors
+/// [`Error::Serialize`] or [`Error::Sign`], neither of which happens in practice.
+pub fn attest_with_key(
+    manifest: &Manifest,
+    subject_name: &str,
+    subject_digest: Sha256Digest,
+    signer: &KeySigner,
+) -> Result<Attestation, Error> {
+    let statement_json =
+        Statement::for_manifest(manifest, subject_name, &subject_digest).to_json()?;
+    let envelope = sign_envelope(&statement_json, signer, signer.key_id())?;
+    let bundle_json = bundle::Bundle::with_public_key(&envelope, &signer.key_id()).to_json()?;
+    Ok(Attestation {
+        statement_json,
+        envelope,
+        bundle_json,
+    })
+}
+
+/// Signs `statement_json` as an in-toto DSSE envelope with one signature.
+pub(super) fn sign_envelope(
+    statement_json: &[u8],
+    signer: &KeySigner,
+    keyid: String,
+) -> Result<dsse::Envelope, Error> {
+    let sig = signer.sign(&dsse::pae(IN_TOTO_PAYLOAD_TYPE, statement_json))?;
+    Ok(dsse::Envelope {
+        payload: statement_json.to_vec(),
+        payload_type: IN_TOTO_PAYLOAD_TYPE.to_owned(),
+        signatures: vec![dsse::Signature { keyid, sig }],
+    })
+}

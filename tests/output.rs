@@ -1,0 +1,142 @@
+//! Output files (`-o`, `--bundle`, `--emit-bake`, `--sarif`): regular files are replaced
+//! atomically, while devices and named pipes are written in place, never renamed over.
+
+use std::os::unix::fs::FileTypeExt as _;
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+
+use crate::support::fixtures::root;
+
+fn tiny() -> String {
+    format!("oci:{}", root().join("testdata/images/tiny").display())
+}
+
+fn scan_to(dir: &Path, output: &Path) -> Output {
+    Command::cargo_bin("exelock")
+        .unwrap()
+        .current_dir(dir)
+        .args(["scan", &tiny(), "-q", "--format", "json", "-o"])
+        .arg(output)
+        .output()
+        .unwrap()
+}
+
+/// What `scan` writes for tiny, to compare against.
+fn expected_manifest() -> Vec<u8> {
+    let output = Command::cargo_bin("exelock")
+        .unwrap()
+        .args(["scan", &tiny(), "-q", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    output.stdout
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn output_to_dev_stdout_is_written_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = expected_manifest();
+    // First through a link of our own to the same descriptor /dev/stdout names: a regression
+    // that renamed over the target replaces this link, not the machine's /dev/stdout.
+    let link = dir.path().join("stdout");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+    let output = scan_to(dir.path(), &link);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(output.stdout, expected);
+    assert!(
+        fs_err::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    let output = scan_to(dir.path(), Path::new("/dev/stdout"));
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(output.stdout, expected);
+    let stdout = fs_err::symlink_metadata("/dev/stdout").unwrap();
+    assert!(!stdout.file_type().is_file(), "/dev/stdout became a file");
+}
+
+#[test]
+fn output_to_dev_null_is_written_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("null");
+    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+    let output = scan_to(dir.path(), &link);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        fs_err::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    let output = scan_to(dir.path(), Path::new("/dev/null"));
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        fs_err::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+}
+
+#[test]
+fn output_to_a_named_pipe_is_written_into_the_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("manifest.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Read and write ends at once: opening does not wait for a writer, and exelock's open
+    // finds a reader. The manifest is far smaller than the pipe buffer, so nothing blocks.
+    let mut pipe = fs_err::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let expected = expected_manifest();
+    let output = scan_to(dir.path(), &fifo);
+    assert!(output.status.success(), "{}", text(&output));
+    // Still the pipe (a rename would have replaced it with a file, and left it empty).
+    assert!(fs_err::metadata(&fifo).unwrap().file_type().is_fifo());
+    let mut written = vec![0; expected.len()];
+    std::io::Read::read_exact(&mut pipe, &mut written).unwrap();
+    assert_eq!(written, expected);
+}
+
+#[test]
+fn regular_files_are_still_replaced_atomically() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("manifest.json");
+    fs_err::write(&target, "old, and longer than what replaces it".repeat(100)).unwrap();
+    let output = scan_to(dir.path(), &target);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(fs_err::read(&target).unwrap(), expected_manifest());
+    assert_eq!(
+        fs_err::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    // A failed scan leaves it alone.
+    let failed = Command::cargo_bin("exelock")
+        .unwrap()
+        .args(["scan", "oci:/nonexistent/layout", "-q", "-o"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+    assert_eq!(fs_err::read(&target).unwrap(), expected_manifest());
+}
