@@ -41,11 +41,19 @@
 //! - **proto3 defaults are absence.** `""`, `0` and `"0"` (which `to_dict()` writes for unset
 //!   fields) read as `None`; no real pid or executable size is 0.
 //! - **Hostile input is expected.** Every kept string is cut to [`MAX_TEXT_BYTES`] at a
-//!   character boundary (a cut path or argument list sets [`Binary::truncated`]); at most
-//!   [`MAX_ARGS`] arguments are kept; more than [`MAX_PROCESSES`] processes or lineage
-//!   entries, or more than [`MAX_LIBRARIES`] libraries in one process, is an error rather than
-//!   silently dropped evidence. Paths are kept as reported (no normalisation, no
+//!   character boundary (a cut path sets [`Binary::truncated`], cut arguments
+//!   [`Binary::args_truncated`]); at most [`MAX_ARGS`] arguments are kept; more than
+//!   [`MAX_PROCESSES`] processes or lineage entries, or more than [`MAX_LIBRARIES`] libraries
+//!   in one process, is an error rather than silently dropped evidence. Paths are kept as reported (no normalisation, no
 //!   ` (deleted)` stripping) and may contain control characters: escape them for display.
+//! - **The container the binary ran in.** A finding may list several containers (a pod with
+//!   sidecars). The image is the one of the container the finding names (SCC
+//!   `Container_Name`, GuardDuty `containerDetails`); when the listed containers name
+//!   different images and nothing says which, the image is unknown and
+//!   [`ImageRef::ambiguity`] says why: a guessed image could make a foreign binary look like
+//!   the image's own.
+//! - **Node names are Kubernetes node names** (what `kubectl cordon` takes), or absent:
+//!   never a resource URI or an EC2 instance id ([`Context::node`]).
 //! - **Partial hashes.** [`Binary::partially_hashed`] is set when SCC says so *or* when
 //!   `hashedSize < size`, so a prefix hash is never mistaken for a whole-file hash.
 //! - **Fileless.** [`Binary::fileless`] is set for paths under `/memfd:` (or `memfd:`), ending
@@ -269,6 +277,12 @@ pub struct ImageRef {
     /// The reference names no digest and no digest was found: it is a mutable tag, to be
     /// resolved now (and said so) or taken from the cluster.
     pub tag_only: bool,
+    /// Why the image is unknown although the finding lists containers: they name different
+    /// images and nothing in the finding says which one the binary ran in (for example
+    /// `2 containers with different images (app: reg/a@sha256:…, sidecar: reg/b:1) and no
+    /// Container_Name to choose`). When set, `reference` and `digests` are empty: picking
+    /// one would judge the binary against an image it may never have been in.
+    pub ambiguity: Option<String>,
 }
 
 impl ImageRef {
@@ -309,9 +323,12 @@ pub struct Binary {
     /// The process arguments (SCC `args[]`; Falco `proc.cmdline` split on whitespace, which
     /// loses quoting). At most [`MAX_ARGS`].
     pub args: Vec<String>,
-    /// The path or the arguments were cut: by us ([`MAX_TEXT_BYTES`], [`MAX_ARGS`]) or by the
-    /// detector (SCC `argumentsTruncated`). A cut path must never be taken as a match.
+    /// The reported path was cut to [`MAX_TEXT_BYTES`]: a cut path must never be taken as a
+    /// match. Only the path: cut arguments are [`Binary::args_truncated`].
     pub truncated: bool,
+    /// The arguments are incomplete: cut by us ([`MAX_TEXT_BYTES`] each, [`MAX_ARGS`] in all)
+    /// or by the detector (SCC `argumentsTruncated`). Says nothing about the path.
+    pub args_truncated: bool,
 }
 
 impl Binary {
@@ -335,17 +352,19 @@ impl Binary {
             pid: None,
             args: Vec::new(),
             truncated,
+            args_truncated: false,
         }
     }
 
-    /// Keeps at most [`MAX_ARGS`] arguments of at most [`MAX_TEXT_BYTES`] each.
+    /// Keeps at most [`MAX_ARGS`] arguments of at most [`MAX_TEXT_BYTES`] each; anything cut
+    /// sets [`Binary::args_truncated`], never [`Binary::truncated`].
     fn push_arg(&mut self, arg: &str) {
         if self.args.len() >= MAX_ARGS {
-            self.truncated = true;
+            self.args_truncated = true;
             return;
         }
         let (arg, cut) = cap_text(arg);
-        self.truncated |= cut;
+        self.args_truncated |= cut;
         self.args.push(arg);
     }
 }
@@ -379,15 +398,23 @@ pub struct Context {
     /// Workload kind (`deployments`, `cloud-run-service`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workload_kind: Option<String>,
-    /// Container name.
+    /// The name of the container the binary ran in (the one whose image is
+    /// [`Finding::image`]): what `kubectl -c` takes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     /// Container id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_id: Option<String>,
-    /// Node: GKE node VM resource name, EC2 instance id, Falco hostname.
+    /// The Kubernetes node name, as `kubectl cordon` and the `k8s_node` log filter take it:
+    /// SCC the VM name at the end of `kubernetes.nodes[].name` (else `VM_Instance_Name`),
+    /// GuardDuty the instance's private DNS name, Falco `hostname`. Absent rather than
+    /// anything that is not a valid node name (an EC2 instance id, a resource URI), or when
+    /// the finding names several different nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// The cloud VM the node runs on, by id: the EC2 instance id (GuardDuty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     /// AWS account id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -1039,8 +1066,287 @@ impl ImageBuilder {
             reference: self.reference,
             digests: self.digests,
             tag_only,
+            ambiguity: None,
         }
     }
+}
+
+/// A container entry of a finding: a candidate for "the container the binary ran in".
+#[derive(Clone, Debug, Default)]
+struct ContainerEntry<'c> {
+    /// The container's name, as the entry gives it.
+    name: Option<&'c str>,
+    /// The image the entry names, if it names one.
+    image: Option<EntryImage<'c>>,
+}
+
+/// The image a container entry names: a reference, digests, or both.
+#[derive(Clone, Debug, Default)]
+struct EntryImage<'c> {
+    reference: Option<&'c str>,
+    digests: Vec<Sha256Digest>,
+}
+
+impl<'c> EntryImage<'c> {
+    /// The image named by `reference` alone; a malformed digest in it is ignored (callers that
+    /// must refuse one check it where they read the field).
+    fn from_reference(reference: &'c str) -> Self {
+        Self {
+            reference: Some(reference),
+            digests: reference_digest(reference)
+                .ok()
+                .flatten()
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// Whether two entries provably name one image: they share a digest; or neither has a
+    /// digest and the references are equal; or one is the other's tag pinned by a digest
+    /// (`repo:1` and `repo:1@sha256:…`). Anything else counts as different, so that two
+    /// images are never merged into one by a guess.
+    fn same_as(&self, other: &Self) -> bool {
+        match (self.digests.is_empty(), other.digests.is_empty()) {
+            (false, false) => self
+                .digests
+                .iter()
+                .any(|digest| other.digests.contains(digest)),
+            (true, true) => self.reference.map(str::trim) == other.reference.map(str::trim),
+            (false, true) => Self::pins(self.reference, other.reference),
+            (true, false) => Self::pins(other.reference, self.reference),
+        }
+    }
+
+    /// Whether `pinned` (which has a digest) is the tag reference `tag` plus the digest.
+    fn pins(pinned: Option<&str>, tag: Option<&str>) -> bool {
+        let (Some(pinned), Some(tag)) = (pinned.map(str::trim), tag.map(str::trim)) else {
+            return false;
+        };
+        pinned == tag || pinned.rsplit_once('@').is_some_and(|(name, _)| name == tag)
+    }
+
+    /// Adds what `other` (the same image) knows: its digests, and its reference if this has
+    /// none.
+    fn merge(&mut self, other: &Self) {
+        self.reference = self.reference.or(other.reference);
+        for digest in &other.digests {
+            if !self.digests.contains(digest) {
+                self.digests.push(*digest);
+            }
+        }
+    }
+
+    /// A short description for messages: the reference, else the first digest.
+    fn describe(&self) -> String {
+        const SHOWN: usize = 100;
+        let text = match (self.reference, self.digests.first()) {
+            (Some(reference), _) => reference.trim().to_owned(),
+            (None, Some(digest)) => digest.to_string(),
+            (None, None) => "no image".to_owned(),
+        };
+        let mut chars = text.char_indices();
+        match chars.nth(SHOWN) {
+            Some((end, _)) => format!("{}…", &text[..end]),
+            None => text,
+        }
+    }
+
+    fn finish(&self) -> ImageRef {
+        let mut image = ImageBuilder::default();
+        if let Some(reference) = self.reference {
+            image.reference(reference);
+        }
+        for digest in &self.digests {
+            image.digest(*digest);
+        }
+        image.finish()
+    }
+}
+
+/// How the finding names the container the binary ran in, for choosing among its container
+/// entries and for saying why no choice was possible.
+#[derive(Clone, Copy, Debug)]
+enum ContainerSelector<'s> {
+    /// The finding names no container (`fields` says which fields would have).
+    Nothing { fields: &'static str },
+    /// `field` names the container `value`, which `matched` some entries or none.
+    Named {
+        field: &'static str,
+        value: &'s str,
+        matched: bool,
+    },
+}
+
+impl ContainerSelector<'_> {
+    /// Why no image could be chosen among `count` different ones (listed in `list`).
+    fn ambiguity(self, count: usize, list: &str, hint: Option<(&str, &str)>) -> String {
+        let mut why = match self {
+            Self::Nothing { fields } => {
+                format!(
+                    "{count} containers with different images ({list}) and no {fields} to choose"
+                )
+            }
+            Self::Named {
+                field,
+                value,
+                matched: true,
+            } => format!(
+                "{field} {:?} matches {count} containers with different images ({list})",
+                field::preview(value)
+            ),
+            Self::Named {
+                field,
+                value,
+                matched: false,
+            } => format!(
+                "{field} {:?} matches no container, and {count} containers have different images ({list})",
+                field::preview(value)
+            ),
+        };
+        if let Some((field, value)) = hint {
+            why.push_str(&format!(
+                "; {field} {:?} does not single one out",
+                field::preview(value)
+            ));
+        }
+        why
+    }
+}
+
+/// The container chosen among a finding's entries.
+struct ChosenContainer<'c> {
+    /// Its image, or an [`ImageRef`] with only [`ImageRef::ambiguity`] set.
+    image: ImageRef,
+    /// Its name, when the chosen entries agree on one.
+    name: Option<&'c str>,
+}
+
+/// Chooses the image of the container the binary ran in among `pool` (the entries that match
+/// how the finding names the container, or all of them when it names none or no entry
+/// matches).
+///
+/// Entries that name one image (see [`EntryImage::same_as`]) are one candidate. Exactly one
+/// candidate is the answer. Several are narrowed by `hint` (`field`, reference: an image
+/// reference the finding gives for the container, SCC `Container_Image_Uri`); if that does not
+/// leave exactly one, the image is unknown and [`ImageRef::ambiguity`] says why. `None` when
+/// no entry in the pool names an image.
+fn choose_container<'c>(
+    pool: &[&ContainerEntry<'c>],
+    selector: ContainerSelector<'_>,
+    hint: Option<(&str, &str)>,
+) -> Option<ChosenContainer<'c>> {
+    let mut candidates: Vec<(EntryImage<'c>, Vec<&'c str>)> = Vec::new();
+    for entry in pool {
+        let Some(image) = &entry.image else {
+            continue;
+        };
+        let index = match candidates
+            .iter()
+            .position(|(known, _)| known.same_as(image))
+        {
+            Some(index) => {
+                candidates[index].0.merge(image);
+                index
+            }
+            None => {
+                candidates.push((image.clone(), Vec::new()));
+                candidates.len() - 1
+            }
+        };
+        let names = &mut candidates[index].1;
+        if let Some(name) = entry.name
+            && !names.contains(&name)
+        {
+            names.push(name);
+        }
+    }
+    if candidates.len() > 1
+        && let Some((_, reference)) = hint
+    {
+        let hinted = EntryImage::from_reference(reference);
+        let matching: Vec<usize> = (0..candidates.len())
+            .filter(|&index| candidates[index].0.same_as(&hinted))
+            .collect();
+        if let [only] = matching[..] {
+            candidates = vec![candidates.swap_remove(only)];
+        }
+    }
+    match &candidates[..] {
+        [] => None,
+        [(image, names)] => Some(ChosenContainer {
+            image: image.finish(),
+            name: match names[..] {
+                [name] => Some(name),
+                _ => None,
+            },
+        }),
+        several => {
+            const SHOWN: usize = 4;
+            let mut list = several
+                .iter()
+                .take(SHOWN)
+                .map(|(image, names)| {
+                    let names = match names[..] {
+                        [] => "unnamed".to_owned(),
+                        _ => names
+                            .iter()
+                            .map(|name| field::preview(name))
+                            .collect::<Vec<_>>()
+                            .join("/"),
+                    };
+                    format!("{names}: {}", image.describe())
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            if several.len() > SHOWN {
+                list.push_str(", …");
+            }
+            Some(ChosenContainer {
+                image: ImageRef {
+                    ambiguity: Some(owned(&selector.ambiguity(several.len(), &list, hint))),
+                    ..ImageRef::default()
+                },
+                name: None,
+            })
+        }
+    }
+}
+
+/// The Kubernetes node name in what a detector reports as the node: a plain name, or the
+/// last segment of a resource name that ends `instances/NAME` (a Compute Engine VM, which
+/// GKE names after its node) or `nodes/NAME`. `None` unless the result is a name the API
+/// server accepts for a node (an RFC 1123 subdomain), so a playbook never prints a
+/// `kubectl cordon` that cannot work.
+fn node_name(reported: &str) -> Option<&str> {
+    let reported = reported.trim();
+    let name = if reported.contains('/') {
+        let mut segments = reported.rsplit('/');
+        let name = segments.next()?;
+        matches!(segments.next(), Some("instances" | "nodes")).then_some(name)?
+    } else {
+        reported
+    };
+    is_node_name(name).then_some(name)
+}
+
+/// An RFC 1123 subdomain, as Kubernetes requires of node names: at most 253 characters,
+/// dot-separated labels of lower-case letters, digits and `-` that start and end with a
+/// letter or digit.
+fn is_node_name(name: &str) -> bool {
+    let alphanumeric = |byte: u8| byte.is_ascii_lowercase() || byte.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            let bytes = label.as_bytes();
+            match (bytes.first(), bytes.last()) {
+                (Some(&first), Some(&last)) => {
+                    alphanumeric(first)
+                        && alphanumeric(last)
+                        && bytes.iter().all(|&byte| alphanumeric(byte) || byte == b'-')
+                }
+                _ => false,
+            }
+        })
 }
 
 /// Rules every vendor shares, applied once the finding is assembled.
