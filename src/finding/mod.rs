@@ -18,18 +18,22 @@
 //!   See `falco.rs`.
 //! - Plain command-line flags ([`from_flags`]).
 //!
-//! An input text ([`parse_findings`]) is one JSON document, a JSON array of documents, JSON
-//! lines, or concatenated pretty-printed documents (`jq '.Findings[]'` without `-c`). Each
-//! document's shape is sniffed from its top-level keys unless an [`InputFormat`] forces the
-//! vendor; envelopes are unwrapped whatever the format (a Pub/Sub push may carry a
-//! Falcosidekick payload too).
+//! An input ([`read_findings`] from any `io::Read`, [`parse_findings`] from a string) is one
+//! JSON document, a JSON array of documents, JSON lines, or concatenated pretty-printed
+//! documents (`jq '.Findings[]'` without `-c`). It is read as a stream: memory holds one
+//! document at a time (at most [`MAX_DOCUMENT_BYTES`]), not the input, so a gigabyte of
+//! findings costs what its largest finding costs (`stream.rs`). Each document's shape is
+//! sniffed from its top-level keys unless an [`InputFormat`] forces the vendor; envelopes are
+//! unwrapped whatever the format (a Pub/Sub push may carry a Falcosidekick payload too).
 //!
 //! Choices worth knowing:
 //!
 //! - **One result per finding.** A document that holds several findings (`Findings`,
 //!   `listFindingsResults`, a JSON array) yields one `Result` each, labelled
 //!   `"<label>#<index>"` (0-based, like a JSON pointer); JSON lines are labelled
-//!   `"<label> line <n>"` (1-based). One bad finding never hides the others.
+//!   `"<label> line <n>"` (1-based). One bad finding never hides the others, and one bad
+//!   JSON line never hides the next; only a syntax error inside a top-level array or
+//!   concatenated documents ends the input, as nothing after it can be found reliably.
 //! - **Errors are for documents that cannot be read as a finding**: not JSON, not an object,
 //!   no known shape, a missing category (`category` / `type` / `rule`), or a field we read
 //!   that has the wrong type or an unusable value (a malformed sha256 or image digest, a
@@ -61,11 +65,13 @@
 //!   `/run/shm/`, for Falco's `proc.is_exe_from_memfd`, and for the executing process of a
 //!   finding whose category is [`Category::Fileless`].
 //!
-//! This module is pure: serde only, no I/O, no network, no printing. It never imports
-//! `manifest`: judging a finding against a manifest is `triage`'s job.
+//! This module reads only the reader it is given: no files, no network, no printing, no
+//! environment. It never imports `manifest`: judging a finding against a manifest is
+//! `triage`'s job.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io;
 use std::str::FromStr;
 
 use base64::Engine as _;
@@ -78,6 +84,7 @@ mod falco;
 mod field;
 mod guardduty;
 mod scc;
+mod stream;
 
 use field::{At as _, Case, FieldError, RawObject, Seg};
 
@@ -92,6 +99,9 @@ pub const MAX_PROCESSES: usize = 64;
 pub const MAX_LIBRARIES: usize = 256;
 /// How deep envelopes may nest (a push envelope whose data is another push envelope …).
 const MAX_NESTING: usize = 4;
+/// Longest document, array element or JSON line read, in bytes; a longer one is an error for
+/// itself alone. Real findings are a few KiB; a Findings page of 50 stays far below this.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Which detector a finding came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -475,25 +485,6 @@ pub struct Finding {
     pub context: Context,
 }
 
-/// One JSON document of an input text, not yet interpreted.
-#[derive(Clone, Debug)]
-pub struct Document<'a> {
-    /// Where it is: `findings.json`, `findings.json#3`, `stdin line 7`.
-    pub label: String,
-    /// Its JSON text.
-    pub json: &'a RawValue,
-}
-
-impl Document<'_> {
-    /// The findings of this document (several for `Findings`, `listFindingsResults` …).
-    #[must_use]
-    pub fn findings(&self, format: InputFormat) -> Vec<Result<Finding, Error>> {
-        let mut out = Vec::new();
-        parse_object(self.json.get(), &self.label, format, 0, &mut out);
-        out
-    }
-}
-
 /// What is wrong with a field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
@@ -577,6 +568,24 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A document or a JSON line is longer than [`MAX_DOCUMENT_BYTES`]; it is skipped, the
+    /// rest of the input is read.
+    #[error("{document}: longer than {limit} bytes (one document or line may be at most that)")]
+    TooLarge {
+        /// The document label.
+        document: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// Reading the input failed; nothing after the failure was read.
+    #[error("{document}: cannot read the input")]
+    Read {
+        /// The input's label.
+        document: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// `--input-format` names no known format.
     #[error("unknown input format {0:?}: expected auto, scc, guardduty or falco")]
     UnknownInputFormat(String),
@@ -591,7 +600,9 @@ impl Error {
             | Self::NotAnObject { document, .. }
             | Self::UnknownShape { document, .. }
             | Self::Field { document, .. }
-            | Self::Malformed { document, .. } => Some(document),
+            | Self::Malformed { document, .. }
+            | Self::TooLarge { document, .. }
+            | Self::Read { document, .. } => Some(document),
             Self::UnknownInputFormat(_) => None,
         }
     }
@@ -606,12 +617,53 @@ impl Error {
     }
 }
 
-/// Parses one input text (a single JSON document, a JSON array of findings, JSON lines, or
-/// concatenated documents) into findings.
+/// Reads findings from `reader` and calls `each` with every one, in input order, holding at
+/// most one document in memory (at most [`MAX_DOCUMENT_BYTES`]) however long the input.
 ///
-/// `label` names the input (file path or `stdin`). Returns one `Result` per finding so one
-/// bad finding does not stop the batch; an `Err` names the document (`<label>#<index>` or
-/// `<label> line <n>`) and the field. Empty input yields no results.
+/// The input is one JSON document, a top-level JSON array of documents, JSON lines, or
+/// concatenated pretty-printed documents (`jq '.Findings[]'` without `-c`); a UTF-8 byte
+/// order mark at the start is skipped. `label` names the input (file path or `stdin`).
+///
+/// One `Result` per finding, so one bad finding does not stop the batch. An `Err` names its
+/// document:
+///
+/// - a single document is `<label>`; the elements of a top-level array (read one at a time,
+///   never the whole array) `<label>#<index>` (0-based);
+/// - if the first line is a JSON value on its own, the input is JSON lines, labelled
+///   `<label> line <n>` (1-based), each line independent, so a line that is not JSON or is
+///   too long costs only itself;
+/// - otherwise the documents are labelled by the line they start on;
+/// - a document that holds several findings (`Findings`, `listFindingsResults`, an array on
+///   a JSON line) adds `#<index>` for each.
+///
+/// Where the boundaries of what follows cannot be trusted (a syntax error in a top-level
+/// array or in concatenated documents) the error is the last result. The serde error behind
+/// a "not JSON" error counts lines and columns from the start of its document.
+///
+/// # Errors
+///
+/// [`Error::Read`] when reading fails; the findings read before were handed to `each`.
+pub fn read_findings(
+    reader: impl io::Read,
+    label: &str,
+    format: InputFormat,
+    each: &mut dyn FnMut(Result<Finding, Error>),
+) -> Result<(), Error> {
+    let mut found = Vec::new();
+    stream::documents(reader, label, &mut |document| match document {
+        Ok(document) => {
+            parse_object(document.json, &document.label, format, 0, &mut found);
+            for result in found.drain(..) {
+                each(result);
+            }
+        }
+        Err(error) => each(Err(error)),
+    })
+}
+
+/// Parses one input text into findings: [`read_findings`] over a string, collected.
+///
+/// Empty input yields no results.
 #[must_use]
 pub fn parse_findings(
     input: &str,
@@ -619,112 +671,13 @@ pub fn parse_findings(
     format: InputFormat,
 ) -> Vec<Result<Finding, Error>> {
     let mut out = Vec::new();
-    for document in documents(input, label) {
-        match document {
-            Ok(document) => parse_object(document.json.get(), &document.label, format, 0, &mut out),
-            Err(error) => out.push(Err(error)),
-        }
+    // Reading a string cannot fail; were it to, the error is one more result.
+    if let Err(error) = read_findings(input.as_bytes(), label, format, &mut |result| {
+        out.push(result);
+    }) {
+        out.push(Err(error));
     }
     out
-}
-
-/// Splits an input text into its JSON documents (see [`parse_findings`]).
-///
-/// A top-level array yields its elements (`label#i`). Otherwise, if the whole text is not one
-/// JSON value: when its first non-blank line is a JSON value on its own, the text is read as
-/// JSON lines (`label line n`, each line independent, so one bad line costs only itself);
-/// else as concatenated documents, labelled by the line they start on, up to the first
-/// syntax error.
-#[must_use]
-pub fn documents<'a>(input: &'a str, label: &str) -> Vec<Result<Document<'a>, Error>> {
-    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
-    if input.trim().is_empty() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    match serde_json::from_str::<&RawValue>(input) {
-        Ok(json) => push_value(json, label.to_owned(), &mut out),
-        Err(whole) => {
-            let first_line = input.lines().find(|line| !line.trim().is_empty());
-            if first_line.is_some_and(|line| serde_json::from_str::<&RawValue>(line).is_ok()) {
-                for (index, line) in input.lines().enumerate() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let document = format!("{label} line {}", index + 1);
-                    match serde_json::from_str::<&RawValue>(line) {
-                        Ok(json) => push_value(json, document, &mut out),
-                        Err(source) => out.push(Err(Error::NotJson { document, source })),
-                    }
-                }
-            } else {
-                concatenated(input, label, whole, &mut out);
-            }
-        }
-    }
-    out
-}
-
-/// Reads `input` as a stream of JSON values, each labelled by its first line.
-fn concatenated<'a>(
-    input: &'a str,
-    label: &str,
-    whole: serde_json::Error,
-    out: &mut Vec<Result<Document<'a>, Error>>,
-) {
-    let mut stream = serde_json::Deserializer::from_str(input).into_iter::<&RawValue>();
-    let mut line = 1;
-    let mut counted = 0;
-    let mut line_of = |offset: usize| {
-        line += input
-            .get(counted..offset)
-            .map_or(0, |skipped| skipped.bytes().filter(|&b| b == b'\n').count());
-        counted = offset.max(counted);
-        line
-    };
-    let mut any = false;
-    loop {
-        match stream.next() {
-            None => break,
-            Some(Ok(json)) => {
-                any = true;
-                let start = (json.get().as_ptr() as usize).saturating_sub(input.as_ptr() as usize);
-                push_value(json, format!("{label} line {}", line_of(start)), out);
-            }
-            Some(Err(source)) => {
-                let document = if any {
-                    format!("{label} line {}", source.line())
-                } else {
-                    label.to_owned()
-                };
-                let source = if any { source } else { whole };
-                out.push(Err(Error::NotJson { document, source }));
-                break;
-            }
-        }
-    }
-}
-
-/// Adds a parsed value: an array's elements, or the value itself.
-fn push_value<'a>(json: &'a RawValue, label: String, out: &mut Vec<Result<Document<'a>, Error>>) {
-    if json.get().starts_with('[') {
-        match serde_json::from_str::<Vec<&RawValue>>(json.get()) {
-            Ok(elements) => {
-                for (index, element) in elements.into_iter().enumerate() {
-                    out.push(Ok(Document {
-                        label: format!("{label}#{index}"),
-                        json: element,
-                    }));
-                }
-            }
-            Err(source) => out.push(Err(Error::NotJson {
-                document: label,
-                source,
-            })),
-        }
-    } else {
-        out.push(Ok(Document { label, json }));
-    }
 }
 
 /// The JSON type of a value's text, for messages.

@@ -1,8 +1,11 @@
 //! Tests of the finding parsers: a snapshot of every fixture in `testdata/findings/`, format
 //! sniffing, and hostile input.
 
+use std::cell::Cell;
 use std::error::Error as _;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rstest::rstest;
 use serde_json::json;
@@ -199,6 +202,153 @@ fn a_bad_line_costs_only_itself() {
         error_chain(error).starts_with("stdin line 2: not JSON: EOF while parsing"),
         "{}",
         error_chain(error)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: bounded memory whatever the input's size
+
+/// An input generated piece by piece as it is read, never held whole, that counts the bytes
+/// handed out.
+struct Generated<F> {
+    piece: F,
+    index: usize,
+    current: Vec<u8>,
+    at: usize,
+    handed_out: Rc<Cell<usize>>,
+}
+
+impl<F: FnMut(usize) -> Option<Vec<u8>>> Generated<F> {
+    fn new(piece: F) -> (Self, Rc<Cell<usize>>) {
+        let handed_out = Rc::new(Cell::new(0));
+        let reader = Self {
+            piece,
+            index: 0,
+            current: Vec::new(),
+            at: 0,
+            handed_out: Rc::clone(&handed_out),
+        };
+        (reader, handed_out)
+    }
+}
+
+impl<F: FnMut(usize) -> Option<Vec<u8>>> io::Read for Generated<F> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.current.len() {
+            match (self.piece)(self.index) {
+                Some(next) => {
+                    self.index += 1;
+                    self.current = next;
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let count = buffer.len().min(self.current.len() - self.at);
+        buffer[..count].copy_from_slice(&self.current[self.at..self.at + count]);
+        self.at += count;
+        self.handed_out.set(self.handed_out.get() + count);
+        Ok(count)
+    }
+}
+
+/// `count` findings (`finding(i)` is the i-th) as JSON lines or as one array (one element a
+/// line, as `jq` prints them, or all on one line), piece by piece.
+fn generated(
+    count: usize,
+    shape: &str,
+    finding: impl Fn(usize) -> String,
+) -> impl FnMut(usize) -> Option<Vec<u8>> {
+    let shape = shape.to_owned();
+    move |index| match shape.as_str() {
+        "lines" => (index < count).then(|| format!("{}\n", finding(index)).into_bytes()),
+        "array" | "one-line array" => {
+            let separator = if shape == "array" { "\n" } else { "" };
+            match index {
+                0 => Some(b"[".to_vec()),
+                _ if index == count + 1 => Some(b"]".to_vec()),
+                _ if index > count + 1 => None,
+                1 => Some(format!("{separator}{}", finding(index)).into_bytes()),
+                _ => Some(format!(",{separator}{}", finding(index)).into_bytes()),
+            }
+        }
+        _ => None,
+    }
+}
+
+fn small_falco(index: usize) -> String {
+    format!(r#"{{"rule":"r","output_fields":{{"proc.exepath":"/tmp/x{index}"}}}}"#)
+}
+
+/// Streams 100,000 generated findings through [`read_findings`]: every one is parsed, in
+/// order, and when the k-th arrives the reader has handed out no more than k findings' worth
+/// of input plus one read buffer, so nothing holds the input (or the array) whole.
+#[rstest]
+#[case::json_lines("lines", "gen line 100000")]
+#[case::array_one_element_a_line("array", "gen#99999")]
+#[case::array_on_one_line("one-line array", "gen#99999")]
+fn streams_large_inputs_one_finding_at_a_time(#[case] shape: &str, #[case] last_label: &str) {
+    const COUNT: usize = 100_000;
+    // Longest generated piece, and what the reader may hold beyond the current finding: its
+    // 64 KiB read buffer, and the first line it reads to tell JSON lines from the rest.
+    const PIECE: usize = 64;
+    const SLACK: usize = 64 * 1024 + PIECE;
+    let (reader, handed_out) = Generated::new(generated(COUNT, shape, small_falco));
+    let mut parsed = 0;
+    let mut last = String::new();
+    read_findings(reader, "gen", InputFormat::Auto, &mut |result| {
+        let finding = result.unwrap();
+        assert_eq!(
+            finding.binaries[0].path.as_deref(),
+            Some(format!("/tmp/x{}", parsed + usize::from(shape != "lines")).as_str()),
+            "in order"
+        );
+        parsed += 1;
+        let bound = parsed * PIECE + SLACK;
+        assert!(
+            handed_out.get() <= bound,
+            "finding {parsed}: {} bytes read ahead of a {bound}-byte bound",
+            handed_out.get()
+        );
+        last = finding.document;
+    })
+    .unwrap();
+    assert_eq!(parsed, COUNT);
+    assert_eq!(last, last_label);
+}
+
+/// A gigabyte of real-sized findings, for measuring peak memory by hand (it takes minutes in
+/// a debug build):
+///
+/// ```sh
+/// cargo test --locked --lib --no-run
+/// /usr/bin/time -v target/debug/deps/exelock-<hash> --ignored --exact \
+///     finding::tests::a_gigabyte_of_findings::case_1_json_lines
+/// ```
+#[rstest]
+#[case::json_lines("lines")]
+#[case::array("array")]
+#[ignore = "reads a generated gigabyte: run by hand under /usr/bin/time -v"]
+fn a_gigabyte_of_findings(#[case] shape: &str) {
+    let fixture =
+        fs_err::read_to_string(fixtures_dir().join("scc/v1-finding-added-binary.json")).unwrap();
+    let finding = serde_json::from_str::<serde_json::Value>(&fixture)
+        .unwrap()
+        .to_string();
+    let length = finding.len();
+    let count = (1 << 30) / (length + 2);
+    let (reader, handed_out) = Generated::new(generated(count, shape, move |_| finding.clone()));
+    let mut parsed = 0;
+    read_findings(reader, "gen", InputFormat::Auto, &mut |result| {
+        assert!(result.is_ok(), "{result:?}");
+        parsed += 1;
+    })
+    .unwrap();
+    assert_eq!(parsed, count);
+    assert!(
+        handed_out.get() >= count * length,
+        "{} bytes",
+        handed_out.get()
     );
 }
 
@@ -1159,6 +1309,7 @@ fn finding_does_not_import_manifest() {
         ("scc.rs", include_str!("scc.rs")),
         ("guardduty.rs", include_str!("guardduty.rs")),
         ("falco.rs", include_str!("falco.rs")),
+        ("stream.rs", include_str!("stream.rs")),
     ] {
         assert!(
             !source.contains("crate::manifest"),
