@@ -139,7 +139,9 @@ fn convert(payload: &Payload<'_>, label: &str) -> Result<Finding, FieldError> {
 
     let mut context = Context {
         hostname: context_text(hostname),
-        node: context_text(hostname),
+        // Falco's Helm chart sets the hostname to the node name; a hostname that is no valid
+        // node name is kept as the hostname only.
+        node: hostname.and_then(super::node_name).map(owned),
         detector: context_text(top(&payload.source, "source")?),
         ..Context::default()
     };

@@ -14,12 +14,17 @@
 //!   file) a [`BinaryRole::ModifyingProcess`]; each `process.lineage[]` entry with an
 //!   executable path a [`BinaryRole::Parent`] when its `uuid` is the process's `parentUuid`,
 //!   else a [`BinaryRole::Ancestor`].
-//! - The image is `resource.containerDetails.image`, else the `containers[]` entry of the
-//!   Kubernetes workload or ECS task that matches the container's id or name, else the only
-//!   container there. `imagePrefix` is not joined: the API documents it as the part of
-//!   `image` before the last slash, so `image` is already complete (a short name such as
-//!   `nginx:1.25` means Docker Hub). A digest is present only when the deployed reference
-//!   has `@sha256:`.
+//! - The image is `resource.containerDetails.image` (the runtime process's own container).
+//!   Without it, the `containers[]` entries of the Kubernetes workload and the ECS task are
+//!   candidates: those matching `containerDetails.id`, else `containerDetails.name`, else all
+//!   of them. Exactly one image among them is the answer; several make the image unknown,
+//!   with [`ImageRef::ambiguity`] saying why. `imagePrefix` is not joined: the API documents
+//!   it as the part of `image` before the last slash, so `image` is already complete (a
+//!   short name such as `nginx:1.25` means Docker Hub). A digest is present only when the
+//!   deployed reference has `@sha256:`.
+//! - The node is the private DNS name of `resource.instanceDetails.networkInterfaces[]`
+//!   (what EKS names a node after), when they give exactly one; the EC2 instance id goes to
+//!   `context.instance_id`, never to `context.node` (`kubectl cordon` cannot take it).
 //! - Severity is GuardDuty's number mapped to its band: below 4 `LOW`, below 7 `MEDIUM`,
 //!   below 9 `HIGH`, else `CRITICAL`.
 //! - Event time is `service.eventLastSeen` (GuardDuty shows the latest process of an
@@ -35,8 +40,9 @@ use serde_json::value::RawValue;
 use super::field::Seg::{Index, Key};
 use super::field::{At as _, Case, FieldError, List, Obj, RawObject, Scalar, Seg};
 use super::{
-    Binary, BinaryRole, Category, Context, Error, Finding, ImageBuilder, ImageRef, MAX_PROCESSES,
-    Problem, Source, context_text, finish, owned, parse_sha256, reference_digest,
+    Binary, BinaryRole, Category, ChosenContainer, ContainerEntry, ContainerSelector, Context,
+    EntryImage, Error, Finding, ImageBuilder, ImageRef, MAX_PROCESSES, Problem, Source,
+    choose_container, context_text, finish, node_name, owned, parse_sha256, reference_digest,
 };
 
 /// Maps a GuardDuty finding type by its threat family name.
@@ -233,6 +239,15 @@ struct Container<'a> {
 struct InstanceDetails<'a> {
     #[serde(borrow, alias = "InstanceId")]
     instance_id: Scalar<'a>,
+    #[serde(borrow, alias = "NetworkInterfaces")]
+    network_interfaces: List<Obj<NetworkInterface<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct NetworkInterface<'a> {
+    #[serde(borrow, alias = "PrivateDnsName")]
+    private_dns_name: Scalar<'a>,
 }
 
 /// The EventBridge envelope's own fields, used where `detail` lacks them.
@@ -532,14 +547,13 @@ fn process_binary<'p>(
 fn resource_context(resource: &GdResource<'_>) -> Result<(ImageRef, Context), FieldError> {
     let mut context = Context::default();
 
-    let (mut container_id, mut container_name, mut image_text) = (None, None, None);
-    let mut image_from_details = false;
+    // The runtime process's own container.
+    let (mut container_id, mut container_name, mut own_image) = (None, None, None);
     if let Some(container) = resource.container_details.get().key("containerDetails")? {
         let here = [Key("containerDetails")];
         container_id = container.id.text().key("id").within(&here)?;
         container_name = container.name.text().key("name").within(&here)?;
-        image_text = container.image.text().key("image").within(&here)?;
-        image_from_details = image_text.is_some();
+        own_image = container.image.text().key("image").within(&here)?;
     }
 
     if let Some(eks) = resource
@@ -552,8 +566,9 @@ fn resource_context(resource: &GdResource<'_>) -> Result<(ImageRef, Context), Fi
         context.resource_name = context_text(eks.arn.text().key("arn").within(&here)?);
     }
 
-    // The task's or the workload's entry for this container: (name, image).
-    let mut matched = None;
+    // The containers of the task or the workload: candidates when `containerDetails` names
+    // no image.
+    let mut candidates = Vec::new();
     if let Some(ecs) = resource
         .ecs_cluster_details
         .get()
@@ -566,8 +581,8 @@ fn resource_context(resource: &GdResource<'_>) -> Result<(ImageRef, Context), Fi
         if let Some(task) = ecs.task_details.get().key("taskDetails").within(&here)? {
             let here = [Key("ecsClusterDetails"), Key("taskDetails")];
             task_arn = task.arn.text().key("arn").within(&here)?;
-            let candidates = task.containers.get().key("containers").within(&here)?;
-            matched = match_container(candidates, container_id, container_name)
+            let containers = task.containers.get().key("containers").within(&here)?;
+            read_candidates(containers, &mut candidates)
                 .key("containers")
                 .within(&here)?;
         }
@@ -588,79 +603,164 @@ fn resource_context(resource: &GdResource<'_>) -> Result<(ImageRef, Context), Fi
             context.workload = context_text(name);
             context.workload_kind = context_text(kind);
         }
-        if matched.is_none() {
-            let candidates = workload.containers.get().key("containers").within(&here)?;
-            matched = match_container(candidates, container_id, container_name)
-                .key("containers")
-                .within(&here)?;
-        }
+        let containers = workload.containers.get().key("containers").within(&here)?;
+        read_candidates(containers, &mut candidates)
+            .key("containers")
+            .within(&here)?;
     }
 
     if let Some(instance) = resource.instance_details.get().key("instanceDetails")? {
-        context.node = context_text(
+        let here = [Key("instanceDetails")];
+        context.instance_id = context_text(
             instance
                 .instance_id
                 .text()
-                .within(&[Key("instanceDetails"), Key("instanceId")])?,
+                .key("instanceId")
+                .within(&here)?,
         );
+        context.node = node(instance).within(&here)?.map(str::to_owned);
     }
 
-    if let Some((name, image)) = matched {
-        container_name = container_name.or(name);
-        image_text = image_text.or(image);
-    }
-    context.container = context_text(container_name);
-    context.container_id = context_text(container_id);
-
-    let mut image = ImageBuilder::default();
-    if let Some(reference) = image_text {
+    let image = if let Some(reference) = own_image {
+        let mut image = ImageBuilder::default();
         image.reference(reference);
-        // Candidates' digests were checked where they were read.
-        let digest = reference_digest(reference);
-        let digest = if image_from_details {
-            digest.within(&[Key("containerDetails"), Key("image")])?
-        } else {
-            digest.ok().flatten()
-        };
-        if let Some(digest) = digest {
+        if let Some(digest) =
+            reference_digest(reference).within(&[Key("containerDetails"), Key("image")])?
+        {
             image.digest(digest);
         }
-    }
-    Ok((image.finish(), context))
+        image.finish()
+    } else {
+        let chosen = choose(&candidates, container_id, container_name);
+        container_name = container_name.or(chosen.as_ref().and_then(|chosen| chosen.name));
+        chosen.map(|chosen| chosen.image).unwrap_or_default()
+    };
+    context.container = context_text(container_name);
+    context.container_id = context_text(container_id);
+    Ok((image, context))
 }
 
-/// A container's name and image.
-type NameAndImage<'c> = (Option<&'c str>, Option<&'c str>);
+/// The Kubernetes node name: the instance's private DNS name (what EKS names nodes after),
+/// when its network interfaces give exactly one.
+fn node<'i>(instance: &'i InstanceDetails<'_>) -> Result<Option<&'i str>, FieldError> {
+    let interfaces = instance.network_interfaces.get().key("networkInterfaces")?;
+    let mut names = Vec::new();
+    for (index, interface) in interfaces.iter().enumerate() {
+        let here = [Key("networkInterfaces"), Index(index)];
+        if let Some(interface) = interface.get().within(&here)?
+            && let Some(name) = interface
+                .private_dns_name
+                .text()
+                .key("privateDnsName")
+                .within(&here)?
+            && !names.contains(&name)
+        {
+            names.push(name);
+        }
+    }
+    // Secondary interfaces (the VPC CNI attaches some) have names of their own, and nothing
+    // in the finding says which interface is the primary one: several names are no name.
+    Ok(match names[..] {
+        [only] => node_name(only),
+        _ => None,
+    })
+}
 
-/// The (name, image) of the candidate container matching `id` or `name`, else of the only
-/// candidate.
-fn match_container<'c>(
-    candidates: &'c [Obj<Container<'_>>],
-    id: Option<&str>,
-    name: Option<&str>,
-) -> Result<Option<NameAndImage<'c>>, FieldError> {
-    let mut read = Vec::with_capacity(candidates.len());
-    for (index, candidate) in candidates.iter().enumerate() {
-        let Some(candidate) = candidate.get().index(index)? else {
+/// A task's or workload's container, with its id.
+struct Candidate<'c> {
+    id: Option<&'c str>,
+    entry: ContainerEntry<'c>,
+}
+
+/// Reads `containers[]`; a malformed digest in an image is an error.
+fn read_candidates<'c>(
+    containers: &'c [Obj<Container<'_>>],
+    out: &mut Vec<Candidate<'c>>,
+) -> Result<(), FieldError> {
+    for (index, container) in containers.iter().enumerate() {
+        let Some(container) = container.get().index(index)? else {
             continue;
         };
-        let image = candidate.image.text().key("image").index(index)?;
-        if let Some(image) = image {
-            reference_digest(image).key("image").index(index)?;
-        }
-        read.push((
-            candidate.id.text().key("id").index(index)?,
-            candidate.name.text().key("name").index(index)?,
-            image,
-        ));
+        let image = container.image.text().key("image").index(index)?;
+        let image = match image {
+            Some(reference) => Some(EntryImage {
+                reference: Some(reference),
+                digests: reference_digest(reference)
+                    .key("image")
+                    .index(index)?
+                    .into_iter()
+                    .collect(),
+            }),
+            None => None,
+        };
+        out.push(Candidate {
+            id: container.id.text().key("id").index(index)?,
+            entry: ContainerEntry {
+                name: container.name.text().key("name").index(index)?,
+                image,
+            },
+        });
     }
-    let by_id = id.and_then(|id| read.iter().find(|candidate| candidate.0 == Some(id)));
-    let by_name = || name.and_then(|name| read.iter().find(|candidate| candidate.1 == Some(name)));
-    let only = || (read.len() == 1).then(|| &read[0]);
-    Ok(by_id
-        .or_else(by_name)
-        .or_else(only)
-        .map(|&(_, name, image)| (name, image)))
+    Ok(())
+}
+
+/// The candidate the runtime container is: by `containerDetails.id`, else by its name, else
+/// the only image among all candidates (see [`choose_container`]).
+fn choose<'c>(
+    candidates: &[Candidate<'c>],
+    id: Option<&str>,
+    name: Option<&str>,
+) -> Option<ChosenContainer<'c>> {
+    let entries = |key: &dyn Fn(&Candidate<'c>) -> bool| -> Vec<&ContainerEntry<'c>> {
+        candidates
+            .iter()
+            .filter(|candidate| key(candidate))
+            .map(|candidate| &candidate.entry)
+            .collect()
+    };
+    let by_id = entries(&|candidate| id.is_some() && candidate.id == id);
+    let by_name = entries(&|candidate| name.is_some() && candidate.entry.name == name);
+    let (pool, selector) = match (id, name) {
+        (Some(value), _) if !by_id.is_empty() => (
+            by_id,
+            ContainerSelector::Named {
+                field: "containerDetails.id",
+                value,
+                matched: true,
+            },
+        ),
+        (_, Some(value)) if !by_name.is_empty() => (
+            by_name,
+            ContainerSelector::Named {
+                field: "containerDetails.name",
+                value,
+                matched: true,
+            },
+        ),
+        (_, Some(value)) => (
+            entries(&|_| true),
+            ContainerSelector::Named {
+                field: "containerDetails.name",
+                value,
+                matched: false,
+            },
+        ),
+        (Some(value), None) => (
+            entries(&|_| true),
+            ContainerSelector::Named {
+                field: "containerDetails.id",
+                value,
+                matched: false,
+            },
+        ),
+        (None, None) => (
+            entries(&|_| true),
+            ContainerSelector::Nothing {
+                fields: "containerDetails id or name",
+            },
+        ),
+    };
+    choose_container(&pool, selector, None)
 }
 
 #[cfg(test)]

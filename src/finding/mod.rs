@@ -18,18 +18,22 @@
 //!   See `falco.rs`.
 //! - Plain command-line flags ([`from_flags`]).
 //!
-//! An input text ([`parse_findings`]) is one JSON document, a JSON array of documents, JSON
-//! lines, or concatenated pretty-printed documents (`jq '.Findings[]'` without `-c`). Each
-//! document's shape is sniffed from its top-level keys unless an [`InputFormat`] forces the
-//! vendor; envelopes are unwrapped whatever the format (a Pub/Sub push may carry a
-//! Falcosidekick payload too).
+//! An input ([`read_findings`] from any `io::Read`, [`parse_findings`] from a string) is one
+//! JSON document, a JSON array of documents, JSON lines, or concatenated pretty-printed
+//! documents (`jq '.Findings[]'` without `-c`). It is read as a stream: memory holds one
+//! document at a time (at most [`MAX_DOCUMENT_BYTES`]), not the input, so a gigabyte of
+//! findings costs what its largest finding costs (`stream.rs`). Each document's shape is
+//! sniffed from its top-level keys unless an [`InputFormat`] forces the vendor; envelopes are
+//! unwrapped whatever the format (a Pub/Sub push may carry a Falcosidekick payload too).
 //!
 //! Choices worth knowing:
 //!
 //! - **One result per finding.** A document that holds several findings (`Findings`,
 //!   `listFindingsResults`, a JSON array) yields one `Result` each, labelled
 //!   `"<label>#<index>"` (0-based, like a JSON pointer); JSON lines are labelled
-//!   `"<label> line <n>"` (1-based). One bad finding never hides the others.
+//!   `"<label> line <n>"` (1-based). One bad finding never hides the others, and one bad
+//!   JSON line never hides the next; only a syntax error inside a top-level array or
+//!   concatenated documents ends the input, as nothing after it can be found reliably.
 //! - **Errors are for documents that cannot be read as a finding**: not JSON, not an object,
 //!   no known shape, a missing category (`category` / `type` / `rule`), or a field we read
 //!   that has the wrong type or an unusable value (a malformed sha256 or image digest, a
@@ -41,11 +45,19 @@
 //! - **proto3 defaults are absence.** `""`, `0` and `"0"` (which `to_dict()` writes for unset
 //!   fields) read as `None`; no real pid or executable size is 0.
 //! - **Hostile input is expected.** Every kept string is cut to [`MAX_TEXT_BYTES`] at a
-//!   character boundary (a cut path or argument list sets [`Binary::truncated`]); at most
-//!   [`MAX_ARGS`] arguments are kept; more than [`MAX_PROCESSES`] processes or lineage
-//!   entries, or more than [`MAX_LIBRARIES`] libraries in one process, is an error rather than
-//!   silently dropped evidence. Paths are kept as reported (no normalisation, no
+//!   character boundary (a cut path sets [`Binary::truncated`], cut arguments
+//!   [`Binary::args_truncated`]); at most [`MAX_ARGS`] arguments are kept; more than
+//!   [`MAX_PROCESSES`] processes or lineage entries, or more than [`MAX_LIBRARIES`] libraries
+//!   in one process, is an error rather than silently dropped evidence. Paths are kept as reported (no normalisation, no
 //!   ` (deleted)` stripping) and may contain control characters: escape them for display.
+//! - **The container the binary ran in.** A finding may list several containers (a pod with
+//!   sidecars). The image is the one of the container the finding names (SCC
+//!   `Container_Name`, GuardDuty `containerDetails`); when the listed containers name
+//!   different images and nothing says which, the image is unknown and
+//!   [`ImageRef::ambiguity`] says why: a guessed image could make a foreign binary look like
+//!   the image's own.
+//! - **Node names are Kubernetes node names** (what `kubectl cordon` takes), or absent:
+//!   never a resource URI or an EC2 instance id ([`Context::node`]).
 //! - **Partial hashes.** [`Binary::partially_hashed`] is set when SCC says so *or* when
 //!   `hashedSize < size`, so a prefix hash is never mistaken for a whole-file hash.
 //! - **Fileless.** [`Binary::fileless`] is set for paths under `/memfd:` (or `memfd:`), ending
@@ -53,11 +65,13 @@
 //!   `/run/shm/`, for Falco's `proc.is_exe_from_memfd`, and for the executing process of a
 //!   finding whose category is [`Category::Fileless`].
 //!
-//! This module is pure: serde only, no I/O, no network, no printing. It never imports
-//! `manifest`: judging a finding against a manifest is `triage`'s job.
+//! This module reads only the reader it is given: no files, no network, no printing, no
+//! environment. It never imports `manifest`: judging a finding against a manifest is
+//! `triage`'s job.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io;
 use std::str::FromStr;
 
 use base64::Engine as _;
@@ -70,6 +84,7 @@ mod falco;
 mod field;
 mod guardduty;
 mod scc;
+mod stream;
 
 use field::{At as _, Case, FieldError, RawObject, Seg};
 
@@ -84,6 +99,9 @@ pub const MAX_PROCESSES: usize = 64;
 pub const MAX_LIBRARIES: usize = 256;
 /// How deep envelopes may nest (a push envelope whose data is another push envelope …).
 const MAX_NESTING: usize = 4;
+/// Longest document, array element or JSON line read, in bytes; a longer one is an error for
+/// itself alone. Real findings are a few KiB; a Findings page of 50 stays far below this.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Which detector a finding came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -269,6 +287,12 @@ pub struct ImageRef {
     /// The reference names no digest and no digest was found: it is a mutable tag, to be
     /// resolved now (and said so) or taken from the cluster.
     pub tag_only: bool,
+    /// Why the image is unknown although the finding lists containers: they name different
+    /// images and nothing in the finding says which one the binary ran in (for example
+    /// `2 containers with different images (app: reg/a@sha256:…, sidecar: reg/b:1) and no
+    /// Container_Name to choose`). When set, `reference` and `digests` are empty: picking
+    /// one would judge the binary against an image it may never have been in.
+    pub ambiguity: Option<String>,
 }
 
 impl ImageRef {
@@ -309,9 +333,12 @@ pub struct Binary {
     /// The process arguments (SCC `args[]`; Falco `proc.cmdline` split on whitespace, which
     /// loses quoting). At most [`MAX_ARGS`].
     pub args: Vec<String>,
-    /// The path or the arguments were cut: by us ([`MAX_TEXT_BYTES`], [`MAX_ARGS`]) or by the
-    /// detector (SCC `argumentsTruncated`). A cut path must never be taken as a match.
+    /// The reported path was cut to [`MAX_TEXT_BYTES`]: a cut path must never be taken as a
+    /// match. Only the path: cut arguments are [`Binary::args_truncated`].
     pub truncated: bool,
+    /// The arguments are incomplete: cut by us ([`MAX_TEXT_BYTES`] each, [`MAX_ARGS`] in all)
+    /// or by the detector (SCC `argumentsTruncated`). Says nothing about the path.
+    pub args_truncated: bool,
 }
 
 impl Binary {
@@ -335,17 +362,19 @@ impl Binary {
             pid: None,
             args: Vec::new(),
             truncated,
+            args_truncated: false,
         }
     }
 
-    /// Keeps at most [`MAX_ARGS`] arguments of at most [`MAX_TEXT_BYTES`] each.
+    /// Keeps at most [`MAX_ARGS`] arguments of at most [`MAX_TEXT_BYTES`] each; anything cut
+    /// sets [`Binary::args_truncated`], never [`Binary::truncated`].
     fn push_arg(&mut self, arg: &str) {
         if self.args.len() >= MAX_ARGS {
-            self.truncated = true;
+            self.args_truncated = true;
             return;
         }
         let (arg, cut) = cap_text(arg);
-        self.truncated |= cut;
+        self.args_truncated |= cut;
         self.args.push(arg);
     }
 }
@@ -379,15 +408,23 @@ pub struct Context {
     /// Workload kind (`deployments`, `cloud-run-service`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workload_kind: Option<String>,
-    /// Container name.
+    /// The name of the container the binary ran in (the one whose image is
+    /// [`Finding::image`]): what `kubectl -c` takes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     /// Container id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_id: Option<String>,
-    /// Node: GKE node VM resource name, EC2 instance id, Falco hostname.
+    /// The Kubernetes node name, as `kubectl cordon` and the `k8s_node` log filter take it:
+    /// SCC the VM name at the end of `kubernetes.nodes[].name` (else `VM_Instance_Name`),
+    /// GuardDuty the instance's private DNS name, Falco `hostname`. Absent rather than
+    /// anything that is not a valid node name (an EC2 instance id, a resource URI), or when
+    /// the finding names several different nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// The cloud VM the node runs on, by id: the EC2 instance id (GuardDuty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     /// AWS account id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -446,25 +483,6 @@ pub struct Finding {
     pub binaries: Vec<Binary>,
     /// Where it happened.
     pub context: Context,
-}
-
-/// One JSON document of an input text, not yet interpreted.
-#[derive(Clone, Debug)]
-pub struct Document<'a> {
-    /// Where it is: `findings.json`, `findings.json#3`, `stdin line 7`.
-    pub label: String,
-    /// Its JSON text.
-    pub json: &'a RawValue,
-}
-
-impl Document<'_> {
-    /// The findings of this document (several for `Findings`, `listFindingsResults` …).
-    #[must_use]
-    pub fn findings(&self, format: InputFormat) -> Vec<Result<Finding, Error>> {
-        let mut out = Vec::new();
-        parse_object(self.json.get(), &self.label, format, 0, &mut out);
-        out
-    }
 }
 
 /// What is wrong with a field.
@@ -550,6 +568,24 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A document or a JSON line is longer than [`MAX_DOCUMENT_BYTES`]; it is skipped, the
+    /// rest of the input is read.
+    #[error("{document}: longer than {limit} bytes (one document or line may be at most that)")]
+    TooLarge {
+        /// The document label.
+        document: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// Reading the input failed; nothing after the failure was read.
+    #[error("{document}: cannot read the input")]
+    Read {
+        /// The input's label.
+        document: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// `--input-format` names no known format.
     #[error("unknown input format {0:?}: expected auto, scc, guardduty or falco")]
     UnknownInputFormat(String),
@@ -564,7 +600,9 @@ impl Error {
             | Self::NotAnObject { document, .. }
             | Self::UnknownShape { document, .. }
             | Self::Field { document, .. }
-            | Self::Malformed { document, .. } => Some(document),
+            | Self::Malformed { document, .. }
+            | Self::TooLarge { document, .. }
+            | Self::Read { document, .. } => Some(document),
             Self::UnknownInputFormat(_) => None,
         }
     }
@@ -579,12 +617,53 @@ impl Error {
     }
 }
 
-/// Parses one input text (a single JSON document, a JSON array of findings, JSON lines, or
-/// concatenated documents) into findings.
+/// Reads findings from `reader` and calls `each` with every one, in input order, holding at
+/// most one document in memory (at most [`MAX_DOCUMENT_BYTES`]) however long the input.
 ///
-/// `label` names the input (file path or `stdin`). Returns one `Result` per finding so one
-/// bad finding does not stop the batch; an `Err` names the document (`<label>#<index>` or
-/// `<label> line <n>`) and the field. Empty input yields no results.
+/// The input is one JSON document, a top-level JSON array of documents, JSON lines, or
+/// concatenated pretty-printed documents (`jq '.Findings[]'` without `-c`); a UTF-8 byte
+/// order mark at the start is skipped. `label` names the input (file path or `stdin`).
+///
+/// One `Result` per finding, so one bad finding does not stop the batch. An `Err` names its
+/// document:
+///
+/// - a single document is `<label>`; the elements of a top-level array (read one at a time,
+///   never the whole array) `<label>#<index>` (0-based);
+/// - if the first line is a JSON value on its own, the input is JSON lines, labelled
+///   `<label> line <n>` (1-based), each line independent, so a line that is not JSON or is
+///   too long costs only itself;
+/// - otherwise the documents are labelled by the line they start on;
+/// - a document that holds several findings (`Findings`, `listFindingsResults`, an array on
+///   a JSON line) adds `#<index>` for each.
+///
+/// Where the boundaries of what follows cannot be trusted (a syntax error in a top-level
+/// array or in concatenated documents) the error is the last result. The serde error behind
+/// a "not JSON" error counts lines and columns from the start of its document.
+///
+/// # Errors
+///
+/// [`Error::Read`] when reading fails; the findings read before were handed to `each`.
+pub fn read_findings(
+    reader: impl io::Read,
+    label: &str,
+    format: InputFormat,
+    each: &mut dyn FnMut(Result<Finding, Error>),
+) -> Result<(), Error> {
+    let mut found = Vec::new();
+    stream::documents(reader, label, &mut |document| match document {
+        Ok(document) => {
+            parse_object(document.json, &document.label, format, 0, &mut found);
+            for result in found.drain(..) {
+                each(result);
+            }
+        }
+        Err(error) => each(Err(error)),
+    })
+}
+
+/// Parses one input text into findings: [`read_findings`] over a string, collected.
+///
+/// Empty input yields no results.
 #[must_use]
 pub fn parse_findings(
     input: &str,
@@ -592,112 +671,13 @@ pub fn parse_findings(
     format: InputFormat,
 ) -> Vec<Result<Finding, Error>> {
     let mut out = Vec::new();
-    for document in documents(input, label) {
-        match document {
-            Ok(document) => parse_object(document.json.get(), &document.label, format, 0, &mut out),
-            Err(error) => out.push(Err(error)),
-        }
+    // Reading a string cannot fail; were it to, the error is one more result.
+    if let Err(error) = read_findings(input.as_bytes(), label, format, &mut |result| {
+        out.push(result);
+    }) {
+        out.push(Err(error));
     }
     out
-}
-
-/// Splits an input text into its JSON documents (see [`parse_findings`]).
-///
-/// A top-level array yields its elements (`label#i`). Otherwise, if the whole text is not one
-/// JSON value: when its first non-blank line is a JSON value on its own, the text is read as
-/// JSON lines (`label line n`, each line independent, so one bad line costs only itself);
-/// else as concatenated documents, labelled by the line they start on, up to the first
-/// syntax error.
-#[must_use]
-pub fn documents<'a>(input: &'a str, label: &str) -> Vec<Result<Document<'a>, Error>> {
-    let input = input.strip_prefix('\u{feff}').unwrap_or(input);
-    if input.trim().is_empty() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    match serde_json::from_str::<&RawValue>(input) {
-        Ok(json) => push_value(json, label.to_owned(), &mut out),
-        Err(whole) => {
-            let first_line = input.lines().find(|line| !line.trim().is_empty());
-            if first_line.is_some_and(|line| serde_json::from_str::<&RawValue>(line).is_ok()) {
-                for (index, line) in input.lines().enumerate() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let document = format!("{label} line {}", index + 1);
-                    match serde_json::from_str::<&RawValue>(line) {
-                        Ok(json) => push_value(json, document, &mut out),
-                        Err(source) => out.push(Err(Error::NotJson { document, source })),
-                    }
-                }
-            } else {
-                concatenated(input, label, whole, &mut out);
-            }
-        }
-    }
-    out
-}
-
-/// Reads `input` as a stream of JSON values, each labelled by its first line.
-fn concatenated<'a>(
-    input: &'a str,
-    label: &str,
-    whole: serde_json::Error,
-    out: &mut Vec<Result<Document<'a>, Error>>,
-) {
-    let mut stream = serde_json::Deserializer::from_str(input).into_iter::<&RawValue>();
-    let mut line = 1;
-    let mut counted = 0;
-    let mut line_of = |offset: usize| {
-        line += input
-            .get(counted..offset)
-            .map_or(0, |skipped| skipped.bytes().filter(|&b| b == b'\n').count());
-        counted = offset.max(counted);
-        line
-    };
-    let mut any = false;
-    loop {
-        match stream.next() {
-            None => break,
-            Some(Ok(json)) => {
-                any = true;
-                let start = (json.get().as_ptr() as usize).saturating_sub(input.as_ptr() as usize);
-                push_value(json, format!("{label} line {}", line_of(start)), out);
-            }
-            Some(Err(source)) => {
-                let document = if any {
-                    format!("{label} line {}", source.line())
-                } else {
-                    label.to_owned()
-                };
-                let source = if any { source } else { whole };
-                out.push(Err(Error::NotJson { document, source }));
-                break;
-            }
-        }
-    }
-}
-
-/// Adds a parsed value: an array's elements, or the value itself.
-fn push_value<'a>(json: &'a RawValue, label: String, out: &mut Vec<Result<Document<'a>, Error>>) {
-    if json.get().starts_with('[') {
-        match serde_json::from_str::<Vec<&RawValue>>(json.get()) {
-            Ok(elements) => {
-                for (index, element) in elements.into_iter().enumerate() {
-                    out.push(Ok(Document {
-                        label: format!("{label}#{index}"),
-                        json: element,
-                    }));
-                }
-            }
-            Err(source) => out.push(Err(Error::NotJson {
-                document: label,
-                source,
-            })),
-        }
-    } else {
-        out.push(Ok(Document { label, json }));
-    }
 }
 
 /// The JSON type of a value's text, for messages.
@@ -1039,8 +1019,287 @@ impl ImageBuilder {
             reference: self.reference,
             digests: self.digests,
             tag_only,
+            ambiguity: None,
         }
     }
+}
+
+/// A container entry of a finding: a candidate for "the container the binary ran in".
+#[derive(Clone, Debug, Default)]
+struct ContainerEntry<'c> {
+    /// The container's name, as the entry gives it.
+    name: Option<&'c str>,
+    /// The image the entry names, if it names one.
+    image: Option<EntryImage<'c>>,
+}
+
+/// The image a container entry names: a reference, digests, or both.
+#[derive(Clone, Debug, Default)]
+struct EntryImage<'c> {
+    reference: Option<&'c str>,
+    digests: Vec<Sha256Digest>,
+}
+
+impl<'c> EntryImage<'c> {
+    /// The image named by `reference` alone; a malformed digest in it is ignored (callers that
+    /// must refuse one check it where they read the field).
+    fn from_reference(reference: &'c str) -> Self {
+        Self {
+            reference: Some(reference),
+            digests: reference_digest(reference)
+                .ok()
+                .flatten()
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// Whether two entries provably name one image: they share a digest; or neither has a
+    /// digest and the references are equal; or one is the other's tag pinned by a digest
+    /// (`repo:1` and `repo:1@sha256:…`). Anything else counts as different, so that two
+    /// images are never merged into one by a guess.
+    fn same_as(&self, other: &Self) -> bool {
+        match (self.digests.is_empty(), other.digests.is_empty()) {
+            (false, false) => self
+                .digests
+                .iter()
+                .any(|digest| other.digests.contains(digest)),
+            (true, true) => self.reference.map(str::trim) == other.reference.map(str::trim),
+            (false, true) => Self::pins(self.reference, other.reference),
+            (true, false) => Self::pins(other.reference, self.reference),
+        }
+    }
+
+    /// Whether `pinned` (which has a digest) is the tag reference `tag` plus the digest.
+    fn pins(pinned: Option<&str>, tag: Option<&str>) -> bool {
+        let (Some(pinned), Some(tag)) = (pinned.map(str::trim), tag.map(str::trim)) else {
+            return false;
+        };
+        pinned == tag || pinned.rsplit_once('@').is_some_and(|(name, _)| name == tag)
+    }
+
+    /// Adds what `other` (the same image) knows: its digests, and its reference if this has
+    /// none.
+    fn merge(&mut self, other: &Self) {
+        self.reference = self.reference.or(other.reference);
+        for digest in &other.digests {
+            if !self.digests.contains(digest) {
+                self.digests.push(*digest);
+            }
+        }
+    }
+
+    /// A short description for messages: the reference, else the first digest.
+    fn describe(&self) -> String {
+        const SHOWN: usize = 100;
+        let text = match (self.reference, self.digests.first()) {
+            (Some(reference), _) => reference.trim().to_owned(),
+            (None, Some(digest)) => digest.to_string(),
+            (None, None) => "no image".to_owned(),
+        };
+        let mut chars = text.char_indices();
+        match chars.nth(SHOWN) {
+            Some((end, _)) => format!("{}…", &text[..end]),
+            None => text,
+        }
+    }
+
+    fn finish(&self) -> ImageRef {
+        let mut image = ImageBuilder::default();
+        if let Some(reference) = self.reference {
+            image.reference(reference);
+        }
+        for digest in &self.digests {
+            image.digest(*digest);
+        }
+        image.finish()
+    }
+}
+
+/// How the finding names the container the binary ran in, for choosing among its container
+/// entries and for saying why no choice was possible.
+#[derive(Clone, Copy, Debug)]
+enum ContainerSelector<'s> {
+    /// The finding names no container (`fields` says which fields would have).
+    Nothing { fields: &'static str },
+    /// `field` names the container `value`, which `matched` some entries or none.
+    Named {
+        field: &'static str,
+        value: &'s str,
+        matched: bool,
+    },
+}
+
+impl ContainerSelector<'_> {
+    /// Why no image could be chosen among `count` different ones (listed in `list`).
+    fn ambiguity(self, count: usize, list: &str, hint: Option<(&str, &str)>) -> String {
+        let mut why = match self {
+            Self::Nothing { fields } => {
+                format!(
+                    "{count} containers with different images ({list}) and no {fields} to choose"
+                )
+            }
+            Self::Named {
+                field,
+                value,
+                matched: true,
+            } => format!(
+                "{field} {:?} matches {count} containers with different images ({list})",
+                field::preview(value)
+            ),
+            Self::Named {
+                field,
+                value,
+                matched: false,
+            } => format!(
+                "{field} {:?} matches no container, and {count} containers have different images ({list})",
+                field::preview(value)
+            ),
+        };
+        if let Some((field, value)) = hint {
+            why.push_str(&format!(
+                "; {field} {:?} does not single one out",
+                field::preview(value)
+            ));
+        }
+        why
+    }
+}
+
+/// The container chosen among a finding's entries.
+struct ChosenContainer<'c> {
+    /// Its image, or an [`ImageRef`] with only [`ImageRef::ambiguity`] set.
+    image: ImageRef,
+    /// Its name, when the chosen entries agree on one.
+    name: Option<&'c str>,
+}
+
+/// Chooses the image of the container the binary ran in among `pool` (the entries that match
+/// how the finding names the container, or all of them when it names none or no entry
+/// matches).
+///
+/// Entries that name one image (see [`EntryImage::same_as`]) are one candidate. Exactly one
+/// candidate is the answer. Several are narrowed by `hint` (`field`, reference: an image
+/// reference the finding gives for the container, SCC `Container_Image_Uri`); if that does not
+/// leave exactly one, the image is unknown and [`ImageRef::ambiguity`] says why. `None` when
+/// no entry in the pool names an image.
+fn choose_container<'c>(
+    pool: &[&ContainerEntry<'c>],
+    selector: ContainerSelector<'_>,
+    hint: Option<(&str, &str)>,
+) -> Option<ChosenContainer<'c>> {
+    let mut candidates: Vec<(EntryImage<'c>, Vec<&'c str>)> = Vec::new();
+    for entry in pool {
+        let Some(image) = &entry.image else {
+            continue;
+        };
+        let index = match candidates
+            .iter()
+            .position(|(known, _)| known.same_as(image))
+        {
+            Some(index) => {
+                candidates[index].0.merge(image);
+                index
+            }
+            None => {
+                candidates.push((image.clone(), Vec::new()));
+                candidates.len() - 1
+            }
+        };
+        let names = &mut candidates[index].1;
+        if let Some(name) = entry.name
+            && !names.contains(&name)
+        {
+            names.push(name);
+        }
+    }
+    if candidates.len() > 1
+        && let Some((_, reference)) = hint
+    {
+        let hinted = EntryImage::from_reference(reference);
+        let matching: Vec<usize> = (0..candidates.len())
+            .filter(|&index| candidates[index].0.same_as(&hinted))
+            .collect();
+        if let [only] = matching[..] {
+            candidates = vec![candidates.swap_remove(only)];
+        }
+    }
+    match &candidates[..] {
+        [] => None,
+        [(image, names)] => Some(ChosenContainer {
+            image: image.finish(),
+            name: match names[..] {
+                [name] => Some(name),
+                _ => None,
+            },
+        }),
+        several => {
+            const SHOWN: usize = 4;
+            let mut list = several
+                .iter()
+                .take(SHOWN)
+                .map(|(image, names)| {
+                    let names = match names[..] {
+                        [] => "unnamed".to_owned(),
+                        _ => names
+                            .iter()
+                            .map(|name| field::preview(name))
+                            .collect::<Vec<_>>()
+                            .join("/"),
+                    };
+                    format!("{names}: {}", image.describe())
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            if several.len() > SHOWN {
+                list.push_str(", …");
+            }
+            Some(ChosenContainer {
+                image: ImageRef {
+                    ambiguity: Some(owned(&selector.ambiguity(several.len(), &list, hint))),
+                    ..ImageRef::default()
+                },
+                name: None,
+            })
+        }
+    }
+}
+
+/// The Kubernetes node name in what a detector reports as the node: a plain name, or the
+/// last segment of a resource name that ends `instances/NAME` (a Compute Engine VM, which
+/// GKE names after its node) or `nodes/NAME`. `None` unless the result is a name the API
+/// server accepts for a node (an RFC 1123 subdomain), so a playbook never prints a
+/// `kubectl cordon` that cannot work.
+fn node_name(reported: &str) -> Option<&str> {
+    let reported = reported.trim();
+    let name = if reported.contains('/') {
+        let mut segments = reported.rsplit('/');
+        let name = segments.next()?;
+        matches!(segments.next(), Some("instances" | "nodes")).then_some(name)?
+    } else {
+        reported
+    };
+    is_node_name(name).then_some(name)
+}
+
+/// An RFC 1123 subdomain, as Kubernetes requires of node names: at most 253 characters,
+/// dot-separated labels of lower-case letters, digits and `-` that start and end with a
+/// letter or digit.
+fn is_node_name(name: &str) -> bool {
+    let alphanumeric = |byte: u8| byte.is_ascii_lowercase() || byte.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            let bytes = label.as_bytes();
+            match (bytes.first(), bytes.last()) {
+                (Some(&first), Some(&last)) => {
+                    alphanumeric(first)
+                        && alphanumeric(last)
+                        && bytes.iter().all(|&byte| alphanumeric(byte) || byte == b'-')
+                }
+                _ => false,
+            }
+        })
 }
 
 /// Rules every vendor shares, applied once the finding is assembled.

@@ -14,9 +14,18 @@
 //!   [`BinaryRole::Process`], the parent of such a process [`BinaryRole::Parent`], any other
 //!   parent [`BinaryRole::Ancestor`]. Without pids (or with a cycle) every process is a
 //!   `Process`, so nothing escapes evaluation.
-//! - The image comes from the first `containers[]` entry with a `uri` or `imageId`, else the
-//!   first such `kubernetes.pods[].containers[]`, else `sourceProperties.Container_Image_Uri`.
-//!   `imageId` may be `repo@sha256:…` or a bare config digest; both go to `digests`.
+//! - The image is that of the container the binary ran in, chosen among the entries of
+//!   `containers[]` and `kubernetes.pods[].containers[]` by `sourceProperties.Container_Name`
+//!   (all entries when it is absent or matches none). Entries that name one image (a shared
+//!   digest, or the same reference) count once; exactly one image is the answer; several are
+//!   narrowed by `Container_Image_Uri`, and if that does not single one out the image is
+//!   unknown and [`ImageRef::ambiguity`] says why. Without any entry that names an image,
+//!   `Container_Image_Uri` is the image. `imageId` may be `repo@sha256:…` or a bare config
+//!   digest; both go to `digests`. `context.container` is `Container_Name`, else the chosen
+//!   entries' name.
+//! - The node is the VM name at the end of `kubernetes.nodes[].name` (a Compute Engine
+//!   resource name; GKE names nodes after their VMs), else `VM_Instance_Name`.
+//! - `argumentsTruncated` is about the arguments only: it sets [`Binary::args_truncated`].
 //! - `sourceProperties` is free-form: its keys (`Pod_Name`, `Pod_Namespace`,
 //!   `Container_Name`, `Container_Image_Uri`, `VM_Instance_Name`, and the unverified
 //!   `Process_Binary_Fullpath`) are used only where the typed fields are missing, and a value
@@ -33,8 +42,9 @@ use serde_json::value::RawValue;
 use super::field::Seg::{Index, Key};
 use super::field::{At as _, Case, FieldError, List, Obj, RawObject, Scalar, Seg};
 use super::{
-    Binary, BinaryRole, Category, Context, Error, Finding, ImageBuilder, MAX_LIBRARIES,
-    MAX_PROCESSES, Problem, Source, context_text, finish, owned, parse_sha256, reference_digest,
+    Binary, BinaryRole, Category, ContainerEntry, ContainerSelector, Context, EntryImage, Error,
+    Finding, ImageBuilder, ImageRef, MAX_LIBRARIES, MAX_PROCESSES, Problem, Source,
+    choose_container, context_text, finish, node_name, owned, parse_sha256, reference_digest,
     unquote,
 };
 
@@ -543,17 +553,25 @@ fn context(
             .nodes
             .get()
             .within(&[Key("kubernetes"), Key("nodes")])?;
-        if let Some(first) = nodes.first() {
-            let here = [Key("kubernetes"), Key("nodes"), Index(0)];
-            if let Some(first) = first.get().within(&here)? {
-                node = first.name.text().key("name").within(&here)?;
+        // Several different nodes (a finding about several pods) name none of them.
+        let mut names = Vec::new();
+        for (index, entry) in nodes.iter().enumerate() {
+            let here = [Key("kubernetes"), Key("nodes"), Index(index)];
+            if let Some(entry) = entry.get().within(&here)?
+                && let Some(name) = entry.name.text().key("name").within(&here)?
+                && !names.contains(&name)
+            {
+                names.push(name);
             }
+        }
+        if let [only] = names[..] {
+            node = node_name(only);
         }
     }
     if let Some(props) = source_properties {
         pod = pod.or_else(|| props.pod_name.text_or_none());
         namespace = namespace.or_else(|| props.pod_namespace.text_or_none());
-        node = node.or_else(|| props.vm_instance_name.text_or_none());
+        node = node.or_else(|| props.vm_instance_name.text_or_none().and_then(node_name));
     }
 
     let organization = finding
@@ -625,59 +643,43 @@ impl<'a> GcpResource<'a> {
     }
 }
 
-/// A container entry that names an image.
-struct FoundImage<'c> {
-    name: Option<&'c str>,
-    reference: Option<&'c str>,
-    digests: [Option<crate::digest::Sha256Digest>; 2],
-}
-
-/// The image named by a container entry, if it names one.
-fn read_container<'c>(container: &'c Container<'_>) -> Result<Option<FoundImage<'c>>, FieldError> {
+/// A container entry: its name, and the image its `uri` and `imageId` name.
+fn read_container<'c>(container: &'c Container<'_>) -> Result<ContainerEntry<'c>, FieldError> {
+    let name = container.name.text().key("name")?;
     let uri = container.uri.text().key("uri")?;
     let image_id = container.image_id.text().key("imageId")?;
-    if uri.is_none() && image_id.is_none() {
-        return Ok(None);
-    }
-    let name = container.name.text().key("name")?;
     let uri_digest = uri.map(reference_digest).transpose().key("uri")?.flatten();
     let id_digest = image_id
         .map(reference_digest)
         .transpose()
         .key("imageId")?
         .flatten();
-    Ok(Some(FoundImage {
-        name,
-        // An image id that is a pullable `repo@sha256:…` names the image when `uri` is absent.
-        reference: uri.or_else(|| image_id.filter(|id| id.contains('@'))),
-        digests: [uri_digest, id_digest],
-    }))
+    // An image id that is a pullable `repo@sha256:…` names the image when `uri` is absent.
+    let reference = uri.or_else(|| image_id.filter(|id| id.contains('@')));
+    let digests: Vec<_> = uri_digest.into_iter().chain(id_digest).collect();
+    let image =
+        (reference.is_some() || !digests.is_empty()).then_some(EntryImage { reference, digests });
+    Ok(ContainerEntry { name, image })
 }
 
-/// The image, and the name of the container it was found in.
-fn image<'f>(
+/// Every container entry of the finding: `containers[]`, then `kubernetes.pods[].containers[]`.
+fn container_entries<'f>(
     finding: &'f SccFinding<'_>,
-    source_properties: Option<&'f SourceProperties<'_>>,
-) -> Result<(super::ImageRef, Option<&'f str>), FieldError> {
-    let mut chosen = None;
+) -> Result<Vec<ContainerEntry<'f>>, FieldError> {
+    let mut entries = Vec::new();
     let containers = finding.containers.get().key("containers")?;
     for (index, container) in containers.iter().enumerate() {
         let here = [Key("containers"), Index(index)];
-        if let Some(container) = container.get().within(&here)?
-            && let Some(found) = read_container(container).within(&here)?
-        {
-            chosen = Some(found);
-            break;
+        if let Some(container) = container.get().within(&here)? {
+            entries.push(read_container(container).within(&here)?);
         }
     }
-    if chosen.is_none()
-        && let Some(kubernetes) = finding.kubernetes.get().key("kubernetes")?
-    {
+    if let Some(kubernetes) = finding.kubernetes.get().key("kubernetes")? {
         let pods = kubernetes
             .pods
             .get()
             .within(&[Key("kubernetes"), Key("pods")])?;
-        'pods: for (pod_index, pod) in pods.iter().enumerate() {
+        for (pod_index, pod) in pods.iter().enumerate() {
             let in_pod = [Key("kubernetes"), Key("pods"), Index(pod_index)];
             let Some(pod) = pod.get().within(&in_pod)? else {
                 continue;
@@ -691,62 +693,71 @@ fn image<'f>(
                     Key("containers"),
                     Index(index),
                 ];
-                if let Some(container) = container.get().within(&here)?
-                    && let Some(found) = read_container(container).within(&here)?
-                {
-                    chosen = Some(found);
-                    break 'pods;
+                if let Some(container) = container.get().within(&here)? {
+                    entries.push(read_container(container).within(&here)?);
                 }
             }
         }
     }
+    Ok(entries)
+}
 
-    let mut image = ImageBuilder::default();
-    let mut container_name = None;
-    if let Some(found) = chosen {
-        container_name = found.name;
-        if let Some(reference) = found.reference {
-            image.reference(reference);
+/// The image of the container the binary ran in, and that container's name (see the module
+/// docs).
+fn image<'f>(
+    finding: &'f SccFinding<'_>,
+    source_properties: Option<&'f SourceProperties<'_>>,
+) -> Result<(ImageRef, Option<&'f str>), FieldError> {
+    let entries = container_entries(finding)?;
+    let name = source_properties.and_then(|props| props.container_name.text_or_none());
+    let uri = source_properties.and_then(|props| props.container_image_uri.text_or_none());
+    let named: Vec<&ContainerEntry<'_>> = entries
+        .iter()
+        .filter(|entry| name.is_some() && entry.name == name)
+        .collect();
+    let (pool, selector) = match name {
+        Some(value) => {
+            let matched = !named.is_empty();
+            let pool = if matched {
+                named
+            } else {
+                entries.iter().collect()
+            };
+            let selector = ContainerSelector::Named {
+                field: "Container_Name",
+                value,
+                matched,
+            };
+            (pool, selector)
         }
-        for digest in found.digests.into_iter().flatten() {
-            image.digest(digest);
-        }
-    } else if let Some(uri) =
-        source_properties.and_then(|props| props.container_image_uri.text_or_none())
+        None => (
+            entries.iter().collect(),
+            ContainerSelector::Nothing {
+                fields: "Container_Name",
+            },
+        ),
+    };
+    if let Some(chosen) =
+        choose_container(&pool, selector, uri.map(|uri| ("Container_Image_Uri", uri)))
     {
+        return Ok((chosen.image, name.or(chosen.name)));
+    }
+    // No entry names an image for the container (CTD sends container data best effort):
+    // `Container_Image_Uri` names the image of `Container_Name`.
+    let mut image = ImageBuilder::default();
+    if let Some(uri) = uri {
         image.reference(uri);
         // Free-form fallback: a malformed digest here is ignored, not an error.
         if let Ok(Some(digest)) = reference_digest(uri) {
             image.digest(digest);
         }
     }
-    if container_name.is_none() {
-        container_name = first_container_name(finding)
-            .or_else(|| source_properties.and_then(|props| props.container_name.text_or_none()));
-    }
-    Ok((image.finish(), container_name))
-}
-
-/// The first container name anywhere in the finding, for findings whose containers name no
-/// image.
-fn first_container_name<'f>(finding: &'f SccFinding<'_>) -> Option<&'f str> {
-    let direct = finding
-        .containers
-        .get()
-        .ok()?
-        .iter()
-        .find_map(|container| container.get().ok().flatten()?.name.text_or_none());
-    direct.or_else(|| {
-        let kubernetes = finding.kubernetes.get().ok().flatten()?;
-        kubernetes.pods.get().ok()?.iter().find_map(|pod| {
-            let pod = pod.get().ok().flatten()?;
-            pod.containers
-                .get()
-                .ok()?
-                .iter()
-                .find_map(|container| container.get().ok().flatten()?.name.text_or_none())
-        })
-    })
+    let only_name = || {
+        let mut names = entries.iter().filter_map(|entry| entry.name);
+        let first = names.next()?;
+        names.all(|other| other == first).then_some(first)
+    };
+    Ok((image.finish(), name.or_else(only_name)))
 }
 
 /// Roles from the pid tree (see the module docs).
@@ -823,7 +834,7 @@ fn process_binaries(
             let arg = arg.text().index(index).key("args")?;
             binary.push_arg(&unquote(arg.unwrap_or("")));
         }
-        binary.truncated |= process.args.overflow
+        binary.args_truncated |= process.args.overflow
             || process
                 .arguments_truncated
                 .flag()

@@ -1,8 +1,11 @@
 //! Tests of the finding parsers: a snapshot of every fixture in `testdata/findings/`, format
 //! sniffing, and hostile input.
 
+use std::cell::Cell;
 use std::error::Error as _;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rstest::rstest;
 use serde_json::json;
@@ -69,10 +72,15 @@ fn only_err(input: &str) -> String {
 #[case::scc_python_to_dict("scc/python-to-dict.json")]
 #[case::scc_console_json_tab("scc/console-json-tab.json")]
 #[case::scc_source_properties_only("scc/source-properties-only.json")]
+#[case::scc_two_containers_named("scc/two-containers-named.json")]
+#[case::scc_two_containers_ambiguous("scc/two-containers-ambiguous.json")]
+#[case::scc_arguments_truncated("scc/arguments-truncated.json")]
+#[case::scc_gke_node_uri("scc/gke-node-uri.json")]
 #[case::guardduty_eventbridge_eks("guardduty/eventbridge-new-binary-eks.json")]
 #[case::guardduty_eventbridge_ecs("guardduty/eventbridge-new-library-ecs.json")]
 #[case::guardduty_get_findings("guardduty/get-findings.json")]
 #[case::guardduty_bare_lines("guardduty/bare-findings.jsonl")]
+#[case::guardduty_eks_private_dns_name("guardduty/eks-private-dns-name.json")]
 #[case::falco_json_output("falco/json-output.jsonl")]
 #[case::falco_falcosidekick("falco/falcosidekick.json")]
 #[case::mixed_auto_detect("mixed/auto-detect.jsonl")]
@@ -199,6 +207,153 @@ fn a_bad_line_costs_only_itself() {
         error_chain(error).starts_with("stdin line 2: not JSON: EOF while parsing"),
         "{}",
         error_chain(error)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: bounded memory whatever the input's size
+
+/// An input generated piece by piece as it is read, never held whole, that counts the bytes
+/// handed out.
+struct Generated<F> {
+    piece: F,
+    index: usize,
+    current: Vec<u8>,
+    at: usize,
+    handed_out: Rc<Cell<usize>>,
+}
+
+impl<F: FnMut(usize) -> Option<Vec<u8>>> Generated<F> {
+    fn new(piece: F) -> (Self, Rc<Cell<usize>>) {
+        let handed_out = Rc::new(Cell::new(0));
+        let reader = Self {
+            piece,
+            index: 0,
+            current: Vec::new(),
+            at: 0,
+            handed_out: Rc::clone(&handed_out),
+        };
+        (reader, handed_out)
+    }
+}
+
+impl<F: FnMut(usize) -> Option<Vec<u8>>> io::Read for Generated<F> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.current.len() {
+            match (self.piece)(self.index) {
+                Some(next) => {
+                    self.index += 1;
+                    self.current = next;
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let count = buffer.len().min(self.current.len() - self.at);
+        buffer[..count].copy_from_slice(&self.current[self.at..self.at + count]);
+        self.at += count;
+        self.handed_out.set(self.handed_out.get() + count);
+        Ok(count)
+    }
+}
+
+/// `count` findings (`finding(i)` is the i-th) as JSON lines or as one array (one element a
+/// line, as `jq` prints them, or all on one line), piece by piece.
+fn generated(
+    count: usize,
+    shape: &str,
+    finding: impl Fn(usize) -> String,
+) -> impl FnMut(usize) -> Option<Vec<u8>> {
+    let shape = shape.to_owned();
+    move |index| match shape.as_str() {
+        "lines" => (index < count).then(|| format!("{}\n", finding(index)).into_bytes()),
+        "array" | "one-line array" => {
+            let separator = if shape == "array" { "\n" } else { "" };
+            match index {
+                0 => Some(b"[".to_vec()),
+                _ if index == count + 1 => Some(b"]".to_vec()),
+                _ if index > count + 1 => None,
+                1 => Some(format!("{separator}{}", finding(index)).into_bytes()),
+                _ => Some(format!(",{separator}{}", finding(index)).into_bytes()),
+            }
+        }
+        _ => None,
+    }
+}
+
+fn small_falco(index: usize) -> String {
+    format!(r#"{{"rule":"r","output_fields":{{"proc.exepath":"/tmp/x{index}"}}}}"#)
+}
+
+/// Streams 100,000 generated findings through [`read_findings`]: every one is parsed, in
+/// order, and when the k-th arrives the reader has handed out no more than k findings' worth
+/// of input plus one read buffer, so nothing holds the input (or the array) whole.
+#[rstest]
+#[case::json_lines("lines", "gen line 100000")]
+#[case::array_one_element_a_line("array", "gen#99999")]
+#[case::array_on_one_line("one-line array", "gen#99999")]
+fn streams_large_inputs_one_finding_at_a_time(#[case] shape: &str, #[case] last_label: &str) {
+    const COUNT: usize = 100_000;
+    // Longest generated piece, and what the reader may hold beyond the current finding: its
+    // 64 KiB read buffer, and the first line it reads to tell JSON lines from the rest.
+    const PIECE: usize = 64;
+    const SLACK: usize = 64 * 1024 + PIECE;
+    let (reader, handed_out) = Generated::new(generated(COUNT, shape, small_falco));
+    let mut parsed = 0;
+    let mut last = String::new();
+    read_findings(reader, "gen", InputFormat::Auto, &mut |result| {
+        let finding = result.unwrap();
+        assert_eq!(
+            finding.binaries[0].path.as_deref(),
+            Some(format!("/tmp/x{}", parsed + usize::from(shape != "lines")).as_str()),
+            "in order"
+        );
+        parsed += 1;
+        let bound = parsed * PIECE + SLACK;
+        assert!(
+            handed_out.get() <= bound,
+            "finding {parsed}: {} bytes read ahead of a {bound}-byte bound",
+            handed_out.get()
+        );
+        last = finding.document;
+    })
+    .unwrap();
+    assert_eq!(parsed, COUNT);
+    assert_eq!(last, last_label);
+}
+
+/// A gigabyte of real-sized findings, for measuring peak memory by hand (it takes minutes in
+/// a debug build):
+///
+/// ```sh
+/// cargo test --locked --lib --no-run
+/// /usr/bin/time -v target/debug/deps/exelock-<hash> --ignored --exact \
+///     finding::tests::a_gigabyte_of_findings::case_1_json_lines
+/// ```
+#[rstest]
+#[case::json_lines("lines")]
+#[case::array("array")]
+#[ignore = "reads a generated gigabyte: run by hand under /usr/bin/time -v"]
+fn a_gigabyte_of_findings(#[case] shape: &str) {
+    let fixture =
+        fs_err::read_to_string(fixtures_dir().join("scc/v1-finding-added-binary.json")).unwrap();
+    let finding = serde_json::from_str::<serde_json::Value>(&fixture)
+        .unwrap()
+        .to_string();
+    let length = finding.len();
+    let count = (1 << 30) / (length + 2);
+    let (reader, handed_out) = Generated::new(generated(count, shape, move |_| finding.clone()));
+    let mut parsed = 0;
+    read_findings(reader, "gen", InputFormat::Auto, &mut |result| {
+        assert!(result.is_ok(), "{result:?}");
+        parsed += 1;
+    })
+    .unwrap();
+    assert_eq!(parsed, count);
+    assert!(
+        handed_out.get() >= count * length,
+        "{} bytes",
+        handed_out.get()
     );
 }
 
@@ -505,7 +660,8 @@ fn ten_megabyte_path_is_cut_and_marked() {
     assert!(kept.len() <= MAX_TEXT_BYTES && kept.len() > MAX_TEXT_BYTES - 4);
     assert!(path.starts_with(kept));
     assert!(binary.args[0].len() <= MAX_TEXT_BYTES);
-    assert!(binary.truncated);
+    assert!(binary.truncated, "the path was cut");
+    assert!(binary.args_truncated, "an argument was cut");
 }
 
 #[test]
@@ -574,7 +730,11 @@ fn huge_argument_lists_are_cut_to_the_limit() {
         .to_string();
     let finding = only_ok(&input);
     assert_eq!(finding.binaries[0].args.len(), MAX_ARGS);
-    assert!(finding.binaries[0].truncated);
+    assert!(finding.binaries[0].args_truncated);
+    assert!(
+        !finding.binaries[0].truncated,
+        "the path is whole: cut arguments say nothing about it"
+    );
 }
 
 #[test]
@@ -754,6 +914,308 @@ fn falco_image_references(#[case] fields: &str, #[case] expected: Option<&str>) 
     assert_eq!(only_ok(&input).image.reference.as_deref(), expected);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Which container: the image must be that of the container the binary ran in
+
+const DIGEST_A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const DIGEST_B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/// An SCC finding with these `containers[]`, pod containers and `sourceProperties`.
+fn scc_with_containers(
+    containers: serde_json::Value,
+    pod_containers: serde_json::Value,
+    source_properties: serde_json::Value,
+) -> Finding {
+    only_ok(
+        &json!({
+            "category": "Added Binary Executed",
+            "processes": [{"binary": {"path": "/tmp/x"}}],
+            "containers": containers,
+            "kubernetes": {"pods": [{"ns": "shop", "name": "web-1", "containers": pod_containers}]},
+            "sourceProperties": source_properties,
+        })
+        .to_string(),
+    )
+}
+
+/// (reference, container, ambiguity) of a finding.
+fn image_and_container(finding: &Finding) -> (Option<&str>, Option<&str>, Option<&str>) {
+    (
+        finding.image.reference.as_deref(),
+        finding.context.container.as_deref(),
+        finding.image.ambiguity.as_deref(),
+    )
+}
+
+#[rstest]
+#[case::name_chooses_the_sidecar(
+    json!([{"name": "app", "uri": format!("reg/a@{DIGEST_A}")}, {"name": "sidecar", "uri": format!("reg/b@{DIGEST_B}")}]),
+    json!([]),
+    json!({"Container_Name": "sidecar"}),
+    (Some(format!("reg/b@{DIGEST_B}")), Some("sidecar"), None),
+)]
+#[case::name_matches_in_the_pod_list(
+    json!([]),
+    json!([{"name": "app", "uri": "reg/a:1"}, {"name": "sidecar", "uri": "reg/b:2"}]),
+    json!({"Container_Name": "app"}),
+    (Some("reg/a:1".to_owned()), Some("app"), None),
+)]
+#[case::no_name_and_two_images(
+    json!([{"name": "app", "uri": format!("reg/a@{DIGEST_A}")}, {"name": "sidecar", "uri": "reg/b:2"}]),
+    json!([]),
+    json!({}),
+    (None, None, Some(format!("2 containers with different images (app: reg/a@{DIGEST_A}, sidecar: reg/b:2) and no Container_Name to choose"))),
+)]
+#[case::name_matching_two_images(
+    json!([{"name": "app", "uri": format!("reg/a@{DIGEST_A}")}]),
+    json!([{"name": "app", "uri": format!("reg/a@{DIGEST_B}")}]),
+    json!({"Container_Name": "app"}),
+    (None, Some("app"), Some(format!("Container_Name \"app\" matches 2 containers with different images (app: reg/a@{DIGEST_A}, app: reg/a@{DIGEST_B})"))),
+)]
+#[case::name_matching_none_of_two_images(
+    json!([{"name": "app", "uri": "reg/a:1"}, {"name": "sidecar", "uri": "reg/b:2"}]),
+    json!([]),
+    json!({"Container_Name": "init"}),
+    (None, Some("init"), Some("Container_Name \"init\" matches no container, and 2 containers have different images (app: reg/a:1, sidecar: reg/b:2)".to_owned())),
+)]
+#[case::name_matching_none_of_one_image(
+    json!([{"name": "app", "uri": "reg/a:1"}]),
+    json!([]),
+    json!({"Container_Name": "init"}),
+    (Some("reg/a:1".to_owned()), Some("init"), None),
+)]
+#[case::one_image_listed_twice_is_not_ambiguous(
+    json!([{"name": "app", "uri": "reg/a:1", "imageId": format!("reg/a@{DIGEST_A}")}]),
+    json!([{"name": "app", "uri": "reg/a:1"}, {"name": "app-copy", "imageId": format!("reg/a@{DIGEST_A}")}]),
+    json!({}),
+    (Some("reg/a:1".to_owned()), None, None),
+)]
+#[case::a_tag_and_the_same_tag_pinned_are_one_image(
+    json!([{"name": "app", "uri": "reg/a:1"}]),
+    json!([{"name": "app", "uri": format!("reg/a:1@{DIGEST_A}")}]),
+    json!({}),
+    (Some("reg/a:1".to_owned()), Some("app"), None),
+)]
+#[case::one_tag_two_digests_is_two_images(
+    json!([{"name": "app", "uri": "reg/a:1", "imageId": format!("reg/a@{DIGEST_A}")}]),
+    json!([{"name": "app", "uri": "reg/a:1", "imageId": format!("reg/a@{DIGEST_B}")}]),
+    json!({}),
+    (None, None, Some("2 containers with different images (app: reg/a:1, app: reg/a:1) and no Container_Name to choose".to_owned())),
+)]
+#[case::image_uri_singles_one_out(
+    json!([{"name": "app", "uri": "reg/a:1"}, {"name": "sidecar", "uri": "reg/b:2"}]),
+    json!([]),
+    json!({"Container_Image_Uri": "reg/b:2"}),
+    (Some("reg/b:2".to_owned()), Some("sidecar"), None),
+)]
+#[case::image_uri_that_matches_none(
+    json!([{"name": "app", "uri": "reg/a:1"}, {"name": "sidecar", "uri": "reg/b:2"}]),
+    json!([]),
+    json!({"Container_Image_Uri": "reg/c:3"}),
+    (None, None, Some("2 containers with different images (app: reg/a:1, sidecar: reg/b:2) and no Container_Name to choose; Container_Image_Uri \"reg/c:3\" does not single one out".to_owned())),
+)]
+#[case::named_container_without_image_uses_the_image_uri(
+    json!([{"name": "app", "uri": "reg/a:1"}, {"name": "sidecar"}]),
+    json!([]),
+    json!({"Container_Name": "sidecar", "Container_Image_Uri": "reg/b:2"}),
+    (Some("reg/b:2".to_owned()), Some("sidecar"), None),
+)]
+fn scc_image_is_the_named_containers(
+    #[case] containers: serde_json::Value,
+    #[case] pod_containers: serde_json::Value,
+    #[case] source_properties: serde_json::Value,
+    #[case] expected: (Option<String>, Option<&str>, Option<String>),
+) {
+    let finding = scc_with_containers(containers, pod_containers, source_properties);
+    assert_eq!(
+        image_and_container(&finding),
+        (expected.0.as_deref(), expected.1, expected.2.as_deref())
+    );
+    if finding.image.ambiguity.is_some() {
+        assert_eq!(
+            (finding.image.digests.as_slice(), finding.image.tag_only),
+            (&[][..], false),
+            "an unknown image carries nothing triage could match"
+        );
+    }
+}
+
+#[test]
+fn scc_digests_of_one_image_listed_twice_are_merged() {
+    let finding = scc_with_containers(
+        json!([{"name": "app", "uri": format!("reg/a@{DIGEST_A}")}]),
+        json!([{"name": "app", "uri": format!("reg/a@{DIGEST_A}"), "imageId": DIGEST_B}]),
+        json!({}),
+    );
+    let digests: Vec<String> = finding
+        .image
+        .digests
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(digests, [DIGEST_A, DIGEST_B]);
+}
+
+/// A GuardDuty EKS finding whose `containerDetails` has no image.
+fn guardduty_with_containers(details: serde_json::Value, containers: serde_json::Value) -> Finding {
+    only_ok(
+        &json!({
+            "schemaVersion": "2.0",
+            "type": "Execution:Runtime/NewBinaryExecuted",
+            "resource": {
+                "containerDetails": details,
+                "kubernetesDetails": {"kubernetesWorkloadDetails": {"name": "web-1", "type": "pods", "containers": containers}},
+            },
+        })
+        .to_string(),
+    )
+}
+
+#[rstest]
+#[case::by_id(
+    json!({"id": "c2", "name": "whatever"}),
+    (Some("reg/b:2"), Some("whatever"), None)
+)]
+#[case::by_name(json!({"name": "sidecar"}), (Some("reg/b:2"), Some("sidecar"), None))]
+#[case::nothing_to_choose_by(
+    json!({}),
+    (None, None, Some("2 containers with different images (app: reg/a:1, sidecar: reg/b:2) and no containerDetails id or name to choose"))
+)]
+#[case::unknown_name(
+    json!({"name": "init"}),
+    (None, Some("init"), Some("containerDetails.name \"init\" matches no container, and 2 containers have different images (app: reg/a:1, sidecar: reg/b:2)"))
+)]
+#[case::own_image_wins(
+    json!({"name": "app", "image": "reg/c:3"}),
+    (Some("reg/c:3"), Some("app"), None)
+)]
+fn guardduty_image_is_the_runtime_containers(
+    #[case] details: serde_json::Value,
+    #[case] expected: (Option<&str>, Option<&str>, Option<&str>),
+) {
+    let containers = json!([
+        {"id": "c1", "name": "app", "image": "reg/a:1"},
+        {"id": "c2", "name": "sidecar", "image": "reg/b:2"}
+    ]);
+    let finding = guardduty_with_containers(details, containers);
+    assert_eq!(image_and_container(&finding), expected);
+}
+
+#[test]
+fn guardduty_one_candidate_image_needs_no_name() {
+    let finding = guardduty_with_containers(
+        json!({}),
+        json!([{"name": "app", "image": "reg/a:1"}, {"name": "app", "image": "reg/a:1"}]),
+    );
+    assert_eq!(
+        image_and_container(&finding),
+        (Some("reg/a:1"), Some("app"), None)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node names and truncation
+
+#[rstest]
+#[case::compute_instance(
+    "//compute.googleapis.com/projects/p/zones/europe-west4-b/instances/gke-pool-1a2b-x9z8",
+    Some("gke-pool-1a2b-x9z8")
+)]
+#[case::self_link(
+    "https://www.googleapis.com/compute/v1/projects/p/zones/z/instances/gke-pool-1a2b-x9z8",
+    Some("gke-pool-1a2b-x9z8")
+)]
+#[case::kubernetes_node(
+    "//container.googleapis.com/projects/p/locations/l/clusters/c/k8s/nodes/gke-pool-1",
+    Some("gke-pool-1")
+)]
+#[case::plain(
+    "ip-10-0-3-17.eu-west-1.compute.internal",
+    Some("ip-10-0-3-17.eu-west-1.compute.internal")
+)]
+#[case::other_resource("//compute.googleapis.com/projects/p/zones/z/disks/d1", None)]
+#[case::upper_case("Node-1", None)]
+#[case::shell_text("node;reboot", None)]
+#[case::leading_dash("-node", None)]
+#[case::empty_label("a..b", None)]
+#[case::too_long(&"a".repeat(254), None)]
+fn node_names_are_what_kubectl_accepts(#[case] reported: &str, #[case] expected: Option<&str>) {
+    assert_eq!(node_name(reported), expected);
+}
+
+#[test]
+fn scc_node_is_the_vm_name_at_the_end_of_the_uri() {
+    let finding = only_ok(
+        r#"{"category":"Added Binary Executed","kubernetes":{"nodes":[
+            {"name":"//compute.googleapis.com/projects/p/zones/z/instances/gke-pool-7h3k"}]},
+            "sourceProperties":{"VM_Instance_Name":"other-vm"}}"#,
+    );
+    assert_eq!(finding.context.node.as_deref(), Some("gke-pool-7h3k"));
+    let two_nodes = only_ok(
+        r#"{"category":"Added Binary Executed","kubernetes":{"nodes":[{"name":"n-1"},{"name":"n-2"}]},
+            "sourceProperties":{"VM_Instance_Name":"n-2"}}"#,
+    );
+    assert_eq!(
+        two_nodes.context.node.as_deref(),
+        Some("n-2"),
+        "several nodes: the VM the finding names"
+    );
+}
+
+#[rstest]
+#[case::one_interface(json!([{"privateDnsName": "ip-10-0-1-5.ec2.internal"}]), Some("ip-10-0-1-5.ec2.internal"))]
+#[case::same_name_twice(
+    json!([{"privateDnsName": "ip-10-0-1-5.ec2.internal"}, {"privateDnsName": "ip-10-0-1-5.ec2.internal"}]),
+    Some("ip-10-0-1-5.ec2.internal")
+)]
+#[case::two_names(
+    json!([{"privateDnsName": "ip-10-0-1-5.ec2.internal"}, {"privateDnsName": "ip-10-0-1-77.ec2.internal"}]),
+    None
+)]
+#[case::no_interfaces(json!([]), None)]
+fn guardduty_node_is_the_private_dns_name(
+    #[case] interfaces: serde_json::Value,
+    #[case] expected: Option<&str>,
+) {
+    let finding = only_ok(
+        &json!({
+            "schemaVersion": "2.0",
+            "type": "Execution:Runtime/NewBinaryExecuted",
+            "resource": {"instanceDetails": {"instanceId": "i-0f1e2d3c4b5a69788", "networkInterfaces": interfaces}},
+        })
+        .to_string(),
+    );
+    assert_eq!(finding.context.node.as_deref(), expected);
+    assert_eq!(
+        finding.context.instance_id.as_deref(),
+        Some("i-0f1e2d3c4b5a69788")
+    );
+}
+
+#[test]
+fn falco_hostname_is_the_node_only_when_it_is_a_node_name() {
+    let node = only_ok(r#"{"rule":"r","hostname":"gke-ci-pool-2c4e","output_fields":{}}"#);
+    assert_eq!(node.context.node.as_deref(), Some("gke-ci-pool-2c4e"));
+    let laptop = only_ok(r#"{"rule":"r","hostname":"Build_Host","output_fields":{}}"#);
+    assert_eq!(laptop.context.node, None);
+    assert_eq!(laptop.context.hostname.as_deref(), Some("Build_Host"));
+}
+
+#[test]
+fn scc_arguments_truncated_leaves_the_path_whole() {
+    let finding = only_ok(
+        r#"{"category":"Added Binary Executed","processes":[{"binary":{"path":"/usr/bin/bash"},
+            "args":["bash","-c"],"argumentsTruncated":true}]}"#,
+    );
+    let binary = &finding.binaries[0];
+    assert_eq!(binary.path.as_deref(), Some("/usr/bin/bash"));
+    assert!(!binary.truncated, "the path was reported whole");
+    assert!(binary.args_truncated);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
 #[test]
 fn from_flags_builds_a_path_and_hash_claim() {
     let digest: Sha256Digest =
@@ -779,7 +1241,8 @@ fn from_flags_builds_a_path_and_hash_claim() {
         "digests": [
           "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         ],
-        "tagOnly": false
+        "tagOnly": false,
+        "ambiguity": null
       },
       "binaries": [
         {
@@ -792,7 +1255,8 @@ fn from_flags_builds_a_path_and_hash_claim() {
           "fileless": false,
           "pid": null,
           "args": [],
-          "truncated": false
+          "truncated": false,
+          "argsTruncated": false
         }
       ],
       "context": {}
@@ -850,6 +1314,7 @@ fn finding_does_not_import_manifest() {
         ("scc.rs", include_str!("scc.rs")),
         ("guardduty.rs", include_str!("guardduty.rs")),
         ("falco.rs", include_str!("falco.rs")),
+        ("stream.rs", include_str!("stream.rs")),
     ] {
         assert!(
             !source.contains("crate::manifest"),

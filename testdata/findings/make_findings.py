@@ -558,3 +558,66 @@ bad.insert(1, json.loads(json.dumps(gl[0])))
 bad[1]["finding"]["name"] = f"organizations/{ORG}/sources/{SRC}/findings/badbadbadbadbadbadbadbadbadbadba"
 bad[1]["finding"]["processes"][0]["binary"]["hashedSize"] = "12 KiB"
 dump("mixed/array-with-bad-element.json", bad)
+
+# ---------------- which container, truncation, node names (issue 9)
+SIDECAR = "europe-west4-docker.pkg.dev/acme-payments-prod/infra/log-shipper"
+def two_containers(name_id):
+    app = {"name": "checkout", "uri": f"{REPO}:1.14.2", "imageId": f"{REPO}@sha256:{h('checkout-index')}"}
+    side = {"name": "log-shipper", "uri": f"{SIDECAR}:3.1.0", "imageId": f"{SIDECAR}@sha256:{h('log-shipper-index')}"}
+    return {
+     "name": f"organizations/{ORG}/sources/{SRC}/findings/{name_id}",
+     "parent": f"organizations/{ORG}/sources/{SRC}", "resourceName": CLUSTER_RN, "state": "ACTIVE",
+     "category": "Added Binary Executed", "eventTime": "2026-11-29T08:00:00.000Z", "createTime": "2026-11-29T08:00:02.000Z",
+     "severity": "LOW", "mute": "UNDEFINED", "findingClass": "THREAT",
+     "processes": [{"name": "fluent-bit", "binary": {"path": "/fluent-bit/bin/fluent-bit", "size": "48210944", "sha256": h("fluent-bit"), "hashedSize": "48210944", "partiallyHashed": False},
+                    "args": ["/fluent-bit/bin/fluent-bit", "-c", "/fluent-bit/etc/fluent-bit.conf"], "pid": "77", "parentPid": "1"}],
+     "parentDisplayName": "Container Threat Detection",
+     "containers": [app, side],
+     "kubernetes": {"pods": [{"ns": "checkout", "name": "checkout-7d9f8b6c5-x2kqp", "containers": [app, side]}], "nodes": [{"name": NODE}]},
+    }
+# 11. two containers with different images; Container_Name says which one
+named = two_containers("3c5e7a9c1e3a5c7e9a1c3e5a7c9e1a3c")
+named["sourceProperties"] = {"Pod_Namespace": "checkout", "Pod_Name": "checkout-7d9f8b6c5-x2kqp", "Container_Name": "log-shipper",
+                             "Container_Image_Uri": f"{SIDECAR}:3.1.0", "VM_Instance_Name": "gke-payments-gke-prod-default-pool-5f2a9c1e-7h3k"}
+dump("scc/two-containers-named.json", named)
+# 12. the same without anything naming the container: the image is unknown
+dump("scc/two-containers-ambiguous.json", two_containers("4d6f8b0d2f4b6d8f0b2d4f6b8d0f2b4d"))
+
+# 13. argumentsTruncated: the arguments were cut, the path is whole
+k8s, c = checkout_k8s(f"{REPO}:1.14.2", f"{REPO}@sha256:{h('checkout-index')}")
+cut = {
+ "name": f"organizations/{ORG}/sources/{SRC}/findings/5e7a9c1e3a5c7e9a1c3e5a7c9e1a3c5e",
+ "parent": f"organizations/{ORG}/sources/{SRC}", "resourceName": CLUSTER_RN, "state": "ACTIVE",
+ "category": "Added Binary Executed", "eventTime": "2026-11-29T09:30:00.000Z", "severity": "LOW",
+ "processes": [{"name": "python3", "binary": {"path": "/usr/local/bin/python3.12", "size": "6632", "sha256": h("python3.12"), "hashedSize": "6632", "partiallyHashed": False},
+                "args": ["python3", "-c", "import base64,zlib;exec(zlib.decompress(base64.b64decode('eJzLSM3JyVcozy/KSQEAGgQEXQ==')))" + " " * 16],
+                "argumentsTruncated": True, "pid": "2301", "parentPid": "2290"}],
+ "parentDisplayName": "Container Threat Detection", "containers": [c], "kubernetes": k8s
+}
+dump("scc/arguments-truncated.json", cut)
+
+# 14. notification whose only node is a Compute Engine resource name (no VM_Instance_Name)
+node_uri = json.loads(json.dumps(notif_v1))
+node_uri["finding"]["name"] = f"organizations/{ORG}/sources/{SRC}/findings/6f8b0d2f4b6d8f0b2d4f6b8d0f2b4d6f"
+node_uri["finding"]["kubernetes"]["nodes"] = [{"name": "//compute.googleapis.com/projects/412938475610/zones/europe-west4-c/instances/gke-payments-gke-prod-highmem-pool-9b1d3f5a-q2w4"}]
+node_uri["finding"]["kubernetes"]["nodePools"] = [{"name": "highmem-pool", "nodes": node_uri["finding"]["kubernetes"]["nodes"]}]
+dump("scc/gke-node-uri.json", node_uri)
+
+# GuardDuty EKS finding whose instanceDetails carry the node's network interface (EKS names
+# nodes after the private DNS name; the instance id is no node name)
+dns = json.loads(json.dumps(eb))
+dns["id"] = "c4e6a8c0-e2a4-4c6e-8a0c-2e4a6c8e0a2c"
+d = dns["detail"]
+d["id"] = "7a9c1e3a5c7e9a1c3e5a7c9e1a3c5e7a"; d["arn"] = d["arn"].replace(gd1["id"], d["id"])
+d["resource"]["instanceDetails"].update({
+  "imageId": "ami-0c1d2e3f4a5b6c7d8", "imageDescription": "EKS Kubernetes Worker AMI with AmazonLinux2023 image",
+  "instanceState": "running", "launchTime": "2026-11-01T07:12:45.000Z", "outpostArn": None,
+  "iamInstanceProfile": {"arn": f"arn:aws:iam::{ACCT}:instance-profile/eks-orders-nodes", "id": "AIPAEXAMPLEEXAMPLE123"},
+  "networkInterfaces": [{
+    "ipv6Addresses": [], "networkInterfaceId": "eni-0a1b2c3d4e5f60718",
+    "privateDnsName": "ip-10-20-37-112.eu-west-1.compute.internal", "privateIpAddress": "10.20.37.112",
+    "privateIpAddresses": [{"privateDnsName": "ip-10-20-37-112.eu-west-1.compute.internal", "privateIpAddress": "10.20.37.112"}],
+    "publicDnsName": "", "publicIp": None,
+    "securityGroups": [{"groupId": "sg-0123456789abcdef0", "groupName": "eks-cluster-sg-orders-eks"}],
+    "subnetId": "subnet-0fedcba9876543210", "vpcId": "vpc-0a1b2c3d4e5f60718"}]})
+dump("guardduty/eks-private-dns-name.json", dns)
