@@ -1266,8 +1266,8 @@ fn choose_container<'c>(
 }
 
 /// The Kubernetes node name in what a detector reports as the node: a plain name, or the
-/// last segment of a resource name that ends `instances/NAME` (a Compute Engine VM, which
-/// GKE names after its node) or `nodes/NAME`. `None` unless the result is a name the API
+/// last segment of a resource name that ends `instances/NAME` (a Compute Engine VM: GKE
+/// gives a node its VM's name) or `nodes/NAME`. `None` unless the result is a name the API
 /// server accepts for a node (an RFC 1123 subdomain), so a playbook never prints a
 /// `kubectl cordon` that cannot work.
 fn node_name(reported: &str) -> Option<&str> {
