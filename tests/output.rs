@@ -140,3 +140,82 @@ fn regular_files_are_still_replaced_atomically() {
     assert_eq!(failed.status.code(), Some(2));
     assert_eq!(fs_err::read(&target).unwrap(), expected_manifest());
 }
+
+#[test]
+fn a_bake_list_into_a_named_pipe_is_written_without_reading_the_pipe_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let exelock = || {
+        let mut command = Command::cargo_bin("exelock").unwrap();
+        command
+            .current_dir(dir.path())
+            .env("EXELOCK_PASSWORD", "pw")
+            .timeout(std::time::Duration::from_secs(120));
+        command
+    };
+    assert!(
+        exelock()
+            .arg("generate-key-pair")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let attest = exelock()
+        .args([
+            "attest",
+            &tiny(),
+            "--key",
+            "cosign.key",
+            "--bundle",
+            "b.json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(attest.status.success(), "{}", text(&attest));
+    let manifest: serde_json::Value = serde_json::from_slice(&expected_manifest()).unwrap();
+    let digest = manifest["image"]["manifestDigest"].as_str().unwrap();
+    let sha = manifest["executables"][0]["sha256"].as_str().unwrap();
+    let fifo = dir.path().join("bake.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut pipe = fs_err::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    // A binary of the image copied at run time: relocated, so it goes to the bake list.
+    let output = exelock()
+        .args([
+            "triage",
+            "--path",
+            "/tmp/copied",
+            "--sha256",
+            sha,
+            "--key",
+            "cosign.pub",
+        ])
+        .args(["--bundle", "b.json", "--format", "json", "--emit-bake"])
+        .arg(&fifo)
+        .arg("--image")
+        .arg(format!("reg.example/tiny@{digest}"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(fs_err::metadata(&fifo).unwrap().file_type().is_fifo());
+    let mut written = String::new();
+    let mut byte = [0u8; 1];
+    // The list ends with "\n}\n"; read up to it (the pipe stays open for writing on our side).
+    while !written.ends_with("\n}\n") {
+        std::io::Read::read_exact(&mut pipe, &mut byte).unwrap();
+        written.push(char::from(byte[0]));
+    }
+    let list: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(list["entries"][0]["path"], "/tmp/copied");
+    assert_eq!(list["entries"][0]["sha256"], sha);
+}

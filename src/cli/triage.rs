@@ -804,10 +804,12 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
     triage.judge_batch(batch)?;
     triage.output.finish()?;
     if let Some(path) = &args.emit_bake {
-        let mut list: BakeList = match fs_err::read(path) {
-            Ok(bytes) if bytes.is_empty() => BakeList::default(),
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        // A bake list grows across runs; a device or pipe (/dev/stdout) has nothing to merge
+        // with, and reading one could block.
+        let mut list: BakeList = match fs_err::metadata(path) {
+            Ok(metadata) if metadata.is_file() => serde_json::from_slice(&fs_err::read(path)?)
                 .with_context(|| format!("{} is not a bake list", path.display()))?,
+            Ok(_) => BakeList::default(),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => BakeList::default(),
             Err(error) => return Err(error.into()),
         };
