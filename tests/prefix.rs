@@ -206,16 +206,7 @@ fn a_registry_serving_other_bytes_under_a_layer_digest_gives_an_error_not_a_pref
     // Change the second write's ELF header in the stored layer 0 blob, keeping its length: a
     // reader that trusted bytes before checking the layer's digests would hash these.
     let layer = Layout::image("twice").layer_digests()[0].clone();
-    let stored = registry.blob_data_path(&layer);
-    let mut bytes = fs_err::read(&stored).unwrap();
-    let at = bytes
-        .windows(second.len())
-        .position(|window| window == second.as_slice())
-        .unwrap();
-    for byte in &mut bytes[at + 16..at + 24] {
-        *byte ^= 0xff;
-    }
-    fs_err::write(&stored, &bytes).unwrap();
+    registry.tamper_with_stored_blob(&layer, &second);
 
     let error = catalog::prefix_digests(&source, &resolved, &requests)
         .unwrap_err()

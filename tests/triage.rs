@@ -28,6 +28,32 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// A new temporary directory holding a fresh key pair (`cosign.key`, `cosign.pub`).
+fn keyed_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = exelock(dir.path())
+        .arg("generate-key-pair")
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{}", text(&generated));
+    dir
+}
+
+/// A fixture layout pushed to a new registry as `dest` and attested there with a fresh key:
+/// the registry, the directory with the key, and the pushed reference.
+fn pushed_and_attested(layout: &str, dest: &str) -> (Registry, tempfile::TempDir, String) {
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout(layout, dest);
+    let dir = keyed_dir();
+    let reference = format!("{}/{dest}", registry.host());
+    let attest = exelock(dir.path())
+        .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
+        .output()
+        .unwrap();
+    assert!(attest.status.success(), "{}", text(&attest));
+    (registry, dir, reference)
+}
+
 /// The traps image in a registry, attested with a fresh key; its manifest as scanned.
 struct Setup {
     registry: Registry,
@@ -37,23 +63,8 @@ struct Setup {
 
 impl Setup {
     fn new() -> Self {
-        let registry = Registry::start(Mode::Plain);
-        registry.push_oci_layout("oci:testdata/images/traps:latest", "fx/traps:v1");
-        let dir = tempfile::tempdir().unwrap();
-        assert!(
-            exelock(dir.path())
-                .arg("generate-key-pair")
-                .output()
-                .unwrap()
-                .status
-                .success()
-        );
-        let reference = format!("{}/fx/traps:v1", registry.host());
-        let attest = exelock(dir.path())
-            .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
-            .output()
-            .unwrap();
-        assert!(attest.status.success(), "{}", text(&attest));
+        let (registry, dir, reference) =
+            pushed_and_attested("oci:testdata/images/traps:latest", "fx/traps:v1");
         let scan = exelock(dir.path())
             .args(["scan", &reference, "-q", "--format", "json"])
             .output()
@@ -716,23 +727,8 @@ fn scc_chooses_the_container_by_name_and_an_ambiguous_choice_is_unknown() {
 // See: issue 9, "Which image": an index digest with no platform is judged on every platform.
 #[test]
 fn an_index_digest_is_judged_against_every_platform() {
-    let registry = Registry::start(Mode::Plain);
-    registry.push_oci_layout("oci:testdata/images/multiarch:latest", "fx/multi:v1");
-    let dir = tempfile::tempdir().unwrap();
-    assert!(
-        exelock(dir.path())
-            .arg("generate-key-pair")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let reference = format!("{}/fx/multi:v1", registry.host());
-    let attest = exelock(dir.path())
-        .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
-        .output()
-        .unwrap();
-    assert!(attest.status.success(), "{}", text(&attest));
+    let (registry, dir, reference) =
+        pushed_and_attested("oci:testdata/images/multiarch:latest", "fx/multi:v1");
     let scan = exelock(dir.path())
         .args([
             "scan",
@@ -833,23 +829,8 @@ fn allowlists_are_credited_to_their_file_and_never_excuse_a_replacement() {
 // last write of a path in a layer), and only from layer bytes whose digests verified.
 #[test]
 fn partial_hashes_come_from_the_last_write_and_verified_layer_bytes() {
-    let registry = Registry::start(Mode::Plain);
-    registry.push_oci_layout("oci:testdata/images/twice:latest", "fx/twice:v1");
-    let dir = tempfile::tempdir().unwrap();
-    assert!(
-        exelock(dir.path())
-            .arg("generate-key-pair")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let reference = format!("{}/fx/twice:v1", registry.host());
-    let attest = exelock(dir.path())
-        .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
-        .output()
-        .unwrap();
-    assert!(attest.status.success(), "{}", text(&attest));
+    let (registry, dir, reference) =
+        pushed_and_attested("oci:testdata/images/twice:latest", "fx/twice:v1");
     let (first, second) = crate::prefix::writes_of_app();
     let hashed = 4096;
     let prefix_of = |content: &[u8]| exelock::digest::Sha256Digest::of(&content[..hashed]).hex();
@@ -885,16 +866,7 @@ fn partial_hashes_come_from_the_last_write_and_verified_layer_bytes() {
 
     // The registry now serves other bytes under layer 0's digest: no verdict from them.
     let layer = crate::support::fixtures::Layout::image("twice").layer_digests()[0].clone();
-    let stored = registry.blob_data_path(&layer);
-    let mut bytes = fs_err::read(&stored).unwrap();
-    let at = bytes
-        .windows(second.len())
-        .position(|window| window == second.as_slice())
-        .unwrap();
-    for byte in &mut bytes[at + 16..at + 24] {
-        *byte ^= 0xff;
-    }
-    fs_err::write(&stored, &bytes).unwrap();
+    registry.tamper_with_stored_blob(&layer, &second);
     let (code, report, out) = triage_file(
         dir.path(),
         &json!([finding(&prefix_of(&first)), finding(&prefix_of(&second))]),
@@ -910,15 +882,7 @@ fn partial_hashes_come_from_the_last_write_and_verified_layer_bytes() {
 // See: issue 9: local sources give prefix digests offline.
 #[test]
 fn partial_hashes_offline_from_a_local_copy_of_the_image() {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(
-        exelock(dir.path())
-            .arg("generate-key-pair")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    let dir = keyed_dir();
     let layout = format!("oci:{}", root().join("testdata/images/twice").display());
     let attest = exelock(dir.path())
         .args([

@@ -493,7 +493,7 @@ fn first_valid(
     lookup: lookup::Lookup,
     mut reasons: Vec<String>,
     platform: Option<&str>,
-) -> (Option<lookup::Found>, Vec<String>) {
+) -> Checked {
     reasons.extend(lookup.rejected.iter().map(ToString::to_string));
     let mut chosen = None;
     for found in lookup.valid {
@@ -507,7 +507,13 @@ fn first_valid(
             chosen = Some(found);
         }
     }
-    (chosen, reasons)
+    match chosen {
+        Some(found) => Checked::Valid {
+            attestation: Box::new(found.attestation),
+            origin: found.origin,
+        },
+        None => Checked::Invalid { reasons },
+    }
 }
 
 /// Finds the attestations stored for `digest` and verifies them all; the first valid one wins,
@@ -539,13 +545,7 @@ pub(super) fn check_registry_attestation(
         bytes: found.bytes,
     });
     let lookup = lookup::check_candidates(candidates, digest, trust);
-    Ok(match first_valid(lookup, unread, platform) {
-        (Some(found), _) => Checked::Valid {
-            attestation: Box::new(found.attestation),
-            origin: found.origin,
-        },
-        (None, reasons) => Checked::Invalid { reasons },
-    })
+    Ok(first_valid(lookup, unread, platform))
 }
 
 /// Verifies a bundle file (a bundle, an envelope, or an array of them) for `digest`: valid when
@@ -556,15 +556,11 @@ pub(super) fn check_bundle_file(
     digest: &Sha256Digest,
     trust: &Trust,
 ) -> Result<Checked> {
-    Ok(
-        match first_valid(bundle_file_lookup(path, digest, trust)?, Vec::new(), None) {
-            (Some(found), _) => Checked::Valid {
-                attestation: Box::new(found.attestation),
-                origin: found.origin,
-            },
-            (None, reasons) => Checked::Invalid { reasons },
-        },
-    )
+    Ok(first_valid(
+        bundle_file_lookup(path, digest, trust)?,
+        Vec::new(),
+        None,
+    ))
 }
 
 /// Every attestation of a bundle file for `digest`: all the valid ones (an index digest has

@@ -367,6 +367,22 @@ impl Registry {
             .join("data")
     }
 
+    /// Rewrites the stored blob `digest` in place, same length, with 8 bytes flipped 16 bytes
+    /// into the first occurrence of `inside`: the registry then serves other bytes under the
+    /// blob's digest, as a tampered or broken store would.
+    pub fn tamper_with_stored_blob(&self, digest: &str, inside: &[u8]) {
+        let stored = self.blob_data_path(digest);
+        let mut bytes = fs_err::read(&stored).unwrap();
+        let at = bytes
+            .windows(inside.len())
+            .position(|window| window == inside)
+            .expect("the bytes to tamper with are in the stored blob");
+        for byte in &mut bytes[at + 16..at + 24] {
+            *byte ^= 0xff;
+        }
+        fs_err::write(&stored, &bytes).unwrap();
+    }
+
     /// TLS mode: the PEM file of the CA that signed the server certificate.
     pub fn ca_pem_path(&self) -> Option<&Path> {
         self.ca_pem.as_deref()
