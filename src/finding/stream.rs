@@ -6,7 +6,10 @@
 //! bounded by the largest document ([`MAX_DOCUMENT_BYTES`]) whatever the size of the input: a
 //! top-level array is read element by element, JSON lines line by line.
 //!
-//! The boundaries come from a small scanner that follows brackets, strings and escapes
+//! Why by hand: `serde_json`'s `StreamDeserializer` splits concatenated values but not the
+//! elements of one top-level array, and neither it nor a `DeserializeSeed` over the array can
+//! cap one document's size before buffering it or say on which line it began. So the
+//! boundaries come from a small scanner that follows brackets, strings and escapes
 //! without judging the JSON; every document it finds is then checked by `serde_json`, so a
 //! scanner that is lenient about syntax never lets invalid JSON through. The scanner keeps no
 //! stack (nesting depth is a counter), so deep nesting costs no memory or stack either.
