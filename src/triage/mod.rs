@@ -780,11 +780,13 @@ fn legitimate(
     }
 }
 
-/// A partial hash's length, when it is usable: more than 0 bytes and no more than the file.
-/// `None` when the digest covers the whole file (not partial at all).
+/// What a reported digest covers.
 enum Hashed {
+    /// The whole file (not partial, or "partial" with every byte hashed).
     Whole,
+    /// The first N bytes, 0 < N < size.
     Prefix(u64),
+    /// Partial, with no usable length (absent, 0, larger than the file): compare nothing.
     Unusable,
 }
 
