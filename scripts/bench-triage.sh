@@ -19,7 +19,7 @@ MEM_N="${MEM_N:-1000000}"
 TARGET=20000
 RSS_TARGET_MIB=256
 cargo build --release --quiet
-BIN="${CARGO_TARGET_DIR:-target}/release/exelock"
+BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/release/exelock"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/exelock-triage-bench.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
@@ -104,7 +104,7 @@ awk -v r="$(rate "$t_triage")" -v t="$TARGET" 'BEGIN { printf "target: >= %d fin
 
 peak_mib() {  # peak RSS of "$@" in MiB
     /usr/bin/time -f '%M' -o rss.txt "$@" >/dev/null 2>&1 || true
-    awk '{ printf "%.1f", $1 / 1024 }' rss.txt
+    tail -n 1 rss.txt | awk '{ printf "%.1f", $1 / 1024 }'
 }
 size_mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.0f", b / 1e6 }'; }
 rss_lines="$(peak_mib "$BIN" triage big.jsonl --bundle bundle.json --key cosign.pub --format jsonl)"
