@@ -5,7 +5,7 @@
 //! findings needs from digest-verified layers (one pass per layer), and rendering. The
 //! verdicts are `crate::triage`'s.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
@@ -161,7 +161,8 @@ struct Triage<'a> {
     /// The local copy of the image `--layers-from` names, resolved once.
     local_layers: Option<(Arc<dyn ImageSource>, Vec<ResolvedImage>)>,
     images: HashMap<ImageQuery, Result<ImageState, String>>,
-    bake: Vec<crate::bake::BakeEntry>,
+    /// Legitimate binaries to bake in, one entry per path and digest.
+    bake: BTreeMap<(String, Sha256Digest), crate::bake::BakeEntry>,
     needs_action: bool,
     output: Output,
 }
@@ -441,9 +442,8 @@ impl Triage<'_> {
                 .entry(query)
                 .or_insert_with(|| vec![BTreeSet::new(); state.manifests.len()]);
             for (at, resolved) in state.manifests.iter().enumerate() {
-                let index = ManifestIndex::new(&resolved.evidence);
                 for binary in &finding.binaries {
-                    for request in triage::prefix_requests(binary, &index) {
+                    for request in triage::prefix_requests(binary, resolved.evidence.manifest()) {
                         if !state.prefixes[at].contains_key(&request) {
                             sets[at].insert(request);
                         }
@@ -484,35 +484,45 @@ impl Triage<'_> {
             })
             .collect();
         self.compute_prefixes(&queried);
-        for (finding, query) in &queried {
-            let state = match query {
-                Ok(query) => self.images.get(query).map_or_else(
-                    || Err("not resolved".to_owned()),
-                    |state| state.as_ref().map_err(Clone::clone),
-                ),
-                Err(reason) => Err(reason.clone()),
-            };
-            let judgements = match &state {
-                Ok(state) => {
-                    let indexes: Vec<ManifestIndex<'_>> = state
+        // Index each image's manifests once per batch, not once per finding.
+        let mut indexes: HashMap<&ImageQuery, Vec<ManifestIndex<'_>>> = HashMap::new();
+        for query in queried.iter().filter_map(|(_, query)| query.as_ref().ok()) {
+            if let Some(Ok(state)) = self.images.get(query) {
+                indexes.entry(query).or_insert_with(|| {
+                    state
                         .manifests
                         .iter()
                         .map(|resolved| ManifestIndex::new(&resolved.evidence))
-                        .collect();
-                    let candidates: Vec<Candidate<'_, '_>> = indexes
+                        .collect()
+                });
+            }
+        }
+        for (finding, query) in &queried {
+            let found = query.as_ref().map_err(Clone::clone).and_then(|query| {
+                match (self.images.get(query), indexes.get(query)) {
+                    (Some(Ok(state)), Some(indexes)) => Ok(indexes
                         .iter()
                         .zip(&state.prefixes)
                         .map(|(index, prefixes)| Candidate { index, prefixes })
-                        .collect();
-                    judge_finding(finding, ManifestFor::Found(&candidates), &self.allowlist)
+                        .collect::<Vec<_>>()),
+                    (Some(Err(reason)), _) => Err(reason.clone()),
+                    _ => Err("the image was not resolved".to_owned()),
+                }
+            });
+            let judgements = match &found {
+                Ok(candidates) => {
+                    judge_finding(finding, ManifestFor::Found(candidates), &self.allowlist)
                 }
                 Err(reason) => {
                     judge_finding(finding, ManifestFor::Unavailable(reason), &self.allowlist)
                 }
             };
             self.needs_action |= judgements.iter().any(|j| j.needs_action);
-            self.bake
-                .extend(judgements.iter().filter_map(|j| j.bake.clone()));
+            for entry in judgements.iter().filter_map(|j| j.bake.as_ref()) {
+                self.bake
+                    .entry((entry.path.clone(), entry.sha256))
+                    .or_insert_with(|| entry.clone());
+            }
             let playbook = triage::playbook(finding, &judgements);
             let binaries = judgements
                 .into_iter()
@@ -747,7 +757,7 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
         allowlist,
         local_layers,
         images: HashMap::new(),
-        bake: Vec::new(),
+        bake: BTreeMap::new(),
         needs_action: false,
         output: Output {
             format: args.format,
@@ -813,7 +823,7 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => BakeList::default(),
             Err(error) => return Err(error.into()),
         };
-        list.merge(std::mem::take(&mut triage.bake));
+        list.merge(std::mem::take(&mut triage.bake).into_values());
         let mut bytes = serde_json::to_vec_pretty(&list)?;
         bytes.push(b'\n');
         write_atomically(path, &bytes)?;

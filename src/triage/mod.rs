@@ -806,14 +806,14 @@ fn hashed_length(binary: &Binary) -> Hashed {
 /// For a partially hashed binary: the prefix digests the judge needs from this manifest. Only
 /// executables of the reported size (and at least the hashed length) are candidates.
 #[must_use]
-pub fn prefix_requests(binary: &Binary, index: &ManifestIndex<'_>) -> Vec<PrefixRequest> {
+pub fn prefix_requests(binary: &Binary, manifest: &Manifest) -> Vec<PrefixRequest> {
     let Hashed::Prefix(hashed) = hashed_length(binary) else {
         return Vec::new();
     };
     if binary.sha256.is_none() || binary.fileless || binary.truncated {
         return Vec::new();
     }
-    prefix_candidates(binary, index, hashed)
+    prefix_candidates(binary, manifest, hashed)
         .map(|exe| PrefixRequest {
             path: exe.path.clone(),
             layer: exe.layer,
@@ -824,12 +824,11 @@ pub fn prefix_requests(binary: &Binary, index: &ManifestIndex<'_>) -> Vec<Prefix
 
 fn prefix_candidates<'a>(
     binary: &Binary,
-    index: &ManifestIndex<'a>,
+    manifest: &'a Manifest,
     hashed: u64,
 ) -> impl Iterator<Item = &'a Executable> {
     let size = binary.size;
-    index
-        .manifest()
+    manifest
         .executables
         .iter()
         .filter(move |exe| size.is_none_or(|size| size == exe.size) && exe.size >= hashed)
@@ -1147,7 +1146,7 @@ fn decide_prefix(
 ) -> Decision {
     let index = candidate.index;
     let manifest = index.manifest();
-    let candidates: Vec<&Executable> = prefix_candidates(binary, index, hashed).collect();
+    let candidates: Vec<&Executable> = prefix_candidates(binary, manifest, hashed).collect();
     let mut evidence = Evidence::new(Comparison::Prefix {
         hashed,
         size: binary.size,

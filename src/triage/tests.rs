@@ -299,9 +299,8 @@ fn a_prefix_match_is_not_proof_and_says_how_to_settle_it() {
     let evidence = signed(manifest());
     let size = "app-content".len() as u64;
     let finding = partial("/usr/bin/app", "app-content", Some(3), Some(size));
-    let index = ManifestIndex::new(&evidence);
     assert_eq!(
-        prefix_requests(&finding.binaries[0], &index),
+        prefix_requests(&finding.binaries[0], evidence.manifest()),
         [request("/usr/bin/app", 3)]
     );
     let mut prefixes = PrefixDigests::new();
@@ -386,9 +385,7 @@ fn a_partial_hash_without_a_usable_length_is_never_compared(
         judgement.evidence.compared,
         Comparison::UnusablePartial { .. }
     ));
-    let index_evidence = signed(manifest());
-    let index = ManifestIndex::new(&index_evidence);
-    assert!(prefix_requests(&finding.binaries[0], &index).is_empty());
+    assert!(prefix_requests(&finding.binaries[0], &manifest()).is_empty());
 }
 
 #[test]
