@@ -170,7 +170,9 @@ struct Triage<'a> {
 /// Where reports go: streamed, so a million findings need no more memory than one batch.
 struct Output {
     format: TriageFormat,
-    stdout: std::io::StdoutLock<'static>,
+    /// Buffered: a report per line would otherwise be a write per finding; flushed after each
+    /// batch, so a person watching sees results as batches finish.
+    stdout: std::io::BufWriter<std::io::StdoutLock<'static>>,
     written: usize,
 }
 
@@ -543,6 +545,7 @@ impl Triage<'_> {
             };
             self.output.write(finding, &report)?;
         }
+        self.output.stdout.flush()?;
         Ok(())
     }
 }
@@ -761,7 +764,7 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
         needs_action: false,
         output: Output {
             format: args.format,
-            stdout: std::io::stdout().lock(),
+            stdout: std::io::BufWriter::new(std::io::stdout().lock()),
             written: 0,
         },
     };
