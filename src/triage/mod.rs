@@ -1,7 +1,7 @@
 //! The verdict: one binary of a runtime finding, judged against the executable manifest of the
 //! image it ran in. Pure: no I/O. The CLI finds and verifies the attestation, computes prefix
 //! digests for partially hashed findings ([`prefix_requests`]) from digest-verified layers, and
-//! renders the result; the responder's commands are [`playbook`]'s.
+//! renders the result; the responder's commands are [`mod@playbook`]'s.
 //!
 //! Verdict codes are stable (kebab-case):
 //!
@@ -17,8 +17,8 @@
 //!
 //! How the verdicts stay honest, by construction rather than by care:
 //!
-//! - A legitimate verdict is a [`Decision::Legitimate`], which needs a `Proof`; the only way to
-//!   get one is [`ManifestIndex::proof`], which exists only for an [`ImageEvidence`] built from
+//! - A legitimate verdict is a `Decision::Legitimate`, which needs a `Proof`; the only way to
+//!   get one is `ManifestIndex::proof`, which exists only for an [`ImageEvidence`] built from
 //!   a [`VerifiedAttestation`] (whose constructor is attest's verification). An unsigned
 //!   manifest file can show a binary is *not* the image's, never that it is.
 //! - A partial hash (SCC `hashedSize` < `size`) is only ever compared with a prefix digest of
