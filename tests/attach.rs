@@ -123,12 +123,9 @@ fn source(reference: &str) -> RegistrySource {
     RegistrySource::open(reference, &RegistrySettings::new()).unwrap()
 }
 
-fn raw(registry: &Registry, reference: &str) -> Value {
-    serde_json::from_slice(&registry.skopeo_inspect_raw(reference)).unwrap()
-}
-
-#[test]
-fn push_maintains_the_fallback_index_and_the_cosign_tag() {
+/// The tiny fixture pushed to a new registry as `fx/tiny:v1`: the registry, the image as a
+/// source, and its manifest digest.
+fn pushed_tiny() -> (Registry, RegistrySource, Sha256Digest) {
     let registry = Registry::start(Mode::Plain);
     registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
     let image = source(&format!("{}/fx/tiny:v1", registry.host()));
@@ -138,6 +135,16 @@ fn push_maintains_the_fallback_index_and_the_cosign_tag() {
         .images[0]
         .manifest_digest
         .unwrap();
+    (registry, image, subject)
+}
+
+fn raw(registry: &Registry, reference: &str) -> Value {
+    serde_json::from_slice(&registry.skopeo_inspect_raw(reference)).unwrap()
+}
+
+#[test]
+fn push_maintains_the_fallback_index_and_the_cosign_tag() {
+    let (registry, image, subject) = pushed_tiny();
 
     let first = br#"{"bundle":"one"}"#;
     let pushed = image
@@ -341,15 +348,7 @@ fn unreadable_referrers_are_reasons_and_the_search_goes_on() {
 
 #[test]
 fn at_most_32_attestations_are_fetched_per_digest() {
-    let registry = Registry::start(Mode::Plain);
-    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
-    let image = source(&format!("{}/fx/tiny:v1", registry.host()));
-    let subject = image
-        .resolve(&exelock::image::PlatformSelection::Default)
-        .unwrap()
-        .images[0]
-        .manifest_digest
-        .unwrap();
+    let (registry, image, subject) = pushed_tiny();
     let raw = Raw {
         host: registry.host(),
         repository: "fx/tiny",

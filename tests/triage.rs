@@ -77,6 +77,24 @@ impl Setup {
         }
     }
 
+    /// Attests the image again into a bundle file in the set-up's directory, for offline use.
+    fn write_bundle(&self, file: &str) {
+        let reference = format!("{}/fx/traps:v1", self.registry.host());
+        let bundle = exelock(self.dir.path())
+            .args([
+                "attest",
+                &reference,
+                "--key",
+                "cosign.key",
+                "--bundle",
+                file,
+                "-q",
+            ])
+            .output()
+            .unwrap();
+        assert!(bundle.status.success(), "{}", text(&bundle));
+    }
+
     fn digest(&self) -> String {
         self.manifest["image"]["manifestDigest"]
             .as_str()
@@ -425,19 +443,7 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
     );
 
     // Offline: a bundle and --path flags; a wrong key makes it unverifiable, never legitimate.
-    let bundle = exelock(setup.dir.path())
-        .args([
-            "attest",
-            &format!("{host}/fx/traps:v1"),
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "b.json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(bundle.status.success());
+    setup.write_bundle("b.json");
     let image = format!("{host}/fx/traps@{}", setup.digest());
     let flags = |key: &str| {
         exelock(setup.dir.path())
@@ -644,19 +650,7 @@ fn notes(binary: &Value) -> String {
 fn a_finding_naming_another_image_is_never_judged_against_the_image_flag() {
     let setup = Setup::new();
     let host = setup.registry.host();
-    let bundle = exelock(setup.dir.path())
-        .args([
-            "attest",
-            &format!("{host}/fx/traps:v1"),
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "b.json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(bundle.status.success(), "{}", text(&bundle));
+    setup.write_bundle("b.json");
     let tool = setup.sha("/usr/bin/tool");
     let image = format!("{host}/fx/traps@{}", setup.digest());
     let naming = |reference: &str| {
