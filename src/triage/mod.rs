@@ -258,11 +258,11 @@ impl<'a> ManifestIndex<'a> {
             .copied()
     }
 
-    /// Proof of a verified signature, for signed evidence only.
-    fn proof(&self) -> Option<Proof> {
-        match self.evidence.provenance {
-            Provenance::Signed { .. } => Some(Proof(())),
-            Provenance::Unsigned { .. } => None,
+    /// Proof of a verified signature, for signed evidence only; else the unsigned file.
+    fn proof(&self) -> Result<Proof, &'a str> {
+        match &self.evidence.provenance {
+            Provenance::Signed { .. } => Ok(Proof(())),
+            Provenance::Unsigned { file } => Err(file),
         }
     }
 }
@@ -763,20 +763,17 @@ fn legitimate(
     evidence: Evidence,
     bake: Option<BakeEntry>,
 ) -> Decision {
-    match (index.proof(), &index.evidence.provenance) {
-        (Some(proof), _) => Decision::Legitimate {
+    match index.proof() {
+        Ok(proof) => Decision::Legitimate {
             verdict,
             evidence,
             bake,
             proof,
         },
-        (None, Provenance::Unsigned { file }) => {
-            Decision::Unverifiable(evidence.note(Note::Unsigned {
-                would_be: verdict.into(),
-                file: file.clone(),
-            }))
-        }
-        (None, Provenance::Signed { .. }) => Decision::Unverifiable(evidence),
+        Err(file) => Decision::Unverifiable(evidence.note(Note::Unsigned {
+            would_be: verdict.into(),
+            file: file.to_owned(),
+        })),
     }
 }
 
