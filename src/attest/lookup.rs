@@ -14,7 +14,10 @@ use serde::de::{Deserializer as _, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::Error;
-use super::verify::{Trust, VerifiedAttestation, verify_bundle, verify_envelope};
+use super::verify::{
+    PredicateType, SubjectDigest, Trust, VerifiedAttestation, VerifiedStatement, verify_bundle,
+    verify_envelope, verify_envelope_statement, verify_statement,
+};
 use crate::digest::Sha256Digest;
 
 /// The largest attestation (one bundle or envelope) exelock reads. Real ones are kilobytes to a
@@ -45,11 +48,12 @@ pub struct Candidate {
     pub bytes: Vec<u8>,
 }
 
-/// A candidate that verified.
+/// A candidate that verified: by default an executable manifest attestation, or a
+/// [`VerifiedStatement`] of any predicate.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Found {
+pub struct Found<T = VerifiedAttestation> {
     /// What it proved.
-    pub attestation: VerifiedAttestation,
+    pub attestation: T,
     /// Where it came from.
     pub origin: String,
 }
@@ -65,9 +69,13 @@ pub struct Rejected {
 }
 
 impl std::fmt::Display for Rejected {
-    /// `origin: error: cause: …`, the whole chain on one line.
+    /// `origin: rejected (category): error: cause: …` for attestations that do not hold,
+    /// `origin: error: cause: …` for unreadable ones: the whole chain on one line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.origin, self.error)?;
+        match self.error.rejection_category() {
+            Some(category) => write!(f, "{}: rejected ({category}): {}", self.origin, self.error)?,
+            None => write!(f, "{}: {}", self.origin, self.error)?,
+        }
         let mut source = std::error::Error::source(&self.error);
         while let Some(cause) = source {
             write!(f, ": {cause}")?;
@@ -78,25 +86,53 @@ impl std::fmt::Display for Rejected {
 }
 
 /// The outcome of a lookup.
-#[derive(Debug, Default)]
-pub struct Lookup {
+#[derive(Debug)]
+pub struct Lookup<T = VerifiedAttestation> {
     /// Every candidate that verified, in the order given.
-    pub valid: Vec<Found>,
+    pub valid: Vec<Found<T>>,
     /// Every candidate that did not, in the order given.
     pub rejected: Vec<Rejected>,
 }
 
-/// Verifies every candidate for the image `subject` against `trust`.
-///
-/// A candidate over [`MAX_ATTESTATION_BYTES`] is rejected unread; the others go through
-/// [`verify_bundle`] or [`verify_envelope`].
+/// Verifies every candidate for the image `subject` against `trust`: executable manifest
+/// attestations through [`verify_bundle`] or [`verify_envelope`].
 #[must_use]
 pub fn check_candidates(
     candidates: impl IntoIterator<Item = Candidate>,
     subject: &Sha256Digest,
     trust: &Trust,
 ) -> Lookup {
-    let mut lookup = Lookup::default();
+    check_candidates_with(candidates, |kind, bytes| match kind {
+        CandidateKind::Bundle => verify_bundle(bytes, subject, trust),
+        CandidateKind::Envelope => verify_envelope(bytes, subject, trust),
+    })
+}
+
+/// Verifies every candidate as an in-toto statement of `predicate` for the artifact with the
+/// digests `subjects` (any predicate type, any subject digest algorithm), through
+/// [`verify_statement`] or [`verify_envelope_statement`].
+#[must_use]
+pub fn check_statement_candidates(
+    candidates: impl IntoIterator<Item = Candidate>,
+    subjects: &[SubjectDigest],
+    predicate: &PredicateType,
+    trust: &Trust,
+) -> Lookup<VerifiedStatement> {
+    check_candidates_with(candidates, |kind, bytes| match kind {
+        CandidateKind::Bundle => verify_statement(bytes, subjects, predicate, trust),
+        CandidateKind::Envelope => verify_envelope_statement(bytes, subjects, predicate, trust),
+    })
+}
+
+/// Runs `verify` on every candidate; one over [`MAX_ATTESTATION_BYTES`] is rejected unread.
+fn check_candidates_with<T>(
+    candidates: impl IntoIterator<Item = Candidate>,
+    verify: impl Fn(CandidateKind, &[u8]) -> Result<T, Error>,
+) -> Lookup<T> {
+    let mut lookup = Lookup {
+        valid: Vec::new(),
+        rejected: Vec::new(),
+    };
     for Candidate {
         origin,
         kind,
@@ -110,10 +146,7 @@ pub fn check_candidates(
                 limit: MAX_ATTESTATION_BYTES,
             })
         } else {
-            match kind {
-                CandidateKind::Bundle => verify_bundle(&bytes, subject, trust),
-                CandidateKind::Envelope => verify_envelope(&bytes, subject, trust),
-            }
+            verify(kind, &bytes)
         };
         match verified {
             Ok(attestation) => lookup.valid.push(Found {

@@ -39,7 +39,10 @@ mod x509;
 
 pub use sign::{Signer, attest_with_key};
 pub use trusted_root::TrustedRoot;
-pub use verify::{Trust, VerifiedAttestation, verify_bundle, verify_envelope};
+pub use verify::{
+    PredicateType, SubjectDigest, Trust, VerifiedAttestation, VerifiedStatement, verify_bundle,
+    verify_envelope, verify_statement,
+};
 
 /// Media type of a Sigstore bundle v0.3 (JSON).
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -164,15 +167,14 @@ pub enum Error {
     #[error("the trusted root is unusable: {reason}")]
     TrustedRoot {
         /// What is wrong.
-        reason: &'static str,
+        reason: String,
     },
-    /// A trusted root entry does not say since when it is trusted.
-    #[error(
-        "the trusted root lists {what} without validFor.start; every certificate authority and transparency log must say since when it is trusted"
-    )]
-    TrustedRootUnbounded {
-        /// Which entry: `certificate authority 1 (CN=…)`, `transparency log 0 (log id …)`.
-        what: String,
+    /// A bundle that exelock's own reading accepted but Sigstore's types refuse, or an input
+    /// Sigstore's verification cannot use.
+    #[error("the Sigstore bundle is malformed: {reason}")]
+    BundleFormat {
+        /// What is wrong.
+        reason: String,
     },
     /// A document is larger than exelock reads.
     #[error("{what} is {size} bytes, more than the {limit} bytes exelock reads")]
@@ -309,27 +311,28 @@ pub enum Error {
         /// The statement's `_type`.
         got: String,
     },
-    /// The statement is not an executable manifest.
+    /// The statement carries another predicate than the one wanted.
     #[error(
-        "the attestation is not an exelock manifest (got predicate type {got:?}, expected {expected:?})",
-        expected = crate::manifest::PREDICATE_TYPE
+        "the attestation carries another predicate type than the one wanted (got {got:?}, expected {expected:?})"
     )]
     PredicateType {
         /// The statement's `predicateType`.
         got: String,
+        /// The predicate type wanted (exelock's manifest unless `--predicate-type` says otherwise).
+        expected: String,
     },
     /// The statement has no predicate.
     #[error("the statement has no predicate")]
     MissingPredicate,
-    /// No subject of the statement is the image being verified.
+    /// No subject of the statement is the image (or artifact) being verified.
     #[error(
-        "the attestation is for another image: no subject matches the image digest, so it was moved from another image or made for another digest (got {got}, expected {expected})"
+        "the attestation is for another image: no subject has the digest asked for, so it was moved from another image or made for another digest (got {got}, expected {expected})"
     )]
     SubjectMismatch {
-        /// The statement's sha256 subjects.
+        /// The statement's subject digests.
         got: String,
-        /// The image digest being verified.
-        expected: Sha256Digest,
+        /// The digest being verified.
+        expected: verify::SubjectDigest,
     },
     /// The manifest inside names another image than the subject.
     #[error(
@@ -353,36 +356,16 @@ pub enum Error {
         /// What the policy expects.
         trust: &'static str,
     },
-    /// A keyless bundle without a transparency-log entry.
-    #[error(
-        "the keyless bundle has no transparency-log entry with an inclusion promise, so the signing time cannot be established"
-    )]
-    MissingTlogEntry,
-    /// The certificate does not chain to a trusted CA.
-    #[error(
-        "the signing certificate (issued by {issuer}) does not chain to a certificate authority of the trusted root"
-    )]
-    UntrustedCertificate {
-        /// The leaf's issuer name.
-        issuer: String,
+    /// Sigstore's verification refused the bundle's certificate, log entries, timestamps or
+    /// structure.
+    #[error("Sigstore's check of the {category} failed")]
+    Rejected {
+        /// Which part failed.
+        category: Rejection,
+        /// Sigstore's reason.
+        #[source]
+        source: Box<sigstore_verify::Error>,
     },
-    /// A certificate was not valid at the signing time.
-    #[error(
-        "{what} was not valid when the log recorded the signature (got integratedTime {integrated_time}, expected between {not_before} and {not_after})"
-    )]
-    CertificateExpired {
-        /// Which certificate.
-        what: String,
-        /// Unix seconds.
-        not_before: u64,
-        /// Unix seconds.
-        not_after: u64,
-        /// Unix seconds.
-        integrated_time: i64,
-    },
-    /// The leaf lacks the code-signing extended key usage.
-    #[error("the signing certificate lacks the code-signing extended key usage")]
-    CodeSigningUsage,
     /// The certificate's SAN is not the expected identity.
     #[error("the signing certificate belongs to another identity (got {got}, expected {expected})")]
     IdentityMismatch {
@@ -401,14 +384,13 @@ pub enum Error {
         /// The issuer required.
         expected: String,
     },
-    /// The log entry comes from a log the trusted root does not list.
+    // The variants from here to the end of the enum are only used by the hand-written keyless
+    // signing code (tlog.rs), which sigstore-sign replaces.
+    /// A keyless bundle without a transparency-log entry.
     #[error(
-        "the transparency-log entry comes from a log the trusted root does not list (got log id {log_id})"
+        "the keyless bundle has no transparency-log entry with an inclusion promise, so the signing time cannot be established"
     )]
-    UnknownLog {
-        /// Hex log id.
-        log_id: String,
-    },
+    MissingTlogEntry,
     /// The signed entry timestamp does not verify.
     #[error(
         "the transparency-log entry's signed entry timestamp does not verify with the log's key: the entry was tampered with"
@@ -454,7 +436,7 @@ impl Error {
             | Self::Sign { .. }
             | Self::Certificate { .. }
             | Self::TrustedRoot { .. }
-            | Self::TrustedRootUnbounded { .. }
+            | Self::BundleFormat { .. }
             | Self::TooLarge { .. }
             | Self::TooManyAttestations { .. }
             | Self::TooManyLogEntries { .. }
@@ -477,16 +459,73 @@ impl Error {
             | Self::ManifestDigestMismatch { .. }
             | Self::TrustMismatch { .. }
             | Self::MissingTlogEntry
-            | Self::UntrustedCertificate { .. }
-            | Self::CertificateExpired { .. }
-            | Self::CodeSigningUsage
+            | Self::Rejected { .. }
             | Self::IdentityMismatch { .. }
             | Self::IssuerMismatch { .. }
-            | Self::UnknownLog { .. }
             | Self::SignedEntryTimestamp
             | Self::TlogEntryMismatch { .. }
             | Self::TlogKind { .. } => true,
         }
+    }
+}
+
+/// The part of Sigstore's verification that refused a bundle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The signing certificate: chain, validity at the signing time, SCT, X.509 profile.
+    Certificate,
+    /// A transparency-log entry: SET, inclusion proof, checkpoint, or an entry that does not
+    /// record this signature.
+    TransparencyLog,
+    /// An RFC 3161 timestamp, or no trusted signing time at all.
+    Timestamp,
+    /// The bundle's structure or content kind.
+    Bundle,
+}
+
+impl Rejection {
+    /// The category's name in messages.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Certificate => "certificate",
+            Self::TransparencyLog => "transparency log",
+            Self::Timestamp => "timestamp",
+            Self::Bundle => "bundle",
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// For an attestation that was read and does not hold, which part failed: `signature`,
+    /// `subject`, `predicate`, `identity`, or Sigstore's [`Rejection`] category. `None` for
+    /// inputs that could not be read or made.
+    #[must_use]
+    pub const fn rejection_category(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::SignatureCount { .. }
+            | Self::DuplicateSignature { .. }
+            | Self::BadSignature { .. } => "signature",
+            Self::SubjectMismatch { .. } | Self::ManifestDigestMismatch { .. } => "subject",
+            Self::PayloadType { .. } | Self::StatementType { .. } | Self::PredicateType { .. } => {
+                "predicate"
+            }
+            Self::TrustMismatch { .. }
+            | Self::IdentityMismatch { .. }
+            | Self::IssuerMismatch { .. } => "identity",
+            Self::Rejected { category, .. } => category.as_str(),
+            Self::MissingTlogEntry
+            | Self::SignedEntryTimestamp
+            | Self::TlogEntryMismatch { .. }
+            | Self::TlogKind { .. } => "transparency log",
+            _ => return None,
+        })
     }
 }
 

@@ -106,7 +106,7 @@ impl Signer {
     #[must_use]
     pub fn trust(&self) -> Option<Trust> {
         match self {
-            Self::Key(signer) => Some(Trust::Key(signer.public_key().clone())),
+            Self::Key(signer) => Trust::key(signer.public_key().clone()).ok(),
             Self::Keyless(_) => None,
         }
     }

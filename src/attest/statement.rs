@@ -4,15 +4,16 @@
 //! Spec: <https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md> and
 //! <https://github.com/in-toto/attestation/blob/main/spec/v1/resource_descriptor.md>.
 //!
-//! Pure: no I/O and no cryptography. [`check_manifest_statement`] must only ever be given a
-//! payload whose signature was already verified; it decides what the signed bytes say, not who
-//! signed them.
+//! Pure: no I/O and no cryptography. [`check_statement`] and [`check_manifest`] must only ever be
+//! given a payload whose signature was already verified; they decide what the signed bytes say,
+//! not who signed them.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::Error;
+use super::verify::{PredicateType, SubjectDigest};
 use crate::digest::Sha256Digest;
 use crate::manifest::{self, Manifest};
 
@@ -85,59 +86,70 @@ impl<P: Serialize> Statement<P> {
     }
 }
 
-/// What a verified manifest statement says.
+/// The in-toto Statement v0.1 `_type`, which other Sigstore clients (cosign, npm) still sign;
+/// accepted for predicates other than exelock's manifest.
+pub const STATEMENT_TYPE_V01: &str = "https://in-toto.io/Statement/v0.1";
+
+/// What a verified statement says about the subject asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckedStatement {
-    /// The predicate.
-    pub manifest: Manifest,
+    /// The statement's predicate type.
+    pub predicate_type: String,
     /// The name of the subject that matched (empty when the subject has no name).
     pub subject_name: String,
-    /// The subject digest that matched: the expected one.
-    pub subject_digest: Sha256Digest,
 }
 
-/// Checks a signed payload: a Statement v1 whose predicate type is the manifest's, with a subject
-/// whose sha256 is `expected_digest`, and whose manifest names that digest as its image
-/// manifest or index.
+/// Checks a signed payload: an in-toto Statement (v1; v0.1 too unless the manifest is wanted)
+/// whose predicate type `predicate` accepts, with a subject whose digest in `expected`'s
+/// algorithm is `expected`.
 ///
 /// # Errors
 /// - verification failures: [`Error::StatementType`], [`Error::PredicateType`],
-///   [`Error::SubjectMismatch`], [`Error::ManifestDigestMismatch`];
-/// - input errors: [`Error::Json`] when the payload or the predicate does not parse,
-///   [`Error::MissingPredicate`].
-pub fn check_manifest_statement(
+///   [`Error::SubjectMismatch`];
+/// - input errors: [`Error::Json`] when the payload does not parse.
+pub fn check_statement(
     payload: &[u8],
-    expected_digest: &Sha256Digest,
+    expected: &SubjectDigest,
+    predicate: &PredicateType,
 ) -> Result<CheckedStatement, Error> {
-    let statement: Statement = serde_json::from_slice(payload).map_err(|source| Error::Json {
-        document: "in-toto statement",
-        source,
-    })?;
-    if statement.statement_type != STATEMENT_TYPE {
+    let statement = parse(payload)?;
+    let accepted_type = statement.statement_type == STATEMENT_TYPE
+        || (statement.statement_type == STATEMENT_TYPE_V01
+            && *predicate != PredicateType::Manifest);
+    if !accepted_type {
         return Err(Error::StatementType {
             got: statement.statement_type,
         });
     }
-    if statement.predicate_type != manifest::PREDICATE_TYPE {
+    if !predicate.accepts(&statement.predicate_type) {
         return Err(Error::PredicateType {
             got: statement.predicate_type,
+            expected: predicate.expected().to_owned(),
         });
     }
+    let hex = expected.hex();
     let subject = statement
         .subject
         .iter()
-        .find(|subject| {
-            subject
-                .digest
-                .get("sha256")
-                .and_then(|hex| Sha256Digest::from_hex(hex).ok())
-                .is_some_and(|digest| digest == *expected_digest)
-        })
+        .find(|subject| subject.digest.get(expected.algorithm_name()) == Some(&hex))
         .ok_or_else(|| Error::SubjectMismatch {
             got: describe_subjects(&statement.subject),
-            expected: *expected_digest,
+            expected: expected.clone(),
         })?;
-    let subject_name = subject.name.clone().unwrap_or_default();
+    Ok(CheckedStatement {
+        subject_name: subject.name.clone().unwrap_or_default(),
+        predicate_type: statement.predicate_type,
+    })
+}
+
+/// The manifest a checked statement carries, which must name `expected_digest` as its image
+/// manifest or index.
+///
+/// # Errors
+/// [`Error::ManifestDigestMismatch`] (a verification failure); [`Error::Json`] and
+/// [`Error::MissingPredicate`] (input errors).
+pub fn check_manifest(payload: &[u8], expected_digest: &Sha256Digest) -> Result<Manifest, Error> {
+    let statement = parse(payload)?;
     let predicate = statement.predicate.ok_or(Error::MissingPredicate)?;
     let manifest: Manifest = serde_json::from_value(predicate).map_err(|source| Error::Json {
         document: "manifest predicate",
@@ -153,22 +165,66 @@ pub fn check_manifest_statement(
             expected: *expected_digest,
         });
     }
-    Ok(CheckedStatement {
-        manifest,
-        subject_name,
-        subject_digest: *expected_digest,
+    Ok(manifest)
+}
+
+/// [`check_statement`] for the manifest predicate, then [`check_manifest`].
+///
+/// # Errors
+/// As those two.
+pub fn check_manifest_statement(
+    payload: &[u8],
+    expected_digest: &Sha256Digest,
+) -> Result<(CheckedStatement, Manifest), Error> {
+    let checked = check_statement(
+        payload,
+        &SubjectDigest::from(*expected_digest),
+        &PredicateType::Manifest,
+    )?;
+    Ok((checked, check_manifest(payload, expected_digest)?))
+}
+
+/// Of an artifact's digests, the one to check against a statement: the first in an algorithm
+/// one of its subjects uses, else the first (whose mismatch then names the subjects).
+pub(crate) fn choose_subject<'a>(
+    payload: &[u8],
+    digests: &'a [SubjectDigest],
+) -> Option<&'a SubjectDigest> {
+    let used = parse(payload).ok().and_then(|statement| {
+        digests.iter().find(|digest| {
+            statement
+                .subject
+                .iter()
+                .any(|subject| subject.digest.contains_key(digest.algorithm_name()))
+        })
+    });
+    used.or_else(|| digests.first())
+}
+
+fn parse(payload: &[u8]) -> Result<Statement, Error> {
+    serde_json::from_slice(payload).map_err(|source| Error::Json {
+        document: "in-toto statement",
+        source,
     })
 }
 
-/// The subjects' sha256 digests for an error message.
+/// The subjects' digests for an error message, from a payload that may not parse.
+pub(crate) fn describe_subjects_of(payload: &[u8]) -> String {
+    parse(payload).map_or_else(
+        |_| "an unreadable statement".to_owned(),
+        |statement| describe_subjects(&statement.subject),
+    )
+}
+
+/// The subjects' digests for an error message.
 fn describe_subjects(subjects: &[ResourceDescriptor]) -> String {
     let digests: Vec<String> = subjects
         .iter()
-        .filter_map(|subject| subject.digest.get("sha256"))
-        .map(|hex| format!("sha256:{hex}"))
+        .flat_map(|subject| subject.digest.iter())
+        .map(|(algorithm, hex)| format!("{algorithm}:{hex}"))
         .collect();
     if digests.is_empty() {
-        "no sha256 subject".to_owned()
+        "no subject digest".to_owned()
     } else {
         digests.join(", ")
     }
@@ -230,9 +286,10 @@ pub(crate) mod tests {
         );
         assert_eq!(value["predicateType"], manifest::PREDICATE_TYPE);
         assert_eq!(value["predicate"], serde_json::to_value(&manifest).unwrap());
-        let checked = check_manifest_statement(&json, &image_digest()).unwrap();
-        assert_eq!(checked.manifest, manifest);
+        let (checked, checked_manifest) = check_manifest_statement(&json, &image_digest()).unwrap();
+        assert_eq!(checked_manifest, manifest);
         assert_eq!(checked.subject_name, "registry.example/app");
+        assert_eq!(checked.predicate_type, manifest::PREDICATE_TYPE);
     }
 
     /// A statement as JSON, with `edit` applied.
@@ -280,7 +337,7 @@ pub(crate) mod tests {
     )]
     #[case::no_sha256_subject(
         |v: &mut serde_json::Value| v["subject"] = json!([{"digest": {"sha512": "00"}}]),
-        "no sha256 subject"
+        "got sha512:00,"
     )]
     #[case::manifest_describes_another_image(
         |v: &mut serde_json::Value| v["predicate"]["image"]["manifestDigest"] = json!(Sha256Digest::of(b"x").to_string()),

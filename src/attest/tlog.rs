@@ -1,3 +1,5 @@
+//! Hand-written keyless-signing helpers that sigstore-sign replaces; removed with them.
+#![allow(dead_code)]
 //! Rekor (v1 API) `dsse` v0.0.1 entries: the proposed entry exelock uploads, turning Rekor's
 //! answer into a bundle [`TransparencyLogEntry`], the signed entry timestamp (SET), and the check
 //! that an entry's body records a given envelope signature and certificate.

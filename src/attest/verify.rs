@@ -1,58 +1,291 @@
-//! Verification: a bundle or bare DSSE envelope, the image digest the caller expects and a
-//! [`Trust`] policy in; a [`VerifiedAttestation`] (the manifest) out, only if every check holds.
+//! Verification: a Sigstore bundle or bare DSSE envelope, the subject digest the caller expects,
+//! the predicate type wanted and a [`Trust`] policy in; a [`VerifiedStatement`] (any predicate)
+//! or [`VerifiedAttestation`] (an executable manifest) out, only if every check holds.
 //!
-//! Checks, in order (each failure is its own [`Error`] variant):
+//! The Sigstore checks are the Sigstore project's own (`sigstore-verify`), as strict as
+//! sigstore-go: bundle v0.1–v0.3; for keyless trust the certificate chain to a Fulcio CA of the
+//! trusted root at every verified time, its embedded SCT, the Sigstore X.509 profile, the exact
+//! identity (SAN) and OIDC issuer; Rekor v1 entries (SET, inclusion proof and checkpoint) and
+//! Rekor v2 entries (inclusion proof and checkpoint, with an RFC 3161 timestamp); RFC 3161
+//! timestamps against the trusted root's TSAs; that each log entry records this envelope; the
+//! DSSE signature over `PAE(payloadType, payload)`; and that a subject of the in-toto statement
+//! has the expected digest.
+//!
+//! exelock's own checks come on top, in this order (each failure is its own [`Error`]):
 //! 1. the envelope carries exactly one signature (none, several, or one repeated: rejected);
-//! 2. key trust: the signature verifies over `PAE(payloadType, payload)` with the trusted key;
-//!    keyless trust: the bundle has a certificate and a log entry whose log is in the trusted
-//!    root, whose signed entry timestamp verifies with that log's key and whose body records this
-//!    envelope's signature and certificate; the certificate was valid at the entry's
-//!    `integratedTime` (not now: Fulcio certificates live ten minutes), chains to a CA of the
-//!    trusted root that was valid then, has the code-signing EKU, its SAN equals the expected
-//!    identity and its Fulcio issuer extension the expected issuer; and the signature verifies
-//!    with the certificate's key;
+//! 2. the bundle's verification material fits the trust (a key for [`Trust::Key`], a
+//!    certificate for [`Trust::Keyless`]);
 //! 3. the payload type is `application/vnd.in-toto+json`;
-//! 4. the statement is an in-toto Statement v1 with the manifest predicate type, a subject whose
-//!    sha256 is the expected digest, and a manifest naming that digest (see
-//!    [`statement::check_manifest_statement`]).
+//! 4. then the Sigstore checks above;
+//! 5. the statement is an in-toto Statement (v1 for manifests; v0.1 too for other predicates)
+//!    with the wanted predicate type and a subject whose digest is the expected one;
+//! 6. for manifests, the manifest names that digest as its image (see
+//!    [`statement::check_manifest`]).
 //!
-//! A [`VerifiedAttestation`] is the proof that all of this held: its fields are private and the
-//! only way to make one is to pass these checks, so a caller holding one cannot have skipped
-//! them (or built one from an unsigned manifest).
+//! With a key, log entries and timestamps the bundle carries are verified against the trusted
+//! root given with the key (the public-good one by default); a bundle with none — what
+//! `attest --key` and `cosign attest-blob --key --tlog-upload=false` write — is verified by the
+//! signature alone.
 //!
-//! Pure apart from CPU: no I/O, no clock, no network. Not verified: the certificate's embedded
-//! SCT (certificate transparency) and Rekor inclusion proofs / checkpoints. Lists an attacker
-//! controls are bounded before any work: at most [`super::dsse::MAX_SIGNATURES`] signatures are
-//! read and [`MAX_TLOG_ENTRIES`] log entries checked.
+//! A [`VerifiedStatement`] / [`VerifiedAttestation`] is the proof that all of this held: the
+//! fields are private and the only way to make one is to pass these checks.
+//!
+//! Pure apart from CPU and the clock the Sigstore checks read (no timestamp may lie in the
+//! future): no I/O, no network. Lists an attacker controls are bounded before any work: at most
+//! [`super::dsse::MAX_SIGNATURES`] signatures are read and [`MAX_TLOG_ENTRIES`] log entries
+//! checked.
 
-use super::bundle::Bundle;
+use std::fmt;
+use std::str::FromStr;
+
+use sigstore_verify::types::{
+    Artifact, ArtifactDigest, Bundle as SigstoreBundle, DerPublicKey, HashAlgorithm,
+};
+use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
+
 use super::keys::PublicKey;
 use super::statement::{self, CheckedStatement};
 use super::trusted_root::TrustedRoot;
-use super::x509::{self, EcKey, Hash};
-use super::{Error, IN_TOTO_PAYLOAD_TYPE, dsse, tlog};
+use super::{BUNDLE_MEDIA_TYPE, Error, IN_TOTO_PAYLOAD_TYPE, Rejection, dsse};
 use crate::digest::Sha256Digest;
-use crate::manifest::Manifest;
+use crate::manifest::{self, Manifest};
 
 /// Who must have signed.
 #[derive(Clone, Debug)]
 pub enum Trust {
-    /// A cosign-format public key.
-    Key(PublicKey),
-    /// A Fulcio certificate for this identity, recorded in a trusted Rekor log.
+    /// A cosign-format public key; log entries and timestamps in the bundle, if any, are
+    /// verified against `trusted_root`.
+    Key {
+        /// The key.
+        key: PublicKey,
+        /// The logs and timestamp authorities to check the bundle's evidence against.
+        trusted_root: TrustedRoot,
+    },
+    /// A Fulcio certificate for this identity, recorded in a trusted log.
     Keyless {
         /// The certificate's subject alternative name: an email or a URI, matched exactly.
         identity: String,
         /// The OIDC issuer Fulcio recorded in the certificate, matched exactly.
         issuer: String,
-        /// The CAs and logs to trust.
+        /// The CAs, logs and timestamp authorities to trust.
         trusted_root: TrustedRoot,
     },
+}
+
+impl Trust {
+    /// Key trust with the public-good trusted root for any log entries the bundle carries.
+    ///
+    /// # Errors
+    /// Only if the embedded root were unusable.
+    pub fn key(key: PublicKey) -> Result<Self, Error> {
+        Ok(Self::Key {
+            key,
+            trusted_root: TrustedRoot::public_good()?,
+        })
+    }
 }
 
 /// The most transparency-log entries of one bundle that are checked (Sigstore clients write
 /// one); a bundle with more is rejected before any is.
 pub const MAX_TLOG_ENTRIES: usize = 8;
+
+/// Which predicate an attestation must carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PredicateType {
+    /// exelock's executable manifest ([`manifest::PREDICATE_TYPE`]).
+    Manifest,
+    /// Exactly this predicate type URI (e.g. `https://slsa.dev/provenance/v1`).
+    Uri(String),
+    /// Any predicate.
+    Any,
+}
+
+impl PredicateType {
+    pub(crate) fn accepts(&self, predicate_type: &str) -> bool {
+        match self {
+            Self::Manifest => predicate_type == manifest::PREDICATE_TYPE,
+            Self::Uri(uri) => predicate_type == uri,
+            Self::Any => true,
+        }
+    }
+
+    /// What was wanted, for messages.
+    #[must_use]
+    pub fn expected(&self) -> &str {
+        match self {
+            Self::Manifest => manifest::PREDICATE_TYPE,
+            Self::Uri(uri) => uri,
+            Self::Any => "any",
+        }
+    }
+}
+
+impl FromStr for PredicateType {
+    type Err = String;
+
+    /// `any`, or an absolute URI.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "any" {
+            Ok(Self::Any)
+        } else if text == manifest::PREDICATE_TYPE {
+            Ok(Self::Manifest)
+        } else if text.contains(':') && !text.contains(char::is_whitespace) {
+            Ok(Self::Uri(text.to_owned()))
+        } else {
+            Err(format!(
+                "expected `any` or a predicate type URI such as https://slsa.dev/provenance/v1, got {text:?}"
+            ))
+        }
+    }
+}
+
+/// A digest an attestation's subject must carry: `sha256:…`, `sha384:…` or `sha512:…`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectDigest {
+    algorithm: DigestAlgorithm,
+    bytes: Vec<u8>,
+}
+
+/// The digest algorithms in-toto subjects use that Sigstore verification binds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DigestAlgorithm {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl DigestAlgorithm {
+    const fn sigstore(self) -> HashAlgorithm {
+        match self {
+            Self::Sha256 => HashAlgorithm::Sha2256,
+            Self::Sha384 => HashAlgorithm::Sha2384,
+            Self::Sha512 => HashAlgorithm::Sha2512,
+        }
+    }
+
+    const fn size(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+}
+
+impl SubjectDigest {
+    /// The in-toto name of the algorithm: `sha256`, `sha384`, `sha512`.
+    #[must_use]
+    pub const fn algorithm_name(&self) -> &'static str {
+        match self.algorithm {
+            DigestAlgorithm::Sha256 => "sha256",
+            DigestAlgorithm::Sha384 => "sha384",
+            DigestAlgorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// The digest as lowercase hex.
+    #[must_use]
+    pub fn hex(&self) -> String {
+        hex::encode(&self.bytes)
+    }
+
+    fn to_artifact(&self) -> Result<ArtifactDigest, Error> {
+        ArtifactDigest::new(self.algorithm.sigstore(), self.bytes.clone()).map_err(|error| {
+            Error::BundleFormat {
+                reason: error.to_string(),
+            }
+        })
+    }
+}
+
+impl From<Sha256Digest> for SubjectDigest {
+    fn from(digest: Sha256Digest) -> Self {
+        Self {
+            algorithm: DigestAlgorithm::Sha256,
+            bytes: digest.bytes().to_vec(),
+        }
+    }
+}
+
+impl FromStr for SubjectDigest {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (name, hex_digest) = text
+            .split_once(':')
+            .ok_or_else(|| format!("expected ALGORITHM:HEX such as sha256:…, got {text:?}"))?;
+        let algorithm = match name {
+            "sha256" => DigestAlgorithm::Sha256,
+            "sha384" => DigestAlgorithm::Sha384,
+            "sha512" => DigestAlgorithm::Sha512,
+            other => {
+                return Err(format!(
+                    "unsupported digest algorithm {other:?} (expected sha256, sha384 or sha512)"
+                ));
+            }
+        };
+        let bytes =
+            hex::decode(hex_digest).map_err(|_| format!("the digest of {text:?} is not hex"))?;
+        if bytes.len() != algorithm.size() || hex_digest.chars().any(char::is_uppercase) {
+            return Err(format!(
+                "a {name} digest is {} lowercase hex digits, got {}",
+                algorithm.size() * 2,
+                hex_digest.len()
+            ));
+        }
+        Ok(Self { algorithm, bytes })
+    }
+}
+
+impl fmt::Display for SubjectDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.algorithm_name(), self.hex())
+    }
+}
+
+/// A verified in-toto statement of any predicate: what it says, and who signed it.
+///
+/// Only [`verify_statement`] makes one, after every check passed; the fields are private.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedStatement {
+    statement_json: Vec<u8>,
+    predicate_type: String,
+    subject_name: String,
+    subject_digest: SubjectDigest,
+    signer: String,
+}
+
+impl VerifiedStatement {
+    /// The signed in-toto statement, byte for byte.
+    #[must_use]
+    pub fn statement_json(&self) -> &[u8] {
+        &self.statement_json
+    }
+
+    /// Its predicate type.
+    #[must_use]
+    pub fn predicate_type(&self) -> &str {
+        &self.predicate_type
+    }
+
+    /// The name of the matching subject (empty when it has none).
+    #[must_use]
+    pub fn subject_name(&self) -> &str {
+        &self.subject_name
+    }
+
+    /// The matching subject digest: the one the caller asked about.
+    #[must_use]
+    pub const fn subject_digest(&self) -> &SubjectDigest {
+        &self.subject_digest
+    }
+
+    /// Who signed, for people: `key <key id>` or `<identity> (issuer <issuer>)`.
+    #[must_use]
+    pub fn signer(&self) -> &str {
+        &self.signer
+    }
+}
 
 /// A verified attestation: what the signed statement says, and who signed it.
 ///
@@ -114,12 +347,8 @@ impl VerifiedAttestation {
     }
 }
 
-/// Who made a signature that verified. Only the signature checks below make one, so
-/// [`check_payload`] cannot be reached with a signature nobody checked.
-struct VerifiedSigner(String);
-
-/// Verifies a Sigstore bundle (v0.1–v0.3 with a DSSE envelope) against `trust` for the image
-/// `expected_digest`.
+/// Verifies a Sigstore bundle (v0.1–v0.3 with a DSSE envelope) carrying an executable manifest
+/// against `trust` for the image `expected_digest`.
 ///
 /// # Errors
 /// Verification failures ([`Error::is_verification_failure`]) for anything forged, tampered,
@@ -129,26 +358,13 @@ pub fn verify_bundle(
     expected_digest: &Sha256Digest,
     trust: &Trust,
 ) -> Result<VerifiedAttestation, Error> {
-    let bundle = Bundle::from_json(bundle_json)?;
-    let envelope = bundle.envelope()?;
-    let signature = single_signature(envelope)?;
-    let signer = match trust {
-        Trust::Key(key) => {
-            if bundle.leaf_certificate().is_some() {
-                return Err(Error::TrustMismatch {
-                    bundle: "a certificate (keyless)",
-                    trust: "a public key",
-                });
-            }
-            verify_with_key(envelope, signature, key)?
-        }
-        Trust::Keyless {
-            identity,
-            issuer,
-            trusted_root,
-        } => verify_keyless(&bundle, envelope, signature, identity, issuer, trusted_root)?,
-    };
-    check_payload(envelope, expected_digest, signer)
+    let verified = verify_statement(
+        bundle_json,
+        &[SubjectDigest::from(*expected_digest)],
+        &PredicateType::Manifest,
+        trust,
+    )?;
+    manifest_attestation(verified, expected_digest)
 }
 
 /// Verifies a bare DSSE envelope (cosign's `.att` layer) with a key for the image
@@ -161,157 +377,362 @@ pub fn verify_envelope(
     expected_digest: &Sha256Digest,
     trust: &Trust,
 ) -> Result<VerifiedAttestation, Error> {
-    let Trust::Key(key) = trust else {
+    let verified = verify_envelope_statement(
+        envelope_json,
+        &[SubjectDigest::from(*expected_digest)],
+        &PredicateType::Manifest,
+        trust,
+    )?;
+    manifest_attestation(verified, expected_digest)
+}
+
+/// Verifies a bare DSSE envelope of any predicate with a key (see [`verify_envelope`]).
+///
+/// # Errors
+/// As [`verify_statement`]; [`Error::KeylessNeedsBundle`] for keyless trust.
+pub fn verify_envelope_statement(
+    envelope_json: &[u8],
+    subjects: &[SubjectDigest],
+    predicate: &PredicateType,
+    trust: &Trust,
+) -> Result<VerifiedStatement, Error> {
+    if matches!(trust, Trust::Keyless { .. }) {
         return Err(Error::KeylessNeedsBundle);
-    };
-    let envelope = dsse::Envelope::from_json(envelope_json)?;
-    let signature = single_signature(&envelope)?;
-    let signer = verify_with_key(&envelope, signature, key)?;
-    check_payload(&envelope, expected_digest, signer)
-}
-
-/// The one signature of the envelope.
-fn single_signature(envelope: &dsse::Envelope) -> Result<&[u8], Error> {
-    match envelope.signatures.as_slice() {
-        [only] => Ok(&only.sig),
-        [first, rest @ ..]
-            if !rest.is_empty() && rest.iter().all(|other| other.sig == first.sig) =>
-        {
-            Err(Error::DuplicateSignature {
-                count: envelope.signatures.len(),
-            })
-        }
-        signatures => Err(Error::SignatureCount {
-            got: signatures.len(),
-        }),
     }
+    let envelope: serde_json::Value =
+        serde_json::from_slice(envelope_json).map_err(|source| Error::Json {
+            document: "DSSE envelope",
+            source,
+        })?;
+    // The envelope alone is a key-based bundle without log entries: one verification path.
+    let bundle = serde_json::json!({
+        "mediaType": BUNDLE_MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": ""}},
+        "dsseEnvelope": envelope,
+    });
+    let bundle_json = serde_json::to_vec(&bundle).map_err(|source| Error::Serialize {
+        what: "Sigstore bundle",
+        source,
+    })?;
+    verify_statement(&bundle_json, subjects, predicate, trust)
 }
 
-fn verify_with_key(
-    envelope: &dsse::Envelope,
-    signature: &[u8],
-    key: &PublicKey,
-) -> Result<VerifiedSigner, Error> {
-    key.verify(&envelope.pae(), signature)?;
-    Ok(VerifiedSigner(format!("key {}", key.key_id())))
-}
-
-/// Checks payload type and statement; builds the result.
-fn check_payload(
-    envelope: &dsse::Envelope,
-    expected_digest: &Sha256Digest,
-    VerifiedSigner(signer): VerifiedSigner,
-) -> Result<VerifiedAttestation, Error> {
-    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-        return Err(Error::PayloadType {
-            got: envelope.payload_type.clone(),
+/// Verifies a Sigstore bundle carrying an in-toto statement of `predicate` for the artifact
+/// whose digests are `subjects` (one algorithm each, e.g. the sha256 and sha512 of a file): the
+/// statement must name one of them; the one in an algorithm its subjects use is checked.
+///
+/// # Errors
+/// Verification failures ([`Error::is_verification_failure`]) for anything forged, tampered,
+/// untrusted, of another predicate or about another subject; input errors when the bundle
+/// cannot be read or `subjects` is empty.
+pub fn verify_statement(
+    bundle_json: &[u8],
+    subjects: &[SubjectDigest],
+    predicate: &PredicateType,
+    trust: &Trust,
+) -> Result<VerifiedStatement, Error> {
+    let outline = Outline::read(bundle_json)?;
+    let subject = statement::choose_subject(&outline.payload, subjects).ok_or_else(|| {
+        Error::BundleFormat {
+            reason: "no subject digest was given to verify against".to_owned(),
+        }
+    })?;
+    outline.check_signatures()?;
+    outline.check_material_fits(trust)?;
+    if outline.tlog_entries > MAX_TLOG_ENTRIES {
+        return Err(Error::TooManyLogEntries {
+            got: outline.tlog_entries,
+            limit: MAX_TLOG_ENTRIES,
         });
     }
+    if outline.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(Error::PayloadType {
+            got: outline.payload_type,
+        });
+    }
+    let text = std::str::from_utf8(bundle_json).map_err(|_| Error::BundleFormat {
+        reason: "it is not UTF-8 text".to_owned(),
+    })?;
+    let bundle = SigstoreBundle::from_json(text).map_err(|error| Error::BundleFormat {
+        reason: error.to_string(),
+    })?;
+    let artifact = Artifact::from_digest(subject.to_artifact()?);
+    let signer = match trust {
+        Trust::Key { key, .. } if outline.tlog_entries == 0 && outline.timestamps == 0 => {
+            // Offline key bundles (exelock's own, cosign's with --tlog-upload=false) carry no
+            // log entry and no timestamp, which sigstore-verify refuses outright ("no signing
+            // time evidence"); the key is the whole trust there, as with cosign's
+            // --insecure-ignore-tlog, so the DSSE signature is checked here.
+            let envelope = dsse::Envelope::from_json(&outline.envelope_json)?;
+            let [signature] = envelope.signatures.as_slice() else {
+                return Err(Error::SignatureCount {
+                    got: envelope.signatures.len(),
+                });
+            };
+            key.verify(&envelope.pae(), &signature.sig)?;
+            key_signer(key)
+        }
+        Trust::Key { key, trusted_root } => {
+            let der = key.to_der()?;
+            let mut policy = PublicKeyVerificationPolicy::new(DerPublicKey::from(der));
+            if outline.tlog_entries == 0 {
+                // Signing time from an RFC 3161 timestamp alone, which the crate verifies.
+                policy = policy.skip_tlog_unsafe();
+            }
+            trusted_root
+                .verifier()
+                .verify(artifact, &bundle, &policy)
+                .map_err(|error| rejection(error, &outline, subject, || key_signer(key)))?;
+            key_signer(key)
+        }
+        Trust::Keyless {
+            identity,
+            issuer,
+            trusted_root,
+        } => {
+            let policy = VerificationPolicy::new(identity.as_str(), issuer.as_str());
+            let keyless_signer = || format!("{identity} (issuer {issuer})");
+            trusted_root
+                .verifier()
+                .verify(artifact, &bundle, &policy)
+                .map_err(|error| rejection(error, &outline, subject, keyless_signer))?;
+            keyless_signer()
+        }
+    };
     let CheckedStatement {
-        manifest,
+        predicate_type,
         subject_name,
-        subject_digest,
-    } = statement::check_manifest_statement(&envelope.payload, expected_digest)?;
-    Ok(VerifiedAttestation {
-        manifest,
+        ..
+    } = statement::check_statement(&outline.payload, subject, predicate)?;
+    Ok(VerifiedStatement {
+        statement_json: outline.payload,
+        predicate_type,
         subject_name,
-        subject_digest,
+        subject_digest: subject.clone(),
         signer,
     })
 }
 
-fn verify_keyless(
-    bundle: &Bundle,
-    envelope: &dsse::Envelope,
-    signature: &[u8],
-    identity: &str,
-    issuer: &str,
-    trusted_root: &TrustedRoot,
-) -> Result<VerifiedSigner, Error> {
-    if bundle.verification_material.public_key.is_some() {
-        return Err(Error::TrustMismatch {
-            bundle: "a public key",
-            trust: "a keyless identity",
-        });
-    }
-    let leaf_der = bundle.leaf_certificate().ok_or(Error::BundleIncomplete {
-        what: "signing certificate",
-    })?;
-    let leaf = x509::parse(leaf_der, "the signing certificate")?;
+fn key_signer(key: &PublicKey) -> String {
+    format!("key {}", key.key_id())
+}
 
-    let listed = bundle.verification_material.tlog_entries.len();
-    if listed > MAX_TLOG_ENTRIES {
-        return Err(Error::TooManyLogEntries {
-            got: listed,
-            limit: MAX_TLOG_ENTRIES,
-        });
-    }
-    // The log's promise fixes the signing time.
-    let entries: Vec<_> = bundle
-        .verification_material
-        .tlog_entries
-        .iter()
-        .filter(|entry| entry.inclusion_promise.is_some())
-        .collect();
-    let Some(first) = entries.first() else {
-        return Err(Error::MissingTlogEntry);
+/// The manifest inside a verified statement, checked to name the image.
+fn manifest_attestation(
+    verified: VerifiedStatement,
+    expected_digest: &Sha256Digest,
+) -> Result<VerifiedAttestation, Error> {
+    let manifest = statement::check_manifest(&verified.statement_json, expected_digest)?;
+    Ok(VerifiedAttestation {
+        manifest,
+        subject_name: verified.subject_name,
+        subject_digest: *expected_digest,
+        signer: verified.signer,
+    })
+}
+
+/// What Sigstore's verification said no to, as exelock's error: the failures exelock names on
+/// its own (signature, subject, identity) keep their variants, the rest keep their category.
+fn rejection(
+    error: sigstore_verify::Error,
+    outline: &Outline,
+    subject: &SubjectDigest,
+    signer: impl Fn() -> String,
+) -> Error {
+    use sigstore_verify::Error as Sigstore;
+    let category = match &error {
+        Sigstore::SignatureInvalid(_) => {
+            return Error::BadSignature { signer: signer() };
+        }
+        Sigstore::ArtifactMismatch(_)
+            if statement::check_statement(&outline.payload, subject, &PredicateType::Any)
+                .is_ok() =>
+        {
+            // The statement does name the subject: what differs is the digest a log entry
+            // recorded (a Rekor v2 hashedrekord over the DSSE envelope), so another envelope
+            // was logged than the one in the bundle.
+            Rejection::TransparencyLog
+        }
+        Sigstore::ArtifactMismatch(_) => {
+            return Error::SubjectMismatch {
+                got: statement::describe_subjects_of(&outline.payload),
+                expected: subject.clone(),
+            };
+        }
+        Sigstore::IdentityMismatch { expected, actual } => {
+            return Error::IdentityMismatch {
+                got: actual
+                    .as_ref()
+                    .map_or_else(|| "no email or URI SAN".to_owned(), ToString::to_string),
+                expected: expected.to_string(),
+            };
+        }
+        Sigstore::IssuerMismatch { expected, actual } => {
+            return Error::IssuerMismatch {
+                got: actual
+                    .clone()
+                    .unwrap_or_else(|| "no issuer extension".to_owned()),
+                expected: expected.clone(),
+            };
+        }
+        Sigstore::Certificate(_) => Rejection::Certificate,
+        Sigstore::TransparencyLog(_) => Rejection::TransparencyLog,
+        Sigstore::Timestamp(_) => Rejection::Timestamp,
+        Sigstore::InvalidTrustRoot(_)
+        | Sigstore::TrustRoot(_)
+        | Sigstore::TrustedCertificate(_) => {
+            return Error::TrustedRoot {
+                reason: error.to_string(),
+            };
+        }
+        Sigstore::UnsupportedArtifact(_) | Sigstore::ArtifactRead(_) => {
+            return Error::BundleFormat {
+                reason: error.to_string(),
+            };
+        }
+        _ => Rejection::Bundle,
     };
-    let integrated_time = first.integrated_time;
-    for entry in &entries {
-        let log_key = trusted_root.log_key(&entry.log_id.key_id, entry.integrated_time)?;
-        tlog::verify_set(entry, log_key)?;
-        tlog::check_dsse_entry(entry, envelope, signature, leaf_der)?;
+    Error::Rejected {
+        category,
+        source: Box::new(error),
+    }
+}
+
+/// The parts of a bundle exelock checks itself before Sigstore's verification, read leniently
+/// so that a bundle the Sigstore types refuse (two signatures) still gets exelock's precise
+/// error.
+struct Outline {
+    signatures: Vec<String>,
+    has_certificate: bool,
+    has_public_key: bool,
+    tlog_entries: usize,
+    timestamps: usize,
+    payload_type: String,
+    payload: Vec<u8>,
+    envelope_json: Vec<u8>,
+}
+
+impl Outline {
+    fn read(bundle_json: &[u8]) -> Result<Self, Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Bundle {
+            media_type: String,
+            verification_material: Option<Material>,
+            dsse_envelope: Option<Box<serde_json::value::RawValue>>,
+            message_signature: Option<serde::de::IgnoredAny>,
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct Material {
+            public_key: Option<serde::de::IgnoredAny>,
+            certificate: Option<serde::de::IgnoredAny>,
+            x509_certificate_chain: Option<serde::de::IgnoredAny>,
+            // proto3 JSON writers may write `null` for an absent list or message.
+            tlog_entries: Option<Vec<serde::de::IgnoredAny>>,
+            timestamp_verification_data: Option<Timestamps>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Timestamps {
+            rfc3161_timestamps: Option<Vec<serde::de::IgnoredAny>>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Envelope {
+            payload_type: String,
+            payload: String,
+            signatures: Option<Vec<Signature>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Signature {
+            sig: Option<String>,
+        }
+
+        let bundle: Bundle = serde_json::from_slice(bundle_json).map_err(|source| Error::Json {
+            document: "Sigstore bundle",
+            source,
+        })?;
+        if !bundle
+            .media_type
+            .starts_with("application/vnd.dev.sigstore.bundle")
+        {
+            return Err(Error::BundleMediaType {
+                got: bundle.media_type,
+            });
+        }
+        let Some(envelope_raw) = bundle.dsse_envelope else {
+            return Err(Error::BundleIncomplete {
+                what: if bundle.message_signature.is_some() {
+                    "DSSE envelope (it signs a blob with a message signature, not an attestation)"
+                } else {
+                    "DSSE envelope"
+                },
+            });
+        };
+        let envelope: Envelope =
+            serde_json::from_str(envelope_raw.get()).map_err(|source| Error::Json {
+                document: "DSSE envelope",
+                source,
+            })?;
+        let signatures = envelope.signatures.unwrap_or_default();
+        if signatures.len() > dsse::MAX_SIGNATURES {
+            return Err(Error::SignatureCount {
+                got: signatures.len(),
+            });
+        }
+        let payload = dsse::decode_base64(&envelope.payload).map_err(|source| Error::Base64 {
+            field: "DSSE payload",
+            source,
+        })?;
+        let material = bundle.verification_material.unwrap_or_default();
+        Ok(Self {
+            signatures: signatures
+                .into_iter()
+                .map(|signature| signature.sig.unwrap_or_default())
+                .collect(),
+            has_certificate: material.certificate.is_some()
+                || material.x509_certificate_chain.is_some(),
+            has_public_key: material.public_key.is_some(),
+            tlog_entries: material.tlog_entries.map_or(0, |entries| entries.len()),
+            timestamps: material
+                .timestamp_verification_data
+                .and_then(|data| data.rfc3161_timestamps)
+                .map_or(0, |timestamps| timestamps.len()),
+            payload_type: envelope.payload_type,
+            payload,
+            envelope_json: envelope_raw.get().as_bytes().to_vec(),
+        })
     }
 
-    if !x509::valid_at(&leaf, integrated_time) {
-        let (not_before, not_after) = x509::validity(&leaf);
-        return Err(Error::CertificateExpired {
-            what: format!("the signing certificate ({})", x509::subject(&leaf)),
-            not_before,
-            not_after,
-            integrated_time,
-        });
-    }
-    if !trusted_root.chains(&leaf, integrated_time) {
-        return Err(Error::UntrustedCertificate {
-            issuer: x509::issuer(&leaf),
-        });
-    }
-    if !x509::has_code_signing_usage(&leaf) {
-        return Err(Error::CodeSigningUsage);
-    }
-    let identities = x509::identities(&leaf);
-    if !identities.iter().any(|san| san == identity) {
-        return Err(Error::IdentityMismatch {
-            got: if identities.is_empty() {
-                "no email or URI SAN".to_owned()
-            } else {
-                identities.join(", ")
-            },
-            expected: identity.to_owned(),
-        });
-    }
-    let certificate_issuer = x509::oidc_issuer(&leaf);
-    if certificate_issuer.as_deref() != Some(issuer) {
-        return Err(Error::IssuerMismatch {
-            got: certificate_issuer.unwrap_or_else(|| "no issuer extension".to_owned()),
-            expected: issuer.to_owned(),
-        });
+    /// Exactly one signature: none, two different ones, or one repeated are all refused.
+    fn check_signatures(&self) -> Result<(), Error> {
+        match self.signatures.as_slice() {
+            [_] => Ok(()),
+            [first, rest @ ..] if !rest.is_empty() && rest.iter().all(|other| other == first) => {
+                Err(Error::DuplicateSignature {
+                    count: self.signatures.len(),
+                })
+            }
+            signatures => Err(Error::SignatureCount {
+                got: signatures.len(),
+            }),
+        }
     }
 
-    let signer = format!("{identity} (issuer {issuer})");
-    let key = EcKey::of_certificate(&leaf).ok_or_else(|| Error::Certificate {
-        what: "the signing certificate".to_owned(),
-        reason: "its key is not ECDSA P-256 or P-384".to_owned(),
-    })?;
-    let hash = match key {
-        EcKey::P256(_) => Hash::Sha256,
-        EcKey::P384(_) => Hash::Sha384,
-    };
-    if !key.verify(&envelope.pae(), signature, hash) {
-        return Err(Error::BadSignature {
-            signer: format!("the certificate of {signer}"),
-        });
+    fn check_material_fits(&self, trust: &Trust) -> Result<(), Error> {
+        match trust {
+            Trust::Key { .. } if self.has_certificate => Err(Error::TrustMismatch {
+                bundle: "a certificate (keyless)",
+                trust: "a public key",
+            }),
+            Trust::Keyless { .. } if self.has_public_key || !self.has_certificate => {
+                Err(Error::TrustMismatch {
+                    bundle: "a public key",
+                    trust: "a keyless identity",
+                })
+            }
+            _ => Ok(()),
+        }
     }
-    Ok(VerifiedSigner(signer))
 }

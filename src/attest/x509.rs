@@ -1,3 +1,5 @@
+//! Hand-written keyless-signing helpers that sigstore-sign replaces; removed with them.
+#![allow(dead_code)]
 //! X.509 checks for keyless verification: parse DER certificates, verify a certificate's
 //! signature with its issuer's key (ECDSA P-256 or P-384, SHA-256/384/512), and read the parts of
 //! a Fulcio certificate that policy cares about (validity, CA flag, code-signing EKU, SAN, OIDC

@@ -20,7 +20,10 @@ use crate::attest::keyless;
 use crate::attest::keys::{self, PublicKey};
 use crate::attest::lookup::{self, Candidate, CandidateKind};
 use crate::attest::sign::IdentityTokenSource;
-use crate::attest::{self, Signer, Trust, TrustedRoot, VerifiedAttestation};
+use crate::attest::{
+    self, PredicateType, Signer, SubjectDigest, Trust, TrustedRoot, VerifiedAttestation,
+    VerifiedStatement,
+};
 use crate::digest::Sha256Digest;
 use crate::image::registry::{RegistrySettings, RegistrySource};
 use crate::image::{self, ImageSource as _, PlatformSelection, ResolvedImage};
@@ -77,7 +80,7 @@ pub(super) struct TrustArgs {
     /// Verify keyless: the OIDC issuer of that identity (exact).
     #[arg(long, value_name = "URL", requires = "certificate_identity")]
     pub(super) certificate_oidc_issuer: Option<String>,
-    /// Sigstore trusted_root.json with the Fulcio CAs and Rekor keys (needed for keyless).
+    /// Sigstore trusted_root.json: the Fulcio CAs, Rekor and CT log keys and timestamp authorities to trust (default: the public-good instance's, built in).
     #[arg(long, value_name = "FILE")]
     pub(super) trusted_root: Option<PathBuf>,
 }
@@ -85,28 +88,31 @@ pub(super) struct TrustArgs {
 impl TrustArgs {
     /// The trust policy, or `None` when none was given.
     pub(super) fn trust(&self) -> Result<Option<Trust>> {
+        let trusted_root = || -> Result<TrustedRoot> {
+            let Some(root_path) = &self.trusted_root else {
+                return Ok(TrustedRoot::public_good()?);
+            };
+            TrustedRoot::from_json(&fs_err::read(root_path)?)
+                .with_context(|| format!("{} is not a usable trusted root", root_path.display()))
+        };
         if let Some(path) = &self.public_key {
             let pem = fs_err::read(path)?;
             let key = PublicKey::from_pem(&pem)
                 .with_context(|| format!("{} is not a usable public key", path.display()))?;
-            return Ok(Some(Trust::Key(key)));
+            return Ok(Some(Trust::Key {
+                key,
+                trusted_root: trusted_root()?,
+            }));
         }
         let (Some(identity), Some(issuer)) =
             (&self.certificate_identity, &self.certificate_oidc_issuer)
         else {
             return Ok(None);
         };
-        let Some(root_path) = &self.trusted_root else {
-            bail!(
-                "keyless verification needs --trusted-root FILE (a Sigstore trusted_root.json; `cosign trusted-root create` or the sigstore TUF repository provide one)"
-            );
-        };
-        let trusted_root = TrustedRoot::from_json(&fs_err::read(root_path)?)
-            .with_context(|| format!("{} is not a usable trusted root", root_path.display()))?;
         Ok(Some(Trust::Keyless {
             identity: identity.clone(),
             issuer: issuer.clone(),
-            trusted_root,
+            trusted_root: trusted_root()?,
         }))
     }
 }
@@ -151,7 +157,20 @@ pub(super) struct VerifyArgs {
     /// With --bundle: the digest the attestation must be for.
     #[arg(long, value_name = "sha256:…")]
     image_digest: Option<Sha256Digest>,
-    /// Write the verified manifest to FILE.
+    /// The predicate the attestation must carry: exelock's executable manifest (the default), another predicate type URI (e.g. https://slsa.dev/provenance/v1), or `any`.
+    #[arg(long, value_name = "URI|any", default_value = PREDICATE_TYPE)]
+    predicate_type: PredicateType,
+    /// With --bundle and another --predicate-type: hash this file and require a subject with its digest (sha256, or sha512 where the statement uses it).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["image_digest", "subject_digest"])]
+    artifact: Option<PathBuf>,
+    /// With --bundle and another --predicate-type: the subject digest the attestation must name.
+    #[arg(
+        long,
+        value_name = "sha256:…|sha384:…|sha512:…",
+        conflicts_with = "image_digest"
+    )]
+    subject_digest: Option<SubjectDigest>,
+    /// Write the verified manifest (for another --predicate-type: the verified in-toto statement) to FILE.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Verify this platform of a multi-platform index (default linux/amd64).
@@ -526,26 +545,41 @@ pub(super) fn check_registry_attestation(
     trust: &Trust,
     platform: Option<&str>,
 ) -> Result<Checked> {
-    let search = store.find_attestations(digest)?;
-    if search.found.is_empty() && search.rejected.is_empty() {
-        return Ok(Checked::Invalid {
-            reasons: vec![format!(
-                "no attestation is stored for {digest} (no referrer, fallback tag or cosign .att image)"
-            )],
-        });
-    }
-    let unread = search.rejected.iter().map(ToString::to_string).collect();
-    let candidates = search.found.into_iter().map(|found| Candidate {
-        origin: format!("{} {}", found.origin.describe(), found.carrier),
-        kind: if found.media_type == image::registry::DSSE_MEDIA_TYPE {
-            CandidateKind::Envelope
-        } else {
-            CandidateKind::Bundle
-        },
-        bytes: found.bytes,
-    });
+    let (candidates, unread) = registry_candidates(store, digest)?;
     let lookup = lookup::check_candidates(candidates, digest, trust);
     Ok(first_valid(lookup, unread, platform))
+}
+
+/// The documents a registry stores as attestations of `digest`, and why any stored one could
+/// not even be read (or that there is none).
+fn registry_candidates(
+    store: &RegistrySource,
+    digest: &Sha256Digest,
+) -> Result<(Vec<Candidate>, Vec<String>)> {
+    let search = store.find_attestations(digest)?;
+    if search.found.is_empty() && search.rejected.is_empty() {
+        return Ok((
+            Vec::new(),
+            vec![format!(
+                "no attestation is stored for {digest} (no referrer, fallback tag or cosign .att image)"
+            )],
+        ));
+    }
+    let unread = search.rejected.iter().map(ToString::to_string).collect();
+    let candidates = search
+        .found
+        .into_iter()
+        .map(|found| Candidate {
+            origin: format!("{} {}", found.origin.describe(), found.carrier),
+            kind: if found.media_type == image::registry::DSSE_MEDIA_TYPE {
+                CandidateKind::Envelope
+            } else {
+                CandidateKind::Bundle
+            },
+            bytes: found.bytes,
+        })
+        .collect();
+    Ok((candidates, unread))
 }
 
 /// Verifies a bundle file (a bundle, an envelope, or an array of them) for `digest`: valid when
@@ -571,14 +605,24 @@ pub(super) fn bundle_file_lookup(
     digest: &Sha256Digest,
     trust: &Trust,
 ) -> Result<lookup::Lookup> {
+    let lookup = lookup::check_candidates(bundle_file_candidates(path)?, digest, trust);
+    refuse_unreadable(lookup)
+}
+
+/// The attestations of a bundle file, unverified.
+fn bundle_file_candidates(path: &Path) -> Result<Vec<Candidate>> {
     let label = path.display().to_string();
     let mut bytes = Vec::new();
     fs_err::File::open(path)?
         .take(lookup::MAX_BUNDLE_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {label}"))?;
-    let candidates = lookup::candidates_from_bundle_file(&bytes, &label)?;
-    let lookup = lookup::check_candidates(candidates, digest, trust);
+    Ok(lookup::candidates_from_bundle_file(&bytes, &label)?)
+}
+
+/// A bundle file lookup with nothing valid and an entry that could not be read at all is an
+/// input error (exit 2), not a verdict.
+fn refuse_unreadable<T>(lookup: lookup::Lookup<T>) -> Result<lookup::Lookup<T>> {
     if lookup.valid.is_empty()
         && let Some(unreadable) = lookup
             .rejected
@@ -590,12 +634,60 @@ pub(super) fn bundle_file_lookup(
     Ok(lookup)
 }
 
+/// The digest of the image `reference` names (of `platform` in an index).
+fn image_digest_of(
+    reference: &str,
+    registry: &RegistrySettings,
+    platform: Option<&Platform>,
+) -> Result<Sha256Digest> {
+    let source = image::open(reference, registry)?;
+    let resolution = source.resolve(&selection_of(platform, false))?;
+    resolution.images[0]
+        .manifest_digest
+        .with_context(|| format!("{reference} has no manifest digest to verify against"))
+}
+
+/// The sha256 and sha512 of a file, read once.
+fn artifact_digests(path: &Path) -> Result<Vec<SubjectDigest>> {
+    use sha2::Digest as _;
+    let mut file = fs_err::File::open(path)?;
+    let mut sha256 = sha2::Sha256::new();
+    let mut sha512 = sha2::Sha512::new();
+    let mut buffer = vec![0_u8; 1 << 16];
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if read == 0 {
+            break;
+        }
+        sha256.update(&buffer[..read]);
+        sha512.update(&buffer[..read]);
+    }
+    Ok(vec![
+        format!("sha256:{}", hex::encode(sha256.finalize()))
+            .parse()
+            .map_err(anyhow::Error::msg)?,
+        format!("sha512:{}", hex::encode(sha512.finalize()))
+            .parse()
+            .map_err(anyhow::Error::msg)?,
+    ])
+}
+
 pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
     let Some(trust) = args.trust.trust()? else {
         bail!(
             "say whom to trust: --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer (with --trusted-root)"
         );
     };
+    if args.predicate_type != PredicateType::Manifest {
+        return run_verify_statement(args, &trust);
+    }
+    if args.artifact.is_some() || args.subject_digest.is_some() {
+        bail!(
+            "--artifact and --subject-digest verify attestations of other predicates (--predicate-type URI|any); an exelock manifest is about an image: name it, or pass --image-digest"
+        );
+    }
     let registry = args.registry.settings()?;
     let mut checks: Vec<(String, Sha256Digest, Checked)> = Vec::new();
     match (&args.bundle, &args.image) {
@@ -603,12 +695,7 @@ pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
             let digest = match (args.image_digest, &args.image) {
                 (Some(digest), _) => digest,
                 (None, Some(reference)) => {
-                    let source = image::open(reference, &registry)?;
-                    let resolution =
-                        source.resolve(&selection_of(args.platform.as_ref(), false))?;
-                    resolution.images[0].manifest_digest.with_context(|| {
-                        format!("{reference} has no manifest digest to verify against")
-                    })?
+                    image_digest_of(reference, &registry, args.platform.as_ref())?
                 }
                 (None, None) => bail!("with --bundle, name the image or its --image-digest"),
             };
@@ -692,6 +779,125 @@ pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
         if bytes.last() != Some(&b'\n') {
             bytes.push(b'\n');
         }
+        write_atomically(path, &bytes)?;
+    }
+    Ok(if all_valid {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+/// `verify --predicate-type URI|any`: the same checks for an in-toto attestation of another
+/// predicate, about an image or any artifact; `-o` writes the verified statement.
+fn run_verify_statement(args: &VerifyArgs, trust: &Trust) -> Result<ExitStatus> {
+    let registry = args.registry.settings()?;
+    let predicate = &args.predicate_type;
+    let mut checks: Vec<(
+        String,
+        SubjectDigest,
+        lookup::Lookup<VerifiedStatement>,
+        Vec<String>,
+    )> = Vec::new();
+    match (&args.bundle, &args.image) {
+        (Some(bundle), _) => {
+            let subjects = match (&args.artifact, &args.subject_digest, args.image_digest) {
+                (Some(path), _, _) => artifact_digests(path)?,
+                (None, Some(digest), _) => vec![digest.clone()],
+                (None, None, Some(digest)) => vec![SubjectDigest::from(digest)],
+                (None, None, None) => match &args.image {
+                    Some(reference) => vec![SubjectDigest::from(image_digest_of(
+                        reference,
+                        &registry,
+                        args.platform.as_ref(),
+                    )?)],
+                    None => bail!(
+                        "with --bundle, name the subject: --artifact FILE, --subject-digest ALG:HEX, --image-digest, or the image"
+                    ),
+                },
+            };
+            let lookup = refuse_unreadable(lookup::check_statement_candidates(
+                bundle_file_candidates(bundle)?,
+                &subjects,
+                predicate,
+                trust,
+            ))?;
+            let name = args
+                .artifact
+                .as_ref()
+                .map(|path| path.display().to_string())
+                .or_else(|| args.image.clone())
+                .unwrap_or_else(|| subjects[0].to_string());
+            checks.push((name, subjects[0].clone(), lookup, Vec::new()));
+        }
+        (None, Some(reference)) => {
+            if image::is_local_reference(reference) {
+                bail!(
+                    "attestations are stored in registries; for the local image {reference} pass --bundle FILE"
+                );
+            }
+            let store = RegistrySource::open(reference, &registry)?;
+            let resolution = store.resolve(&selection_of(args.platform.as_ref(), false))?;
+            for resolved in &resolution.images {
+                for digest in resolved
+                    .manifest_digest
+                    .into_iter()
+                    .chain(resolved.index_digest)
+                {
+                    let (candidates, unread) = registry_candidates(&store, &digest)?;
+                    let subject = SubjectDigest::from(digest);
+                    let lookup = lookup::check_statement_candidates(
+                        candidates,
+                        std::slice::from_ref(&subject),
+                        predicate,
+                        trust,
+                    );
+                    checks.push((reference.clone(), subject, lookup, unread));
+                }
+            }
+        }
+        (None, None) => bail!(
+            "name the image to verify, or pass --bundle FILE with --artifact, --subject-digest or --image-digest"
+        ),
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut statements: Vec<serde_json::Value> = Vec::new();
+    let mut all_valid = true;
+    for (name, subject, lookup, unread) in checks {
+        if let Some(found) = lookup.valid.first() {
+            let verified = &found.attestation;
+            writeln!(
+                stdout,
+                "verified {name} {subject}: {} attestation signed by {}, found as {}",
+                verified.predicate_type(),
+                verified.signer(),
+                found.origin
+            )?;
+            let statement: serde_json::Value = serde_json::from_slice(verified.statement_json())?;
+            if !statements.contains(&statement) {
+                statements.push(statement);
+            }
+        } else {
+            all_valid = false;
+            writeln!(
+                stdout,
+                "NOT VERIFIED {name} {subject}: no valid attestation with predicate type {} for this digest",
+                predicate.expected()
+            )?;
+            for reason in unread
+                .into_iter()
+                .chain(lookup.rejected.iter().map(ToString::to_string))
+            {
+                writeln!(stdout, "  - {reason}")?;
+            }
+        }
+    }
+    if let (Some(path), true) = (&args.output, all_valid) {
+        let mut bytes = match statements.as_slice() {
+            [one] => serde_json::to_vec_pretty(one)?,
+            many => serde_json::to_vec_pretty(many)?,
+        };
+        bytes.push(b'\n');
         write_atomically(path, &bytes)?;
     }
     Ok(if all_valid {

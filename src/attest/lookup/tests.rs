@@ -38,7 +38,7 @@ fn reasons(lookup: &Lookup) -> Vec<String> {
 #[test]
 fn one_bad_candidate_does_not_hide_a_good_one() {
     let signer = signer();
-    let trust = Trust::Key(signer.public_key().clone());
+    let trust = Trust::key(signer.public_key().clone()).unwrap();
     let good = attestation(&signer, image_digest(), "linux/amd64");
     let other_image = attestation(&signer, Sha256Digest::of(b"another image"), "linux/amd64");
     let mut tampered: serde_json::Value = serde_json::from_slice(&good.bundle_json).unwrap();
@@ -109,7 +109,7 @@ fn one_bad_candidate_does_not_hide_a_good_one() {
 fn every_valid_attestation_is_returned() {
     // An index digest is the subject of one attestation per platform: all of them count.
     let signer = signer();
-    let trust = Trust::Key(signer.public_key().clone());
+    let trust = Trust::key(signer.public_key().clone()).unwrap();
     let amd64 = attestation(&signer, image_digest(), "linux/amd64");
     let arm64 = attestation(&signer, image_digest(), "linux/arm64");
     let lookup = check_candidates(
@@ -137,7 +137,7 @@ fn every_valid_attestation_is_returned() {
 fn the_kind_decides_how_a_candidate_is_read() {
     // An envelope offered as a bundle is not a bundle; the same bytes as an envelope verify.
     let signer = signer();
-    let trust = Trust::Key(signer.public_key().clone());
+    let trust = Trust::key(signer.public_key().clone()).unwrap();
     let envelope = attestation(&signer, image_digest(), "linux/amd64")
         .envelope
         .to_json()
@@ -196,7 +196,7 @@ fn bundle_files_become_candidates() {
     let lookup = check_candidates(
         many,
         &image_digest(),
-        &Trust::Key(signer.public_key().clone()),
+        &Trust::key(signer.public_key().clone()).unwrap(),
     );
     assert_eq!(lookup.valid.len(), 2);
     assert_eq!(lookup.rejected.len(), 2);
