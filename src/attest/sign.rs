@@ -43,7 +43,7 @@ impl std::fmt::Debug for IdentityTokenSource {
 /// Who signs attestations.
 #[derive(Debug)]
 pub enum Signer {
-    /// A private key (cosign format or PKCS#8); the bundle names it by key id.
+    /// A private key (cosign format or PKCS#8); the bundle names it by its hint, as cosign does.
     Key(KeySigner),
     /// An ephemeral key certified by Fulcio for an OIDC identity, the signature logged in Rekor.
     Keyless(KeylessSettings),
