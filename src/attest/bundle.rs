@@ -60,7 +60,8 @@ pub struct VerificationMaterial {
 /// `PublicKeyIdentifier`: an unauthenticated hint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicKeyIdentifier {
-    /// exelock writes the key id (hex SHA-256 of the public key's DER).
+    /// exelock writes what cosign writes: the SHA-256 of the public key's DER in standard
+    /// base64 (earlier exelock releases wrote it in hex). Never read for a decision.
     #[serde(default)]
     pub hint: String,
 }
@@ -163,14 +164,14 @@ pub struct Checkpoint {
 }
 
 impl Bundle {
-    /// A key-based bundle: the key named by `key_id`, no log entries.
+    /// A key-based bundle: the key named by `hint`, no log entries.
     #[must_use]
-    pub fn with_public_key(envelope: &dsse::Envelope, key_id: &str) -> Self {
+    pub fn with_public_key(envelope: &dsse::Envelope, hint: &str) -> Self {
         Self {
             media_type: BUNDLE_MEDIA_TYPE.to_owned(),
             verification_material: VerificationMaterial {
                 public_key: Some(PublicKeyIdentifier {
-                    hint: key_id.to_owned(),
+                    hint: hint.to_owned(),
                 }),
                 ..VerificationMaterial::default()
             },
@@ -317,7 +318,7 @@ mod tests {
             payload: b"{}".to_vec(),
             payload_type: crate::attest::IN_TOTO_PAYLOAD_TYPE.into(),
             signatures: vec![dsse::Signature {
-                keyid: "abc".into(),
+                keyid: String::new(),
                 sig: vec![1, 2, 3],
             }],
         }
@@ -352,7 +353,7 @@ mod tests {
 
     #[test]
     fn key_bundle_has_the_documented_shape() {
-        let json = Bundle::with_public_key(&envelope(), "abc")
+        let json = Bundle::with_public_key(&envelope(), "qrs=")
             .to_json()
             .unwrap();
         let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
@@ -360,11 +361,11 @@ mod tests {
             value,
             serde_json::json!({
                 "mediaType": BUNDLE_MEDIA_TYPE,
-                "verificationMaterial": {"publicKey": {"hint": "abc"}},
+                "verificationMaterial": {"publicKey": {"hint": "qrs="}},
                 "dsseEnvelope": {
                     "payload": "e30=",
                     "payloadType": "application/vnd.in-toto+json",
-                    "signatures": [{"keyid": "abc", "sig": "AQID"}]
+                    "signatures": [{"keyid": "", "sig": "AQID"}]
                 }
             })
         );
@@ -387,7 +388,7 @@ mod tests {
     #[test]
     fn sigstore_protobuf_specs_reads_our_bundles_and_we_read_its_output() {
         for bundle in [
-            Bundle::with_public_key(&envelope(), "abc"),
+            Bundle::with_public_key(&envelope(), "qrs="),
             Bundle::with_certificate(&envelope(), vec![0x30, 0x00], vec![tlog_entry()]),
         ] {
             let json = bundle.to_json().unwrap();

@@ -24,7 +24,7 @@ pub const MAX_SIGNATURES: usize = 16;
 /// A DSSE envelope: a payload, its type and the signatures over `PAE(payload_type, payload)`.
 ///
 /// Serde reads and writes the standard JSON form:
-/// `{"payload": b64, "payloadType": "...", "signatures": [{"keyid": "...", "sig": b64}]}`.
+/// `{"payload": b64, "payloadType": "...", "signatures": [{"keyid": "", "sig": b64}]}`.
 /// `payload` and `sig` are written in standard base64 with padding; reading accepts standard or
 /// URL-safe base64, padded or not, as the spec requires of verifiers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +44,12 @@ pub struct Envelope {
 /// One signature of an envelope.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
-    /// Unauthenticated hint naming the key; may be empty. Never used for security decisions.
+    /// Unauthenticated hint naming the key; may be empty, and exelock leaves it empty, as cosign
+    /// does: verifiers that compare it with an id of their own for the key skip the signature
+    /// when the two differ, and they disagree on that id (go-securesystemslib, in cosign 3,
+    /// uses an SSH fingerprint; earlier exelock releases wrote the hex SHA-256 of the key's
+    /// DER). Written as `""` rather than left out, because Python's securesystemslib requires
+    /// the field. Read, never used for security decisions.
     #[serde(default)]
     pub keyid: String,
     /// The raw signature bytes (base64 in JSON); for exelock, an ASN.1 DER ECDSA signature.
@@ -256,18 +261,26 @@ mod tests {
 
     #[test]
     fn json_round_trips_in_the_standard_form() {
-        let envelope = Envelope {
+        let mut envelope = Envelope {
             payload: b"{\"a\":1}".to_vec(),
             payload_type: "application/vnd.in-toto+json".into(),
             signatures: vec![Signature {
-                keyid: "k".into(),
+                keyid: String::new(),
                 sig: vec![0xfb, 0xff, 0x00],
             }],
         };
         let json = envelope.to_json().unwrap();
+        // An empty keyid is written, not left out: securesystemslib requires the field.
         assert_eq!(
             String::from_utf8(json.clone()).unwrap(),
-            r#"{"payload":"eyJhIjoxfQ==","payloadType":"application/vnd.in-toto+json","signatures":[{"keyid":"k","sig":"+/8A"}]}"#
+            r#"{"payload":"eyJhIjoxfQ==","payloadType":"application/vnd.in-toto+json","signatures":[{"keyid":"","sig":"+/8A"}]}"#
+        );
+        assert_eq!(Envelope::from_json(&json).unwrap(), envelope);
+        envelope.signatures[0].keyid = "k".into();
+        let json = envelope.to_json().unwrap();
+        assert!(
+            String::from_utf8_lossy(&json).contains(r#"{"keyid":"k","sig":"+/8A"}"#),
+            "{json:?}"
         );
         assert_eq!(Envelope::from_json(&json).unwrap(), envelope);
     }

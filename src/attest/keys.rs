@@ -10,14 +10,17 @@
 //! PEM is read as OpenSSL reads it: besides RFC 7468's 64-column lines, a base64 body on one
 //! line or wrapped at another width (keys pasted into CI secrets often are) is accepted.
 //!
-//! Key ids are the lowercase hex SHA-256 of the public key's SubjectPublicKeyInfo DER; they are
-//! hints that name a key, never a reason to trust one.
+//! Key ids are the lowercase hex SHA-256 of the public key's SubjectPublicKeyInfo DER; the key
+//! hint a bundle carries is the same SHA-256 in standard base64, as cosign writes it. Both only
+//! name a key, never a reason to trust one.
 //!
 //! This module does no file I/O and never reads the environment: callers pass PEM bytes and
 //! passwords in. Private key material is zeroized when dropped and never shown by `Debug`.
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use p256::elliptic_curve::Generate as _;
@@ -173,6 +176,8 @@ impl KeySigner {
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicKey {
     key: VerifyingKey,
+    /// SHA-256 of the SubjectPublicKeyInfo DER.
+    fingerprint: [u8; 32],
     key_id: String,
 }
 
@@ -216,14 +221,27 @@ impl PublicKey {
         let der = key.to_public_key_der().map_err(|source| Error::PublicKey {
             reason: source.to_string(),
         })?;
-        let key_id = hex::encode(Sha256::digest(der.as_bytes()));
-        Ok(Self { key, key_id })
+        let fingerprint: [u8; 32] = Sha256::digest(der.as_bytes()).into();
+        let key_id = hex::encode(fingerprint);
+        Ok(Self {
+            key,
+            fingerprint,
+            key_id,
+        })
     }
 
     /// The key id: lowercase hex SHA-256 of the SubjectPublicKeyInfo DER.
     #[must_use]
     pub fn key_id(&self) -> String {
         self.key_id.clone()
+    }
+
+    /// The hint a key-based Sigstore bundle names this key by (`publicKey.hint`): the SHA-256 of
+    /// the SubjectPublicKeyInfo DER in standard base64, as cosign writes it
+    /// (`cmd/cosign/cli/verify/verify_bundle.go`, `internal/key/svkeypair.go`).
+    #[must_use]
+    pub fn bundle_hint(&self) -> String {
+        STANDARD.encode(self.fingerprint)
     }
 
     /// Verifies an ASN.1 DER ECDSA signature over `message` (SHA-256). High-S signatures, which
@@ -384,10 +402,11 @@ mod tests {
     }
 
     #[test]
-    fn key_id_is_sha256_of_the_spki_der() {
+    fn key_id_and_bundle_hint_are_sha256_of_the_spki_der() {
         let public = PublicKey::from_pem(OPENSSL_PKCS8_PUB).unwrap();
         let (_, der) = pem::decode_vec(OPENSSL_PKCS8_PUB.trim_ascii()).unwrap();
         assert_eq!(public.key_id(), hex::encode(Sha256::digest(&der)));
+        assert_eq!(public.bundle_hint(), STANDARD.encode(Sha256::digest(&der)));
         assert_eq!(public.to_der().unwrap(), der);
     }
 

@@ -43,7 +43,7 @@ impl std::fmt::Debug for IdentityTokenSource {
 /// Who signs attestations.
 #[derive(Debug)]
 pub enum Signer {
-    /// A private key (cosign format or PKCS#8); the bundle names it by key id.
+    /// A private key (cosign format or PKCS#8); the bundle names it by its hint, as cosign does.
     Key(KeySigner),
     /// An ephemeral key certified by Fulcio for an OIDC identity, the signature logged in Rekor.
     Keyless(KeylessSettings),
@@ -115,7 +115,14 @@ impl Signer {
 /// Wraps `manifest` in an in-toto Statement v1 (subject = `[{name: subject_name, digest:
 /// {sha256: hex}}]`, predicateType = [`crate::manifest::PREDICATE_TYPE`], predicate = the
 /// manifest), signs it as DSSE with `signer` and builds a bundle whose verification material is
-/// the key's id (`{"publicKey": {"hint": key_id}}`) and which has no transparency-log entry.
+/// the key's hint (`{"publicKey": {"hint": …}}`, see [`PublicKey::bundle_hint`]) and which has no
+/// transparency-log entry.
+///
+/// The signature's `keyid` is empty, as cosign writes it: cosign 3's DSSE verifier
+/// (go-securesystemslib) skips a signature whose non-empty `keyid` differs from the id it
+/// computes for the key (an SSH fingerprint), so any other value fails there.
+///
+/// [`PublicKey::bundle_hint`]: super::keys::PublicKey::bundle_hint
 ///
 /// `subject_digest` should be the manifest's image manifest (or index) digest; verification
 /// rejects anything else.
@@ -130,8 +137,9 @@ pub fn attest_with_key(
 ) -> Result<Attestation, Error> {
     let statement_json =
         Statement::for_manifest(manifest, subject_name, &subject_digest).to_json()?;
-    let envelope = sign_envelope(&statement_json, signer, signer.key_id())?;
-    let bundle_json = bundle::Bundle::with_public_key(&envelope, &signer.key_id()).to_json()?;
+    let envelope = sign_envelope(&statement_json, signer, String::new())?;
+    let bundle_json =
+        bundle::Bundle::with_public_key(&envelope, &signer.public_key().bundle_hint()).to_json()?;
     Ok(Attestation {
         statement_json,
         envelope,

@@ -97,13 +97,13 @@ fn key_attestation_verifies_as_bundle_and_as_envelope() {
     // The pieces agree with each other.
     assert_eq!(attestation.envelope.payload, attestation.statement_json);
     assert_eq!(attestation.envelope.payload_type, IN_TOTO_PAYLOAD_TYPE);
-    assert_eq!(attestation.envelope.signatures[0].keyid, signer.key_id());
+    assert_eq!(attestation.envelope.signatures[0].keyid, "");
     let bundle = bundle::Bundle::from_json(&attestation.bundle_json).unwrap();
     assert_eq!(bundle.media_type, BUNDLE_MEDIA_TYPE);
     assert_eq!(bundle.envelope().unwrap(), &attestation.envelope);
     assert_eq!(
         bundle.verification_material.public_key.unwrap().hint,
-        signer.key_id()
+        signer.public_key().bundle_hint()
     );
 }
 

@@ -9,9 +9,10 @@ Usage:
       Sign PAYLOAD_FILE's bytes as a DSSE envelope with an unencrypted PKCS#8 P-256 key and
       write the envelope JSON. PAYLOAD_TYPE defaults to application/vnd.in-toto+json.
 
-Both modes name keys the way exelock does: keyid = lowercase hex SHA-256 of the public key's
-SubjectPublicKeyInfo DER. securesystemslib only tries keys whose keyid equals the signature's
-keyid, so `verify` also checks that exelock writes that key id.
+securesystemslib only tries keys whose keyid equals the signature's keyid. exelock, like cosign,
+writes an empty keyid, so `verify` names the key "" and thereby also checks that the keyid is
+empty. `sign` names it the way earlier exelock releases did (lowercase hex SHA-256 of the public
+key's SubjectPublicKeyInfo DER), which exelock must still accept.
 
 Needs: python3 -m pip install 'securesystemslib[crypto]==1.6.0'
 Exit 2 on usage or input errors.
@@ -46,7 +47,9 @@ def key_id(public_key) -> str:
 
 def verify(envelope_path: str, pubkey_path: str) -> int:
     public = serialization.load_pem_public_key(Path(pubkey_path).read_bytes())
-    key = SSlibKey.from_crypto(public, keyid=key_id(public), scheme=SCHEME)
+    named = SSlibKey.from_crypto(public, scheme=SCHEME)
+    # from_crypto computes a keyid for an empty one; the constructor takes it as given.
+    key = SSlibKey("", named.keytype, named.scheme, named.keyval)
     envelope = Envelope.from_dict(json.loads(Path(envelope_path).read_text()))
     if len(envelope.signatures) != 1:
         print(f"expected one signature, got {len(envelope.signatures)}", file=sys.stderr)
@@ -56,7 +59,7 @@ def verify(envelope_path: str, pubkey_path: str) -> int:
     except VerificationError as error:
         print(f"verification failed: {error}", file=sys.stderr)
         return 1
-    print(f"ok: {envelope.payload_type}, {len(envelope.payload)} payload bytes, key {key.keyid}")
+    print(f"ok: {envelope.payload_type}, {len(envelope.payload)} payload bytes, keyid {key.keyid!r}")
     return 0
 
 
