@@ -251,7 +251,6 @@ fn a_bundle_cosign_attests_verifies_in_exelock() {
 /// 3.1 and 2.5 both write v0.1 there; only `--statement`, which 2.5 lacks, takes a v1 statement)
 /// of any predicate. exelock verifies it with `--predicate-type any`.
 #[test]
-#[ignore = "enable once `verify --predicate-type` and in-toto Statement v0.1 are accepted (issue 10)"]
 fn a_cosign_bundle_of_another_predicate_verifies_with_any_predicate_type() {
     for release in [Release::V3_1, Release::V2_5] {
         let Some(cosign) = cosign_binary(release) else {
