@@ -677,7 +677,7 @@ fn artifact_digests(path: &Path) -> Result<Vec<SubjectDigest>> {
 pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
     let Some(trust) = args.trust.trust()? else {
         bail!(
-            "say whom to trust: --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer (with --trusted-root)"
+            "say whom to trust: --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer (the public-good trusted root is built in; --trusted-root FILE for another instance)"
         );
     };
     if args.predicate_type != PredicateType::Manifest {

@@ -95,7 +95,7 @@ enum Command {
     Attest(attest::AttestArgs),
     /// Find and verify an image's attestation: the signature, that it is for exactly this digest, the predicate type.
     #[command(
-        after_help = "Exit codes: 0 a valid attestation for exactly this digest was found, 1 none was, 2 usage or input error.\n\nExamples:\n  exelock verify registry.example/app@sha256:… --key cosign.pub -o manifest.json\n  exelock verify ghcr.io/acme/app:1.2 --certificate-identity https://github.com/acme/app/.github/workflows/image.yml@refs/heads/main \\\n      --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json\n  exelock verify --bundle exelock.bundle.json --image-digest sha256:… --key cosign.pub"
+        after_help = "Exit codes: 0 a valid attestation for exactly this digest was found, 1 none was, 2 usage or input error.\n\nExamples:\n  exelock verify registry.example/app@sha256:… --key cosign.pub -o manifest.json\n  exelock verify ghcr.io/acme/app:1.2 --certificate-identity https://github.com/acme/app/.github/workflows/image.yml@refs/heads/main \\\n      --certificate-oidc-issuer https://token.actions.githubusercontent.com\n  exelock verify --bundle exelock.bundle.json --image-digest sha256:… --key cosign.pub\n  exelock verify --bundle app.sigstore.json --predicate-type https://slsa.dev/provenance/v1 --artifact app.tar.gz \\\n      --certificate-identity … --certificate-oidc-issuer …\n\nThe Sigstore checks (certificate chain and SCT, Rekor v1 and v2 entries with inclusion proofs and checkpoints,\nRFC 3161 timestamps) are sigstore-verify's, against the public-good trusted root built in or --trusted-root FILE.\nEach rejected candidate is listed with the part that failed: rejected (signature|subject|predicate|identity|\ncertificate|transparency log|timestamp|bundle)."
     )]
     Verify(attest::VerifyArgs),
     /// Judge runtime "added binary" findings (SCC, GuardDuty, Falco) against the image's signed manifest.
@@ -146,13 +146,13 @@ struct GateArgs {
     /// Check the image's stored attestation with this public key.
     #[arg(long, value_name = "FILE")]
     verify_key: Option<PathBuf>,
-    /// Check a keyless attestation: the certificate identity (with --certificate-oidc-issuer and --trusted-root).
+    /// Check a keyless attestation: the certificate identity (with --certificate-oidc-issuer; --trusted-root for another instance than the public-good one).
     #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
     certificate_identity: Option<String>,
     /// Check a keyless attestation: the OIDC issuer.
     #[arg(long, value_name = "URL", requires = "certificate_identity")]
     certificate_oidc_issuer: Option<String>,
-    /// Sigstore trusted_root.json for keyless checks.
+    /// Sigstore trusted_root.json to check against (default: the public-good instance's, built in).
     #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
     /// Output format on stdout.
@@ -680,7 +680,7 @@ fn gate_attestation(
                 Err(error) => AttestationStatus::Missing { reason: format!("the attestation made in this run does not verify: {error}") },
             },
             None => AttestationStatus::Verified {
-                signer: "this run's keyless signature (pass --certificate-identity, --certificate-oidc-issuer and --trusted-root to re-check it)".to_owned(),
+                signer: "this run's keyless signature (pass --certificate-identity and --certificate-oidc-issuer to re-check it)".to_owned(),
             },
         };
         return Ok((status, pushed));

@@ -275,7 +275,7 @@ impl Triage<'_> {
         }
         let Some(trust) = &self.trust else {
             bail!(
-                "no way to verify the image's attestation: pass --key cosign.pub, or --certificate-identity, --certificate-oidc-issuer and --trusted-root"
+                "no way to verify the image's attestation: pass --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer (with --trusted-root for another instance than the public-good one)"
             );
         };
         if let Some(bundle) = &self.args.bundle {
