@@ -157,7 +157,7 @@ pub(super) struct VerifyArgs {
     /// With --bundle: the digest the attestation must be for.
     #[arg(long, value_name = "sha256:…")]
     image_digest: Option<Sha256Digest>,
-    /// The predicate the attestation must carry: exelock's executable manifest (the default), another predicate type URI (e.g. https://slsa.dev/provenance/v1), or `any`.
+    /// The predicate the attestation must carry: exelock's executable manifest (the default), another predicate type URI (such as SLSA provenance v1's), or `any`.
     #[arg(long, value_name = "URI|any", default_value = PREDICATE_TYPE)]
     predicate_type: PredicateType,
     /// With --bundle and another --predicate-type: hash this file and require a subject with its digest (sha256, or sha512 where the statement uses it).
