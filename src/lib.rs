@@ -8,6 +8,8 @@
 //! - [`finding`]: runtime findings (SCC, GuardDuty, Falco) read and normalised (no I/O).
 //! - [`image`]: image sources (OCI layouts, archives) and verified layer streams.
 //! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest.
+//! - [`pkgdb`]: OS package databases (dpkg, chisel, apk, RPM) read from bytes: owners and
+//!   packaged digests (no I/O).
 //! - [`attest`]: signed in-toto attestations of manifests (DSSE, Sigstore bundles, cosign keys,
 //!   keyless Fulcio/Rekor) and their verification.
 //! - [`triage`]: a finding's binaries judged against an image's manifest (pure). It takes the
@@ -30,6 +32,7 @@ pub mod finding;
 pub mod gate;
 pub mod image;
 pub mod manifest;
+pub mod pkgdb;
 pub mod policy;
 pub mod report;
 pub mod triage;

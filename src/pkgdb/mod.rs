@@ -1,0 +1,156 @@
+//! OS package databases: which package owns which file, and the digest the package recorded
+//! for it — read from the bytes of a database file (or a set of them), never from a filesystem.
+//!
+//! Formats (details in `docs/formats.md` of the project and the modules):
+//! - Debian/Ubuntu dpkg: `var/lib/dpkg/status` + `info/<pkg>[:<arch>].list` / `.md5sums`;
+//!   distroless `var/lib/dpkg/status.d/<pkg>` + `<pkg>.md5sums` ([`dpkg`]);
+//! - Ubuntu chisel: `var/lib/chisel/manifest.wall` (zstd jsonwall) ([`chisel`]);
+//! - Alpine apk: `lib/apk/db/installed` ([`apk`]);
+//! - RPM: `rpmdb.sqlite`, Berkeley DB `Packages`, NDB `Packages.db`, each holding RPM headers
+//!   ([`rpm`]).
+//!
+//! Pure: each reader takes bytes the caller collected while scanning an image and returns a
+//! [`PackageSet`]. Nothing here opens a file, walks a directory or resolves symlinks: matching a
+//! recorded path to a file of the image (merged `/usr`, hardlinks) is the caller's job.
+//! Database files are hostile input: every length, offset and count is bounded before use.
+
+use std::fmt;
+
+/// Which kind of database a package was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Database {
+    /// `var/lib/dpkg/status` with `info/*.list` and `info/*.md5sums`.
+    Dpkg,
+    /// distroless: `var/lib/dpkg/status.d/<pkg>` with `<pkg>.md5sums`.
+    DpkgStatusD,
+    /// Ubuntu chisel `var/lib/chisel/manifest.wall`.
+    Chisel,
+    /// Alpine `lib/apk/db/installed`.
+    Apk,
+    /// RPM `rpmdb.sqlite`.
+    RpmSqlite,
+    /// RPM Berkeley DB `Packages`.
+    RpmBerkeleyDb,
+    /// RPM NDB `Packages.db`.
+    RpmNdb,
+}
+
+impl Database {
+    /// The name in manifests and messages: `dpkg`, `dpkg-status.d`, `chisel`, `apk`,
+    /// `rpm-sqlite`, `rpm-bdb`, `rpm-ndb`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Dpkg => "dpkg",
+            Self::DpkgStatusD => "dpkg-status.d",
+            Self::Chisel => "chisel",
+            Self::Apk => "apk",
+            Self::RpmSqlite => "rpm-sqlite",
+            Self::RpmBerkeleyDb => "rpm-bdb",
+            Self::RpmNdb => "rpm-ndb",
+        }
+    }
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The algorithm of a digest a package recorded for a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DigestAlgorithm {
+    /// dpkg md5sums, RPM digest algorithm 1 (and absent), legacy apk hex checksums.
+    Md5,
+    /// apk `Z:Q1…`, RPM digest algorithm 2.
+    Sha1,
+    /// chisel, RPM digest algorithm 8.
+    Sha256,
+}
+
+/// A digest a package recorded for one of its files.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PackagedDigest {
+    /// Its algorithm.
+    pub algorithm: DigestAlgorithm,
+    /// The raw digest bytes (16, 20 or 32 of them).
+    pub bytes: Vec<u8>,
+}
+
+/// One installed package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Package {
+    /// `curl`.
+    pub name: String,
+    /// The full version as the package manager prints it: `7.88.1-10+deb12u5`, `1:2.3-4.el9`
+    /// (RPM: `[epoch:]version-release`), `1.2.4-r0`.
+    pub version: String,
+    /// `amd64`, `x86_64`, `noarch`, `all`; empty when the database does not say.
+    pub arch: String,
+    /// The package URL (<https://github.com/package-url/purl-spec>): `pkg:deb/debian/curl@…?arch=amd64`,
+    /// `pkg:rpm/…`, `pkg:apk/alpine/…`. The namespace (`debian`, `ubuntu`, `alpine`, `fedora`…)
+    /// comes from [`Distro`] when the caller knows it, else the ecosystem's generic one.
+    pub purl: String,
+    /// Which database it was read from.
+    pub database: Database,
+}
+
+/// A file a package installed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackagedFile {
+    /// The absolute path as the database records it (`/usr/bin/curl`, `/bin/ls` on merged-/usr
+    /// systems); bytes, since databases do not promise UTF-8.
+    pub path: Vec<u8>,
+    /// Index into [`PackageSet::packages`].
+    pub package: usize,
+    /// The digest the package recorded, if any (directories, symlinks and some databases record
+    /// none; dpkg conffiles are in `status`, not in md5sums).
+    pub digest: Option<PackagedDigest>,
+}
+
+/// Everything one database says: its packages and their files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PackageSet {
+    /// The installed packages.
+    pub packages: Vec<Package>,
+    /// Their files, in database order; a path may repeat (shared directories, `.list` overlap).
+    pub files: Vec<PackagedFile>,
+}
+
+/// The distribution, for package URLs: from `etc/os-release` `ID` (`debian`, `ubuntu`,
+/// `alpine`, `rhel`, `fedora`, `amzn`, `sles`, …) and `VERSION_ID`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Distro {
+    /// `ID`.
+    pub id: String,
+    /// `VERSION_ID`, possibly empty.
+    pub version_id: String,
+}
+
+/// Errors reading a database. Each names the database file and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bytes are not a database of this kind, or are damaged.
+    #[error("{file} is not a readable {database} database: {reason}")]
+    Malformed {
+        /// The database file (`var/lib/dpkg/status`, `var/lib/rpm/Packages`).
+        file: String,
+        /// Which kind it was read as.
+        database: Database,
+        /// What is wrong, with the offset or line where it helps.
+        reason: String,
+    },
+    /// A database larger than exelock reads, or with more entries.
+    #[error("{file} is too large: {what} (got {got}, limit {limit})")]
+    TooLarge {
+        /// The database file.
+        file: String,
+        /// What was counted: `bytes`, `packages`, `files of package curl`.
+        what: String,
+        /// The count.
+        got: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
