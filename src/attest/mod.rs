@@ -3,8 +3,8 @@
 //!
 //! - [`Signer`] says who signs: a cosign-format key ([`keys`], [`attest_with_key`]; the bundle
 //!   names the key by its id and carries no transparency-log entry), or keyless
-//!   ([`keyless::attest_keyless`]: a short-lived Fulcio certificate for an OIDC identity, an
-//!   ephemeral key, the signature recorded in Rekor).
+//!   ([`keyless::KeylessSigner`]: a short-lived Fulcio certificate for an OIDC identity, an
+//!   ephemeral key, the signature recorded in Rekor and timestamped by a TSA).
 //! - [`verify_bundle`] / [`verify_envelope`] check all of it against a [`Trust`] and the image
 //!   digest the caller expects, and return a [`VerifiedAttestation`] only if every check passed;
 //!   nothing else can make one.
@@ -12,12 +12,11 @@
 //!   returns all valid ones, with a reason for each other one.
 //!
 //! Submodules: [`dsse`] and [`statement`] (pure data), [`bundle`] (the bundle JSON), [`keys`],
-//! [`sign`], [`keyless`] (Fulcio, Rekor, GitHub Actions tokens), [`trusted_root`], [`http`] (the
-//! transport keyless signing uses), `x509` and `tlog` (certificate and log-entry checks),
-//! [`verify`], [`lookup`].
+//! [`sign`], [`keyless`] (Fulcio, Rekor, TSA and GitHub Actions tokens, through `sigstore-sign`),
+//! [`trusted_root`], `x509` and `tlog` (certificate and log-entry checks), [`verify`], [`lookup`].
 //!
 //! This module never reads the environment or files and prints nothing: the CLI passes keys,
-//! passwords, tokens and URLs in. Only [`keyless`] talks to the network, through [`http`].
+//! passwords, tokens and signing configs in. Only [`keyless`] talks to the network.
 //! Registry storage of attestations lives elsewhere.
 //!
 //! Docs: `docs/attestations.md`.
@@ -26,7 +25,6 @@ use crate::digest::Sha256Digest;
 
 pub mod bundle;
 pub mod dsse;
-pub mod http;
 pub mod keyless;
 pub mod keys;
 pub mod lookup;
@@ -228,46 +226,11 @@ pub enum Error {
         "keyless verification needs a Sigstore bundle (certificate and transparency-log entry), not a bare DSSE envelope"
     )]
     KeylessNeedsBundle,
-    /// An OIDC identity token is not a usable JWT.
-    #[error("the OIDC identity token is unusable: {reason}")]
-    IdentityToken {
-        /// What is wrong (never the token itself).
-        reason: &'static str,
-    },
-    /// An HTTP request failed before a response arrived.
-    #[error("{service} request to {url} failed")]
-    Http {
-        /// `fulcio`, `rekor`, `github actions oidc`.
-        service: &'static str,
-        /// The URL (without credentials).
-        url: String,
-        /// The transport error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// A service answered with an error status.
-    #[error("{service} answered HTTP {status} at {url}: {body}")]
-    HttpStatus {
-        /// The service.
-        service: &'static str,
-        /// The URL.
-        url: String,
-        /// The status code.
-        status: u16,
-        /// The start of the response body.
-        body: String,
-    },
-    /// A service answered 2xx with something unusable.
-    #[error("{service} answered with an unusable response: {reason}")]
-    ServiceResponse {
-        /// The service.
-        service: &'static str,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// Fulcio certified a key other than the one exelock sent.
-    #[error("fulcio issued a certificate for another public key than the one in the request")]
-    FulcioKeyMismatch,
+    // ---- keyless signing -------------------------------------------------------------------
+    /// Keyless signing failed: the signing config, the identity token, or Fulcio, Rekor or the
+    /// TSA (the cause names which).
+    #[error("keyless signing failed")]
+    Keyless(#[from] keyless::Error),
 
     // ---- verification failures -------------------------------------------------------------
     /// The envelope does not carry exactly one signature.
@@ -461,11 +424,7 @@ impl Error {
             | Self::BundleFileJson { .. }
             | Self::Timestamp { .. }
             | Self::KeylessNeedsBundle
-            | Self::IdentityToken { .. }
-            | Self::Http { .. }
-            | Self::HttpStatus { .. }
-            | Self::ServiceResponse { .. }
-            | Self::FulcioKeyMismatch
+            | Self::Keyless(_)
             | Self::MissingPredicate => false,
             Self::SignatureCount { .. }
             | Self::DuplicateSignature { .. }

@@ -1,6 +1,5 @@
-//! Rekor (v1 API) `dsse` v0.0.1 entries: the proposed entry exelock uploads, turning Rekor's
-//! answer into a bundle [`TransparencyLogEntry`], the signed entry timestamp (SET), and the check
-//! that an entry's body records a given envelope signature and certificate.
+//! Rekor (v1 API) `dsse` v0.0.1 entries: the signed entry timestamp (SET), and the check that an
+//! entry's body records a given envelope signature and certificate.
 //!
 //! References: Rekor's `pkg/types/dsse/v0.0.1` (proposed content and canonical body),
 //! `pkg/api/entries.go` (the SET signs the RFC 8785 canonical JSON of
@@ -14,139 +13,14 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::bundle::{
-    Checkpoint, InclusionPromise, InclusionProof, KindVersion, LogId, TransparencyLogEntry,
-};
+use super::bundle::TransparencyLogEntry;
 use super::x509::{EcKey, Hash};
 use super::{Error, dsse};
 
-/// The entry kind exelock uploads and checks.
+/// The entry kind exelock checks.
 pub const DSSE_KIND: &str = "dsse";
 /// Its version.
 pub const DSSE_VERSION: &str = "0.0.1";
-
-/// The body of `POST /api/v1/log/entries` for a DSSE envelope: the envelope as a JSON string
-/// and the signing certificate PEM (base64) as its verifier.
-pub fn proposed_dsse_entry(envelope_json: &str, certificate_pem: &str) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": DSSE_VERSION,
-        "kind": DSSE_KIND,
-        "spec": {
-            "proposedContent": {
-                "envelope": envelope_json,
-                "verifiers": [STANDARD.encode(certificate_pem)],
-            }
-        }
-    })
-}
-
-/// One entry of Rekor's `{"<uuid>": {...}}` answer.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RekorEntry {
-    body: String,
-    integrated_time: i64,
-    #[serde(rename = "logID")]
-    log_id: String,
-    log_index: i64,
-    #[serde(default)]
-    verification: Option<RekorVerification>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RekorVerification {
-    #[serde(default)]
-    signed_entry_timestamp: Option<String>,
-    #[serde(default)]
-    inclusion_proof: Option<RekorInclusionProof>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RekorInclusionProof {
-    log_index: i64,
-    root_hash: String,
-    tree_size: i64,
-    #[serde(default)]
-    hashes: Vec<String>,
-    #[serde(default)]
-    checkpoint: Option<String>,
-}
-
-const fn bad_response(reason: &'static str) -> Error {
-    Error::ServiceResponse {
-        service: "rekor",
-        reason,
-    }
-}
-
-/// Turns Rekor's answer to an entry upload into a bundle log entry.
-pub fn entry_from_response(json: &[u8]) -> Result<TransparencyLogEntry, Error> {
-    let entries: std::collections::BTreeMap<String, RekorEntry> = serde_json::from_slice(json)
-        .map_err(|source| Error::Json {
-            document: "rekor log entry response",
-            source,
-        })?;
-    let mut entries = entries.into_values();
-    let (Some(entry), None) = (entries.next(), entries.next()) else {
-        return Err(bad_response("expected exactly one log entry"));
-    };
-    let canonicalized_body = dsse::decode_base64(&entry.body).map_err(|source| Error::Base64 {
-        field: "rekor entry body",
-        source,
-    })?;
-    let body: serde_json::Value =
-        serde_json::from_slice(&canonicalized_body).map_err(|source| Error::Json {
-            document: "rekor entry body",
-            source,
-        })?;
-    let kind_version = KindVersion {
-        kind: body["kind"].as_str().unwrap_or_default().to_owned(),
-        version: body["apiVersion"].as_str().unwrap_or_default().to_owned(),
-    };
-    let verification = entry
-        .verification
-        .ok_or(bad_response("the entry has no verification"))?;
-    let set = verification
-        .signed_entry_timestamp
-        .ok_or(bad_response("the entry has no signed entry timestamp"))?;
-    let signed_entry_timestamp = dsse::decode_base64(&set).map_err(|source| Error::Base64 {
-        field: "rekor signedEntryTimestamp",
-        source,
-    })?;
-    let hex_field =
-        |text: &str, field: &'static str| hex::decode(text).map_err(|_| bad_response(field));
-    let inclusion_proof = verification
-        .inclusion_proof
-        .map(|proof| {
-            Ok::<_, Error>(InclusionProof {
-                log_index: proof.log_index,
-                root_hash: hex_field(&proof.root_hash, "inclusion proof root hash is not hex")?,
-                tree_size: proof.tree_size,
-                hashes: proof
-                    .hashes
-                    .iter()
-                    .map(|hash| hex_field(hash, "inclusion proof hash is not hex"))
-                    .collect::<Result<_, _>>()?,
-                checkpoint: proof.checkpoint.map(|envelope| Checkpoint { envelope }),
-            })
-        })
-        .transpose()?;
-    Ok(TransparencyLogEntry {
-        log_index: entry.log_index,
-        log_id: LogId {
-            key_id: hex_field(&entry.log_id, "the log id is not hex")?,
-        },
-        kind_version,
-        integrated_time: entry.integrated_time,
-        inclusion_promise: Some(InclusionPromise {
-            signed_entry_timestamp,
-        }),
-        inclusion_proof,
-        canonicalized_body,
-    })
-}
 
 /// What the SET signs. The fields are declared in RFC 8785 order and hold only integers and
 /// base64/hex strings (nothing JSON escapes), so serde_json's compact output is the canonical form.
@@ -282,6 +156,7 @@ fn verifier_der(verifier: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attest::bundle::{KindVersion, LogId};
 
     #[test]
     fn set_payload_is_rfc8785_canonical() {
@@ -303,25 +178,5 @@ mod tests {
             String::from_utf8(set_payload(&entry).unwrap()).unwrap(),
             r#"{"body":"eyJrIjoxfQ==","integratedTime":1700000000,"logID":"abcd","logIndex":25579}"#
         );
-    }
-
-    #[test]
-    fn proposed_entry_has_rekor_dsse_shape() {
-        let value = proposed_dsse_entry("{\"payload\":\"\"}", "PEM");
-        assert_eq!(value["kind"], "dsse");
-        assert_eq!(value["apiVersion"], "0.0.1");
-        assert_eq!(
-            value["spec"]["proposedContent"]["envelope"],
-            "{\"payload\":\"\"}"
-        );
-        assert_eq!(value["spec"]["proposedContent"]["verifiers"][0], "UEVN");
-    }
-
-    #[test]
-    fn rejects_answers_with_several_or_no_entries() {
-        for json in [&b"{}"[..], br#"{"a":{"body":"e30=","integratedTime":1,"logID":"00","logIndex":1},"b":{"body":"e30=","integratedTime":1,"logID":"00","logIndex":1}}"#] {
-            let error = entry_from_response(json).unwrap_err();
-            assert!(matches!(error, Error::ServiceResponse { .. }), "{error:?}");
-        }
     }
 }
