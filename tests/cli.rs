@@ -10,6 +10,7 @@
 mod attach;
 mod attest;
 mod gate;
+mod keyless;
 mod output;
 mod prefix;
 mod registry;
