@@ -17,9 +17,9 @@ use sigstore_verify::{VerificationPolicy, Verifier};
 
 use crate::support::fixtures::{Layout, root};
 use crate::support::sigstore_services::{
-    self, ACTIONS_REQUEST_TOKEN, EMAIL, EMAIL_ISSUER, FULCIO_DEPLOYMENT_ENVIRONMENT,
-    FULCIO_TOKEN_SUBJECT, GITHUB_ENVIRONMENT, GITHUB_ISSUER, GITHUB_SUB, ServiceUrls,
-    SigstoreServices, TrustFiles,
+    self, ACTIONS_REQUEST_TOKEN, EARLIER_ENTRIES, EMAIL, EMAIL_ISSUER,
+    FULCIO_DEPLOYMENT_ENVIRONMENT, FULCIO_TOKEN_SUBJECT, GITHUB_ENVIRONMENT, GITHUB_ISSUER,
+    GITHUB_SUB, ServiceUrls, SigstoreServices, TrustFiles,
 };
 
 /// `exelock` with none of the environment it reads for signing.
@@ -199,7 +199,7 @@ fn keyless_with_rekor_v1_and_a_github_token() {
             services.log_size(2),
             services.timestamps_issued()
         ),
-        (6, 5, 1),
+        (EARLIER_ENTRIES + 1, EARLIER_ENTRIES, 1),
         "one entry in the v1 log, one timestamp"
     );
 
@@ -218,22 +218,19 @@ fn keyless_with_rekor_v1_and_a_github_token() {
     );
     assert!(entry["integratedTime"].as_str().is_some(), "{entry:#}");
     assert!(!base64_field(&entry["inclusionPromise"]["signedEntryTimestamp"]).is_empty());
+    // The entry is the newest leaf of the log's tree; its proof and checkpoint are for that tree.
     let proof = &entry["inclusionProof"];
+    let (index, size) = (
+        EARLIER_ENTRIES.to_string(),
+        (EARLIER_ENTRIES + 1).to_string(),
+    );
     assert_eq!(
         (proof["logIndex"].as_str(), proof["treeSize"].as_str()),
-        (Some("5"), Some("6"))
+        (Some(index.as_str()), Some(size.as_str()))
     );
-    assert_eq!(
-        proof["hashes"].as_array().map(Vec::len),
-        Some(2),
-        "{proof:#}"
-    );
-    assert!(
-        proof["checkpoint"]["envelope"]
-            .as_str()
-            .unwrap()
-            .contains("\n6\n")
-    );
+    assert!(!proof["hashes"].as_array().unwrap().is_empty(), "{proof:#}");
+    let checkpoint = proof["checkpoint"]["envelope"].as_str().unwrap();
+    assert!(checkpoint.contains(&format!("\n{size}\n")), "{checkpoint}");
 
     // A GitHub token has no email: Fulcio certified the workflow URI, and the newer extensions
     // (deployment environment, token subject) ride along.
@@ -283,7 +280,7 @@ fn keyless_with_rekor_v2_and_an_email_token() {
             services.log_size(2),
             services.timestamps_issued()
         ),
-        (5, 6, 1),
+        (EARLIER_ENTRIES, EARLIER_ENTRIES + 1, 1),
         "one entry in the v2 log, one timestamp"
     );
 
@@ -305,11 +302,12 @@ fn keyless_with_rekor_v2_and_an_email_token() {
     assert!(entry.get("inclusionPromise").is_none(), "{entry:#}");
     assert!(entry.get("integratedTime").is_none(), "{entry:#}");
     let proof = &entry["inclusionProof"];
-    assert_eq!(proof["treeSize"].as_str(), Some("6"));
+    let size = (EARLIER_ENTRIES + 1).to_string();
+    assert_eq!(proof["treeSize"].as_str(), Some(size.as_str()));
     assert!(!proof["hashes"].as_array().unwrap().is_empty());
     let checkpoint = proof["checkpoint"]["envelope"].as_str().unwrap();
     assert!(
-        checkpoint.starts_with("log2025-test.rekor.exelock.test\n6\n"),
+        checkpoint.starts_with(&format!("log2025-test.rekor.exelock.test\n{size}\n")),
         "{checkpoint}"
     );
 
@@ -373,7 +371,7 @@ fn keyless_in_github_actions_fetches_the_token() {
         "{}",
         text(&output)
     );
-    assert_eq!(services.log_size(1), 6);
+    assert_eq!(services.log_size(1), EARLIER_ENTRIES + 1);
 }
 
 #[test]
@@ -404,7 +402,10 @@ fn a_token_fulcio_refuses_is_exit_2_naming_fulcio() {
     );
     assert!(!message.contains(&forged), "{message}");
     assert!(!dir.path().join("bundle.json").exists());
-    assert_eq!((services.log_size(1), services.timestamps_issued()), (5, 0));
+    assert_eq!(
+        (services.log_size(1), services.timestamps_issued()),
+        (EARLIER_ENTRIES, 0)
+    );
 }
 
 #[test]

@@ -104,7 +104,7 @@ const REKOR_V1_ORIGIN: &str = "rekor.exelock.test - 2605736670972794746";
 const REKOR_V1_NAME: &str = "rekor.exelock.test";
 const REKOR_V2_ORIGIN: &str = "log2025-test.rekor.exelock.test";
 /// Entries each log holds before a test signs, so inclusion proofs have a path.
-const EARLIER_ENTRIES: usize = 5;
+pub const EARLIER_ENTRIES: usize = 5;
 /// `validFor.start` of everything in the trusted root and signing config.
 const VALID_SINCE: &str = "2020-01-01T00:00:00Z";
 
@@ -208,6 +208,35 @@ fn random_serial() -> SerialNumber {
     SerialNumber::new(&bytes).unwrap()
 }
 
+/// A v3 TBS certificate signed with ECDSA P-256 / SHA-256, valid for `lifetime` seconds from
+/// `not_before` (Unix seconds).
+fn tbs_certificate(
+    issuer: &Name,
+    subject: Name,
+    subject_spki_der: &[u8],
+    (not_before, lifetime): (u64, u64),
+    extensions: Vec<Extension>,
+) -> TbsCertificate {
+    TbsCertificate {
+        version: Version::V3,
+        serial_number: random_serial(),
+        signature: ecdsa_with_sha256(),
+        issuer: issuer.clone(),
+        validity: Validity {
+            not_before: utc(not_before),
+            not_after: utc(not_before + lifetime),
+        },
+        subject,
+        subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(subject_spki_der).unwrap(),
+        issuer_unique_id: None,
+        subject_unique_id: None,
+        extensions: Some(extensions),
+    }
+}
+
+/// Ten years, for the CAs and the TSA.
+const LONG_LIFETIME: u64 = 10 * 365 * 86_400;
+
 /// A certificate authority: its key, name and self-signed certificate.
 struct Authority {
     key: SigningKey,
@@ -220,21 +249,12 @@ impl Authority {
         let key = SigningKey::try_generate().unwrap();
         let name = Name::from_str(name).unwrap();
         let spki = spki_der(&key);
-        let start = now().as_secs() - 3600;
-        let tbs = TbsCertificate {
-            version: Version::V3,
-            serial_number: random_serial(),
-            signature: ecdsa_with_sha256(),
-            issuer: name.clone(),
-            validity: Validity {
-                not_before: utc(start),
-                not_after: utc(start + 10 * 365 * 86_400),
-            },
-            subject: name.clone(),
-            subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(&spki).unwrap(),
-            issuer_unique_id: None,
-            subject_unique_id: None,
-            extensions: Some(vec![
+        let tbs = tbs_certificate(
+            &name,
+            name.clone(),
+            &spki,
+            (now().as_secs() - 3600, LONG_LIFETIME),
+            vec![
                 extension(
                     "2.5.29.19",
                     true,
@@ -259,8 +279,8 @@ impl Authority {
                         .to_der()
                         .unwrap(),
                 ),
-            ]),
-        };
+            ],
+        );
         let der = sign_tbs(&key, tbs);
         Self { key, name, der }
     }
@@ -500,21 +520,12 @@ impl State {
     }
 
     fn tsa_leaf(root: &Authority, key: &SigningKey) -> Vec<u8> {
-        let start = now().as_secs() - 3600;
-        let tbs = TbsCertificate {
-            version: Version::V3,
-            serial_number: random_serial(),
-            signature: ecdsa_with_sha256(),
-            issuer: root.name.clone(),
-            validity: Validity {
-                not_before: utc(start),
-                not_after: utc(start + 10 * 365 * 86_400),
-            },
-            subject: Name::from_str("CN=exelock test tsa,O=exelock test").unwrap(),
-            subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(&spki_der(key)).unwrap(),
-            issuer_unique_id: None,
-            subject_unique_id: None,
-            extensions: Some(vec![
+        let tbs = tbs_certificate(
+            &root.name,
+            Name::from_str("CN=exelock test tsa,O=exelock test").unwrap(),
+            &spki_der(key),
+            (now().as_secs() - 3600, LONG_LIFETIME),
+            vec![
                 extension(
                     "2.5.29.15",
                     true,
@@ -528,8 +539,8 @@ impl State {
                     true,
                     ExtendedKeyUsage(vec![oid(TIME_STAMPING)]).to_der().unwrap(),
                 ),
-            ]),
-        };
+            ],
+        );
         sign_tbs(&root.key, tbs)
     }
 
@@ -741,22 +752,14 @@ impl State {
             utf8_der(claims["sub"].as_str().unwrap_or_default()),
         ));
         let public_key_der = public_key.to_public_key_der().unwrap();
-        let mut tbs = TbsCertificate {
-            version: Version::V3,
-            serial_number: random_serial(),
-            signature: ecdsa_with_sha256(),
-            issuer: self.fulcio.name.clone(),
-            validity: Validity {
-                not_before: utc(issued_at.as_secs()),
-                not_after: utc(issued_at.as_secs() + 600),
-            },
-            subject: Name::default(),
-            subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(public_key_der.as_bytes())
-                .unwrap(),
-            issuer_unique_id: None,
-            subject_unique_id: None,
-            extensions: Some(extensions),
-        };
+        // Fulcio leaves have an empty subject and live ten minutes.
+        let mut tbs = tbs_certificate(
+            &self.fulcio.name,
+            Name::default(),
+            public_key_der.as_bytes(),
+            (issued_at.as_secs(), 600),
+            extensions,
+        );
         // RFC 6962 §3.2: the log signs the precertificate's TBS (this TBS without the SCT list)
         // and the issuer's key hash; the SCT list then goes into the certificate.
         let precertificate_tbs = tbs.to_der().unwrap();
@@ -1299,23 +1302,23 @@ mod tests {
         for size in 1..=9usize {
             tree.append(format!("entry {size}").as_bytes());
             for index in 0..size {
-                let (mut fn_, mut sn) = (index, size - 1);
+                let (mut position, mut last) = (index, size - 1);
                 let mut hash = tree.leaves[index];
                 for sibling in tree.proof(index) {
-                    assert!(sn != 0, "path too long for {index} of {size}");
-                    if fn_ % 2 == 1 || fn_ == sn {
+                    assert!(last != 0, "path too long for {index} of {size}");
+                    if position % 2 == 1 || position == last {
                         hash = node(&sibling, &hash);
-                        while fn_ % 2 == 0 && fn_ != 0 {
-                            fn_ >>= 1;
-                            sn >>= 1;
+                        while position % 2 == 0 && position != 0 {
+                            position >>= 1;
+                            last >>= 1;
                         }
                     } else {
                         hash = node(&hash, &sibling);
                     }
-                    fn_ >>= 1;
-                    sn >>= 1;
+                    position >>= 1;
+                    last >>= 1;
                 }
-                assert_eq!(sn, 0, "path too short for {index} of {size}");
+                assert_eq!(last, 0, "path too short for {index} of {size}");
                 assert_eq!(hash, tree.root(), "leaf {index} of {size}");
             }
         }
