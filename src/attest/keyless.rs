@@ -451,6 +451,9 @@ fn read_identity_token(jwt: &str) -> Result<IdentityToken, Error> {
 /// Asks the GitHub Actions OIDC endpoint for a token with audience `sigstore`:
 /// `GET {request_url}&audience=sigstore` with `Authorization: Bearer {request_token}`, answer
 /// `{"value": "<jwt>"}`.
+///
+/// Not sigstore-oidc's `IdentityToken::detect_ambient`: that reads the environment itself (here
+/// only the CLI does), needs `GITHUB_ACTIONS=true`, and also probes other CI providers.
 async fn github_actions_token(
     http: &reqwest::Client,
     request_url: &str,
