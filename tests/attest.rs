@@ -304,8 +304,7 @@ fn offline_bundle_round_trip_and_forgeries() {
         ],
         "exactly one signature",
     );
-    // Keyless trust on a key-signed bundle.
-    let keyless = root().join("testdata/attest/keyless/trusted_root.json");
+    // Keyless trust (with the built-in public-good root) on a key-signed bundle.
     expect_rejected(
         &[
             "verify",
@@ -317,8 +316,6 @@ fn offline_bundle_round_trip_and_forgeries() {
             "ci@example.com",
             "--certificate-oidc-issuer",
             "https://issuer.example",
-            "--trusted-root",
-            keyless.to_str().unwrap(),
         ],
         "trust policy expects",
     );
@@ -633,7 +630,9 @@ fn bundle_files_are_checked_entry_by_entry_and_capped() {
     let output = verify("unreadable.json");
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(
-        text(&output).contains("cannot read bundle file unreadable.json#0: the Sigstore bundle has no DSSE envelope"),
+        text(&output).contains(
+            "cannot read bundle file unreadable.json#0: the Sigstore bundle has no DSSE envelope"
+        ),
         "{}",
         text(&output)
     );

@@ -11,6 +11,7 @@ mod attach;
 mod attest;
 mod cosign;
 mod gate;
+mod keyless;
 mod output;
 mod prefix;
 mod registry;

@@ -71,7 +71,7 @@ const CONFORMANCE_DSSE: &[(&str, Expect)] = &[
     (
         "intoto-missing-inclusion-proof_fail",
         Reject {
-            category: "bundle",
+            category: "transparency log",
             detail: "must have an inclusion proof",
         },
     ),

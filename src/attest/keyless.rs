@@ -1,207 +1,527 @@
-//! Keyless signing with Sigstore.
+//! Keyless signing with Sigstore, through the Sigstore project's own `sigstore-sign` crate: an
+//! ephemeral key certified by Fulcio for an OIDC identity, the signature logged in Rekor (API v1
+//! or v2) and timestamped by an RFC 3161 timestamp authority, all in a v0.3 bundle.
 //!
-//! Signing ([`attest_keyless`]):
-//! 1. read the OIDC identity token's claims (unverified: Fulcio verifies the token) to pick the
-//!    proof-of-possession challenge: the `email` claim when present, else `sub` (GitHub Actions);
-//! 2. generate an ephemeral P-256 key and sign the challenge with it;
-//! 3. `POST {fulcio}/api/v2/signingCert` (`publicKeyRequest` + `credentials.oidcIdentityToken`);
-//!    Fulcio answers with a certificate chain, leaf first, whose key must be ours;
-//! 4. sign the in-toto statement as DSSE with the ephemeral key (keyid empty);
-//! 5. `POST {rekor}/api/v1/log/entries` with a `dsse` v0.0.1 entry (the envelope and the leaf
-//!    certificate). The `dsse` type is what current Sigstore clients (cosign 2.4+ with the new
-//!    bundle format, sigstore-go, sigstore-python) upload; the sigstore crate's Rekor client only
-//!    knows `intoto` and `hashedrekord`, so exelock speaks the REST API itself;
-//! 6. assemble a v0.3 bundle: the leaf certificate and the log entry (`logIndex`, `logId`,
-//!    `kindVersion`, `integratedTime`, `inclusionPromise.signedEntryTimestamp`, `inclusionProof`
-//!    when Rekor returned one, `canonicalizedBody`).
+//! - Which services: a Sigstore signing config ([`SigningConfig`]), the public-good one built in
+//!   or one the caller read from a file, and the Rekor API version to log in ([`RekorVersion`]).
+//! - Whose identity: an OIDC token in hand, or one fetched from the GitHub Actions OIDC endpoint
+//!   ([`IdentityTokenSource`]). Fulcio verifies the token; exelock only reads its claims to fail
+//!   early on a token that is not a JWT or has expired.
+//! - [`KeylessSigner::attest`] builds exelock's in-toto statement and has the crate sign exactly
+//!   those bytes (`Signer::sign_raw_statement`); the crate makes the ephemeral key, the proof of
+//!   possession, the Fulcio, Rekor and TSA requests and the bundle.
 //!
-//! The ephemeral key lives only in memory and is dropped (zeroized) when signing returns.
-//! All HTTP goes through [`HttpTransport`], so tests answer in-process; nothing here reads the
-//! environment — the CLI passes `ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN` values in.
-//! The trusted root keyless *verification* relies on is [`super::trusted_root`].
+//! The crate is async. A private current-thread tokio runtime, one per signer and reused for
+//! every subject, answers the sync calls (as in `image::registry`), so signing stays a plain call
+//! in the sync core and the CLI. This module never reads the environment or files and prints
+//! nothing: the CLI passes the signing config, the token or the GitHub Actions values in.
 
 use std::fmt;
+use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
-use x509_cert::der::Encode as _;
+use sigstore_sign::oidc::IdentityToken;
+use sigstore_sign::rekor::RekorApiVersion;
+use sigstore_sign::reqwest;
+use sigstore_sign::trust_root::SigningConfig as ServiceList;
+use sigstore_sign::types::{Bundle, SignatureContent};
+use sigstore_sign::{SigningContext, SigningServices};
 
-use super::bundle::{Bundle, TransparencyLogEntry};
-use super::http::{HttpRequest, HttpResponse, HttpTransport, Method, ReqwestTransport};
-use super::keys::{KeySigner, PublicKey};
-use super::sign::sign_envelope;
 use super::statement::Statement;
-use super::x509;
-use super::{Attestation, Error, dsse, tlog};
+use super::{Attestation, dsse};
 use crate::digest::Sha256Digest;
 use crate::manifest::Manifest;
 
-/// The public-good Fulcio instance.
-pub const PUBLIC_FULCIO_URL: &str = "https://fulcio.sigstore.dev";
-/// The public-good Rekor instance.
-pub const PUBLIC_REKOR_URL: &str = "https://rekor.sigstore.dev";
-/// The OIDC issuer of GitHub Actions identity tokens.
-pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// The public-good instance's signing config, built in: the `signing_config.v0.2.json` target of
+/// Sigstore's TUF repository (<https://tuf-repo-cdn.sigstore.dev>) as sigstore-trust-root 0.15.1
+/// ships it (`repository/signing_config.json`, added to sigstore-rust on 2025-12-01). It names
+/// Fulcio `https://fulcio.sigstore.dev`, Rekor v1 `https://rekor.sigstore.dev` and the TSA
+/// `https://timestamp.sigstore.dev/api/v1/timestamp` (valid from 2025-07-04, its newest entry).
+/// It lists no Rekor v2 log, so `--rekor-version 2` needs a signing config that does.
+pub const PUBLIC_GOOD_SIGNING_CONFIG: &str =
+    sigstore_sign::trust_root::SIGSTORE_PRODUCTION_SIGNING_CONFIG;
 
-/// Where to sign and with which identity.
-#[derive(Clone)]
-pub struct KeylessSettings {
-    /// Fulcio's base URL, e.g. [`PUBLIC_FULCIO_URL`].
-    pub fulcio_url: String,
-    /// Rekor's base URL, e.g. [`PUBLIC_REKOR_URL`].
-    pub rekor_url: String,
-    /// The OIDC identity token (a JWT with audience `sigstore`).
-    pub identity_token: String,
+/// The audience Fulcio requires of identity tokens.
+pub const SIGSTORE_AUDIENCE: &str = "sigstore";
+
+/// How long one request to Fulcio, Rekor, the TSA or the GitHub Actions OIDC endpoint may take.
+/// Rekor v2 answers only once the entry is in the log, which takes seconds.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Errors of keyless signing. None of them carries the identity token.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A signing config that does not parse or is not v0.2.
+    #[error("the signing config is not a Sigstore signing config v0.2")]
+    SigningConfig {
+        /// The parser's complaint.
+        #[source]
+        source: sigstore_sign::trust_root::Error,
+    },
+    /// A signing config that lacks a usable service (e.g. no Rekor v2 log, no TSA).
+    #[error("the signing config cannot be used to sign")]
+    SigningServices {
+        /// What is missing.
+        #[source]
+        source: sigstore_sign::Error,
+    },
+    /// An identity token that is not a JWT with `iss`, `sub` and `exp` claims.
+    #[error("the OIDC identity token is not a JWT with iss, sub and exp claims")]
+    IdentityToken {
+        /// The parser's complaint (never the token).
+        #[source]
+        source: sigstore_sign::oidc::Error,
+    },
+    /// An identity token past its `exp`.
+    #[error("the OIDC identity token (issuer {issuer}) expired at {expired_at}; get a fresh one")]
+    IdentityTokenExpired {
+        /// The token's `iss`.
+        issuer: String,
+        /// Its `exp`, RFC 3339.
+        expired_at: String,
+    },
+    /// The GitHub Actions OIDC endpoint did not answer.
+    #[error("cannot get an OIDC token from the GitHub Actions endpoint {url}")]
+    GitHubActionsRequest {
+        /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+        url: String,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The GitHub Actions OIDC endpoint answered with an error status.
+    #[error(
+        "the GitHub Actions OIDC endpoint {url} answered HTTP {status}: {body} (does the job have `permissions: id-token: write`?)"
+    )]
+    GitHubActionsStatus {
+        /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The start of the answer.
+        body: String,
+    },
+    /// The GitHub Actions OIDC endpoint answered 2xx without a token.
+    #[error(
+        "the GitHub Actions OIDC endpoint {url} answered without a token (expected {{\"value\": \"<jwt>\"}})"
+    )]
+    GitHubActionsAnswer {
+        /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+        url: String,
+    },
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` is not a URL.
+    #[error("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL (got {url:?})")]
+    GitHubActionsUrl {
+        /// The value.
+        url: String,
+    },
+    /// Fulcio did not certify the ephemeral key.
+    #[error("Fulcio at {url} did not issue a signing certificate")]
+    Fulcio {
+        /// Fulcio's base URL.
+        url: String,
+        /// Fulcio's answer or the transport error.
+        #[source]
+        source: sigstore_sign::fulcio::Error,
+    },
+    /// Rekor did not log the signature.
+    #[error("Rekor (API v{version}) at {url} did not log the signature")]
+    Rekor {
+        /// Rekor's base URL.
+        url: String,
+        /// The API version spoken.
+        version: RekorVersion,
+        /// Rekor's answer or the transport error.
+        #[source]
+        source: sigstore_sign::rekor::Error,
+    },
+    /// The timestamp authority did not timestamp the signature.
+    #[error("the timestamp authority at {url} did not timestamp the signature")]
+    Tsa {
+        /// The TSA's URL.
+        url: String,
+        /// The TSA's answer or the transport error.
+        #[source]
+        source: sigstore_sign::tsa::Error,
+    },
+    /// Any other signing failure (key generation, bundle assembly).
+    #[error("keyless signing failed")]
+    Sign {
+        /// The cause.
+        #[source]
+        source: sigstore_sign::Error,
+    },
+    /// The signed bundle is not a DSSE bundle of exelock's statement.
+    #[error("the signed bundle does not carry the statement exelock signed: {reason}")]
+    SignedBundle {
+        /// What differs.
+        reason: &'static str,
+    },
+    /// The signed bundle does not serialise.
+    #[error("cannot serialise the signed bundle")]
+    BundleJson {
+        /// The cause.
+        #[source]
+        source: sigstore_sign::types::Error,
+    },
+    /// The async runtime or the HTTP client cannot be set up.
+    #[error("cannot set up {what} for keyless signing")]
+    Setup {
+        /// `the async runtime`, `the HTTP client`.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
-impl fmt::Debug for KeylessSettings {
+/// The Rekor API version to log signatures in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RekorVersion {
+    /// Rekor v1: a `dsse` 0.0.1 entry, a signed entry timestamp and an inclusion proof.
+    #[default]
+    V1,
+    /// Rekor v2: a `hashedrekord` 0.0.2 entry of the DSSE signature, an inclusion proof and a
+    /// checkpoint, no signed entry timestamp (the TSA timestamp dates the signature).
+    V2,
+}
+
+impl RekorVersion {
+    const fn api_version(self) -> RekorApiVersion {
+        match self {
+            Self::V1 => RekorApiVersion::V1,
+            Self::V2 => RekorApiVersion::V2,
+        }
+    }
+}
+
+impl fmt::Display for RekorVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeylessSettings")
-            .field("fulcio_url", &self.fulcio_url)
-            .field("rekor_url", &self.rekor_url)
-            .field("identity_token", &"<redacted>")
-            .finish()
+        f.write_str(match self {
+            Self::V1 => "1",
+            Self::V2 => "2",
+        })
     }
 }
 
-/// Asks the GitHub Actions OIDC endpoint for an identity token:
-/// `GET {request_url}&audience={audience}` with `Authorization: bearer {request_token}`, answer
-/// `{"value": "<jwt>"}`. Pass the values of `ACTIONS_ID_TOKEN_REQUEST_URL` and
-/// `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (the job needs `permissions: id-token: write`) and the
-/// audience `sigstore`.
-///
-/// # Errors
-/// [`Error::Http`], [`Error::HttpStatus`], [`Error::Json`] or [`Error::ServiceResponse`].
-pub fn github_actions_id_token(
-    request_url: &str,
-    request_token: &str,
-    audience: &str,
-) -> Result<String, Error> {
-    let transport = real_transport("github actions oidc", request_url)?;
-    github_actions_id_token_with(&transport, request_url, request_token, audience)
+impl std::str::FromStr for RekorVersion {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "1" => Ok(Self::V1),
+            "2" => Ok(Self::V2),
+            other => Err(format!(
+                "unknown Rekor API version (got {other:?}, expected 1 or 2)"
+            )),
+        }
+    }
 }
 
-/// [`github_actions_id_token`] over another transport.
-///
-/// # Errors
-/// As [`github_actions_id_token`].
-pub fn github_actions_id_token_with(
-    transport: &dyn HttpTransport,
-    request_url: &str,
-    request_token: &str,
-    audience: &str,
-) -> Result<String, Error> {
-    const SERVICE: &str = "github actions oidc";
-    let separator = if request_url.contains('?') { '&' } else { '?' };
-    let url = format!(
-        "{request_url}{separator}audience={}",
-        percent_encode(audience)
-    );
-    let request = HttpRequest {
-        method: Method::Get,
-        url,
-        headers: vec![
-            ("Authorization".into(), format!("bearer {request_token}")),
-            ("Accept".into(), "application/json".into()),
-        ],
-        body: Vec::new(),
-    };
-    let response = send(transport, SERVICE, &request)?;
-    #[derive(Deserialize)]
-    struct TokenResponse {
-        value: String,
+/// A Sigstore signing config (`application/vnd.dev.sigstore.signingconfig.v0.2+json`): the
+/// Fulcio, Rekor logs (with their API versions) and TSAs of one Sigstore instance.
+#[derive(Clone, Debug)]
+pub struct SigningConfig(ServiceList);
+
+impl SigningConfig {
+    /// The public-good instance's, built in ([`PUBLIC_GOOD_SIGNING_CONFIG`]).
+    ///
+    /// # Errors
+    /// Never in practice (the built-in document is tested).
+    pub fn public_good() -> Result<Self, super::Error> {
+        Self::from_json(PUBLIC_GOOD_SIGNING_CONFIG)
     }
-    let token: TokenResponse =
-        serde_json::from_slice(&response.body).map_err(|source| Error::Json {
-            document: "github actions oidc token response",
-            source,
-        })?;
-    if token.value.is_empty() {
-        return Err(Error::ServiceResponse {
-            service: SERVICE,
-            reason: "the token is empty",
+
+    /// Parses a signing config, e.g. a `signing_config.json` read from a file.
+    ///
+    /// # Errors
+    /// [`Error::SigningConfig`] for JSON that is not a v0.2 signing config.
+    pub fn from_json(json: &str) -> Result<Self, super::Error> {
+        ServiceList::from_json(json)
+            .map(Self)
+            .map_err(|source| Error::SigningConfig { source }.into())
+    }
+
+    /// The services to sign with: the config's Fulcio, its Rekor log of `rekor_version`, and its
+    /// TSA. Endpoints outside their `validFor` are skipped.
+    ///
+    /// # Errors
+    /// [`Error::SigningServices`] when the config lists no such log, no Fulcio or no TSA, or
+    /// asks for more logs or TSAs than one.
+    pub fn services(&self, rekor_version: RekorVersion) -> Result<Services, super::Error> {
+        SigningServices::from_signing_config_with_rekor_version(
+            &self.0,
+            Some(rekor_version.api_version()),
+        )
+        .and_then(|services| services.validate().map(|()| services))
+        .map(|services| Services {
+            services,
+            rekor_version,
+        })
+        .map_err(|source| Error::SigningServices { source }.into())
+    }
+}
+
+/// The services one signer uses, chosen from a [`SigningConfig`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Services {
+    services: SigningServices,
+    rekor_version: RekorVersion,
+}
+
+impl Services {
+    /// Fulcio's base URL.
+    #[must_use]
+    pub fn fulcio_url(&self) -> &str {
+        self.services.fulcio_url()
+    }
+
+    /// The Rekor log's base URL.
+    #[must_use]
+    pub fn rekor_url(&self) -> &str {
+        self.services.rekor_url()
+    }
+
+    /// The API version the log speaks.
+    #[must_use]
+    pub const fn rekor_version(&self) -> RekorVersion {
+        self.rekor_version
+    }
+
+    /// The timestamp authority's URL.
+    #[must_use]
+    pub fn tsa_url(&self) -> Option<&str> {
+        self.services.tsa_url()
+    }
+}
+
+/// Where the OIDC identity token comes from.
+#[derive(Clone)]
+pub enum IdentityTokenSource {
+    /// A token in hand (`--identity-token`, `SIGSTORE_ID_TOKEN`).
+    Token(String),
+    /// The GitHub Actions OIDC endpoint: the values of `ACTIONS_ID_TOKEN_REQUEST_URL` and
+    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (the job needs `permissions: id-token: write`).
+    GitHubActions {
+        /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
+        request_url: String,
+        /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
+        request_token: String,
+    },
+}
+
+impl fmt::Debug for IdentityTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token(_) => f.write_str("Token(<redacted>)"),
+            Self::GitHubActions { request_url, .. } => f
+                .debug_struct("GitHubActions")
+                .field("request_url", request_url)
+                .field("request_token", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+/// Signs keyless: one Fulcio certificate, Rekor entry and TSA timestamp per attestation.
+pub struct KeylessSigner {
+    runtime: tokio::runtime::Runtime,
+    services: Services,
+    signer: sigstore_sign::Signer,
+}
+
+impl fmt::Debug for KeylessSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The crate's signer does not show its token either.
+        f.debug_struct("KeylessSigner")
+            .field("services", &self.services)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeylessSigner {
+    /// A signer for `services` and the token from `token`. A GitHub Actions source is asked for
+    /// a token (audience `sigstore`) now, and the token is read now, so a missing permission or
+    /// an unusable token fails before anything is scanned or signed.
+    ///
+    /// # Errors
+    /// [`Error::Setup`]; the GitHub Actions errors; [`Error::IdentityToken`] and
+    /// [`Error::IdentityTokenExpired`].
+    pub fn new(services: Services, token: IdentityTokenSource) -> Result<Self, super::Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| Error::Setup {
+                what: "the async runtime",
+                source: Box::new(source),
+            })?;
+        let http = {
+            let _context = runtime.enter();
+            reqwest::Client::builder()
+                .user_agent(concat!("exelock/", env!("CARGO_PKG_VERSION")))
+                .timeout(REQUEST_TIMEOUT)
+                .build()
+                .map_err(|source| Error::Setup {
+                    what: "the HTTP client",
+                    source: Box::new(source),
+                })?
+        };
+        let jwt = match token {
+            IdentityTokenSource::Token(jwt) => jwt,
+            IdentityTokenSource::GitHubActions {
+                request_url,
+                request_token,
+            } => runtime.block_on(github_actions_token(&http, &request_url, &request_token))?,
+        };
+        let identity_token = read_identity_token(&jwt)?;
+        let signer = SigningContext::new(services.services.clone())
+            .with_http_client(http)
+            .signer(identity_token);
+        Ok(Self {
+            runtime,
+            services,
+            signer,
+        })
+    }
+
+    /// The services this signer uses.
+    #[must_use]
+    pub const fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Wraps `manifest` in exelock's in-toto statement for `subject_digest` (named
+    /// `subject_name`) and signs exactly those bytes: a fresh ephemeral key and Fulcio
+    /// certificate, a Rekor entry, a TSA timestamp.
+    ///
+    /// # Errors
+    /// [`Error::Fulcio`], [`Error::Rekor`], [`Error::Tsa`] naming the service that failed;
+    /// [`Error::Sign`] otherwise.
+    pub fn attest(
+        &self,
+        manifest: &Manifest,
+        subject_name: &str,
+        subject_digest: Sha256Digest,
+    ) -> Result<Attestation, super::Error> {
+        let statement_json =
+            Statement::for_manifest(manifest, subject_name, &subject_digest).to_json()?;
+        let bundle = self
+            .runtime
+            .block_on(self.signer.sign_raw_statement(&statement_json))
+            .map_err(|source| self.service_error(source))?;
+        Ok(attestation_from_bundle(statement_json, &bundle)?)
+    }
+
+    /// Names the service a signing error came from.
+    fn service_error(&self, error: sigstore_sign::Error) -> Error {
+        let services = &self.services;
+        match error {
+            sigstore_sign::Error::Fulcio(source) => Error::Fulcio {
+                url: services.fulcio_url().to_owned(),
+                source,
+            },
+            sigstore_sign::Error::Rekor(source) => Error::Rekor {
+                url: services.rekor_url().to_owned(),
+                version: services.rekor_version(),
+                source,
+            },
+            sigstore_sign::Error::Tsa(source) => Error::Tsa {
+                url: services.tsa_url().unwrap_or_default().to_owned(),
+                source,
+            },
+            source => Error::Sign { source },
+        }
+    }
+}
+
+/// Reads the token's claims (unverified: Fulcio verifies the token) and refuses an expired one.
+/// A GitHub Actions token has `sub` and no `email`; Fulcio's proof of possession then signs
+/// `sub`.
+fn read_identity_token(jwt: &str) -> Result<IdentityToken, Error> {
+    let token =
+        IdentityToken::from_jwt(jwt.trim()).map_err(|source| Error::IdentityToken { source })?;
+    if token.is_expired() {
+        return Err(Error::IdentityTokenExpired {
+            issuer: token.issuer().to_owned(),
+            expired_at: token.expiration().to_string(),
         });
     }
-    Ok(token.value)
+    Ok(token)
 }
 
-/// Signs `manifest` keyless: Fulcio certificate for the token's identity, ephemeral key, Rekor
-/// entry, bundle with certificate and log entry. See the module docs for the steps.
+/// Asks the GitHub Actions OIDC endpoint for a token with audience `sigstore`:
+/// `GET {request_url}&audience=sigstore` with `Authorization: Bearer {request_token}`, answer
+/// `{"value": "<jwt>"}`.
 ///
-/// # Errors
-/// [`Error::IdentityToken`] for a token that is not a JWT with `sub`; HTTP and service errors
-/// from Fulcio and Rekor; [`Error::FulcioKeyMismatch`] when Fulcio certifies another key.
-pub fn attest_keyless(
-    manifest: &Manifest,
-    subject_name: &str,
-    subject_digest: Sha256Digest,
-    settings: &KeylessSettings,
-) -> Result<Attestation, Error> {
-    let transport = real_transport("fulcio", &settings.fulcio_url)?;
-    attest_keyless_with(&transport, manifest, subject_name, subject_digest, settings)
-}
-
-/// [`attest_keyless`] over another transport.
-///
-/// # Errors
-/// As [`attest_keyless`].
-pub fn attest_keyless_with(
-    transport: &dyn HttpTransport,
-    manifest: &Manifest,
-    subject_name: &str,
-    subject_digest: Sha256Digest,
-    settings: &KeylessSettings,
-) -> Result<Attestation, Error> {
-    let ephemeral = KeySigner::generate()?;
-    attest_keyless_using(
-        transport,
-        &ephemeral,
-        manifest,
-        subject_name,
-        subject_digest,
-        settings,
-    )
-}
-
-/// The keyless flow with a given ephemeral key (tests pass a key their fake Fulcio certified).
-pub(crate) fn attest_keyless_using(
-    transport: &dyn HttpTransport,
-    ephemeral: &KeySigner,
-    manifest: &Manifest,
-    subject_name: &str,
-    subject_digest: Sha256Digest,
-    settings: &KeylessSettings,
-) -> Result<Attestation, Error> {
-    let claims = token_claims(&settings.identity_token)?;
-    let challenge = claims.challenge()?;
-    let certificate_pem = request_certificate(transport, ephemeral, settings, challenge)?;
-    let (_, certificate_der) = p256::pkcs8::der::pem::decode_vec(certificate_pem.as_bytes())
-        .map_err(|source| Error::Pem {
-            what: "certificate",
-            source,
-        })?;
-    let certificate = x509::parse(&certificate_der, "the certificate from fulcio")?;
-    let certified_key = certificate
-        .tbs_certificate()
-        .subject_public_key_info()
-        .to_der()
+/// Not sigstore-oidc's `IdentityToken::detect_ambient`: that reads the environment itself (here
+/// only the CLI does), needs `GITHUB_ACTIONS=true`, and also probes other CI providers.
+async fn github_actions_token(
+    http: &reqwest::Client,
+    request_url: &str,
+    request_token: &str,
+) -> Result<String, Error> {
+    let mut url = reqwest::Url::parse(request_url).map_err(|_| Error::GitHubActionsUrl {
+        url: request_url.to_owned(),
+    })?;
+    url.query_pairs_mut()
+        .append_pair("audience", SIGSTORE_AUDIENCE);
+    let request_error = |source| Error::GitHubActionsRequest {
+        url: request_url.to_owned(),
+        source,
+    };
+    let response = http
+        .get(url)
+        .bearer_auth(request_token)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(request_error)?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(request_error)?;
+    if !status.is_success() {
+        return Err(Error::GitHubActionsStatus {
+            url: request_url.to_owned(),
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+        });
+    }
+    #[derive(serde::Deserialize)]
+    struct TokenAnswer {
+        value: String,
+    }
+    serde_json::from_slice::<TokenAnswer>(&body)
         .ok()
-        .and_then(|der| PublicKey::from_der(&der).ok());
-    if certified_key.as_ref() != Some(ephemeral.public_key()) {
-        return Err(Error::FulcioKeyMismatch);
-    }
+        .map(|answer| answer.value)
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| Error::GitHubActionsAnswer {
+            url: request_url.to_owned(),
+        })
+}
 
-    let statement_json =
-        Statement::for_manifest(manifest, subject_name, &subject_digest).to_json()?;
-    let envelope = sign_envelope(&statement_json, ephemeral, String::new())?;
-    let entry = upload_to_rekor(transport, settings, &envelope, &certificate_pem)?;
-    // The log must have recorded exactly what was sent (the envelope has one signature).
-    for signature in &envelope.signatures {
-        tlog::check_dsse_entry(&entry, &envelope, &signature.sig, &certificate_der)?;
+/// exelock's attestation forms of a signed bundle: the statement, the DSSE envelope inside the
+/// bundle, and the bundle JSON.
+fn attestation_from_bundle(statement_json: Vec<u8>, bundle: &Bundle) -> Result<Attestation, Error> {
+    let SignatureContent::DsseEnvelope(signed) = &bundle.content else {
+        return Err(Error::SignedBundle {
+            reason: "it carries no DSSE envelope",
+        });
+    };
+    if signed.payload.as_bytes() != statement_json.as_slice() {
+        return Err(Error::SignedBundle {
+            reason: "its envelope payload differs from the statement",
+        });
     }
-    let bundle_json =
-        Bundle::with_certificate(&envelope, certificate_der, vec![entry]).to_json()?;
+    let envelope = dsse::Envelope {
+        payload: statement_json.clone(),
+        payload_type: signed.payload_type.clone(),
+        signatures: vec![dsse::Signature {
+            keyid: signed.signature.keyid.as_str().to_owned(),
+            sig: signed.signature.sig.as_bytes().to_vec(),
+        }],
+    };
+    let bundle_json = bundle
+        .to_json()
+        .map_err(|source| Error::BundleJson { source })?
+        .into_bytes();
     Ok(Attestation {
         statement_json,
         envelope,
@@ -209,194 +529,5 @@ pub(crate) fn attest_keyless_using(
     })
 }
 
-fn real_transport(service: &'static str, url: &str) -> Result<ReqwestTransport, Error> {
-    ReqwestTransport::new().map_err(|source| Error::Http {
-        service,
-        url: url.to_owned(),
-        source: Box::new(source),
-    })
-}
-
-/// Sends and insists on a 2xx status.
-fn send(
-    transport: &dyn HttpTransport,
-    service: &'static str,
-    request: &HttpRequest,
-) -> Result<HttpResponse, Error> {
-    let response = transport.send(request).map_err(|source| Error::Http {
-        service,
-        url: request.url.clone(),
-        source,
-    })?;
-    if !(200..300).contains(&response.status) {
-        let body = String::from_utf8_lossy(&response.body);
-        return Err(Error::HttpStatus {
-            service,
-            url: request.url.clone(),
-            status: response.status,
-            body: body.chars().take(300).collect(),
-        });
-    }
-    Ok(response)
-}
-
-/// The identity token claims exelock reads.
-#[derive(Debug, Deserialize)]
-struct Claims {
-    #[serde(default)]
-    sub: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-}
-
-impl Claims {
-    /// What Fulcio expects signed as proof of possession: the email for email identities, else
-    /// the subject.
-    fn challenge(&self) -> Result<&str, Error> {
-        self.email
-            .as_deref()
-            .or(self.sub.as_deref())
-            .filter(|text| !text.is_empty())
-            .ok_or(Error::IdentityToken {
-                reason: "it has neither an `email` nor a `sub` claim",
-            })
-    }
-}
-
-/// Reads a JWT's claims without verifying it.
-fn token_claims(token: &str) -> Result<Claims, Error> {
-    let mut parts = token.split('.');
-    let (Some(_header), Some(payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(Error::IdentityToken {
-            reason: "it is not a JWT (three dot-separated parts)",
-        });
-    };
-    let json = URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|_| Error::IdentityToken {
-            reason: "its claims are not base64url",
-        })?;
-    serde_json::from_slice(&json).map_err(|_| Error::IdentityToken {
-        reason: "its claims are not a JSON object",
-    })
-}
-
-/// Fulcio v2 `CreateSigningCertificateRequest` → the leaf certificate PEM.
-fn request_certificate(
-    transport: &dyn HttpTransport,
-    ephemeral: &KeySigner,
-    settings: &KeylessSettings,
-    challenge: &str,
-) -> Result<String, Error> {
-    const SERVICE: &str = "fulcio";
-    let proof =
-        base64::engine::general_purpose::STANDARD.encode(ephemeral.sign(challenge.as_bytes())?);
-    let body = serde_json::json!({
-        "credentials": {"oidcIdentityToken": settings.identity_token},
-        "publicKeyRequest": {
-            "publicKey": {"algorithm": "ECDSA", "content": ephemeral.public_key_pem()?},
-            "proofOfPossession": proof,
-        },
-    });
-    let request = HttpRequest {
-        method: Method::Post,
-        url: join_url(&settings.fulcio_url, "api/v2/signingCert"),
-        headers: vec![
-            (
-                "Authorization".into(),
-                format!("Bearer {}", settings.identity_token),
-            ),
-            ("Content-Type".into(), "application/json".into()),
-            ("Accept".into(), "application/json".into()),
-        ],
-        body: serde_json::to_vec(&body).map_err(|source| Error::Serialize {
-            what: "fulcio request",
-            source,
-        })?,
-    };
-    let response = send(transport, SERVICE, &request)?;
-
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct SigningCertificate {
-        #[serde(default)]
-        signed_certificate_embedded_sct: Option<Chained>,
-        #[serde(default)]
-        signed_certificate_detached_sct: Option<Chained>,
-    }
-    #[derive(Deserialize)]
-    struct Chained {
-        chain: Chain,
-    }
-    #[derive(Deserialize)]
-    struct Chain {
-        #[serde(default)]
-        certificates: Vec<String>,
-    }
-    let answer: SigningCertificate =
-        serde_json::from_slice(&response.body).map_err(|source| Error::Json {
-            document: "fulcio signing certificate response",
-            source,
-        })?;
-    answer
-        .signed_certificate_embedded_sct
-        .or(answer.signed_certificate_detached_sct)
-        .and_then(|chained| chained.chain.certificates.into_iter().next())
-        .ok_or(Error::ServiceResponse {
-            service: SERVICE,
-            reason: "it holds no certificate chain",
-        })
-}
-
-/// Uploads the envelope as a `dsse` entry → the bundle log entry.
-fn upload_to_rekor(
-    transport: &dyn HttpTransport,
-    settings: &KeylessSettings,
-    envelope: &dsse::Envelope,
-    certificate_pem: &str,
-) -> Result<TransparencyLogEntry, Error> {
-    let envelope_json =
-        String::from_utf8(envelope.to_json()?).map_err(|_| Error::ServiceResponse {
-            service: "rekor",
-            reason: "the envelope is not UTF-8",
-        })?;
-    let proposed = tlog::proposed_dsse_entry(&envelope_json, certificate_pem);
-    let request = HttpRequest {
-        method: Method::Post,
-        url: join_url(&settings.rekor_url, "api/v1/log/entries"),
-        headers: vec![
-            ("Content-Type".into(), "application/json".into()),
-            ("Accept".into(), "application/json".into()),
-        ],
-        body: serde_json::to_vec(&proposed).map_err(|source| Error::Serialize {
-            what: "rekor entry",
-            source,
-        })?,
-    };
-    let response = send(transport, "rekor", &request)?;
-    tlog::entry_from_response(&response.body)
-}
-
-fn join_url(base: &str, path: &str) -> String {
-    format!("{}/{path}", base.trim_end_matches('/'))
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                char::from(byte).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
-// The hand-written keyless flow tests go with the flow; see tests/keyless.rs.
-#[cfg(any())]
 mod tests;

@@ -3,8 +3,8 @@
 //!
 //! - [`Signer`] says who signs: a cosign-format key ([`keys`], [`attest_with_key`]; the bundle
 //!   names the key by its id and carries no transparency-log entry), or keyless
-//!   ([`keyless::attest_keyless`]: a short-lived Fulcio certificate for an OIDC identity, an
-//!   ephemeral key, the signature recorded in Rekor).
+//!   ([`keyless::KeylessSigner`]: a short-lived Fulcio certificate for an OIDC identity, an
+//!   ephemeral key, the signature recorded in Rekor and timestamped by a TSA).
 //! - [`verify_bundle`] / [`verify_envelope`] check all of it against a [`Trust`] and the image
 //!   digest the caller expects, and return a [`VerifiedAttestation`] only if every check passed;
 //!   nothing else can make one.
@@ -12,12 +12,11 @@
 //!   returns all valid ones, with a reason for each other one.
 //!
 //! Submodules: [`dsse`] and [`statement`] (pure data), [`bundle`] (the bundle JSON), [`keys`],
-//! [`sign`], [`keyless`] (Fulcio, Rekor, GitHub Actions tokens), [`trusted_root`], [`http`] (the
-//! transport keyless signing uses), `x509` and `tlog` (certificate and log-entry checks),
-//! [`verify`], [`lookup`].
+//! [`sign`], [`keyless`] (Fulcio, Rekor, TSA and GitHub Actions tokens, through `sigstore-sign`),
+//! [`trusted_root`] (the public-good root built in, or another), [`verify`], [`lookup`].
 //!
 //! This module never reads the environment or files and prints nothing: the CLI passes keys,
-//! passwords, tokens and URLs in. Only [`keyless`] talks to the network, through [`http`].
+//! passwords, tokens and signing configs in. Only [`keyless`] talks to the network.
 //! Registry storage of attestations lives elsewhere.
 //!
 //! Docs: `docs/attestations.md`.
@@ -26,16 +25,13 @@ use crate::digest::Sha256Digest;
 
 pub mod bundle;
 pub mod dsse;
-pub mod http;
 pub mod keyless;
 pub mod keys;
 pub mod lookup;
 pub mod sign;
 pub mod statement;
-mod tlog;
 pub mod trusted_root;
 pub mod verify;
-mod x509;
 
 pub use sign::{Signer, attest_with_key};
 pub use trusted_root::TrustedRoot;
@@ -155,14 +151,6 @@ pub enum Error {
         #[source]
         source: p256::ecdsa::Error,
     },
-    /// A certificate does not parse.
-    #[error("{what} is not a valid X.509 certificate: {reason}")]
-    Certificate {
-        /// Which certificate.
-        what: String,
-        /// The decoder's complaint.
-        reason: String,
-    },
     /// A trusted root is unusable.
     #[error("the trusted root is unusable: {reason}")]
     TrustedRoot {
@@ -217,59 +205,16 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// A timestamp does not parse.
-    #[error("{what} is not an RFC 3339 timestamp (got {got:?})")]
-    Timestamp {
-        /// Which field.
-        what: &'static str,
-        /// The text.
-        got: String,
-    },
     /// A DSSE envelope alone cannot be verified keyless.
     #[error(
         "keyless verification needs a Sigstore bundle (certificate and transparency-log entry), not a bare DSSE envelope"
     )]
     KeylessNeedsBundle,
-    /// An OIDC identity token is not a usable JWT.
-    #[error("the OIDC identity token is unusable: {reason}")]
-    IdentityToken {
-        /// What is wrong (never the token itself).
-        reason: &'static str,
-    },
-    /// An HTTP request failed before a response arrived.
-    #[error("{service} request to {url} failed")]
-    Http {
-        /// `fulcio`, `rekor`, `github actions oidc`.
-        service: &'static str,
-        /// The URL (without credentials).
-        url: String,
-        /// The transport error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// A service answered with an error status.
-    #[error("{service} answered HTTP {status} at {url}: {body}")]
-    HttpStatus {
-        /// The service.
-        service: &'static str,
-        /// The URL.
-        url: String,
-        /// The status code.
-        status: u16,
-        /// The start of the response body.
-        body: String,
-    },
-    /// A service answered 2xx with something unusable.
-    #[error("{service} answered with an unusable response: {reason}")]
-    ServiceResponse {
-        /// The service.
-        service: &'static str,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// Fulcio certified a key other than the one exelock sent.
-    #[error("fulcio issued a certificate for another public key than the one in the request")]
-    FulcioKeyMismatch,
+    // ---- keyless signing -------------------------------------------------------------------
+    /// Keyless signing failed: the signing config, the identity token, or Fulcio, Rekor or the
+    /// TSA (the cause names which).
+    #[error("keyless signing failed")]
+    Keyless(#[from] keyless::Error),
 
     // ---- verification failures -------------------------------------------------------------
     /// The envelope does not carry exactly one signature.
@@ -384,30 +329,6 @@ pub enum Error {
         /// The issuer required.
         expected: String,
     },
-    // The variants from here to the end of the enum are only used by the hand-written keyless
-    // signing code (tlog.rs), which sigstore-sign replaces.
-    /// A keyless bundle without a transparency-log entry.
-    #[error(
-        "the keyless bundle has no transparency-log entry with an inclusion promise, so the signing time cannot be established"
-    )]
-    MissingTlogEntry,
-    /// The signed entry timestamp does not verify.
-    #[error(
-        "the transparency-log entry's signed entry timestamp does not verify with the log's key: the entry was tampered with"
-    )]
-    SignedEntryTimestamp,
-    /// The log entry does not record this envelope.
-    #[error("the transparency-log entry does not record this envelope: {reason}")]
-    TlogEntryMismatch {
-        /// What differs.
-        reason: &'static str,
-    },
-    /// The log entry is of a kind this build cannot check.
-    #[error("unsupported transparency-log entry kind (got {got}, expected dsse 0.0.1)")]
-    TlogKind {
-        /// `kind version`.
-        got: String,
-    },
 }
 
 fn display_optional(digest: Option<&Sha256Digest>) -> String {
@@ -434,20 +355,14 @@ impl Error {
             | Self::PublicKey { .. }
             | Self::Random { .. }
             | Self::Sign { .. }
-            | Self::Certificate { .. }
             | Self::TrustedRoot { .. }
             | Self::BundleFormat { .. }
             | Self::TooLarge { .. }
             | Self::TooManyAttestations { .. }
             | Self::TooManyLogEntries { .. }
             | Self::BundleFileJson { .. }
-            | Self::Timestamp { .. }
             | Self::KeylessNeedsBundle
-            | Self::IdentityToken { .. }
-            | Self::Http { .. }
-            | Self::HttpStatus { .. }
-            | Self::ServiceResponse { .. }
-            | Self::FulcioKeyMismatch
+            | Self::Keyless(_)
             | Self::MissingPredicate => false,
             Self::SignatureCount { .. }
             | Self::DuplicateSignature { .. }
@@ -458,13 +373,9 @@ impl Error {
             | Self::SubjectMismatch { .. }
             | Self::ManifestDigestMismatch { .. }
             | Self::TrustMismatch { .. }
-            | Self::MissingTlogEntry
             | Self::Rejected { .. }
             | Self::IdentityMismatch { .. }
-            | Self::IssuerMismatch { .. }
-            | Self::SignedEntryTimestamp
-            | Self::TlogEntryMismatch { .. }
-            | Self::TlogKind { .. } => true,
+            | Self::IssuerMismatch { .. } => true,
         }
     }
 }
@@ -520,10 +431,6 @@ impl Error {
             | Self::IdentityMismatch { .. }
             | Self::IssuerMismatch { .. } => "identity",
             Self::Rejected { category, .. } => category.as_str(),
-            Self::MissingTlogEntry
-            | Self::SignedEntryTimestamp
-            | Self::TlogEntryMismatch { .. }
-            | Self::TlogKind { .. } => "transparency log",
             _ => return None,
         })
     }

@@ -1,52 +1,26 @@
-//! Signing: who signs ([`Signer`]: a key, or keyless through Fulcio and Rekor) and the key-based
-//! flow itself ([`attest_with_key`]); the keyless flow is [`super::keyless`].
+//! Signing: who signs ([`Signer`]: a key, or keyless through Fulcio, Rekor and a TSA) and the
+//! key-based flow itself ([`attest_with_key`]); the keyless flow is [`super::keyless`].
 //!
-//! The caller reads key files, passwords, identity tokens and the environment, and passes the
-//! values in; this module never reads a file or an environment variable and prints nothing. Only
-//! keyless signing (and fetching a GitHub Actions token for it) talks to the network.
+//! The caller reads key files, passwords, signing configs, identity tokens and the environment,
+//! and passes the values in; this module never reads a file or an environment variable and
+//! prints nothing. Only keyless signing (and fetching a GitHub Actions token for it) talks to the
+//! network.
 
-use super::keyless::{self, KeylessSettings};
+use super::keyless::{IdentityTokenSource, KeylessSigner, Services};
 use super::keys::KeySigner;
 use super::statement::Statement;
 use super::{Attestation, Error, IN_TOTO_PAYLOAD_TYPE, Trust, bundle, dsse};
 use crate::digest::Sha256Digest;
 use crate::manifest::Manifest;
 
-/// Where the keyless signer's OIDC identity token comes from.
-#[derive(Clone)]
-pub enum IdentityTokenSource {
-    /// A token in hand (`--identity-token`, `SIGSTORE_ID_TOKEN`).
-    Token(String),
-    /// The GitHub Actions OIDC endpoint: the values of `ACTIONS_ID_TOKEN_REQUEST_URL` and
-    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (the job needs `permissions: id-token: write`).
-    GitHubActions {
-        /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
-        request_url: String,
-        /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
-        request_token: String,
-    },
-}
-
-impl std::fmt::Debug for IdentityTokenSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Token(_) => f.write_str("Token(<redacted>)"),
-            Self::GitHubActions { request_url, .. } => f
-                .debug_struct("GitHubActions")
-                .field("request_url", request_url)
-                .field("request_token", &"<redacted>")
-                .finish(),
-        }
-    }
-}
-
 /// Who signs attestations.
 #[derive(Debug)]
 pub enum Signer {
     /// A private key (cosign format or PKCS#8); the bundle names it by its hint, as cosign does.
-    Key(KeySigner),
-    /// An ephemeral key certified by Fulcio for an OIDC identity, the signature logged in Rekor.
-    Keyless(KeylessSettings),
+    Key(Box<KeySigner>),
+    /// An ephemeral key certified by Fulcio for an OIDC identity, the signature logged in Rekor
+    /// and timestamped by a TSA (both variants boxed: each holds key material, the keyless one also its own runtime and HTTP client).
+    Keyless(Box<KeylessSigner>),
 }
 
 impl Signer {
@@ -55,38 +29,23 @@ impl Signer {
     /// # Errors
     /// As [`KeySigner::from_pem`]: malformed PEM, another label, a wrong password, not P-256.
     pub fn from_key_pem(pem: &[u8], password: &[u8]) -> Result<Self, Error> {
-        KeySigner::from_pem(pem, password).map(Self::Key)
+        KeySigner::from_pem(pem, password).map(|signer| Self::Key(Box::new(signer)))
     }
 
-    /// A keyless signer for Fulcio at `fulcio_url` and Rekor at `rekor_url`. A GitHub Actions
-    /// token source is asked for a token (audience `sigstore`) now, so a missing permission
-    /// fails before anything is scanned or signed.
+    /// A keyless signer for `services` (see [`super::keyless::SigningConfig::services`]). A
+    /// GitHub Actions token source is asked for a token (audience `sigstore`) now, so a missing
+    /// permission fails before anything is scanned or signed.
     ///
     /// # Errors
-    /// HTTP and service errors of the GitHub Actions OIDC endpoint.
-    pub fn keyless(
-        fulcio_url: String,
-        rekor_url: String,
-        token: IdentityTokenSource,
-    ) -> Result<Self, Error> {
-        let identity_token = match token {
-            IdentityTokenSource::Token(token) => token,
-            IdentityTokenSource::GitHubActions {
-                request_url,
-                request_token,
-            } => keyless::github_actions_id_token(&request_url, &request_token, "sigstore")?,
-        };
-        Ok(Self::Keyless(KeylessSettings {
-            fulcio_url,
-            rekor_url,
-            identity_token,
-        }))
+    /// As [`KeylessSigner::new`].
+    pub fn keyless(services: Services, token: IdentityTokenSource) -> Result<Self, Error> {
+        KeylessSigner::new(services, token).map(|signer| Self::Keyless(Box::new(signer)))
     }
 
     /// Signs `manifest` as an attestation for `subject_digest` (named `subject_name`).
     ///
     /// # Errors
-    /// As [`attest_with_key`] or [`keyless::attest_keyless`].
+    /// As [`attest_with_key`] or [`KeylessSigner::attest`].
     pub fn attest(
         &self,
         manifest: &Manifest,
@@ -95,9 +54,7 @@ impl Signer {
     ) -> Result<Attestation, Error> {
         match self {
             Self::Key(signer) => attest_with_key(manifest, subject_name, subject_digest, signer),
-            Self::Keyless(settings) => {
-                keyless::attest_keyless(manifest, subject_name, subject_digest, settings)
-            }
+            Self::Keyless(signer) => signer.attest(manifest, subject_name, subject_digest),
         }
     }
 

@@ -575,6 +575,20 @@ fn rejection(
                 expected: expected.clone(),
             };
         }
+        Sigstore::Bundle(structure) => {
+            use sigstore_verify::bundle::Error as Structure;
+            match structure {
+                Structure::MissingInclusionPromise(_)
+                | Structure::MissingInclusionProof(_)
+                | Structure::MissingCheckpoint
+                | Structure::LogIndexOutOfRange { .. }
+                | Structure::CheckpointRootMismatch => Rejection::TransparencyLog,
+                Structure::MissingSigningTimeEvidence | Structure::MissingTimestamp => {
+                    Rejection::Timestamp
+                }
+                _ => Rejection::Bundle,
+            }
+        }
         Sigstore::Certificate(_) => Rejection::Certificate,
         Sigstore::TransparencyLog(_) => Rejection::TransparencyLog,
         Sigstore::Timestamp(_) => Rejection::Timestamp,

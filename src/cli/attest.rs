@@ -16,10 +16,9 @@ use super::{
     ExitStatus, Platform, RegistryArgs, parse_platform, read_manifest_file, scan_reference,
     selection_of, write_atomically,
 };
-use crate::attest::keyless;
+use crate::attest::keyless::{IdentityTokenSource, RekorVersion, SigningConfig};
 use crate::attest::keys::{self, PublicKey};
 use crate::attest::lookup::{self, Candidate, CandidateKind};
-use crate::attest::sign::IdentityTokenSource;
 use crate::attest::{
     self, PredicateType, Signer, SubjectDigest, Trust, TrustedRoot, VerifiedAttestation,
     VerifiedStatement,
@@ -39,13 +38,13 @@ pub(super) struct GenerateKeyPairArgs {
     force: bool,
 }
 
-/// Who signs: a key file, or keyless through Fulcio and Rekor.
+/// Who signs: a key file, or keyless through Fulcio, Rekor and a timestamp authority.
 #[derive(Args, Debug, Clone)]
 pub(super) struct SigningArgs {
     /// Sign with this private key (cosign format, or PKCS#8 PEM); password from EXELOCK_PASSWORD or COSIGN_PASSWORD, else prompted.
     #[arg(long, value_name = "FILE", conflicts_with = "keyless")]
     pub(super) key: Option<PathBuf>,
-    /// Sign keyless: a Fulcio certificate for an ephemeral key, recorded in Rekor. The OIDC token comes from --identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN).
+    /// Sign keyless: a Fulcio certificate for an ephemeral key, the signature logged in Rekor and timestamped by a TSA, as the signing config names them. The OIDC token comes from --identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN).
     #[arg(long)]
     pub(super) keyless: bool,
     /// The OIDC identity token for --keyless.
@@ -56,12 +55,16 @@ pub(super) struct SigningArgs {
         hide_env_values = true
     )]
     identity_token: Option<String>,
-    /// Fulcio for --keyless.
-    #[arg(long, value_name = "URL", default_value = keyless::PUBLIC_FULCIO_URL)]
-    fulcio_url: String,
-    /// Rekor for --keyless.
-    #[arg(long, value_name = "URL", default_value = keyless::PUBLIC_REKOR_URL)]
-    rekor_url: String,
+    /// Sigstore signing config (signing_config.json, v0.2) naming the Fulcio, Rekor logs and TSA for --keyless [default: the public-good instance's, built in]
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    signing_config: Option<PathBuf>,
+    /// Rekor API version for --keyless: 1, or 2 (needs a signing config that lists a Rekor v2 log)
+    #[arg(long, value_name = "1|2", default_value = "1", value_parser = parse_rekor_version)]
+    rekor_version: RekorVersion,
+}
+
+fn parse_rekor_version(text: &str) -> Result<RekorVersion, String> {
+    text.parse()
 }
 
 /// How to check a signature: a public key, or a keyless identity.
@@ -247,7 +250,8 @@ pub(super) fn run_generate_key_pair(args: &GenerateKeyPairArgs) -> Result<ExitSt
 }
 
 /// The signer the flags ask for: the key file (password from the environment or a prompt), or
-/// keyless with the token given or fetched from GitHub Actions.
+/// keyless with the services of the signing config (given or built in) and the token given or
+/// fetched from GitHub Actions.
 fn signer_of(args: &SigningArgs) -> Result<Signer> {
     if let Some(path) = &args.key {
         let pem = Zeroizing::new(fs_err::read(path)?);
@@ -258,6 +262,24 @@ fn signer_of(args: &SigningArgs) -> Result<Signer> {
     if !args.keyless {
         bail!("say how to sign: --key FILE or --keyless");
     }
+    let signing_config = match &args.signing_config {
+        Some(path) => SigningConfig::from_json(&fs_err::read_to_string(path)?)
+            .with_context(|| format!("{} is not a usable signing config", path.display()))?,
+        None => SigningConfig::public_good()?,
+    };
+    let services = signing_config
+        .services(args.rekor_version)
+        .with_context(|| match &args.signing_config {
+            Some(path) => format!(
+                "cannot sign keyless with Rekor v{} and {}",
+                args.rekor_version,
+                path.display()
+            ),
+            None => format!(
+                "cannot sign keyless with Rekor v{} and the public-good signing config (pass --signing-config)",
+                args.rekor_version
+            ),
+        })?;
     let token = match &args.identity_token {
         Some(token) => IdentityTokenSource::Token(token.clone()),
         None => match (
@@ -273,11 +295,7 @@ fn signer_of(args: &SigningArgs) -> Result<Signer> {
             ),
         },
     };
-    Ok(Signer::keyless(
-        args.fulcio_url.clone(),
-        args.rekor_url.clone(),
-        token,
-    )?)
+    Ok(Signer::keyless(services, token)?)
 }
 
 /// The in-toto subject name: the repository for registry images, the reference otherwise.

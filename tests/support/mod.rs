@@ -1,7 +1,8 @@
 //! Integration-test harness: a real local OCI registry per test
 //! ([`registry::Registry`], CNCF distribution's `docker-registry` in plain,
 //! htpasswd, TLS or token-auth mode) and an in-process fault-injecting
-//! reverse proxy ([`faults::FaultProxy`]) to put in front of it.
+//! reverse proxy ([`faults::FaultProxy`]) to put in front of it, and local Sigstore services
+//! (Fulcio, Rekor v1 and v2, a TSA: [`sigstore_services::SigstoreServices`]) for keyless signing.
 //!
 //! Needs on PATH: `docker-registry`, `skopeo`, `htpasswd` (apache2-utils),
 //! `openssl`, `sh`.
@@ -13,6 +14,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod http;
 pub mod registry;
+pub mod sigstore_services;
 
 #[cfg(test)]
 mod smoke;
