@@ -665,6 +665,23 @@ fn image_digest_of(
         .with_context(|| format!("{reference} has no manifest digest to verify against"))
 }
 
+/// The registry image whose stored attestations `verify` checks, resolved to its platform
+/// images; local images keep no attestations.
+fn open_attested_image(
+    reference: &str,
+    registry: &RegistrySettings,
+    platform: Option<&Platform>,
+) -> Result<(RegistrySource, image::Resolution)> {
+    if image::is_local_reference(reference) {
+        bail!(
+            "attestations are stored in registries; for the local image {reference} pass --bundle FILE"
+        );
+    }
+    let store = RegistrySource::open(reference, registry)?;
+    let resolution = store.resolve(&selection_of(platform, false))?;
+    Ok((store, resolution))
+}
+
 /// The sha256 and sha512 of a file, read once.
 fn artifact_digests(path: &Path) -> Result<Vec<SubjectDigest>> {
     use sha2::Digest as _;
@@ -724,13 +741,8 @@ pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
             ));
         }
         (None, Some(reference)) => {
-            if image::is_local_reference(reference) {
-                bail!(
-                    "attestations are stored in registries; for the local image {reference} pass --bundle FILE"
-                );
-            }
-            let store = RegistrySource::open(reference, &registry)?;
-            let resolution = store.resolve(&selection_of(args.platform.as_ref(), false))?;
+            let (store, resolution) =
+                open_attested_image(reference, &registry, args.platform.as_ref())?;
             if !args.quiet {
                 for note in &resolution.notes {
                     eprintln!("note: {note}");
@@ -849,13 +861,8 @@ fn run_verify_statement(args: &VerifyArgs, trust: &Trust) -> Result<ExitStatus> 
             checks.push((name, subjects[0].clone(), lookup, Vec::new()));
         }
         (None, Some(reference)) => {
-            if image::is_local_reference(reference) {
-                bail!(
-                    "attestations are stored in registries; for the local image {reference} pass --bundle FILE"
-                );
-            }
-            let store = RegistrySource::open(reference, &registry)?;
-            let resolution = store.resolve(&selection_of(args.platform.as_ref(), false))?;
+            let (store, resolution) =
+                open_attested_image(reference, &registry, args.platform.as_ref())?;
             for resolved in &resolution.images {
                 for digest in resolved
                     .manifest_digest
