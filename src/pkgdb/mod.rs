@@ -16,6 +16,7 @@
 
 use std::fmt;
 
+pub mod dpkg;
 pub mod paths;
 pub mod purl;
 mod text;
