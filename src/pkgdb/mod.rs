@@ -16,6 +16,7 @@
 
 use std::fmt;
 
+pub mod chisel;
 pub mod dpkg;
 pub mod paths;
 pub mod purl;
