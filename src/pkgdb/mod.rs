@@ -16,6 +16,7 @@
 
 use std::fmt;
 
+pub mod apk;
 pub mod chisel;
 pub mod dpkg;
 pub mod paths;
