@@ -16,6 +16,13 @@
 
 use std::fmt;
 
+pub mod apk;
+pub mod chisel;
+pub mod dpkg;
+pub mod paths;
+pub mod purl;
+mod text;
+
 /// Which kind of database a package was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Database {
@@ -107,6 +114,9 @@ pub struct PackagedFile {
     /// The digest the package recorded, if any (directories, symlinks and some databases record
     /// none; dpkg conffiles are in `status`, not in md5sums).
     pub digest: Option<PackagedDigest>,
+    /// A configuration file (dpkg conffile, RPM `%config`): the administrator may change it,
+    /// so bytes that differ from [`PackagedFile::digest`] are expected rather than altered.
+    pub config_file: bool,
 }
 
 /// Everything one database says: its packages and their files.
