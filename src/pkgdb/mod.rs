@@ -7,7 +7,7 @@
 //! - Ubuntu chisel: `var/lib/chisel/manifest.wall` (zstd jsonwall) ([`chisel`]);
 //! - Alpine apk: `lib/apk/db/installed` ([`apk`]);
 //! - RPM: `rpmdb.sqlite`, Berkeley DB `Packages`, NDB `Packages.db`, each holding RPM headers
-//!   ([`rpm`]).
+//!   (`rpm`).
 //!
 //! Pure: each reader takes bytes the caller collected while scanning an image and returns a
 //! [`PackageSet`]. Nothing here opens a file, walks a directory or resolves symlinks: matching a
