@@ -14,6 +14,8 @@
 //! recorded path to a file of the image (merged `/usr`, hardlinks) is the caller's job.
 //! Database files are hostile input: every length, offset and count is bounded before use.
 
+pub mod rpm;
+
 use std::fmt;
 
 /// Which kind of database a package was read from.
