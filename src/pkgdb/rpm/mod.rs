@@ -262,3 +262,6 @@ fn percent_encode(component: &str) -> String {
     encoded
 }
 
+
+#[cfg(test)]
+mod tests;
