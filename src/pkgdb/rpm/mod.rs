@@ -9,15 +9,15 @@
 //! without content digest have none.
 //!
 //! Package URLs follow the purl `rpm` type
-//! (<https://github.com/package-url/purl-spec/blob/main/types-doc/rpm-definition.md>):
+//! (<https://github.com/package-url/purl-spec/blob/main/types/rpm-definition.json>):
 //! `pkg:rpm/<distro id>/<name>@<version>-<release>?arch=<arch>&distro=<id>-<version id>&epoch=<epoch>`,
 //! qualifiers sorted as the spec's canonical form requires; the namespace is `rpm` when the
 //! caller does not know the distribution.
 //!
 //! Bounds: at most [`MAX_DATABASE_BYTES`], [`MAX_PACKAGES`] packages, [`MAX_FILES`] files and
 //! [`MAX_TOTAL_PATH_BYTES`] of paths per database; every header is checked by [`header`].
-//! This module does no I/O of its own (the SQLite reader alone uses a private temporary file,
-//! see the `sqlite` submodule) and does not match paths to an image's files.
+//! Apart from the private temporary copy the SQLite reader needs (see the `sqlite` submodule),
+//! nothing here does I/O; nothing matches recorded paths to an image's files.
 
 mod bdb;
 pub mod header;
