@@ -262,6 +262,5 @@ fn percent_encode(component: &str) -> String {
     encoded
 }
 
-
 #[cfg(test)]
 mod tests;
