@@ -3,7 +3,8 @@
 # need and is missing, then runs formatting, lint and the tests.
 #
 # Debian: docker-registry (the CNCF distribution registry the registry tests start), skopeo
-# (pushes fixtures), apache2-utils (htpasswd), openssl (test CAs and token-signing certs),
+# (pushes fixtures), apache2-utils (htpasswd), openssl (test CAs and token-signing certs), rpm
+# (rpmbuild and rpm build and install packages whose database the RPM reader must read),
 # nodejs/npm and python3-pip when absent.
 # PyPI: zizmor (audits action.yml and the example workflow), jsonschema (SARIF schema check),
 # securesystemslib (an independent DSSE implementation for interoperability tests).
@@ -16,6 +17,7 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
+command -v rpmbuild >/dev/null || need+=(rpm)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v pip3 >/dev/null || command -v pip >/dev/null || need+=(python3-pip)

@@ -177,7 +177,15 @@ impl<'a> Record<'a> {
         )?;
         let package = set.packages.len();
         set.packages.push(Package {
-            purl: package_url(PurlType::Apk, namespace, distro, &name, &version, &arch),
+            purl: package_url(
+                PurlType::Apk,
+                namespace,
+                distro,
+                &name,
+                &version,
+                &arch,
+                None,
+            ),
             name,
             version,
             arch,

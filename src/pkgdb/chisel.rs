@@ -158,7 +158,15 @@ fn parse_jsonwall(text: &[u8], distro: &Distro) -> Result<PackageSet, Error> {
                 }
                 package_index.insert(name.clone(), set.packages.len());
                 set.packages.push(Package {
-                    purl: package_url(PurlType::Deb, NAMESPACE, distro, &name, &version, &arch),
+                    purl: package_url(
+                        PurlType::Deb,
+                        NAMESPACE,
+                        distro,
+                        &name,
+                        &version,
+                        &arch,
+                        None,
+                    ),
                     name,
                     version,
                     arch,

@@ -487,6 +487,7 @@ impl<'d> SetBuilder<'d> {
             &name,
             &version,
             &arch,
+            None,
         );
         let package = self.set.packages.len();
         self.set.packages.push(Package {

@@ -1,18 +1,24 @@
 //! OS package databases: which package owns which file, and the digest the package recorded
 //! for it — read from the bytes of a database file (or a set of them), never from a filesystem.
 //!
-//! Formats (details in `docs/formats.md` of the project and the modules):
+//! Formats (details, and the documentation each follows, in the modules):
 //! - Debian/Ubuntu dpkg: `var/lib/dpkg/status` + `info/<pkg>[:<arch>].list` / `.md5sums`;
 //!   distroless `var/lib/dpkg/status.d/<pkg>` + `<pkg>.md5sums` ([`dpkg`]);
 //! - Ubuntu chisel: `var/lib/chisel/manifest.wall` (zstd jsonwall) ([`chisel`]);
 //! - Alpine apk: `lib/apk/db/installed` ([`apk`]);
 //! - RPM: `rpmdb.sqlite`, Berkeley DB `Packages`, NDB `Packages.db`, each holding RPM headers
-//!   (`rpm`).
+//!   ([`rpm`]).
+//!
+//! Also: which image paths hold these databases and `os-release` ([`paths`]), and package URLs
+//! ([`purl`]).
 //!
 //! Pure: each reader takes bytes the caller collected while scanning an image and returns a
-//! [`PackageSet`]. Nothing here opens a file, walks a directory or resolves symlinks: matching a
-//! recorded path to a file of the image (merged `/usr`, hardlinks) is the caller's job.
+//! [`PackageSet`]. Nothing here walks a directory or resolves symlinks, and nothing opens a file
+//! but the private temporary copy SQLite needs to read `rpmdb.sqlite`: matching a recorded path
+//! to a file of the image (merged `/usr`, hardlinks) is the caller's job.
 //! Database files are hostile input: every length, offset and count is bounded before use.
+
+pub mod rpm;
 
 use std::fmt;
 

@@ -4,7 +4,8 @@
 //! every component is percent-encoded except the alphanumerics, `.-_~` and the colon (`:` is
 //! never encoded, so a Debian epoch stays `1:1.3`); `+` becomes `%2B`; qualifiers are sorted
 //! by key and a qualifier with an empty value is left out. The `deb`, `apk` and `rpm` type
-//! definitions make the namespace (the vendor) and the name lowercase.
+//! definitions make the namespace (the vendor) lowercase, and the name too for `deb` and `apk`
+//! (an RPM name is case-sensitive).
 //!
 //! Builds strings only: it never parses a purl and never checks that a package exists.
 
@@ -44,10 +45,11 @@ pub fn distro_namespace<'a>(distro: &'a Distro, default: &'a str) -> &'a str {
     }
 }
 
-/// `pkg:<type>/<namespace>/<name>@<version>?arch=<arch>&distro=<id>-<version_id>`.
+/// `pkg:<type>/<namespace>/<name>@<version>?arch=<arch>&distro=<id>-<version_id>&epoch=<epoch>`.
 ///
 /// The `distro` qualifier is `<ID>-<VERSION_ID>` (or `<ID>` alone), left out when the
-/// distribution is unknown; an empty version or arch is left out.
+/// distribution is unknown; an empty version or arch is left out; `epoch` is RPM's (its
+/// version string carries no epoch).
 #[must_use]
 pub fn package_url(
     purl_type: PurlType,
@@ -56,11 +58,16 @@ pub fn package_url(
     name: &str,
     version: &str,
     arch: &str,
+    epoch: Option<u32>,
 ) -> String {
     let mut out = format!("pkg:{}/", purl_type.as_str());
     push_encoded(&mut out, &namespace.to_lowercase());
     out.push('/');
-    push_encoded(&mut out, &name.to_lowercase());
+    if purl_type == PurlType::Rpm {
+        push_encoded(&mut out, name);
+    } else {
+        push_encoded(&mut out, &name.to_lowercase());
+    }
     if !version.is_empty() {
         out.push('@');
         push_encoded(&mut out, version);
@@ -70,8 +77,13 @@ pub fn package_url(
         (id, "") => id.to_owned(),
         (id, version_id) => format!("{id}-{version_id}"),
     };
+    let epoch = epoch.map(|epoch| epoch.to_string()).unwrap_or_default();
     // Sorted by key, as the canonical form wants.
-    let qualifiers = [("arch", arch), ("distro", distro_qualifier.as_str())];
+    let qualifiers = [
+        ("arch", arch),
+        ("distro", distro_qualifier.as_str()),
+        ("epoch", epoch.as_str()),
+    ];
     let mut separator = '?';
     for (key, value) in qualifiers {
         if value.is_empty() {
@@ -119,7 +131,8 @@ mod tests {
                 &distro("debian", "12"),
                 "curl",
                 "7.88.1-10+deb12u5",
-                "amd64"
+                "amd64",
+                None
             ),
             "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u5?arch=amd64&distro=debian-12"
         );
@@ -130,7 +143,8 @@ mod tests {
                 &distro("ubuntu", "24.04"),
                 "zlib1g",
                 "1:1.3.dfsg-3.1ubuntu2.1",
-                "arm64"
+                "arm64",
+                None
             ),
             "pkg:deb/ubuntu/zlib1g@1:1.3.dfsg-3.1ubuntu2.1?arch=arm64&distro=ubuntu-24.04"
         );
@@ -145,7 +159,8 @@ mod tests {
                 &Distro::default(),
                 "musl",
                 "1.2.4-r0",
-                ""
+                "",
+                None
             ),
             "pkg:apk/alpine/musl@1.2.4-r0"
         );
@@ -156,7 +171,8 @@ mod tests {
                 &distro("debian", ""),
                 "Foo",
                 "",
-                "all"
+                "all",
+                None
             ),
             "pkg:deb/debian/foo?arch=all&distro=debian"
         );
@@ -171,9 +187,26 @@ mod tests {
                 &Distro::default(),
                 "a/b",
                 "1.0 ü?&",
-                "x86_64"
+                "x86_64",
+                None
             ),
             "pkg:rpm/fedora/a%2Fb@1.0%20%C3%BC%3F%26?arch=x86_64"
+        );
+    }
+
+    #[test]
+    fn rpm_names_keep_their_case_and_the_epoch_is_a_qualifier() {
+        assert_eq!(
+            package_url(
+                PurlType::Rpm,
+                "Fedora",
+                &distro("fedora", "32"),
+                "SDL2",
+                "0.0.1-rls",
+                "x86_64",
+                Some(1)
+            ),
+            "pkg:rpm/fedora/SDL2@0.0.1-rls?arch=x86_64&distro=fedora-32&epoch=1"
         );
     }
 }
