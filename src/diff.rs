@@ -167,6 +167,8 @@ mod tests {
             interpreter: None,
             build_id: None,
             layer: 0,
+            package: None,
+            package_digest: None,
         }
     }
 
@@ -179,12 +181,15 @@ mod tests {
                 manifest_digest: None,
                 config_digest: Sha256Digest::of(b"c"),
                 platform: "linux/amd64".into(),
+                search_path: Vec::new(),
             },
             layers: vec![],
             executables,
             links: vec![],
             hidden: vec![],
             world_writable_dirs: vec![],
+            package_databases: Vec::new(),
+            packages: Vec::new(),
         }
     }
 

@@ -8,8 +8,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256Digest;
 
-/// The in-toto predicate type of an executable manifest.
-pub const PREDICATE_TYPE: &str = "https://exelock.dev/manifest/v1";
+/// The in-toto predicate type of an executable manifest: format 2, which says which OS package
+/// owns each executable and whether its bytes are the packaged ones.
+pub const PREDICATE_TYPE: &str = "https://exelock.dev/manifest/v2";
+
+/// The predicate type of format 1 manifests (no package fields), which still read: their
+/// executables have no `package` and no `packageDigest`.
+pub const PREDICATE_TYPE_V1: &str = "https://exelock.dev/manifest/v1";
+
+/// Whether `predicate_type` is one of an executable manifest (any format this build reads).
+#[must_use]
+pub fn is_manifest_predicate(predicate_type: &str) -> bool {
+    predicate_type == PREDICATE_TYPE || predicate_type == PREDICATE_TYPE_V1
+}
 
 /// The executable manifest of one platform image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +42,69 @@ pub struct Manifest {
     /// with `1777`): executables there can be replaced at run time. Lossy for non-UTF-8 names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub world_writable_dirs: Vec<String>,
+    /// The package databases of the final filesystem that were read (format 2; empty when the
+    /// image has none, e.g. a static distroless image, and in format 1 manifests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub package_databases: Vec<PackageDatabase>,
+    /// Every installed package those databases list, sorted by name, version, arch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<Package>,
+}
+
+/// A package database read from the image.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PackageDatabase {
+    /// `dpkg`, `dpkg-status.d`, `chisel`, `apk`, `rpm-sqlite`, `rpm-bdb`, `rpm-ndb`.
+    pub db: String,
+    /// Its path in the image (`/var/lib/dpkg/status`).
+    pub path: String,
+    /// How many packages it lists.
+    pub packages: usize,
+}
+
+/// An installed OS package.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Package {
+    /// `curl`.
+    pub name: String,
+    /// As the package manager prints it: `7.88.1-10+deb12u5`, `1:2.3-4.el9`, `1.2.4-r0`.
+    pub version: String,
+    /// `amd64`, `x86_64`, `all`, `noarch`; empty when the database does not say.
+    pub arch: String,
+    /// The package URL.
+    pub purl: String,
+    /// Which database lists it (see [`PackageDatabase::db`]).
+    pub db: String,
+}
+
+/// Whether an executable's bytes are what its package shipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackageDigest {
+    /// The package recorded a digest and the file has it.
+    Match,
+    /// The package recorded another digest: the file was altered after the package installed it
+    /// (replaced during the build, patched, or tampered with).
+    Mismatch,
+    /// The package records no digest for the file (some databases, dpkg conffiles).
+    None,
+    /// No package of the image's databases owns the file.
+    Unowned,
+}
+
+impl PackageDigest {
+    /// The kebab-case code used in JSON and tables.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Match => "match",
+            Self::Mismatch => "mismatch",
+            Self::None => "none",
+            Self::Unowned => "unowned",
+        }
+    }
 }
 
 /// The identity of the scanned image.
@@ -47,6 +121,10 @@ pub struct ImageInfo {
     pub config_digest: Sha256Digest,
     /// `os/architecture[/variant]` from the image config.
     pub platform: String,
+    /// The directories of the `PATH` the image runs with (the config's `Env`), in order
+    /// (format 2; absent when the config sets none, and in format 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search_path: Vec<String>,
 }
 
 /// One layer of the image.
@@ -124,6 +202,13 @@ pub struct Executable {
     pub build_id: Option<String>,
     /// Index of the layer that last wrote this path.
     pub layer: usize,
+    /// The package that owns the file (format 2; absent when none does, and in format 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<Package>,
+    /// Whether the bytes are the packaged ones (format 2: present on every executable,
+    /// `unowned` when no package owns it; absent in format 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_digest: Option<PackageDigest>,
 }
 
 /// A symlink whose resolved target is a recorded executable (busybox-style `/bin/sh`).
@@ -248,6 +333,8 @@ mod tests {
             interpreter: None,
             build_id: None,
             layer: 0,
+            package: None,
+            package_digest: None,
         };
         let json = serde_json::to_value(&exe).unwrap();
         assert_eq!(json["mode"], "4755");

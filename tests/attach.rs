@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Mode, Registry, http};
 
-const PREDICATE: &str = "https://exelock.dev/manifest/v1";
+const PREDICATE: &str = "https://exelock.dev/manifest/v2";
 const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";

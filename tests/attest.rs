@@ -419,7 +419,7 @@ fn registry_round_trip_single_and_multi_arch() {
     let att: Value = serde_json::from_slice(&registry.skopeo_inspect_raw(&tag)).unwrap();
     assert_eq!(
         att["layers"][0]["annotations"]["predicateType"],
-        "https://exelock.dev/manifest/v1"
+        "https://exelock.dev/manifest/v2"
     );
 
     // Multi-arch: every platform and the index.
@@ -490,7 +490,7 @@ fn registry_round_trip_single_and_multi_arch() {
         .push_attestation(
             &demo_digest,
             &fs_err::read(path.join("tiny.bundle.json")).unwrap(),
-            "https://exelock.dev/manifest/v1",
+            "https://exelock.dev/manifest/v2",
             None,
         )
         .unwrap();

@@ -23,7 +23,7 @@ use crate::support::fixtures::{Layout, root};
 use crate::support::{Mode, Registry};
 
 const PASSWORD: &str = "correct horse";
-const PREDICATE: &str = "https://exelock.dev/manifest/v1";
+const PREDICATE: &str = "https://exelock.dev/manifest/v2";
 /// A trusted root that trusts nothing: key-based verification needs none, and given one, cosign
 /// 2.5 does not fetch the public-good root through TUF.
 const EMPTY_TRUSTED_ROOT: &str =

@@ -159,7 +159,7 @@ fn assert_common_shape(bundle: &Value) {
     let statement: Value = serde_json::from_slice(&base64_field(&envelope["payload"])).unwrap();
     assert_eq!(
         statement["predicateType"],
-        "https://exelock.dev/manifest/v1"
+        "https://exelock.dev/manifest/v2"
     );
     assert_eq!(
         format!(

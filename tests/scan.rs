@@ -262,7 +262,7 @@ fn output_file_is_written_whole() {
     assert!(output.stdout.is_empty());
     let written: Value = serde_json::from_slice(&fs_err::read(&out).unwrap()).unwrap();
     assert_matches_expected(&written, &expected("tiny"), "tiny -o");
-    assert_eq!(written["predicateType"], "https://exelock.dev/manifest/v1");
+    assert_eq!(written["predicateType"], "https://exelock.dev/manifest/v2");
 }
 
 /// Each broken input: exit 2, a message naming what is wrong, no panic, no output file.

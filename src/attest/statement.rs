@@ -247,6 +247,7 @@ pub(crate) mod tests {
                 manifest_digest: Some(digest),
                 config_digest: Sha256Digest::of(b"config"),
                 platform: "linux/amd64".into(),
+                search_path: Vec::new(),
             },
             layers: vec![],
             executables: vec![Executable {
@@ -261,10 +262,14 @@ pub(crate) mod tests {
                 interpreter: None,
                 build_id: None,
                 layer: 0,
+                package: None,
+                package_digest: None,
             }],
             links: vec![],
             hidden: vec![],
             world_writable_dirs: vec![],
+            package_databases: Vec::new(),
+            packages: Vec::new(),
         }
     }
 

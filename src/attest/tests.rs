@@ -177,7 +177,7 @@ fn forgery_wrong_predicate_type() {
     assert!(matches!(error, Error::PredicateType { .. }), "{error:?}");
     assert!(
         error.to_string().contains(
-            "(got \"https://slsa.dev/provenance/v1\", expected \"https://exelock.dev/manifest/v1\")"
+            "(got \"https://slsa.dev/provenance/v1\", expected \"https://exelock.dev/manifest/v2\")"
         ),
         "{error}"
     );

@@ -103,7 +103,7 @@ pub enum PredicateType {
 impl PredicateType {
     pub(crate) fn accepts(&self, predicate_type: &str) -> bool {
         match self {
-            Self::Manifest => predicate_type == manifest::PREDICATE_TYPE,
+            Self::Manifest => manifest::is_manifest_predicate(predicate_type),
             Self::Uri(uri) => predicate_type == uri,
             Self::Any => true,
         }
@@ -127,7 +127,7 @@ impl FromStr for PredicateType {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         if text == "any" {
             Ok(Self::Any)
-        } else if text == manifest::PREDICATE_TYPE {
+        } else if manifest::is_manifest_predicate(text) {
             Ok(Self::Manifest)
         } else if text.contains(':') && !text.contains(char::is_whitespace) {
             Ok(Self::Uri(text.to_owned()))

@@ -699,6 +699,8 @@ impl Filesystem {
                         interpreter: record.detected.interpreter.clone(),
                         build_id: record.detected.build_id.clone(),
                         layer: *layer,
+                        package: None,
+                        package_digest: None,
                     });
                 }
                 State::Below { .. } => {}
@@ -880,12 +882,15 @@ pub fn scan(
                 manifest_digest: image.manifest_digest,
                 config_digest: image.config_digest,
                 platform: image.platform.to_string(),
+                search_path: image.search_path.clone(),
             },
             layers,
             executables,
             links,
             hidden,
             world_writable_dirs,
+            package_databases: Vec::new(),
+            packages: Vec::new(),
         },
         warnings,
     })

@@ -351,6 +351,7 @@ mod tests {
             manifest_digest: None,
             config_digest: Sha256Digest::of(b"config"),
             platform: Platform::default_platform(),
+            search_path: Vec::new(),
             layers: descriptors,
         };
         (memory, resolved)

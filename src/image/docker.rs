@@ -179,6 +179,7 @@ impl ImageSource for LegacyArchive {
                 manifest_digest: None,
                 config_digest,
                 platform,
+                search_path: config.search_path(),
                 layers,
             }],
             notes: Vec::new(),

@@ -319,6 +319,8 @@ pub struct ResolvedImage {
     pub config_digest: Sha256Digest,
     /// From the config.
     pub platform: Platform,
+    /// The directories of the `PATH` the image runs with (config `Env`), in order.
+    pub search_path: Vec<String>,
     /// Bottom layer first.
     pub layers: Vec<LayerDescriptor>,
 }

@@ -113,6 +113,17 @@ pub struct ImageConfig {
     pub variant: Option<String>,
     /// The uncompressed layer digests.
     pub rootfs: RootFs,
+    /// What the image runs with (only `Env` is read).
+    #[serde(default)]
+    pub config: Option<RuntimeConfig>,
+}
+
+/// `config` of an image config: the process defaults.
+#[derive(Debug, Default, Deserialize)]
+pub struct RuntimeConfig {
+    /// `NAME=value` strings.
+    #[serde(rename = "Env", default)]
+    pub env: Option<Vec<String>>,
 }
 
 /// `rootfs` of an image config.
@@ -123,6 +134,23 @@ pub struct RootFs {
 }
 
 impl ImageConfig {
+    /// The directories of the image's `PATH` (from `config.Env`), in order; empty when the
+    /// config sets none.
+    #[must_use]
+    pub fn search_path(&self) -> Vec<String> {
+        self.config
+            .as_ref()
+            .and_then(|config| config.env.as_ref())
+            .and_then(|env| env.iter().rev().find_map(|entry| entry.strip_prefix("PATH=")))
+            .map(|path| {
+                path.split(':')
+                    .filter(|dir| !dir.is_empty())
+                    .map(ToOwned::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The config's platform.
     #[must_use]
     pub fn platform(&self) -> Platform {
@@ -569,6 +597,7 @@ fn resolve_manifest(
         manifest_digest: Some(entry.digest),
         config_digest: manifest.config.digest,
         platform: config.platform(),
+        search_path: config.search_path(),
         layers,
     })
 }

@@ -17,6 +17,8 @@ fn exe(path: &str, content: &str) -> Executable {
         interpreter: None,
         build_id: None,
         layer: 0,
+        package: None,
+        package_digest: None,
     }
 }
 
@@ -29,6 +31,7 @@ fn manifest_for(platform: &str, executables: Vec<Executable>) -> Manifest {
             manifest_digest: Some(Sha256Digest::of(platform.as_bytes())),
             config_digest: Sha256Digest::of(b"config"),
             platform: platform.into(),
+            search_path: Vec::new(),
         },
         layers: vec![LayerInfo {
             digest: Sha256Digest::of(b"layer"),
@@ -46,6 +49,8 @@ fn manifest_for(platform: &str, executables: Vec<Executable>) -> Manifest {
             hidden_by: 0,
         }],
         world_writable_dirs: vec![],
+        package_databases: Vec::new(),
+        packages: Vec::new(),
     }
 }
 
