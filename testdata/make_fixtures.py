@@ -493,6 +493,8 @@ def write_expected(name: str, platform: str, executables: list[dict],
             e["interpreter"] = x["interpreter"]
         if x["key"] in BUILD_IDS:
             e["buildId"] = BUILD_IDS[x["key"]]
+        # No fixture image carries a package database: nothing is owned by a package.
+        e["packageDigest"] = "unowned"
         exes.append((raw(x["path"]), e))
     exe_paths = {p for p, _ in exes}
     assert len(exe_paths) == len(exes), "duplicate expected path"

@@ -27,14 +27,18 @@ use std::io::Read;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use md5::Digest as _;
+
 use crate::digest::{Hasher, Sha256Digest};
 use crate::image::layer::{LayerStream, VerifiedLayer};
 use crate::image::{self, ImageSource, ResolvedImage};
 use crate::manifest::{
     self, Executable, Hidden, ImageInfo, Kind, LayerInfo, Link, Manifest, PREDICATE_TYPE,
 };
+use crate::pkgdb;
 
 pub mod detect;
+mod packages;
 pub mod prefix;
 
 pub use prefix::{PrefixDigest, PrefixMissing, PrefixRequest, PrefixResults, prefix_digests};
@@ -82,6 +86,19 @@ pub enum Error {
         /// What is unsupported.
         problem: &'static str,
     },
+    /// A package database of the final filesystem does not read.
+    #[error(
+        "{image}: cannot read the package database {file}; without it exelock cannot say which executables are packaged and unaltered"
+    )]
+    PackageDatabase {
+        /// The image.
+        image: String,
+        /// The database file, absolute.
+        file: String,
+        /// Why.
+        #[source]
+        source: crate::pkgdb::Error,
+    },
 }
 
 impl From<image::Error> for Error {
@@ -108,6 +125,18 @@ pub struct FileRecord {
     /// `(length, SHA-256 of the first length bytes)` for each [`PrefixWanted`] length the file
     /// reaches, shortest first; empty in a plain scan.
     pub prefixes: Vec<(u64, Sha256Digest)>,
+    /// The digests OS packages record (dpkg and old RPM: MD5; apk and some RPM: SHA-1),
+    /// computed in the same pass, for the comparison with the owning package.
+    pub package_digests: PackageDigests,
+}
+
+/// An executable's MD5 and SHA-1, the digests package databases other than SHA-256 ones record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackageDigests {
+    /// MD5.
+    pub md5: [u8; 16],
+    /// SHA-1.
+    pub sha1: [u8; 20],
 }
 
 /// Prefix lengths to hash while walking a layer: for every executable the walk hashes, the
@@ -158,6 +187,9 @@ pub enum Node {
     Hardlink(Vec<u8>),
     /// A device, fifo or other non-directory.
     Special,
+    /// A regular file exelock keeps whole: a package database or `os-release`
+    /// ([`pkgdb::paths::database_file`]).
+    Data(Box<Vec<u8>>),
 }
 
 /// One layer's changes, in tar order, and the layer's verified identity.
@@ -344,6 +376,22 @@ pub fn walk_layer_with_prefixes(
                 })?;
                 Node::Hardlink(target)
             }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse
+                if let Some(file) = pkgdb::paths::database_file(&path) =>
+            {
+                if entry.size() > file.max_bytes() {
+                    warnings.push(format!(
+                        "layer {layer}: {display} is {} bytes, more than the {} exelock reads of such a file: ignored, so package data from it is missing",
+                        entry.size(),
+                        file.max_bytes()
+                    ));
+                    Node::File(None)
+                } else {
+                    let bytes = read_data(&mut entry)
+                        .map_err(|source| entry_error(display.clone(), source))?;
+                    Node::Data(Box::new(bytes))
+                }
+            }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 if has_pax_sparse(&mut entry) {
                     return Err(Error::Unsupported {
@@ -400,6 +448,20 @@ impl<'a> PrefixHasher<'a> {
     }
 }
 
+/// Reads a package database (or `os-release`) whole; the caller checked its size.
+fn read_data(entry: &mut tar::Entry<'_, impl Read>) -> std::io::Result<Vec<u8>> {
+    let size = entry.size();
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    entry.read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("entry data ended after {} of {size} bytes", bytes.len()),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads a regular file's head; when it qualifies, hashes it whole (and its wanted prefixes).
 fn read_file(
     entry: &mut tar::Entry<'_, impl Read>,
@@ -421,13 +483,19 @@ fn read_file(
     let head_len = usize::try_from(size.min(head.len() as u64)).unwrap_or(head.len());
     entry.read_exact(&mut head[magic_len..head_len])?;
     let mut hasher = PrefixHasher::new(wanted);
+    let mut md5 = md5::Md5::new();
+    let mut sha1 = sha1::Sha1::new();
     hasher.update(&head[..head_len]);
+    md5.update(&head[..head_len]);
+    sha1.update(&head[..head_len]);
     loop {
         let read = entry.read(chunk)?;
         if read == 0 {
             break;
         }
         hasher.update(&chunk[..read]);
+        md5.update(&chunk[..read]);
+        sha1.update(&chunk[..read]);
     }
     let PrefixHasher {
         hasher, prefixes, ..
@@ -448,6 +516,10 @@ fn read_file(
         gid,
         detected: detect::detect(&head[..head_len]),
         prefixes,
+        package_digests: PackageDigests {
+            md5: md5.finalize().into(),
+            sha1: sha1.finalize().into(),
+        },
     }))
 }
 
@@ -460,6 +532,10 @@ enum State {
     },
     Symlink {
         target: Vec<u8>,
+    },
+    /// A package database or `os-release`, kept whole.
+    Data {
+        bytes: Vec<u8>,
     },
     /// Only in the one-layer merges of a prefix lookup, never in a scan: whatever the layers
     /// below hold at `path`. Seeded for the paths the lookup asks about and for hardlink
@@ -608,9 +684,13 @@ impl Filesystem {
                         path: path.clone(),
                         linked: true,
                     }),
+                    Some(State::Data { bytes }) => Some(State::Data {
+                        bytes: bytes.clone(),
+                    }),
                     Some(State::Symlink { .. }) | None => None,
                 },
                 Node::Symlink(target) => Some(State::Symlink { target }),
+                Node::Data(bytes) => Some(State::Data { bytes: *bytes }),
                 Node::Directory(_) | Node::File(None) | Node::Special => None,
             };
             // Whatever was at the path is replaced; a non-directory also replaces a tree.
@@ -663,7 +743,7 @@ impl Filesystem {
                 Some(State::Executable { .. }) => {
                     return pending.is_empty().then_some(joined);
                 }
-                Some(State::Below { .. }) | None => {}
+                Some(State::Below { .. } | State::Data { .. }) | None => {}
             }
         }
         None
@@ -703,7 +783,7 @@ impl Filesystem {
                         package_digest: None,
                     });
                 }
-                State::Below { .. } => {}
+                State::Below { .. } | State::Data { .. } => {}
                 State::Symlink { .. } => {
                     if let Some(target) = self.resolve_executable(path) {
                         let (text, bytes) = manifest::path_fields(&absolute(path));
@@ -872,7 +952,14 @@ pub fn scan(
         .into());
     }
     let world_writable_dirs = filesystem.world_writable_dirs();
-    let (executables, links, hidden) = filesystem.into_entries();
+    let ownership = packages::ownership(&filesystem, &image.name)?;
+    let (mut executables, links, hidden) = filesystem.into_entries();
+    for executable in &mut executables {
+        let path = executable.raw_path();
+        let (package, state) = ownership.of(path.strip_prefix(b"/").unwrap_or(&path));
+        executable.package = package;
+        executable.package_digest = Some(state);
+    }
     Ok(ScanOutput {
         manifest: Manifest {
             predicate_type: PREDICATE_TYPE.to_owned(),
@@ -889,8 +976,8 @@ pub fn scan(
             links,
             hidden,
             world_writable_dirs,
-            package_databases: Vec::new(),
-            packages: Vec::new(),
+            package_databases: ownership.databases,
+            packages: ownership.packages,
         },
         warnings,
     })
@@ -919,6 +1006,10 @@ mod tests {
             gid: 0,
             detected: detect::detect(content),
             prefixes: Vec::new(),
+            package_digests: PackageDigests {
+                md5: md5::Md5::digest(content).into(),
+                sha1: sha1::Sha1::digest(content).into(),
+            },
         })))
     }
 

@@ -194,7 +194,7 @@ pub fn prefix_digests(
                         linked: *linked,
                     }
                 }
-                Some(State::Symlink { .. }) | None => Outcome::NotExecutable,
+                Some(State::Symlink { .. } | State::Data { .. }) | None => Outcome::NotExecutable,
             };
             outcomes.insert((layer, path), outcome);
         }

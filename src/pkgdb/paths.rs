@@ -12,7 +12,7 @@ use super::text::{MAX_TEXT_DATABASE_BYTES, lines, trim_blanks};
 use super::{Database, Distro};
 
 /// The role of a database file in an image.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DatabaseFile {
     /// `var/lib/dpkg/status`.
     DpkgStatus,
