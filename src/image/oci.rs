@@ -141,7 +141,11 @@ impl ImageConfig {
         self.config
             .as_ref()
             .and_then(|config| config.env.as_ref())
-            .and_then(|env| env.iter().rev().find_map(|entry| entry.strip_prefix("PATH=")))
+            .and_then(|env| {
+                env.iter()
+                    .rev()
+                    .find_map(|entry| entry.strip_prefix("PATH="))
+            })
             .map(|path| {
                 path.split(':')
                     .filter(|dir| !dir.is_empty())
