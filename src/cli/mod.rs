@@ -783,6 +783,23 @@ fn render_diff(changes: &crate::diff::Diff) -> String {
             short(&moved.sha256)
         );
     }
+    for altered in &changes.altered {
+        let _ = writeln!(
+            out,
+            "altered  {}  (bytes differ from package {}; {})",
+            altered.path,
+            altered.package.as_ref().map_or_else(
+                || "<unknown>".to_owned(),
+                |package| format!("{} {} ({})", package.name, package.version, package.db)
+            ),
+            altered
+                .before
+                .map_or("new in B".to_owned(), |before| format!(
+                    "was {}",
+                    before.code()
+                ))
+        );
+    }
     let _ = writeln!(
         out,
         "{} added, {} removed, {} changed, {} moved",
@@ -791,6 +808,52 @@ fn render_diff(changes: &crate::diff::Diff) -> String {
         changes.changed.len(),
         changes.moved.len()
     );
+    if let Some(packages) = changes
+        .packages
+        .as_ref()
+        .filter(|packages| !packages.is_empty() || !changes.altered.is_empty())
+    {
+        let describe = |package: &crate::manifest::Package| {
+            let arch = if package.arch.is_empty() {
+                String::new()
+            } else {
+                format!("{}, ", package.arch)
+            };
+            format!(
+                "{} {}  ({arch}{})",
+                package.name, package.version, package.db
+            )
+        };
+        for package in &packages.added {
+            let _ = writeln!(out, "package added    {}", describe(package));
+        }
+        for package in &packages.removed {
+            let _ = writeln!(out, "package removed  {}", describe(package));
+        }
+        for changed in &packages.changed {
+            let arch = if changed.arch.is_empty() {
+                String::new()
+            } else {
+                format!("{}, ", changed.arch)
+            };
+            let _ = writeln!(
+                out,
+                "package changed  {} {} -> {}  ({arch}{})",
+                changed.name, changed.before, changed.after, changed.db
+            );
+        }
+        let _ = writeln!(
+            out,
+            "packages: {} added, {} removed, {} at another version; {} executables altered",
+            packages.added.len(),
+            packages.removed.len(),
+            packages.changed.len(),
+            changes.altered.len()
+        );
+    }
+    if let Some(reason) = &changes.packages_not_compared {
+        let _ = writeln!(out, "packages: not compared: {reason}");
+    }
     out
 }
 
