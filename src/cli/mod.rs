@@ -73,9 +73,10 @@ enum Command {
         after_help = "Examples:\n  exelock scan oci:testdata/images/demo\n  exelock scan oci-archive:image.tar --format json -o manifest.json\n  exelock scan docker-archive:saved.tar --format table\n  exelock scan oci:layout:latest --all-platforms -o manifests.json\n  exelock scan ghcr.io/org/app@sha256:… --platform linux/arm64\n  echo \"$TOKEN\" | exelock scan registry.example/app:v1 --username ci --password-stdin"
     )]
     Scan(ScanArgs),
-    /// Compare the executables of two images or manifest files: added, removed, changed, moved.
+    /// Compare the executables of two images or manifest files: added, removed, changed, moved;
+    /// and their OS packages.
     #[command(
-        after_help = "A and B are image references or manifest files written by `exelock scan -o`.\nExit code 0 whatever the differences; use `exelock gate` with a [baseline] rule to fail on them.\n\nExamples:\n  exelock diff oci:build/old oci:build/new\n  exelock diff release.json registry.example/app:v2 --format json"
+        after_help = "A and B are image references or manifest files written by `exelock scan -o`.\nWhen both record package data (format 2), it also lists OS packages added, removed or at another\nversion (by name, arch and database) and executables whose bytes stopped matching their package\n(`altered`); when only one does, it says packages were not compared.\nExit code 0 whatever the differences; use `exelock gate` with a [baseline] rule to fail on them.\n\nExamples:\n  exelock diff oci:build/old oci:build/new\n  exelock diff release.json registry.example/app:v2 --format json"
     )]
     Diff(DiffArgs),
     /// CI gate: scan (and optionally attest) an image, then fail on policy violations.
