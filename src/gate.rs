@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::bake::BakeList;
 use crate::diff;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, PREDICATE_TYPE_V1, Package, PackageDigest};
 use crate::policy::{Level, Policy};
 
 /// What the CLI established about the image's attestation.
@@ -67,6 +67,22 @@ pub struct GateReport {
     pub attestation: String,
     /// What the rules found, deny first.
     pub violations: Vec<Violation>,
+    /// Rules that are on but could not be evaluated, and why (e.g. package rules against a
+    /// format 1 manifest, which records no packages). They neither pass nor fail the gate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// A rule that is on but could not be evaluated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    /// Rule id.
+    pub rule: &'static str,
+    /// The level it is configured at.
+    pub level: Level,
+    /// Why it could not be evaluated, and how to make it evaluable.
+    pub reason: String,
 }
 
 impl GateReport {
@@ -77,11 +93,50 @@ impl GateReport {
     }
 }
 
-/// Classes of hazardous executables and the file names that identify them.
-pub const HAZARD_CLASSES: [(&str, &[&str]); 4] = [
-    (
-        "hazards/package-managers",
-        &[
+/// A class of hazardous executables: the file names that identify it on the image's `PATH`, and
+/// the packages known to ship it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HazardClass {
+    /// Rule id (`hazards/package-managers`).
+    pub rule: &'static str,
+    /// File names, without version suffix (`pip` matches `pip3.11`).
+    pub names: &'static [&'static str],
+    /// Package names known to ship the class's tools; `*` matches any run of characters
+    /// (`gcc-*`). Names are those of dpkg, apk and rpm databases.
+    pub packages: &'static [&'static str],
+}
+
+impl HazardClass {
+    /// Whether the package `name` is one known for this class.
+    #[must_use]
+    pub fn ships(&self, name: &str) -> bool {
+        self.packages
+            .iter()
+            .any(|pattern| glob_match(pattern.as_bytes(), name.as_bytes()))
+    }
+
+    /// `package managers`, for messages.
+    fn label(&self) -> String {
+        self.rule.trim_start_matches("hazards/").replace('-', " ")
+    }
+}
+
+/// `pattern` with `*` for any run of bytes, against all of `text`.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob_match(rest, &text[skip..])),
+        Some((first, rest)) => text
+            .split_first()
+            .is_some_and(|(byte, tail)| byte == first && glob_match(rest, tail)),
+    }
+}
+
+/// The classes of hazardous executables, each with its names and its packages.
+pub const HAZARD_CLASSES: [HazardClass; 4] = [
+    HazardClass {
+        rule: "hazards/package-managers",
+        names: &[
             "apt",
             "apt-get",
             "aptitude",
@@ -104,31 +159,162 @@ pub const HAZARD_CLASSES: [(&str, &[&str]); 4] = [
             "bundle",
             "composer",
         ],
-    ),
-    (
-        "hazards/downloaders",
-        &["curl", "wget", "aria2c", "axel", "fetch"],
-    ),
-    (
-        "hazards/compilers",
-        &[
+        packages: &[
+            "apt",
+            "aptitude",
+            "dpkg",
+            "apk-tools",
+            "apk-tools-static",
+            "yum",
+            "dnf",
+            "dnf5",
+            "python3-dnf",
+            "microdnf",
+            "rpm",
+            "zypper",
+            "pacman",
+            "python*-pip",
+            "py3-pip",
+            "python3-setuptools",
+            "conda",
+            "npm",
+            "nodejs",
+            "nodejs-npm",
+            "yarn",
+            "yarnpkg",
+            "pnpm",
+            "ruby*",
+            "rubygems",
+            "bundler",
+            "composer",
+            "php-composer*",
+        ],
+    },
+    HazardClass {
+        rule: "hazards/downloaders",
+        names: &["curl", "wget", "aria2c", "axel", "fetch"],
+        packages: &[
+            "curl",
+            "wget",
+            "wget2",
+            "wget2-wget",
+            "aria2",
+            "axel",
+            "busybox",
+            "busybox-*",
+        ],
+    },
+    HazardClass {
+        rule: "hazards/compilers",
+        names: &[
             "gcc", "g++", "cc", "c++", "clang", "clang++", "tcc", "go", "rustc", "javac",
             "gfortran",
         ],
-    ),
-    (
-        "hazards/shells",
-        &[
+        packages: &[
+            "gcc*",
+            "g++*",
+            "gfortran*",
+            "clang*",
+            "tcc",
+            "tinycc",
+            "go",
+            "golang*",
+            "rust",
+            "rustc*",
+            "openjdk*",
+            "java-*-openjdk*",
+            "temurin-*",
+        ],
+    },
+    HazardClass {
+        rule: "hazards/shells",
+        names: &[
             "sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox",
         ],
-    ),
+        packages: &[
+            "bash",
+            "bash-*",
+            "dash",
+            "dash-*",
+            "busybox",
+            "busybox-*",
+            "zsh",
+            "ksh",
+            "ksh93",
+            "mksh",
+            "tcsh",
+            "csh",
+            "fish",
+        ],
+    },
 ];
+
+/// The `PATH` directories assumed when the image config sets none (Docker's default).
+pub const CONVENTIONAL_PATH: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// Whether `path`'s directory is one of `search_path` (the conventional `PATH` when empty).
+fn on_search_path(path: &str, search_path: &[String]) -> bool {
+    let Some((dir, _)) = path.rsplit_once('/') else {
+        return false;
+    };
+    let same = |entry: &str| {
+        let entry = entry.trim_end_matches('/');
+        entry == dir || (entry.is_empty() && dir.is_empty())
+    };
+    if search_path.is_empty() {
+        CONVENTIONAL_PATH.iter().any(|entry| same(entry))
+    } else {
+        search_path
+            .iter()
+            .any(|entry| entry.starts_with('/') && same(entry))
+    }
+}
 
 /// The file name without a version suffix: `pip3.11` → `pip`, `gcc-12` → `gcc`.
 fn tool_name(path: &str) -> &str {
-    let base = path.rsplit('/').next().unwrap_or(path);
+    let base = file_name(path);
     let trimmed = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-');
     if trimmed.is_empty() { base } else { trimmed }
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// `curl 7.88.1-10+deb12u5 (dpkg)`.
+fn describe_package(package: &Package) -> String {
+    format!("{} {} ({})", package.name, package.version, package.db)
+}
+
+/// Why a hazard candidate on the `PATH` is one of `class`, or `None` when it is not.
+///
+/// The name must match (with any version suffix). An unowned executable (or one of a manifest
+/// without package data) is then a hazard; an owned one is when its package is one known for
+/// the class, or, from any other package, when its name is exactly one of the class's names (a
+/// suffix-stripped name from an unrelated package is two weak signals, not one strong one).
+fn hazard_owner(class: &HazardClass, path: &str, owner: Option<&Package>) -> Option<String> {
+    if !class.names.contains(&tool_name(path)) {
+        return None;
+    }
+    match owner {
+        None => Some(String::new()),
+        Some(package) if class.ships(&package.name) => {
+            Some(format!(", from package {}", describe_package(package)))
+        }
+        Some(package) if class.names.contains(&file_name(path)) => Some(format!(
+            ", by its name (from package {}, which exelock does not know as one of the {})",
+            describe_package(package),
+            class.label()
+        )),
+        Some(_) => None,
+    }
 }
 
 fn under(path: &str, dir: &str) -> bool {
@@ -210,33 +396,116 @@ pub fn evaluate(policy: &Policy, input: &GateInput<'_>) -> GateReport {
         policy.hazards.compilers,
         policy.hazards.shells,
     ];
+    let search_path = &manifest.image.search_path;
+    let owner_of = |path: &str| {
+        manifest
+            .executables
+            .iter()
+            .find(|exe| exe.path == path)
+            .and_then(|exe| exe.package.as_ref())
+    };
     let candidates = manifest
         .executables
         .iter()
-        .map(|exe| (exe.path.as_str(), None))
-        .chain(
-            manifest
-                .links
-                .iter()
-                .map(|link| (link.path.as_str(), Some(link.target.as_str()))),
-        );
-    for (path, link_target) in candidates {
-        if policy.hazards.allow.iter().any(|allowed| allowed == path) {
+        .map(|exe| (exe.path.as_str(), None, exe.package.as_ref()))
+        .chain(manifest.links.iter().map(|link| {
+            (
+                link.path.as_str(),
+                Some(link.target.as_str()),
+                owner_of(&link.target),
+            )
+        }));
+    for (path, link_target, owner) in candidates {
+        if !on_search_path(path, search_path)
+            || policy.hazards.allow.iter().any(|allowed| allowed == path)
+        {
             continue;
         }
-        let name = tool_name(path);
-        for ((rule, names), level) in HAZARD_CLASSES.iter().zip(hazard_levels) {
-            if names.contains(&name) {
+        for (class, level) in HAZARD_CLASSES.iter().zip(hazard_levels) {
+            if level == Level::Off {
+                continue;
+            }
+            if let Some(why) = hazard_owner(class, path, owner) {
                 let via =
                     link_target.map_or(String::new(), |target| format!(" (a link to {target})"));
-                let class = rule.trim_start_matches("hazards/").replace('-', " ");
                 add(
-                    rule,
+                    class.rule,
                     level,
-                    format!("{path}{via} is one of the {class}"),
+                    format!("{path}{via} is one of the {}{why}", class.label()),
                     Some(path.to_owned()),
                 );
             }
+        }
+    }
+
+    let mut skipped = Vec::new();
+    let without_package_data = if manifest.predicate_type == PREDICATE_TYPE_V1 {
+        manifest.executables.len()
+    } else {
+        manifest
+            .executables
+            .iter()
+            .filter(|exe| exe.package_digest.is_none())
+            .count()
+    };
+    let package_rules = [
+        ("altered-packages", policy.altered_packages.level),
+        ("unowned", policy.unowned.level),
+    ];
+    for (rule, level) in package_rules {
+        if level != Level::Off && without_package_data > 0 {
+            let reason = if without_package_data == manifest.executables.len() {
+                "the manifest records no package data (format 1, or made by an older exelock): rescan the image to evaluate it".to_owned()
+            } else {
+                format!(
+                    "{without_package_data} of {} executables have no package data: rescan the image to evaluate them",
+                    manifest.executables.len()
+                )
+            };
+            skipped.push(Skipped {
+                rule,
+                level,
+                reason,
+            });
+        }
+    }
+    for exe in &manifest.executables {
+        match exe.package_digest {
+            Some(PackageDigest::Mismatch) => add(
+                "altered-packages",
+                policy.altered_packages.level,
+                format!(
+                    "{}: the bytes differ from what package {} shipped: replaced during the build",
+                    exe.path,
+                    exe.package
+                        .as_ref()
+                        .map_or_else(|| "its package".to_owned(), describe_package)
+                ),
+                Some(exe.path.clone()),
+            ),
+            Some(PackageDigest::Unowned) if !policy.unowned.allows(&exe.path) => add(
+                "unowned",
+                policy.unowned.level,
+                if manifest.package_databases.is_empty() {
+                    format!(
+                        "{} is not from a package: the image has no package database",
+                        exe.path
+                    )
+                } else {
+                    format!(
+                        "{} is not from a package: none of the image's databases ({}) owns it",
+                        exe.path,
+                        manifest
+                            .package_databases
+                            .iter()
+                            .map(|db| format!("{} {}", db.db, db.path))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                Some(exe.path.clone()),
+            ),
+            _ => {}
         }
     }
 
@@ -346,6 +615,7 @@ pub fn evaluate(policy: &Policy, input: &GateInput<'_>) -> GateReport {
             AttestationStatus::Missing { reason } => format!("missing: {reason}"),
         },
         violations,
+        skipped,
     }
 }
 
@@ -356,7 +626,7 @@ mod tests {
     use super::*;
     use crate::bake::BakeEntry;
     use crate::digest::Sha256Digest;
-    use crate::manifest::{Executable, ImageInfo, Kind, Link, PREDICATE_TYPE};
+    use crate::manifest::{Executable, ImageInfo, Kind, Link, PREDICATE_TYPE, PackageDatabase};
 
     fn exe(path: &str, content: &str, mode: u32) -> Executable {
         Executable {
@@ -396,6 +666,49 @@ mod tests {
             packages: Vec::new(),
         }
     }
+
+    fn package(name: &str) -> Package {
+        Package {
+            name: name.into(),
+            version: "1.0-1".into(),
+            arch: "amd64".into(),
+            purl: format!("pkg:deb/debian/{name}@1.0-1?arch=amd64"),
+            db: "dpkg".into(),
+        }
+    }
+
+    /// An executable as a format 2 scan records it: owned by `owner` with `digest`, or unowned.
+    fn packaged(path: &str, owner: Option<&str>, digest: PackageDigest) -> Executable {
+        Executable {
+            package: owner.map(package),
+            package_digest: Some(digest),
+            ..exe(path, path, 0o755)
+        }
+    }
+
+    fn owned(path: &str, owner: &str) -> Executable {
+        packaged(path, Some(owner), PackageDigest::Match)
+    }
+
+    fn link(path: &str, target: &str) -> Link {
+        Link {
+            path: path.into(),
+            path_bytes: None,
+            target: target.into(),
+            target_bytes: None,
+        }
+    }
+
+    fn with_dpkg(mut manifest: Manifest) -> Manifest {
+        manifest.package_databases = vec![PackageDatabase {
+            db: "dpkg".into(),
+            path: "/var/lib/dpkg/status".into(),
+            packages: 1,
+        }];
+        manifest
+    }
+
+    const ALL_HAZARDS: &str = "[hazards]\npackage-managers = \"deny\"\ndownloaders = \"deny\"\ncompilers = \"deny\"\nshells = \"deny\"\n";
 
     const VERIFIED: AttestationStatus = AttestationStatus::Verified {
         signer: String::new(),
@@ -476,6 +789,311 @@ mod tests {
             None,
         );
         assert!(allowed.violations.is_empty());
+    }
+
+    /// Hazards are matched on the image's PATH (the conventional one when the config sets
+    /// none) and, for owned files, by the package: `(path, owner, search path, rule found)`.
+    #[rstest]
+    #[case::unowned_on_path("/usr/bin/curl", None, "", Some("hazards/downloaders"))]
+    #[case::owned_by_its_package("/usr/bin/curl", Some("curl"), "", Some("hazards/downloaders"))]
+    #[case::versioned_name_from_its_package(
+        "/usr/bin/gcc-12",
+        Some("gcc-12"),
+        "",
+        Some("hazards/compilers")
+    )]
+    #[case::pip_from_python_pip(
+        "/usr/bin/pip3",
+        Some("python3-pip"),
+        "",
+        Some("hazards/package-managers")
+    )]
+    #[case::pip_from_alpine("/usr/bin/pip3", Some("py3-pip"), "", Some("hazards/package-managers"))]
+    #[case::apk("/sbin/apk", Some("apk-tools"), "", Some("hazards/package-managers"))]
+    #[case::exact_name_from_another_package(
+        "/usr/bin/wget",
+        Some("surprise"),
+        "",
+        Some("hazards/downloaders")
+    )]
+    #[case::versioned_name_from_another_package("/usr/bin/go-1", Some("gopher-game"), "", None)]
+    #[case::off_the_path("/opt/tools/curl", None, "", None)]
+    #[case::off_the_path_owned("/usr/lib/apt/apt-helper/apt", Some("apt"), "", None)]
+    #[case::on_the_configured_path(
+        "/opt/venv/bin/pip",
+        None,
+        "/opt/venv/bin:/usr/bin",
+        Some("hazards/package-managers")
+    )]
+    #[case::configured_path_with_slash(
+        "/opt/venv/bin/pip",
+        None,
+        "/opt/venv/bin/",
+        Some("hazards/package-managers")
+    )]
+    #[case::not_on_the_configured_path("/usr/local/bin/curl", None, "/usr/bin:/bin", None)]
+    #[case::relative_path_entries_never_match("/usr/bin/curl", None, ".:bin", None)]
+    fn hazards_by_path_and_package(
+        #[case] path: &str,
+        #[case] owner: Option<&str>,
+        #[case] search_path: &str,
+        #[case] found: Option<&'static str>,
+    ) {
+        let mut image = manifest(
+            vec![packaged(
+                path,
+                owner,
+                if owner.is_some() {
+                    PackageDigest::Match
+                } else {
+                    PackageDigest::Unowned
+                },
+            )],
+            vec![],
+        );
+        image.image.search_path = search_path
+            .split(':')
+            .filter(|dir| !dir.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let report = run(ALL_HAZARDS, &image, &VERIFIED, None, None);
+        let hazards: Vec<&str> = report
+            .violations
+            .iter()
+            .filter(|v| v.rule.starts_with("hazards/"))
+            .map(|v| v.rule)
+            .collect();
+        assert_eq!(hazards, found.into_iter().collect::<Vec<_>>(), "{report:?}");
+        if let (Some(owner), Some(violation)) = (owner, report.violations.first()) {
+            assert!(
+                violation
+                    .message
+                    .contains(&format!("package {owner} 1.0-1 (dpkg)")),
+                "{}",
+                violation.message
+            );
+        }
+    }
+
+    // See: issue 11 (package ownership): dpkg's cron job and bug-report script are named dpkg
+    // but are not the package manager; only /usr/bin/dpkg on the PATH is.
+    #[test]
+    fn issue_11_dpkg_cron_job_and_bug_script_are_not_package_managers() {
+        let image = with_dpkg(manifest(
+            vec![
+                owned("/etc/cron.daily/dpkg", "dpkg"),
+                owned("/usr/share/bug/dpkg", "dpkg"),
+                owned("/usr/bin/dpkg", "dpkg"),
+            ],
+            vec![],
+        ));
+        let report = run("", &image, &VERIFIED, None, None);
+        assert_eq!(
+            rules(&report),
+            [(
+                "hazards/package-managers",
+                Level::Deny,
+                Some("/usr/bin/dpkg")
+            )]
+        );
+        assert_eq!(
+            report.violations[0].message,
+            "/usr/bin/dpkg is one of the package managers, from package dpkg 1.0-1 (dpkg)"
+        );
+        // The same files in a format 1 manifest (no owners): still only the one on the PATH.
+        let old = manifest(
+            vec![
+                exe("/etc/cron.daily/dpkg", "c", 0o755),
+                exe("/usr/share/bug/dpkg", "b", 0o755),
+            ],
+            vec![],
+        );
+        assert!(run("", &old, &VERIFIED, None, None).violations.is_empty());
+    }
+
+    #[test]
+    fn links_on_the_path_take_the_package_of_their_target() {
+        let image = with_dpkg(manifest(
+            vec![
+                owned("/usr/bin/busybox", "busybox"),
+                owned("/usr/lib/go-1.19/bin/go", "golang-1.19-go"),
+                owned("/usr/lib/tool/wget", "not-a-downloader"),
+            ],
+            vec![
+                link("/usr/bin/wget", "/usr/bin/busybox"),
+                link("/usr/bin/go", "/usr/lib/go-1.19/bin/go"),
+                link("/usr/local/bin/wget2", "/usr/lib/tool/wget"),
+                link("/opt/wget", "/usr/bin/busybox"),
+            ],
+        ));
+        let report = run(ALL_HAZARDS, &image, &VERIFIED, None, None);
+        assert_eq!(
+            rules(&report),
+            [
+                ("hazards/compilers", Level::Deny, Some("/usr/bin/go")),
+                ("hazards/downloaders", Level::Deny, Some("/usr/bin/wget")),
+                ("hazards/shells", Level::Deny, Some("/usr/bin/busybox")),
+            ]
+        );
+        assert!(report.violations[0].message.contains(
+            "/usr/bin/go (a link to /usr/lib/go-1.19/bin/go) is one of the compilers, from package golang-1.19-go"
+        ));
+    }
+
+    #[rstest]
+    #[case("*", "anything", true)]
+    #[case("gcc*", "gcc-12", true)]
+    #[case("gcc*", "g++-12", false)]
+    #[case("python*-pip", "python3-pip", true)]
+    #[case("python*-pip", "python3-pipx", false)]
+    #[case("java-*-openjdk*", "java-17-openjdk-devel", true)]
+    #[case("busybox-*", "busybox", false)]
+    #[case("curl", "libcurl4", false)]
+    fn package_patterns(#[case] pattern: &str, #[case] name: &str, #[case] matches: bool) {
+        assert_eq!(glob_match(pattern.as_bytes(), name.as_bytes()), matches);
+    }
+
+    #[rstest]
+    #[case::mismatch_denies(PackageDigest::Mismatch, "", Some(Level::Deny))]
+    #[case::mismatch_warns(
+        PackageDigest::Mismatch,
+        "[altered-packages]\nlevel = \"warn\"\n",
+        Some(Level::Warn)
+    )]
+    #[case::mismatch_off(PackageDigest::Mismatch, "[altered-packages]\nlevel = \"off\"\n", None)]
+    #[case::matching_passes(PackageDigest::Match, "", None)]
+    #[case::no_recorded_digest_passes(PackageDigest::None, "", None)]
+    fn altered_packages(
+        #[case] digest: PackageDigest,
+        #[case] policy: &str,
+        #[case] found: Option<Level>,
+    ) {
+        let image = with_dpkg(manifest(
+            vec![packaged("/usr/lib/app/helper", Some("curl"), digest)],
+            vec![],
+        ));
+        let report = run(policy, &image, &VERIFIED, None, None);
+        assert_eq!(
+            rules(&report),
+            found
+                .map(|level| ("altered-packages", level, Some("/usr/lib/app/helper")))
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(report.passed(), found != Some(Level::Deny));
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+        if found.is_some() {
+            assert_eq!(
+                report.violations[0].message,
+                "/usr/lib/app/helper: the bytes differ from what package curl 1.0-1 (dpkg) shipped: replaced during the build"
+            );
+        }
+    }
+
+    #[rstest]
+    #[case::off_by_default("", &[])]
+    #[case::warns_every_unowned("[unowned]\nlevel = \"warn\"\n", &["/app/server", "/usr/local/bin/tool", "/usr/local/bin/tool2"])]
+    #[case::directory_prefixes("[unowned]\nlevel = \"deny\"\nallow = [\"/app/\", \"/usr/local/bin/\"]\n", &[])]
+    #[case::exact_path("[unowned]\nlevel = \"deny\"\nallow = [\"/usr/local/bin/tool\"]\n", &["/app/server", "/usr/local/bin/tool2"])]
+    #[case::prefix_without_slash_is_a_directory("[unowned]\nlevel = \"deny\"\nallow = [\"/ap\", \"/app\"]\n", &["/usr/local/bin/tool", "/usr/local/bin/tool2"])]
+    fn unowned_executables(#[case] policy: &str, #[case] found: &[&str]) {
+        let image = with_dpkg(manifest(
+            vec![
+                packaged("/app/server", None, PackageDigest::Unowned),
+                owned("/usr/bin/ls", "coreutils"),
+                packaged("/usr/local/bin/tool", None, PackageDigest::Unowned),
+                packaged("/usr/local/bin/tool2", None, PackageDigest::Unowned),
+            ],
+            vec![],
+        ));
+        let report = run(policy, &image, &VERIFIED, None, None);
+        let paths: Vec<&str> = report
+            .violations
+            .iter()
+            .filter(|v| v.rule == "unowned")
+            .filter_map(|v| v.path.as_deref())
+            .collect();
+        assert_eq!(paths, found);
+        for violation in &report.violations {
+            assert_eq!(
+                violation.message,
+                format!(
+                    "{} is not from a package: none of the image's databases (dpkg /var/lib/dpkg/status) owns it",
+                    violation.path.as_deref().unwrap()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn unowned_in_an_image_without_a_package_database() {
+        let image = manifest(
+            vec![packaged("/server", None, PackageDigest::Unowned)],
+            vec![],
+        );
+        let report = run(
+            "[unowned]\nlevel = \"warn\"\n",
+            &image,
+            &VERIFIED,
+            None,
+            None,
+        );
+        assert_eq!(
+            report.violations[0].message,
+            "/server is not from a package: the image has no package database"
+        );
+    }
+
+    /// A manifest without package data (format 1) can neither pass nor fail the package rules:
+    /// each rule that is on is reported as not evaluated, and the verdict rests on the others.
+    #[rstest]
+    #[case::format_1_defaults(PREDICATE_TYPE_V1, "", &["altered-packages"])]
+    #[case::format_1_both_on(PREDICATE_TYPE_V1, "[unowned]\nlevel = \"warn\"\n", &["altered-packages", "unowned"])]
+    #[case::format_1_both_off(PREDICATE_TYPE_V1, "[altered-packages]\nlevel = \"off\"\n", &[])]
+    #[case::format_2_without_data(PREDICATE_TYPE, "", &["altered-packages"])]
+    fn package_rules_without_package_data_are_not_evaluated(
+        #[case] predicate_type: &str,
+        #[case] policy: &str,
+        #[case] skipped: &[&str],
+    ) {
+        let mut image = manifest(vec![exe("/usr/bin/tool", "t", 0o755)], vec![]);
+        image.predicate_type = predicate_type.into();
+        let report = run(policy, &image, &VERIFIED, None, None);
+        assert!(report.passed());
+        assert!(report.violations.is_empty(), "{:?}", report.violations);
+        assert_eq!(
+            report.skipped.iter().map(|s| s.rule).collect::<Vec<_>>(),
+            skipped
+        );
+        for skip in &report.skipped {
+            assert!(
+                skip.reason
+                    .starts_with("the manifest records no package data (format 1"),
+                "{}",
+                skip.reason
+            );
+        }
+    }
+
+    #[test]
+    fn package_rules_evaluate_what_has_data_and_say_what_has_not() {
+        let image = with_dpkg(manifest(
+            vec![
+                packaged("/usr/lib/a", Some("curl"), PackageDigest::Mismatch),
+                exe("/usr/lib/b", "b", 0o755),
+            ],
+            vec![],
+        ));
+        let report = run("", &image, &VERIFIED, None, None);
+        assert_eq!(
+            rules(&report),
+            [("altered-packages", Level::Deny, Some("/usr/lib/a"))]
+        );
+        assert_eq!(report.skipped.len(), 1);
+        assert_eq!(
+            report.skipped[0].reason,
+            "1 of 2 executables have no package data: rescan the image to evaluate them"
+        );
     }
 
     #[test]

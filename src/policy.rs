@@ -54,6 +54,12 @@ pub struct Policy {
     /// Limits on what changed since a baseline image or manifest.
     #[serde(default)]
     pub baseline: BaselineRule,
+    /// Packaged executables whose bytes differ from what their package shipped.
+    #[serde(default)]
+    pub altered_packages: AlteredPackagesRule,
+    /// Executables no package of the image owns.
+    #[serde(default)]
+    pub unowned: UnownedRule,
 }
 
 /// `[attestation]`
@@ -143,6 +149,44 @@ pub struct BaselineRule {
     pub max_changed: Option<usize>,
 }
 
+/// `[altered-packages]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AlteredPackagesRule {
+    /// Default `deny`.
+    #[serde(default = "deny")]
+    pub level: Level,
+}
+
+/// `[unowned]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct UnownedRule {
+    /// Default `off`.
+    #[serde(default = "off")]
+    pub level: Level,
+    /// Path prefixes whose unowned executables are expected (`/app/`, `/usr/local/bin/`): an
+    /// entry ending in `/` allows everything under that directory; any other entry allows that
+    /// exact path and everything under it as a directory (`/app` allows `/app/x`, not `/apple`).
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+impl UnownedRule {
+    /// Whether `path` is on the allow-list.
+    #[must_use]
+    pub fn allows(&self, path: &str) -> bool {
+        self.allow.iter().any(|prefix| {
+            if prefix.ends_with('/') {
+                path.starts_with(prefix.as_str())
+            } else {
+                path.strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            }
+        })
+    }
+}
+
 const fn deny() -> Level {
     Level::Deny
 }
@@ -209,6 +253,20 @@ impl Default for BaselineRule {
     }
 }
 
+impl Default for AlteredPackagesRule {
+    fn default() -> Self {
+        Self { level: deny() }
+    }
+}
+impl Default for UnownedRule {
+    fn default() -> Self {
+        Self {
+            level: off(),
+            allow: Vec::new(),
+        }
+    }
+}
+
 impl Policy {
     /// Parses a policy; `file` names it in errors.
     ///
@@ -244,6 +302,48 @@ mod tests {
         assert_eq!(policy.hazards.package_managers, Level::Deny);
         assert_eq!(policy.hazards.shells, Level::Off);
         assert_eq!(policy.writable_dirs.dirs, ["/tmp", "/var/tmp", "/dev/shm"]);
+        assert_eq!(policy.altered_packages.level, Level::Deny);
+        assert_eq!(policy.unowned.level, Level::Off);
+        assert!(policy.unowned.allow.is_empty());
+    }
+
+    #[rstest::rstest]
+    #[case("/app/", "/app/server", true)]
+    #[case("/app/", "/app/bin/tool", true)]
+    #[case("/app/", "/app", false)]
+    #[case("/app/", "/apple/x", false)]
+    #[case("/app", "/app", true)]
+    #[case("/app", "/app/x", true)]
+    #[case("/app", "/apple", false)]
+    #[case("/usr/local/bin/", "/usr/local/bin/tool", true)]
+    #[case("/usr/local/bin/", "/usr/bin/tool", false)]
+    #[case("/usr/local/bin/tool", "/usr/local/bin/tool", true)]
+    #[case("/usr/local/bin/tool", "/usr/local/bin/tool2", false)]
+    fn unowned_allow_list_matches_by_directory_prefix(
+        #[case] allowed: &str,
+        #[case] path: &str,
+        #[case] allows: bool,
+    ) {
+        let policy = Policy::parse(
+            &format!("[unowned]\nlevel = \"warn\"\nallow = [\"{allowed}\"]\n"),
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(policy.unowned.level, Level::Warn);
+        assert_eq!(policy.unowned.allows(path), allows);
+    }
+
+    #[test]
+    fn altered_packages_section_parses_and_rejects_unknown_keys() {
+        let policy = Policy::parse("[altered-packages]\nlevel = \"warn\"\n", "p.toml").unwrap();
+        assert_eq!(policy.altered_packages.level, Level::Warn);
+        let error = Policy::parse("[altered-packages]\nallow = []\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("line 2") && error.contains("allow"),
+            "{error}"
+        );
     }
 
     #[test]

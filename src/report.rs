@@ -32,10 +32,18 @@ fn rule_catalogue() -> Vec<(&'static str, &'static str)> {
             "baseline",
             "Limits on executables new or changed since the baseline.",
         ),
+        (
+            "altered-packages",
+            "Packaged executables must have the bytes their package shipped (not replaced during the build).",
+        ),
+        (
+            "unowned",
+            "Executables no OS package owns must be under an allowed path prefix.",
+        ),
     ];
-    for (rule, _) in HAZARD_CLASSES {
+    for class in HAZARD_CLASSES {
         rules.push((
-            rule,
+            class.rule,
             "Hazardous tools (package managers, downloaders, compilers, shells) in the image.",
         ));
     }
@@ -86,6 +94,18 @@ pub fn sarif(report: &GateReport, policy_file: &str) -> Value {
             })
         })
         .collect();
+    // Rules that could not be evaluated are tool execution notifications, not results.
+    let notifications: Vec<Value> = report
+        .skipped
+        .iter()
+        .map(|skipped| {
+            json!({
+                "descriptor": {"id": skipped.rule},
+                "level": "warning",
+                "message": {"text": format!("{}: rule {} not evaluated: {}", report.image, skipped.rule, skipped.reason)},
+            })
+        })
+        .collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -96,6 +116,10 @@ pub fn sarif(report: &GateReport, policy_file: &str) -> Value {
                 "informationUri": "https://exelock.dev",
                 "rules": rules,
             }},
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": notifications,
+            }],
             "results": results,
         }],
     })
@@ -129,6 +153,14 @@ pub fn github_annotations(report: &GateReport) -> String {
             escape_data(&format!("{}: {}", report.image, violation.message))
         );
     }
+    for skipped in &report.skipped {
+        let _ = writeln!(
+            out,
+            "::warning title={}::{}",
+            escape_property(&format!("exelock {} not evaluated", skipped.rule)),
+            escape_data(&format!("{}: {}", report.image, skipped.reason))
+        );
+    }
     out
 }
 
@@ -150,6 +182,14 @@ pub fn github_summary(report: &GateReport, outputs: &[(&str, String)]) -> String
     );
     for (name, value) in outputs.iter().filter(|(_, value)| !value.is_empty()) {
         let _ = writeln!(out, "- {name}: `{value}`");
+    }
+    for skipped in &report.skipped {
+        let _ = writeln!(
+            out,
+            "\n**Not evaluated:** `{}`: {}",
+            skipped.rule,
+            escape_markdown(&skipped.reason)
+        );
     }
     if report.violations.is_empty() {
         let _ = writeln!(out, "\nNo policy violations.");
@@ -198,6 +238,13 @@ pub fn text(report: &GateReport) -> String {
         };
         let _ = writeln!(out, "{level}  {:<26} {}", violation.rule, violation.message);
     }
+    for skipped in &report.skipped {
+        let _ = writeln!(
+            out,
+            "SKIP  {:<26} not evaluated: {}",
+            skipped.rule, skipped.reason
+        );
+    }
     let _ = writeln!(out, "attestation: {}", report.attestation);
     let denied = report
         .violations
@@ -205,9 +252,14 @@ pub fn text(report: &GateReport) -> String {
         .filter(|v| v.level == Level::Deny)
         .count();
     let warned = report.violations.len() - denied;
+    let skipped = if report.skipped.is_empty() {
+        String::new()
+    } else {
+        format!(", {} not evaluated", report.skipped.len())
+    };
     let _ = writeln!(
         out,
-        "gate {}: {} ({denied} denied, {warned} warned)",
+        "gate {}: {} ({denied} denied, {warned} warned{skipped})",
         report.verdict.to_uppercase(),
         report.image
     );
@@ -239,6 +291,7 @@ mod tests {
                     path: Some("/usr/bin/curl".into()),
                 },
             ],
+            skipped: vec![],
         }
     }
 

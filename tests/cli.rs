@@ -13,6 +13,7 @@ mod cosign;
 mod gate;
 mod keyless;
 mod output;
+mod packages;
 mod prefix;
 mod registry;
 mod scan;

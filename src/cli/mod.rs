@@ -73,9 +73,10 @@ enum Command {
         after_help = "Examples:\n  exelock scan oci:testdata/images/demo\n  exelock scan oci-archive:image.tar --format json -o manifest.json\n  exelock scan docker-archive:saved.tar --format table\n  exelock scan oci:layout:latest --all-platforms -o manifests.json\n  exelock scan ghcr.io/org/app@sha256:… --platform linux/arm64\n  echo \"$TOKEN\" | exelock scan registry.example/app:v1 --username ci --password-stdin"
     )]
     Scan(ScanArgs),
-    /// Compare the executables of two images or manifest files: added, removed, changed, moved.
+    /// Compare the executables of two images or manifest files: added, removed, changed, moved;
+    /// and their OS packages.
     #[command(
-        after_help = "A and B are image references or manifest files written by `exelock scan -o`.\nExit code 0 whatever the differences; use `exelock gate` with a [baseline] rule to fail on them.\n\nExamples:\n  exelock diff oci:build/old oci:build/new\n  exelock diff release.json registry.example/app:v2 --format json"
+        after_help = "A and B are image references or manifest files written by `exelock scan -o`.\nWhen both record package data (format 2), it also lists OS packages added, removed or at another\nversion (by name, arch and database) and executables whose bytes stopped matching their package\n(`altered`); when only one does, it says packages were not compared.\nExit code 0 whatever the differences; use `exelock gate` with a [baseline] rule to fail on them.\n\nExamples:\n  exelock diff oci:build/old oci:build/new\n  exelock diff release.json registry.example/app:v2 --format json"
     )]
     Diff(DiffArgs),
     /// CI gate: scan (and optionally attest) an image, then fail on policy violations.
@@ -783,6 +784,23 @@ fn render_diff(changes: &crate::diff::Diff) -> String {
             short(&moved.sha256)
         );
     }
+    for altered in &changes.altered {
+        let _ = writeln!(
+            out,
+            "altered  {}  (bytes differ from package {}; {})",
+            altered.path,
+            altered.package.as_ref().map_or_else(
+                || "<unknown>".to_owned(),
+                |package| format!("{} {} ({})", package.name, package.version, package.db)
+            ),
+            altered
+                .before
+                .map_or("new in B".to_owned(), |before| format!(
+                    "was {}",
+                    before.code()
+                ))
+        );
+    }
     let _ = writeln!(
         out,
         "{} added, {} removed, {} changed, {} moved",
@@ -791,6 +809,52 @@ fn render_diff(changes: &crate::diff::Diff) -> String {
         changes.changed.len(),
         changes.moved.len()
     );
+    if let Some(packages) = changes
+        .packages
+        .as_ref()
+        .filter(|packages| !packages.is_empty() || !changes.altered.is_empty())
+    {
+        let describe = |package: &crate::manifest::Package| {
+            let arch = if package.arch.is_empty() {
+                String::new()
+            } else {
+                format!("{}, ", package.arch)
+            };
+            format!(
+                "{} {}  ({arch}{})",
+                package.name, package.version, package.db
+            )
+        };
+        for package in &packages.added {
+            let _ = writeln!(out, "package added    {}", describe(package));
+        }
+        for package in &packages.removed {
+            let _ = writeln!(out, "package removed  {}", describe(package));
+        }
+        for changed in &packages.changed {
+            let arch = if changed.arch.is_empty() {
+                String::new()
+            } else {
+                format!("{}, ", changed.arch)
+            };
+            let _ = writeln!(
+                out,
+                "package changed  {} {} -> {}  ({arch}{})",
+                changed.name, changed.before, changed.after, changed.db
+            );
+        }
+        let _ = writeln!(
+            out,
+            "packages: {} added, {} removed, {} at another version; {} executables altered",
+            packages.added.len(),
+            packages.removed.len(),
+            packages.changed.len(),
+            changes.altered.len()
+        );
+    }
+    if let Some(reason) = &changes.packages_not_compared {
+        let _ = writeln!(out, "packages: not compared: {reason}");
+    }
     out
 }
 

@@ -925,9 +925,20 @@ fn render_text(finding: &Finding, report: &Report<'_>) -> String {
             );
         }
         for entry in &evidence.entries {
+            let package = match (&entry.package, entry.package_digest) {
+                (Some(package), digest) => format!(
+                    ", package {} {} ({}){}",
+                    package.name,
+                    package.version,
+                    package.db,
+                    digest.map_or(String::new(), |digest| format!(" {}", digest.code()))
+                ),
+                (None, Some(crate::manifest::PackageDigest::Unowned)) => ", no package".to_owned(),
+                (None, _) => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "      entry: {} sha256:{} ({} bytes, layer {} {})",
+                "      entry: {} sha256:{} ({} bytes, layer {} {}{package})",
                 entry.path,
                 entry.sha256.hex(),
                 entry.size,

@@ -40,7 +40,7 @@ use crate::attest::VerifiedAttestation;
 use crate::bake::BakeEntry;
 use crate::digest::Sha256Digest;
 use crate::finding::{Binary, BinaryRole, Category, Finding};
-use crate::manifest::{Executable, Manifest};
+use crate::manifest::{Executable, Manifest, Package, PackageDigest};
 
 mod allowlist;
 pub mod playbook;
@@ -329,6 +329,12 @@ pub struct EntryEvidence {
     pub layer: usize,
     /// That layer's blob digest.
     pub layer_digest: Option<Sha256Digest>,
+    /// The OS package that owns the file, when one does (format 2 manifests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<Package>,
+    /// Whether the file's bytes are the packaged ones (format 2 manifests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_digest: Option<PackageDigest>,
 }
 
 impl EntryEvidence {
@@ -339,8 +345,26 @@ impl EntryEvidence {
             size: exe.size,
             layer: exe.layer,
             layer_digest: manifest.layers.get(exe.layer).map(|layer| layer.digest),
+            package: exe.package.clone(),
+            package_digest: exe.package_digest,
         }
     }
+}
+
+/// What an image file cited as evidence is to the binary, for the package note's wording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackageRole {
+    /// The binary is this file (`unchanged`).
+    Same,
+    /// The binary replaced this file (`modified`): the image's own copy.
+    ImageCopy,
+    /// The binary is a copy of this file at another path (`relocated`).
+    Source,
+}
+
+/// `curl 7.88.1-10+deb12u5 (dpkg)`.
+fn package_label(package: &Package) -> String {
+    format!("{} {} ({})", package.name, package.version, package.db)
 }
 
 /// Why nothing could be compared.
@@ -508,6 +532,17 @@ pub enum Note {
         /// Where the entry came from.
         source: Option<String>,
     },
+    /// Which OS package the image file owns and whether its bytes are the packaged ones.
+    Package {
+        /// The image path.
+        path: String,
+        /// The owning package; `None` when no package owns the file.
+        package: Option<Package>,
+        /// The package-digest state the manifest records.
+        digest: PackageDigest,
+        /// What the file is to the binary.
+        role: PackageRole,
+    },
     /// Judged against several platforms of an index.
     Platforms {
         /// The index digest or image.
@@ -588,6 +623,12 @@ impl fmt::Display for Note {
                     .as_deref()
                     .map_or_else(String::new, |source| format!(" ({source})"))
             ),
+            Self::Package {
+                path,
+                package,
+                digest,
+                role,
+            } => f.write_str(&package_sentence(path, package.as_ref(), *digest, *role)),
             Self::Platforms {
                 image,
                 results,
@@ -601,6 +642,49 @@ impl fmt::Display for Note {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+        }
+    }
+}
+
+/// The package note as one sentence.
+fn package_sentence(
+    path: &str,
+    package: Option<&Package>,
+    digest: PackageDigest,
+    role: PackageRole,
+) -> String {
+    let Some(package) = package.filter(|_| digest != PackageDigest::Unowned) else {
+        return match role {
+            PackageRole::ImageCopy => {
+                format!("the image's copy of {path} is not from a package of the image")
+            }
+            PackageRole::Same | PackageRole::Source => {
+                format!("{path} is not from a package of the image")
+            }
+        };
+    };
+    let label = package_label(package);
+    match (role, digest) {
+        (PackageRole::Same, PackageDigest::Match) => {
+            format!("unchanged: {path}, {label}, bytes as packaged")
+        }
+        (PackageRole::ImageCopy, PackageDigest::Match) => format!(
+            "the image's copy of {path} is {label} as packaged: the running file replaced the packaged binary"
+        ),
+        (PackageRole::Source, PackageDigest::Match) => {
+            format!("its content is {path} of {label}, bytes as packaged")
+        }
+        (PackageRole::ImageCopy, PackageDigest::Mismatch) => format!(
+            "the image's copy of {path} already differed from its package {label}: it was altered during the build"
+        ),
+        (PackageRole::Same | PackageRole::Source, PackageDigest::Mismatch) => format!(
+            "{path} is from {label}, but its bytes in the image differ from the package's: altered during the build"
+        ),
+        (PackageRole::ImageCopy, _) => {
+            format!("the image's copy of {path} is from {label}, which records no digest for it")
+        }
+        (PackageRole::Same | PackageRole::Source, _) => {
+            format!("{path} is from {label}, which records no digest for it")
         }
     }
 }
@@ -963,8 +1047,44 @@ fn describe_image(index: &ManifestIndex<'_>, evidence: &mut Evidence) {
     }
 }
 
-/// Compares one binary with one manifest.
+/// Compares one binary with one manifest and says which package the image file it rests on
+/// comes from.
 fn decide(binary: &Binary, candidate: &Candidate<'_, '_>, allowlist: &Allowlist) -> Decision {
+    let mut decision = compare(binary, candidate, allowlist);
+    // An unsigned manifest's "would be" verdict: the package still says what the file is.
+    let verdict = decision.verdict();
+    let effective = decision
+        .evidence_mut()
+        .notes
+        .iter()
+        .find_map(|note| match note {
+            Note::Unsigned { would_be, .. } => Some(*would_be),
+            _ => None,
+        })
+        .unwrap_or(verdict);
+    let role = match effective {
+        Verdict::Unchanged => Some(PackageRole::Same),
+        Verdict::Modified => Some(PackageRole::ImageCopy),
+        Verdict::Relocated => Some(PackageRole::Source),
+        _ => None,
+    };
+    let evidence = decision.evidence_mut();
+    if let (Some(role), Some(entry)) = (role, evidence.entries.first())
+        && let Some(digest) = entry.package_digest
+    {
+        let note = Note::Package {
+            path: entry.path.clone(),
+            package: entry.package.clone(),
+            digest,
+            role,
+        };
+        evidence.notes.push(note);
+    }
+    decision
+}
+
+/// Compares one binary with one manifest.
+fn compare(binary: &Binary, candidate: &Candidate<'_, '_>, allowlist: &Allowlist) -> Decision {
     let index = candidate.index;
     let executables = index.manifest().executables.len();
     let path = match (&binary.path, binary.sha256) {

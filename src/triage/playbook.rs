@@ -6,8 +6,9 @@
 
 use serde::Serialize;
 
-use super::{Judgement, Note, Verdict};
+use super::{Judgement, Note, PackageRole, Verdict, package_label};
 use crate::finding::{Finding, Source};
+use crate::manifest::PackageDigest;
 
 /// What the responder should do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -95,6 +96,42 @@ fn expected_digest(judgement: &Judgement) -> Option<String> {
     })
 }
 
+/// For a `modified` binary: what the image's own copy was, when its package is known.
+fn image_copy(judgement: &Judgement) -> Option<String> {
+    judgement.evidence.notes.iter().find_map(|note| match note {
+        Note::Package {
+            package: Some(package),
+            digest,
+            role: PackageRole::ImageCopy,
+            ..
+        } => match digest {
+            PackageDigest::Match => Some(format!(
+                " (the image's copy is {} as packaged)",
+                package_label(package)
+            )),
+            PackageDigest::Mismatch => Some(format!(
+                " (the image's copy already differed from its package {})",
+                package_label(package)
+            )),
+            PackageDigest::None | PackageDigest::Unowned => None,
+        },
+        _ => None,
+    })
+}
+
+/// For an `unchanged` binary whose package shipped these very bytes: `path, package (db)`.
+fn packaged_unchanged(judgement: &Judgement, path: &str) -> Option<String> {
+    judgement.evidence.notes.iter().find_map(|note| match note {
+        Note::Package {
+            package: Some(package),
+            digest: PackageDigest::Match,
+            role: PackageRole::Same,
+            ..
+        } => Some(format!("{path}, {}", package_label(package))),
+        _ => None,
+    })
+}
+
 /// The response to one judged binary.
 #[must_use]
 pub fn response(finding: &Finding, judgement: &Judgement) -> Response {
@@ -112,7 +149,8 @@ pub fn response(finding: &Finding, judgement: &Judgement) -> Response {
             "{path} is flagged malicious by the detector: contain the workload and treat the image as compromised"
         ),
         (Verdict::Modified, _) => format!(
-            "{path} replaced the image's binary at run time: contain, it may be a compromise"
+            "{path} replaced the image's binary at run time{}: contain, it may be a compromise",
+            image_copy(judgement).unwrap_or_default()
         ),
         (Verdict::Foreign, _) => {
             format!("{path} is not from the image: contain, it may be a compromise")
@@ -212,7 +250,14 @@ fn legitimate_response(judgement: &Judgement, path: &str, name: &str) -> Respons
         }
         _ => Response {
             action: Action::None,
-            summary: format!("{path} is the image's own binary, unchanged: nothing to rebuild"),
+            summary: packaged_unchanged(judgement, path).map_or_else(
+                || format!("{path} is the image's own binary, unchanged: nothing to rebuild"),
+                |packaged| {
+                    format!(
+                        "unchanged: {packaged}, bytes as packaged: the image's own binary, nothing to rebuild"
+                    )
+                },
+            ),
             steps: vec![
                 "the detector saw an image file as new, typically after a chmod/chown copied it up to the container's writable layer: remove that chmod/chown from the entrypoint or image build, or mute this finding for this image digest".to_owned(),
             ],

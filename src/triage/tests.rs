@@ -536,3 +536,180 @@ fn the_playbook_is_given_once_per_finding_and_only_when_needed() {
     let judgement = judge_signed(&benign, &Allowlist::default());
     assert!(playbook(&benign, &[judgement]).is_none());
 }
+
+fn curl_package() -> crate::manifest::Package {
+    crate::manifest::Package {
+        name: "curl".into(),
+        version: "7.88.1-10+deb12u5".into(),
+        arch: "amd64".into(),
+        purl: "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u5?arch=amd64".into(),
+        db: "dpkg".into(),
+    }
+}
+
+/// A format 2 manifest where /usr/bin/curl is owned by curl with `digest`, and /app/server
+/// is unowned.
+fn packaged_manifest(digest: PackageDigest) -> Manifest {
+    let mut curl = exe("/usr/bin/curl", "curl-bytes");
+    curl.package = Some(curl_package());
+    curl.package_digest = Some(digest);
+    let mut server = exe("/app/server", "server-bytes");
+    server.package_digest = Some(PackageDigest::Unowned);
+    manifest_for("linux/amd64", vec![server, curl])
+}
+
+fn package_notes(judgement: &Judgement) -> Vec<String> {
+    judgement
+        .evidence
+        .notes
+        .iter()
+        .filter(|note| matches!(note, Note::Package { .. }))
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Triage names the package of the image file a verdict rests on, and for `modified` whether
+/// the image's own copy was the packaged one.
+#[rstest]
+#[case::unchanged_as_packaged(
+    "/usr/bin/curl",
+    "curl-bytes",
+    PackageDigest::Match,
+    Verdict::Unchanged,
+    "unchanged: /usr/bin/curl, curl 7.88.1-10+deb12u5 (dpkg), bytes as packaged"
+)]
+#[case::unchanged_but_altered_in_the_build(
+    "/usr/bin/curl",
+    "curl-bytes",
+    PackageDigest::Mismatch,
+    Verdict::Unchanged,
+    "/usr/bin/curl is from curl 7.88.1-10+deb12u5 (dpkg), but its bytes in the image differ from the package's: altered during the build"
+)]
+#[case::modified_packaged_copy(
+    "/usr/bin/curl",
+    "evil",
+    PackageDigest::Match,
+    Verdict::Modified,
+    "the image's copy of /usr/bin/curl is curl 7.88.1-10+deb12u5 (dpkg) as packaged: the running file replaced the packaged binary"
+)]
+#[case::modified_copy_already_differed(
+    "/usr/bin/curl",
+    "evil",
+    PackageDigest::Mismatch,
+    Verdict::Modified,
+    "the image's copy of /usr/bin/curl already differed from its package curl 7.88.1-10+deb12u5 (dpkg): it was altered during the build"
+)]
+#[case::modified_without_recorded_digest(
+    "/usr/bin/curl",
+    "evil",
+    PackageDigest::None,
+    Verdict::Modified,
+    "the image's copy of /usr/bin/curl is from curl 7.88.1-10+deb12u5 (dpkg), which records no digest for it"
+)]
+#[case::relocated_from_a_package(
+    "/tmp/curl",
+    "curl-bytes",
+    PackageDigest::Match,
+    Verdict::Relocated,
+    "its content is /usr/bin/curl of curl 7.88.1-10+deb12u5 (dpkg), bytes as packaged"
+)]
+#[case::unowned(
+    "/app/server",
+    "server-bytes",
+    PackageDigest::Match,
+    Verdict::Unchanged,
+    "/app/server is not from a package of the image"
+)]
+fn evidence_names_the_package(
+    #[case] path: &str,
+    #[case] content: &str,
+    #[case] digest: PackageDigest,
+    #[case] verdict: Verdict,
+    #[case] note: &str,
+) {
+    let finding = finding_with(path, Some(content));
+    let judgement = judge_with(
+        &finding,
+        &signed(packaged_manifest(digest)),
+        &Allowlist::default(),
+        &PrefixDigests::new(),
+    );
+    assert_eq!(judgement.verdict, verdict, "{judgement:?}");
+    assert_eq!(package_notes(&judgement), [note]);
+}
+
+#[test]
+fn the_package_is_in_the_evidence_json_only_when_known() {
+    let finding = finding_with("/usr/bin/curl", Some("curl-bytes"));
+    let judgement = judge_with(
+        &finding,
+        &signed(packaged_manifest(PackageDigest::Match)),
+        &Allowlist::default(),
+        &PrefixDigests::new(),
+    );
+    let json = serde_json::to_value(&judgement).unwrap();
+    let entry = &json["evidence"]["entries"][0];
+    assert_eq!(entry["package"]["name"], "curl");
+    assert_eq!(entry["package"]["version"], "7.88.1-10+deb12u5");
+    assert_eq!(entry["package"]["db"], "dpkg");
+    assert_eq!(entry["packageDigest"], "match");
+    assert_eq!(
+        response(&finding, &judgement).summary,
+        "unchanged: /usr/bin/curl, curl 7.88.1-10+deb12u5 (dpkg), bytes as packaged: the image's own binary, nothing to rebuild"
+    );
+
+    // A format 1 manifest: no package fields, no package note, the summary as before.
+    let old = judge_signed(
+        &finding_with("/usr/bin/app", Some("app-content")),
+        &Allowlist::default(),
+    );
+    let json = serde_json::to_value(&old).unwrap();
+    let entry = json["evidence"]["entries"][0].as_object().unwrap();
+    assert!(!entry.contains_key("package") && !entry.contains_key("packageDigest"));
+    assert!(package_notes(&old).is_empty());
+}
+
+#[rstest]
+#[case(
+    PackageDigest::Match,
+    "/usr/bin/curl replaced the image's binary at run time (the image's copy is curl 7.88.1-10+deb12u5 (dpkg) as packaged): contain, it may be a compromise"
+)]
+#[case(
+    PackageDigest::Mismatch,
+    "/usr/bin/curl replaced the image's binary at run time (the image's copy already differed from its package curl 7.88.1-10+deb12u5 (dpkg)): contain, it may be a compromise"
+)]
+#[case(
+    PackageDigest::None,
+    "/usr/bin/curl replaced the image's binary at run time: contain, it may be a compromise"
+)]
+fn a_modified_response_says_what_the_image_copy_was(
+    #[case] digest: PackageDigest,
+    #[case] summary: &str,
+) {
+    let finding = finding_with("/usr/bin/curl", Some("evil"));
+    let judgement = judge_with(
+        &finding,
+        &signed(packaged_manifest(digest)),
+        &Allowlist::default(),
+        &PrefixDigests::new(),
+    );
+    assert_eq!(response(&finding, &judgement).summary, summary);
+}
+
+#[test]
+fn an_unsigned_manifest_still_names_the_package_of_what_it_would_be() {
+    let finding = finding_with("/usr/bin/curl", Some("curl-bytes"));
+    let evidence =
+        ImageEvidence::unsigned(packaged_manifest(PackageDigest::Match), "m.json".into());
+    let judgement = judge_with(
+        &finding,
+        &evidence,
+        &Allowlist::default(),
+        &PrefixDigests::new(),
+    );
+    assert_eq!(judgement.verdict, Verdict::Unverifiable);
+    assert_eq!(
+        package_notes(&judgement),
+        ["unchanged: /usr/bin/curl, curl 7.88.1-10+deb12u5 (dpkg), bytes as packaged"]
+    );
+}
