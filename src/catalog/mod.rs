@@ -704,8 +704,9 @@ impl Filesystem {
         }
     }
 
-    /// Follows symlinks from `path` within the image root; the executable it ends at, if any.
-    fn resolve_executable(&self, path: &[u8]) -> Option<Vec<u8>> {
+    /// `path` with every component resolved through the image's symlinks, the last one too;
+    /// the path need not exist. `None` when a symlink chain is too long.
+    pub(super) fn resolve_path(&self, path: &[u8]) -> Option<Vec<u8>> {
         let mut pending: std::collections::VecDeque<Vec<u8>> = path
             .split(|byte| *byte == b'/')
             .filter(|part| !part.is_empty())
@@ -722,31 +723,30 @@ impl Filesystem {
                 }
                 _ => current.push(component),
             }
-            let joined = current.join(&b'/');
-            match self.nodes.get(&joined) {
-                Some(State::Symlink { target }) => {
-                    hops += 1;
-                    if hops > MAX_SYMLINK_HOPS {
-                        return None;
-                    }
-                    current.pop();
-                    if target.starts_with(b"/") {
-                        current.clear();
-                    }
-                    for part in target
-                        .rsplit(|byte| *byte == b'/')
-                        .filter(|part| !part.is_empty())
-                    {
-                        pending.push_front(part.to_vec());
-                    }
+            if let Some(State::Symlink { target }) = self.nodes.get(&current.join(&b'/')) {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return None;
                 }
-                Some(State::Executable { .. }) => {
-                    return pending.is_empty().then_some(joined);
+                current.pop();
+                if target.starts_with(b"/") {
+                    current.clear();
                 }
-                Some(State::Below { .. } | State::Data { .. }) | None => {}
+                for part in target
+                    .rsplit(|byte| *byte == b'/')
+                    .filter(|part| !part.is_empty())
+                {
+                    pending.push_front(part.to_vec());
+                }
             }
         }
-        None
+        Some(current.join(&b'/'))
+    }
+
+    /// Follows symlinks from `path` within the image root; the executable it ends at, if any.
+    fn resolve_executable(&self, path: &[u8]) -> Option<Vec<u8>> {
+        let resolved = self.resolve_path(path)?;
+        matches!(self.nodes.get(&resolved), Some(State::Executable { .. })).then_some(resolved)
     }
 
     /// World-writable directories of the final filesystem, absolute, sorted.
@@ -997,7 +997,8 @@ pub fn count_kinds(executables: &[Executable]) -> BTreeMap<Kind, usize> {
 mod tests {
     use super::*;
 
-    fn exe(content: &[u8]) -> Node {
+    /// An executable node with `content`'s digests.
+    pub(super) fn exe(content: &[u8]) -> Node {
         Node::File(Some(Box::new(FileRecord {
             sha256: Sha256Digest::of(content),
             size: content.len() as u64,
@@ -1013,7 +1014,8 @@ mod tests {
         })))
     }
 
-    fn put(path: &str, node: Node) -> Change {
+    /// An entry writing `node` at `path`.
+    pub(super) fn put(path: &str, node: Node) -> Change {
         Change::Put(path.as_bytes().to_vec(), node)
     }
 

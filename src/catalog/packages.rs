@@ -227,74 +227,15 @@ impl Filesystem {
         resolved.extend_from_slice(last);
         Some(resolved)
     }
-
-    /// `path` with every component resolved through the image's symlinks, the last one too;
-    /// the path need not exist. `None` when a symlink chain is too long.
-    pub(super) fn resolve_path(&self, path: &[u8]) -> Option<Vec<u8>> {
-        let mut pending: std::collections::VecDeque<Vec<u8>> = path
-            .split(|byte| *byte == b'/')
-            .filter(|part| !part.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect();
-        let mut current: Vec<Vec<u8>> = Vec::new();
-        let mut hops = 0;
-        while let Some(component) = pending.pop_front() {
-            match component.as_slice() {
-                b"." => continue,
-                b".." => {
-                    current.pop();
-                    continue;
-                }
-                _ => current.push(component),
-            }
-            if let Some(State::Symlink { target }) = self.nodes.get(&current.join(&b'/')) {
-                hops += 1;
-                if hops > super::MAX_SYMLINK_HOPS {
-                    return None;
-                }
-                current.pop();
-                if target.starts_with(b"/") {
-                    current.clear();
-                }
-                for part in target
-                    .rsplit(|byte| *byte == b'/')
-                    .filter(|part| !part.is_empty())
-                {
-                    pending.push_front(part.to_vec());
-                }
-            }
-        }
-        Some(current.join(&b'/'))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use md5::Digest as _;
 
-    use super::super::{Change, Node, PackageDigests, detect};
+    use super::super::tests::{exe, put};
+    use super::super::{Change, Node};
     use super::*;
-    use crate::digest::Sha256Digest;
-
-    fn exe(content: &[u8]) -> Node {
-        Node::File(Some(Box::new(FileRecord {
-            sha256: Sha256Digest::of(content),
-            size: content.len() as u64,
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            detected: detect::detect(content),
-            prefixes: Vec::new(),
-            package_digests: PackageDigests {
-                md5: md5::Md5::digest(content).into(),
-                sha1: sha1::Sha1::digest(content).into(),
-            },
-        })))
-    }
-
-    fn put(path: &str, node: Node) -> Change {
-        Change::Put(path.as_bytes().to_vec(), node)
-    }
 
     fn data(path: &str, text: &str) -> Change {
         put(path, Node::Data(Box::new(text.as_bytes().to_vec())))
