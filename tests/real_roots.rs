@@ -146,11 +146,15 @@ impl Debian {
         format!("--admindir={}", self.root.join("var/lib/dpkg").display())
     }
 
-    /// A path inside the image, resolved through the root's symlinks (merged /usr: dpkg's
-    /// `/bin/ls` is the image's `/usr/bin/ls`); `None` when it does not exist.
+    /// A path inside the image with its directory resolved through the root's symlinks
+    /// (merged /usr: dpkg's `/bin/ls` is the image's `/usr/bin/ls`); the file itself is not
+    /// followed. `None` when it does not exist.
     fn canonical(&self, path: &str) -> Option<String> {
-        let resolved = fs_err::canonicalize(self.root.join(path.trim_start_matches('/'))).ok()?;
-        let inside = resolved.strip_prefix(&self.root).ok()?;
+        let path = Path::new(path.trim_start_matches('/'));
+        let name = path.file_name()?;
+        let directory = fs_err::canonicalize(self.root.join(path.parent()?)).ok()?;
+        let inside = directory.strip_prefix(&self.root).ok()?.join(name);
+        fs_err::symlink_metadata(self.root.join(&inside)).ok()?;
         Some(format!("/{}", inside.display()))
     }
 
@@ -170,6 +174,21 @@ impl Debian {
                 let (_, listed) = line.split_once("  ").unwrap();
                 if let Some(canonical) = self.canonical(listed) {
                     files.insert(canonical, package.clone());
+                }
+            }
+        }
+        files
+    }
+
+    /// Every path a `.list` of the dpkg database names that exists, canonical.
+    fn listed(&self) -> BTreeSet<String> {
+        let info = self.root.join("var/lib/dpkg/info");
+        let mut files = BTreeSet::new();
+        for entry in fs_err::read_dir(&info).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|extension| extension == "list") {
+                for line in fs_err::read_to_string(&path).unwrap().lines() {
+                    files.extend(self.canonical(line));
                 }
             }
         }
@@ -258,6 +277,18 @@ fn debian_root_only_the_overwritten_executable_is_altered() {
         }
     }
     assert!(matches > 100, "only {matches} executables match");
+
+    // Owned or not as the .list files say (unowned: maintainer scripts and the like).
+    let listed = debian.listed();
+    for exe in executables(manifest) {
+        let path = exe["path"].as_str().unwrap();
+        assert_eq!(
+            exe["packageDigest"] != "unowned",
+            listed.contains(path),
+            "{exe}"
+        );
+        assert_eq!(exe["package"].is_object(), listed.contains(path), "{exe}");
+    }
 
     // A sample of owners, spread over the manifest, against dpkg -S.
     let owned: Vec<&Value> = executables(manifest)
