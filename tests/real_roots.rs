@@ -186,7 +186,10 @@ impl Debian {
         let mut files = BTreeSet::new();
         for entry in fs_err::read_dir(&info).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|extension| extension == "list") {
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "list")
+            {
                 for line in fs_err::read_to_string(&path).unwrap().lines() {
                     files.extend(self.canonical(line));
                 }
