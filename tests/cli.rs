@@ -15,6 +15,7 @@ mod keyless;
 mod output;
 mod packages;
 mod prefix;
+mod real_roots;
 mod registry;
 mod scan;
 mod sigstore_vectors;

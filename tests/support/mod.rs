@@ -14,6 +14,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod http;
 pub mod registry;
+pub mod rootfs;
 pub mod sigstore_services;
 
 #[cfg(test)]
