@@ -147,6 +147,18 @@ fn exelock_verify(dir: &Path, trust: &TrustFiles, identity: &str, issuer: &str) 
         .unwrap()
 }
 
+/// The bundle's one transparency-log entry.
+fn the_log_entry(bundle: &Value) -> &Value {
+    let [entry] = bundle["verificationMaterial"]["tlogEntries"]
+        .as_array()
+        .unwrap()
+        .as_slice()
+    else {
+        panic!("one log entry: {bundle:#}")
+    };
+    entry
+}
+
 /// What every keyless bundle exelock writes carries: exelock's statement for the image as the
 /// signed payload, the Fulcio leaf, and an RFC 3161 timestamp from the TSA.
 fn assert_common_shape(bundle: &Value) {
@@ -205,13 +217,7 @@ fn keyless_with_rekor_v1_and_a_github_token() {
 
     let bundle = read_bundle(dir.path());
     assert_common_shape(&bundle);
-    let [entry] = bundle["verificationMaterial"]["tlogEntries"]
-        .as_array()
-        .unwrap()
-        .as_slice()
-    else {
-        panic!("one log entry: {bundle:#}")
-    };
+    let entry = the_log_entry(&bundle);
     assert_eq!(
         entry["kindVersion"],
         serde_json::json!({"kind": "dsse", "version": "0.0.1"})
@@ -286,13 +292,7 @@ fn keyless_with_rekor_v2_and_an_email_token() {
 
     let bundle = read_bundle(dir.path());
     assert_common_shape(&bundle);
-    let [entry] = bundle["verificationMaterial"]["tlogEntries"]
-        .as_array()
-        .unwrap()
-        .as_slice()
-    else {
-        panic!("one log entry: {bundle:#}")
-    };
+    let entry = the_log_entry(&bundle);
     // Rekor v2 logs the DSSE signature as hashedrekord 0.0.2, with no SET and no integrated
     // time: the TSA timestamp alone dates the signature.
     assert_eq!(
