@@ -174,6 +174,17 @@ fn utc(seconds: u64) -> Time {
     Time::UtcTime(UtcTime::from_unix_duration(Duration::from_secs(seconds)).unwrap())
 }
 
+/// The critical key usage of every signing certificate here: digital signature only.
+fn digital_signature_usage() -> Extension {
+    extension(
+        "2.5.29.15",
+        true,
+        KeyUsage(KeyUsages::DigitalSignature.into())
+            .to_der()
+            .unwrap(),
+    )
+}
+
 fn extension(id: &str, critical: bool, value_der: Vec<u8>) -> Extension {
     Extension {
         extn_id: oid(id),
@@ -526,13 +537,7 @@ impl State {
             &spki_der(key),
             (now().as_secs() - 3600, LONG_LIFETIME),
             vec![
-                extension(
-                    "2.5.29.15",
-                    true,
-                    KeyUsage(KeyUsages::DigitalSignature.into())
-                        .to_der()
-                        .unwrap(),
-                ),
+                digital_signature_usage(),
                 // RFC 3161 §2.3: the TSA's only extended key usage, critical.
                 extension(
                     "2.5.29.37",
@@ -718,13 +723,7 @@ impl State {
         let issuer = claims["iss"].as_str().unwrap_or_default();
         let issued_at = now();
         let mut extensions = vec![
-            extension(
-                "2.5.29.15",
-                true,
-                KeyUsage(KeyUsages::DigitalSignature.into())
-                    .to_der()
-                    .unwrap(),
-            ),
+            digital_signature_usage(),
             extension(
                 "2.5.29.37",
                 false,
