@@ -126,8 +126,10 @@ pub struct FileRecord {
     /// reaches, shortest first; empty in a plain scan.
     pub prefixes: Vec<(u64, Sha256Digest)>,
     /// The digests OS packages record (dpkg and old RPM: MD5; apk and some RPM: SHA-1),
-    /// computed in the same pass, for the comparison with the owning package.
-    pub package_digests: PackageDigests,
+    /// computed in the same read, for the comparison with the owning package. A scan computes
+    /// them for every executable ([`walk_layer`]); a prefix lookup, which never compares with
+    /// packages, does not (`None`).
+    pub package_digests: Option<PackageDigests>,
 }
 
 /// An executable's MD5 and SHA-1, the digests package databases other than SHA-256 ones record.
@@ -269,7 +271,8 @@ fn has_pax_sparse(entry: &mut tar::Entry<'_, impl Read>) -> bool {
         })
 }
 
-/// Reads one layer's tar stream into its list of changes, hashing every executable.
+/// Reads one layer's tar stream into its list of changes, hashing every executable: SHA-256,
+/// and the MD5 and SHA-1 package databases record ([`FileRecord::package_digests`]).
 ///
 /// # Errors
 /// An unreadable stream, a path escaping the root, an unsupported entry format.
@@ -278,11 +281,24 @@ pub fn walk_layer(
     layer: &str,
     stream: impl Read,
 ) -> Result<(Vec<Change>, Vec<String>), Error> {
-    walk_layer_with_prefixes(image, layer, stream, &PrefixWanted::default())
+    std::thread::scope(|scope| {
+        let mut digester = PackageDigester::start(scope);
+        let walked = walk(
+            image,
+            layer,
+            stream,
+            &PrefixWanted::default(),
+            Some(&mut digester),
+        );
+        let digests = digester.finish();
+        let (mut changes, warnings) = walked?;
+        attach_package_digests(&mut changes, digests);
+        Ok((changes, warnings))
+    })
 }
 
-/// [`walk_layer`], also hashing the `wanted` prefixes of every executable in the same read of
-/// its bytes ([`FileRecord::prefixes`]).
+/// [`walk_layer`] for a prefix lookup: also hashes the `wanted` prefixes of every executable in
+/// the same read of its bytes ([`FileRecord::prefixes`]), and not the package digests.
 ///
 /// # Errors
 /// As [`walk_layer`].
@@ -291,6 +307,114 @@ pub fn walk_layer_with_prefixes(
     layer: &str,
     stream: impl Read,
     wanted: &PrefixWanted,
+) -> Result<(Vec<Change>, Vec<String>), Error> {
+    walk(image, layer, stream, wanted, None)
+}
+
+/// Puts the digests the [`PackageDigester`] computed, one per executable in tar order, into
+/// the executables' records.
+fn attach_package_digests(changes: &mut [Change], digests: Vec<PackageDigests>) {
+    let records = changes.iter_mut().filter_map(|change| match change {
+        Change::Put(_, Node::File(Some(record))) => Some(record),
+        _ => None,
+    });
+    for (record, digests) in records.zip(digests) {
+        record.package_digests = Some(digests);
+    }
+}
+
+/// Pieces of an executable's bytes on their way to the [`PackageDigester`]'s thread.
+enum Piece {
+    /// The next `len` bytes of the current executable, in a buffer of the pool.
+    Bytes(Vec<u8>, usize),
+    /// The current executable ended: finish its digests, start the next.
+    End,
+}
+
+/// Buffers in flight to the digest thread: 1 MiB at [`CHUNK_BYTES`] each.
+const PACKAGE_DIGEST_BUFFERS: usize = 8;
+
+/// Computes MD5 and SHA-1 of a layer's executables on a thread of its own, fed the same chunks
+/// the walker hashes with SHA-256.
+///
+/// Why a thread: which executables a package owns is known only once the package database has
+/// been read, and the database comes late in a layer's tar order (`var/lib/dpkg` after `usr/`),
+/// often in the same layer as the files it lists; so both digests are computed for every
+/// executable, in the one read there is, and the comparison then uses them for owned files only.
+/// Off the walker's thread they cost no wall time while a core is free (an image of fewer
+/// layers than cores, the usual base image among them). Buffers come from a fixed pool, so a
+/// slow digest thread holds the walker back instead of growing memory.
+struct PackageDigester<'scope> {
+    pieces: Option<std::sync::mpsc::SyncSender<Piece>>,
+    pool: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: std::thread::ScopedJoinHandle<'scope, Vec<PackageDigests>>,
+}
+
+impl<'scope> PackageDigester<'scope> {
+    fn start<'env>(scope: &'scope std::thread::Scope<'scope, 'env>) -> Self {
+        let (pieces, received) = std::sync::mpsc::sync_channel::<Piece>(PACKAGE_DIGEST_BUFFERS + 1);
+        let (returned, pool) = std::sync::mpsc::channel::<Vec<u8>>();
+        for _ in 0..PACKAGE_DIGEST_BUFFERS {
+            // The receiver is alive: `pool` is held right here.
+            let _ = returned.send(vec![0; CHUNK_BYTES]);
+        }
+        let worker = scope.spawn(move || {
+            let mut digests = Vec::new();
+            let mut md5 = md5::Md5::new();
+            let mut sha1 = sha1::Sha1::new();
+            for piece in received {
+                match piece {
+                    Piece::Bytes(buffer, len) => {
+                        md5.update(&buffer[..len]);
+                        sha1.update(&buffer[..len]);
+                        // The walker may have stopped; then the buffer is simply dropped.
+                        let _ = returned.send(buffer);
+                    }
+                    Piece::End => digests.push(PackageDigests {
+                        md5: md5.finalize_reset().into(),
+                        sha1: sha1.finalize_reset().into(),
+                    }),
+                }
+            }
+            digests
+        });
+        Self {
+            pieces: Some(pieces),
+            pool,
+            worker,
+        }
+    }
+
+    /// A free buffer of [`CHUNK_BYTES`]; waits while all are in flight.
+    fn buffer(&self) -> Vec<u8> {
+        // The worker returns every buffer it receives, so `recv` fails only if it panicked;
+        // a fresh buffer keeps the walk going and the join reports the panic.
+        self.pool.recv().unwrap_or_else(|_| vec![0; CHUNK_BYTES])
+    }
+
+    fn send(&self, piece: Piece) {
+        if let Some(pieces) = &self.pieces {
+            // Fails only if the worker panicked; the join reports it.
+            let _ = pieces.send(piece);
+        }
+    }
+
+    /// Waits for the digests of every executable sent, in order.
+    fn finish(mut self) -> Vec<PackageDigests> {
+        self.pieces = None;
+        match self.worker.join() {
+            Ok(digests) => digests,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+fn walk(
+    image: &str,
+    layer: &str,
+    stream: impl Read,
+    wanted: &PrefixWanted,
+    mut digester: Option<&mut PackageDigester<'_>>,
 ) -> Result<(Vec<Change>, Vec<String>), Error> {
     let mut archive = tar::Archive::new(stream);
     let mut changes = Vec::new();
@@ -401,8 +525,14 @@ pub fn walk_layer_with_prefixes(
                         problem: "PAX GNU.sparse entries are not supported (re-create the layer without --sparse)",
                     });
                 }
-                let record = read_file(&mut entry, &mut head, &mut chunk, &wanted.lengths)
-                    .map_err(|source| entry_error(display.clone(), source))?;
+                let record = read_file(
+                    &mut entry,
+                    &mut head,
+                    &mut chunk,
+                    &wanted.lengths,
+                    digester.as_deref_mut(),
+                )
+                .map_err(|source| entry_error(display.clone(), source))?;
                 Node::File(record.map(Box::new))
             }
             _ => Node::Special,
@@ -462,12 +592,14 @@ fn read_data(entry: &mut tar::Entry<'_, impl Read>) -> std::io::Result<Vec<u8>> 
     Ok(bytes)
 }
 
-/// Reads a regular file's head; when it qualifies, hashes it whole (and its wanted prefixes).
+/// Reads a regular file's head; when it qualifies, hashes it whole (and its wanted prefixes),
+/// feeding the same bytes to the `digester` when there is one.
 fn read_file(
     entry: &mut tar::Entry<'_, impl Read>,
     head: &mut [u8],
     chunk: &mut [u8],
     wanted: &[u64],
+    digester: Option<&mut PackageDigester<'_>>,
 ) -> std::io::Result<Option<FileRecord>> {
     let header = entry.header();
     let mode = header.mode()? & 0o7777;
@@ -483,19 +615,29 @@ fn read_file(
     let head_len = usize::try_from(size.min(head.len() as u64)).unwrap_or(head.len());
     entry.read_exact(&mut head[magic_len..head_len])?;
     let mut hasher = PrefixHasher::new(wanted);
-    let mut md5 = md5::Md5::new();
-    let mut sha1 = sha1::Sha1::new();
     hasher.update(&head[..head_len]);
-    md5.update(&head[..head_len]);
-    sha1.update(&head[..head_len]);
-    loop {
-        let read = entry.read(chunk)?;
-        if read == 0 {
-            break;
+    if let Some(digester) = &digester {
+        let mut buffer = digester.buffer();
+        buffer[..head_len].copy_from_slice(&head[..head_len]);
+        digester.send(Piece::Bytes(buffer, head_len));
+        loop {
+            let mut buffer = digester.buffer();
+            let read = entry.read(&mut buffer)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            digester.send(Piece::Bytes(buffer, read));
         }
-        hasher.update(&chunk[..read]);
-        md5.update(&chunk[..read]);
-        sha1.update(&chunk[..read]);
+        digester.send(Piece::End);
+    } else {
+        loop {
+            let read = entry.read(chunk)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&chunk[..read]);
+        }
     }
     let PrefixHasher {
         hasher, prefixes, ..
@@ -516,10 +658,8 @@ fn read_file(
         gid,
         detected: detect::detect(&head[..head_len]),
         prefixes,
-        package_digests: PackageDigests {
-            md5: md5.finalize().into(),
-            sha1: sha1.finalize().into(),
-        },
+        // Filled in from the digester's results once the layer has been walked.
+        package_digests: None,
     }))
 }
 
@@ -857,7 +997,11 @@ fn read_layer(
     let label = descriptor.label();
     let raw = source.open_layer(descriptor)?;
     let mut stream = LayerStream::new(&image.name, descriptor, raw, on_read)?;
-    let walked = walk_layer_with_prefixes(&image.name, &label, &mut stream, wanted);
+    let walked = if wanted.lengths.is_empty() {
+        walk_layer(&image.name, &label, &mut stream)
+    } else {
+        walk_layer_with_prefixes(&image.name, &label, &mut stream, wanted)
+    };
     // A digest mismatch explains a broken stream better than the tar error it caused.
     match (walked, stream.finish()) {
         (Ok((changes, warnings)), Ok(verified)) => Ok(LayerScan {
@@ -1007,10 +1151,10 @@ mod tests {
             gid: 0,
             detected: detect::detect(content),
             prefixes: Vec::new(),
-            package_digests: PackageDigests {
+            package_digests: Some(PackageDigests {
                 md5: md5::Md5::digest(content).into(),
                 sha1: sha1::Sha1::digest(content).into(),
-            },
+            }),
         })))
     }
 
@@ -1101,6 +1245,67 @@ mod tests {
         ]);
         assert_eq!(paths, ["/f/y", "/l/z"]);
         assert_eq!(hidden, [("/f".into(), 0, 1), ("/t/x".into(), 0, 1)]);
+    }
+
+    /// The package digests come from a thread of their own, in tar order: each executable
+    /// must get its own, across files that span several chunks, an empty one, and files
+    /// that are not executables in between.
+    #[test]
+    fn every_executable_gets_its_own_package_digests() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let long: Vec<u8> = (0..(3 * CHUNK_BYTES + HEAD_BYTES + 7))
+            .map(|at| (at % 251) as u8)
+            .collect();
+        let mut elf = b"\x7fELF".to_vec();
+        elf.extend_from_slice(&[9; 100]);
+        let files: [(&str, u32, &[u8]); 5] = [
+            ("bin/long", 0o755, &long),
+            ("etc/motd", 0o644, b"hello"),
+            ("bin/empty", 0o755, b""),
+            ("lib/libx.so", 0o644, &elf),
+            ("bin/sh", 0o755, b"#!/bin/sh\n"),
+        ];
+        for (path, mode, content) in files {
+            let mut header = tar::Header::new_ustar();
+            header.set_mode(mode);
+            header.set_size(content.len() as u64);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(0);
+            builder.append_data(&mut header, path, content).unwrap();
+        }
+        let bytes = builder.into_inner().unwrap();
+        let (changes, _) = walk_layer("img", "layer", &bytes[..]).unwrap();
+        let mut seen = 0;
+        for change in &changes {
+            let Change::Put(path, Node::File(Some(record))) = change else {
+                continue;
+            };
+            let content = files
+                .iter()
+                .find(|(name, _, _)| name.as_bytes() == path.as_slice())
+                .unwrap()
+                .2;
+            assert_eq!(
+                record.package_digests,
+                Some(PackageDigests {
+                    md5: md5::Md5::digest(content).into(),
+                    sha1: sha1::Sha1::digest(content).into(),
+                }),
+                "{}",
+                String::from_utf8_lossy(path)
+            );
+            seen += 1;
+        }
+        assert_eq!(seen, 4, "{changes:?}");
+        // A prefix lookup never compares with packages and does not compute them.
+        let (changes, _) =
+            walk_layer_with_prefixes("img", "layer", &bytes[..], &PrefixWanted::lengths([4]))
+                .unwrap();
+        assert!(changes.iter().all(|change| !matches!(
+            change,
+            Change::Put(_, Node::File(Some(record))) if record.package_digests.is_some()
+        )));
     }
 
     #[test]

@@ -189,10 +189,13 @@ pub(super) fn ownership(filesystem: &Filesystem, image: &str) -> Result<Ownershi
 
 /// Whether the executable's bytes have the digest its package recorded.
 fn compare(record: &FileRecord, digest: &PackagedDigest) -> PackageDigest {
-    let ours: &[u8] = match digest.algorithm {
-        DigestAlgorithm::Md5 => &record.package_digests.md5,
-        DigestAlgorithm::Sha1 => &record.package_digests.sha1,
-        DigestAlgorithm::Sha256 => record.sha256.bytes(),
+    let ours: &[u8] = match (digest.algorithm, &record.package_digests) {
+        (DigestAlgorithm::Sha256, _) => record.sha256.bytes(),
+        (DigestAlgorithm::Md5, Some(digests)) => &digests.md5,
+        (DigestAlgorithm::Sha1, Some(digests)) => &digests.sha1,
+        // A scan computes them for every executable; without them nothing proves the bytes
+        // are the packaged ones.
+        (DigestAlgorithm::Md5 | DigestAlgorithm::Sha1, None) => return PackageDigest::Mismatch,
     };
     if ours == digest.bytes.as_slice() {
         PackageDigest::Match
