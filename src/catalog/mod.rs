@@ -347,6 +347,8 @@ const PACKAGE_DIGEST_BUFFERS: usize = 8;
 struct PackageDigester<'scope> {
     pieces: Option<std::sync::mpsc::SyncSender<Piece>>,
     pool: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// A buffer taken from the pool but not sent (the read that found a file's end).
+    spare: Option<Vec<u8>>,
     worker: std::thread::ScopedJoinHandle<'scope, Vec<PackageDigests>>,
 }
 
@@ -381,15 +383,24 @@ impl<'scope> PackageDigester<'scope> {
         Self {
             pieces: Some(pieces),
             pool,
+            spare: None,
             worker,
         }
     }
 
     /// A free buffer of [`CHUNK_BYTES`]; waits while all are in flight.
-    fn buffer(&self) -> Vec<u8> {
+    fn buffer(&mut self) -> Vec<u8> {
+        if let Some(spare) = self.spare.take() {
+            return spare;
+        }
         // The worker returns every buffer it receives, so `recv` fails only if it panicked;
         // a fresh buffer keeps the walk going and the join reports the panic.
         self.pool.recv().unwrap_or_else(|_| vec![0; CHUNK_BYTES])
+    }
+
+    /// Keeps a buffer that was not sent, so the pool does not run dry.
+    fn keep(&mut self, buffer: Vec<u8>) {
+        self.spare = Some(buffer);
     }
 
     fn send(&self, piece: Piece) {
@@ -616,7 +627,7 @@ fn read_file(
     entry.read_exact(&mut head[magic_len..head_len])?;
     let mut hasher = PrefixHasher::new(wanted);
     hasher.update(&head[..head_len]);
-    if let Some(digester) = &digester {
+    if let Some(digester) = digester {
         let mut buffer = digester.buffer();
         buffer[..head_len].copy_from_slice(&head[..head_len]);
         digester.send(Piece::Bytes(buffer, head_len));
@@ -624,6 +635,7 @@ fn read_file(
             let mut buffer = digester.buffer();
             let read = entry.read(&mut buffer)?;
             if read == 0 {
+                digester.keep(buffer);
                 break;
             }
             hasher.update(&buffer[..read]);
@@ -1258,14 +1270,27 @@ mod tests {
             .collect();
         let mut elf = b"\x7fELF".to_vec();
         elf.extend_from_slice(&[9; 100]);
-        let files: [(&str, u32, &[u8]); 5] = [
+        // More executables than buffers in flight: each buffer must find its way back.
+        let many: Vec<(String, Vec<u8>)> = (0..3 * PACKAGE_DIGEST_BUFFERS)
+            .map(|at| {
+                (
+                    format!("bin/tool{at}"),
+                    format!("#!/bin/sh\necho {at}\n").into_bytes(),
+                )
+            })
+            .collect();
+        let mut files: Vec<(&str, u32, &[u8])> = vec![
             ("bin/long", 0o755, &long),
             ("etc/motd", 0o644, b"hello"),
             ("bin/empty", 0o755, b""),
             ("lib/libx.so", 0o644, &elf),
             ("bin/sh", 0o755, b"#!/bin/sh\n"),
         ];
-        for (path, mode, content) in files {
+        files.extend(
+            many.iter()
+                .map(|(path, content)| (path.as_str(), 0o755, content.as_slice())),
+        );
+        for &(path, mode, content) in &files {
             let mut header = tar::Header::new_ustar();
             header.set_mode(mode);
             header.set_size(content.len() as u64);
@@ -1297,7 +1322,7 @@ mod tests {
             );
             seen += 1;
         }
-        assert_eq!(seen, 4, "{changes:?}");
+        assert_eq!(seen, 4 + many.len(), "{changes:?}");
         // A prefix lookup never compares with packages and does not compute them.
         let (changes, _) =
             walk_layer_with_prefixes("img", "layer", &bytes[..], &PrefixWanted::lengths([4]))
