@@ -1,0 +1,1 @@
+//! Stored verdicts and bake lists: SQLite by default, PostgreSQL for replicas sharing a store.
