@@ -33,6 +33,7 @@
 #                     the Debian table is left out when it does not exist
 #   BENCH_DIR         where the image is built and cached (default /tmp/exelock-bench)
 #   RUNS              timed repetitions for best-of (default 3)
+#   BENCH_ONLY        "debian": only the Debian root table (quick, for package-database work)
 #
 # Exit status: 0 when everything ran (PASS or MISS alike); non-zero only when a step failed.
 
@@ -197,6 +198,9 @@ best_of() {
     done
 }
 
+MANIFEST="$WORK/manifest.json"
+row() { printf '%-34s %8s %7s %7s %7s %10s %7s\n' "$@"; }
+if [[ "${BENCH_ONLY:-}" != debian ]]; then
 # ---------------------------------------------------------------------------------------------
 # 3. Baseline: gzip -dc over all layers, sequentially, output discarded, best of $RUNS.
 section "gzip -dc baseline (best of $RUNS)"
@@ -206,7 +210,6 @@ gzip_best="$BEST_SECONDS" gzip_cpu="$BEST_CPU" gzip_others="$BEST_OTHERS"
 # ---------------------------------------------------------------------------------------------
 # 4. exelock: default threads (one per core) best of $RUNS, then one --threads 1 run. JSON goes
 #    to a temp file so the executables can be counted.
-MANIFEST="$WORK/manifest.json"
 SCAN=("$BIN" scan "oci:$IMAGE" -q --format json -o "$MANIFEST")
 
 section "exelock scan, default threads (best of $RUNS)"
@@ -268,7 +271,6 @@ rss_verdict="$(awk "BEGIN { print ($rss_mib < $TARGET_RSS_MIB) ? \"PASS\" : \"MI
 threads_default="$(nproc)"
 
 section "results ($UNCOMP_MB MB uncompressed in $IMG_LAYERS layers, $IMG_FILES files, $(nproc) cores)"
-row() { printf '%-34s %8s %7s %7s %7s %10s %7s\n' "$@"; }
 row "contender" "seconds" "ratio" "MB/s" "cpu" "peak RSS" "others"
 row "gzip -dc (sequential)" "$gzip_best" "1.000" "$(calc "$UNCOMP_MB / $gzip_best" 1)" \
     "${gzip_cpu}%" "-" "${gzip_others}%"
@@ -301,6 +303,7 @@ for others in "$gzip_others" "$exe_others" "$exe1_others" "$reg_others"; do
     fi
 done
 
+fi  # BENCH_ONLY
 # ---------------------------------------------------------------------------------------------
 # 6. The Debian root with its dpkg database: gzip -dc, exelock and the baseline, best of $RUNS.
 DEBIAN_TAR="${EXELOCK_TEST_DEBIAN_ROOT_TAR:-${EXELOCK_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/exelock-tests}/debian-bookworm-minbase.tar}"
