@@ -158,10 +158,23 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// The image could not be read, or its registry refused or failed.
     #[error(transparent)]
-    Image(#[from] image::Error),
+    Image(Box<image::Error>),
     /// A bundle file is malformed as a whole.
     #[error(transparent)]
-    Attest(#[from] crate::attest::Error),
+    Attest(Box<crate::attest::Error>),
+}
+
+// Boxed: both are large, and every `Result` of this module would carry their size.
+impl From<image::Error> for Error {
+    fn from(error: image::Error) -> Self {
+        Self::Image(Box::new(error))
+    }
+}
+
+impl From<crate::attest::Error> for Error {
+    fn from(error: crate::attest::Error) -> Self {
+        Self::Attest(Box::new(error))
+    }
 }
 
 impl Error {
