@@ -18,12 +18,13 @@ use super::{
 };
 use crate::attest::keyless::{IdentityTokenSource, RekorVersion, SigningConfig};
 use crate::attest::keys::{self, PublicKey};
-use crate::attest::lookup::{self, Candidate, CandidateKind};
+use crate::attest::lookup;
 use crate::attest::{
-    self, PredicateType, Signer, SubjectDigest, Trust, TrustedRoot, VerifiedAttestation,
-    VerifiedStatement,
+    self, PredicateType, Signer, SubjectDigest, Trust, TrustedRoot, VerifiedStatement,
 };
 use crate::digest::Sha256Digest;
+pub(super) use crate::evidence::{Checked, check_registry_attestation};
+use crate::evidence::{bundle_file_candidates, check_bundle_file, refuse_unreadable};
 use crate::image::registry::{RegistrySettings, RegistrySource};
 use crate::image::{self, ImageSource as _, PlatformSelection, ResolvedImage};
 use crate::manifest::{Manifest, PREDICATE_TYPE};
@@ -508,150 +509,6 @@ pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// An attestation checked for one digest: the first valid one, or why each candidate failed.
-pub(super) enum Checked {
-    /// A valid attestation.
-    Valid {
-        /// What it proved.
-        attestation: Box<VerifiedAttestation>,
-        /// Where it was found.
-        origin: String,
-    },
-    /// None valid.
-    Invalid {
-        /// One line per candidate, or why there were none.
-        reasons: Vec<String>,
-    },
-}
-
-/// The first valid attestation for `platform` (any platform without one), else every reason:
-/// the lookup's rejections, then valid attestations of other platforms.
-fn first_valid(
-    lookup: lookup::Lookup,
-    mut reasons: Vec<String>,
-    platform: Option<&str>,
-) -> Checked {
-    reasons.extend(lookup.rejected.iter().map(ToString::to_string));
-    let mut chosen = None;
-    for found in lookup.valid {
-        let found_platform = &found.attestation.manifest().image.platform;
-        if platform.is_some_and(|wanted| wanted != found_platform) {
-            reasons.push(format!(
-                "{}: valid, but for platform {found_platform}",
-                found.origin
-            ));
-        } else if chosen.is_none() {
-            chosen = Some(found);
-        }
-    }
-    match chosen {
-        Some(found) => Checked::Valid {
-            attestation: Box::new(found.attestation),
-            origin: found.origin,
-        },
-        None => Checked::Invalid { reasons },
-    }
-}
-
-/// Finds the attestations stored for `digest` and verifies them all; the first valid one wins,
-/// and with `platform` (an index digest has one attestation per platform) the first for it.
-/// Stored documents that cannot be read are reasons, not errors: only a registry that cannot
-/// be asked at all is.
-pub(super) fn check_registry_attestation(
-    store: &RegistrySource,
-    digest: &Sha256Digest,
-    trust: &Trust,
-    platform: Option<&str>,
-) -> Result<Checked> {
-    let (candidates, unread) = registry_candidates(store, digest)?;
-    let lookup = lookup::check_candidates(candidates, digest, trust);
-    Ok(first_valid(lookup, unread, platform))
-}
-
-/// The documents a registry stores as attestations of `digest`, and why any stored one could
-/// not even be read (or that there is none).
-fn registry_candidates(
-    store: &RegistrySource,
-    digest: &Sha256Digest,
-) -> Result<(Vec<Candidate>, Vec<String>)> {
-    let search = store.find_attestations(digest)?;
-    if search.found.is_empty() && search.rejected.is_empty() {
-        return Ok((
-            Vec::new(),
-            vec![format!(
-                "no attestation is stored for {digest} (no referrer, fallback tag or cosign .att image)"
-            )],
-        ));
-    }
-    let unread = search.rejected.iter().map(ToString::to_string).collect();
-    let candidates = search
-        .found
-        .into_iter()
-        .map(|found| Candidate {
-            origin: format!("{} {}", found.origin.describe(), found.carrier),
-            kind: if found.media_type == image::registry::DSSE_MEDIA_TYPE {
-                CandidateKind::Envelope
-            } else {
-                CandidateKind::Bundle
-            },
-            bytes: found.bytes,
-        })
-        .collect();
-    Ok((candidates, unread))
-}
-
-/// Verifies a bundle file (a bundle, an envelope, or an array of them) for `digest`: valid when
-/// any entry is. When none is and some entry could not even be read, that is an input error
-/// (exit 2), not a verdict.
-pub(super) fn check_bundle_file(
-    path: &Path,
-    digest: &Sha256Digest,
-    trust: &Trust,
-) -> Result<Checked> {
-    Ok(first_valid(
-        bundle_file_lookup(path, digest, trust)?,
-        Vec::new(),
-        None,
-    ))
-}
-
-/// Every attestation of a bundle file for `digest`: all the valid ones (an index digest has
-/// one per platform) and why the others were rejected. A file with nothing valid and an entry
-/// that cannot be read at all is an input error.
-pub(super) fn bundle_file_lookup(
-    path: &Path,
-    digest: &Sha256Digest,
-    trust: &Trust,
-) -> Result<lookup::Lookup> {
-    let lookup = lookup::check_candidates(bundle_file_candidates(path)?, digest, trust);
-    refuse_unreadable(lookup)
-}
-
-/// The attestations of a bundle file, unverified.
-fn bundle_file_candidates(path: &Path) -> Result<Vec<Candidate>> {
-    let label = path.display().to_string();
-    let mut bytes = Vec::new();
-    fs_err::File::open(path)?
-        .take(lookup::MAX_BUNDLE_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {label}"))?;
-    Ok(lookup::candidates_from_bundle_file(&bytes, &label)?)
-}
-
-/// A bundle file lookup with nothing valid and an entry that could not be read at all is an
-/// input error (exit 2), not a verdict.
-fn refuse_unreadable<T>(lookup: lookup::Lookup<T>) -> Result<lookup::Lookup<T>> {
-    if lookup.valid.is_empty()
-        && let Some(unreadable) = lookup
-            .rejected
-            .iter()
-            .find(|rejected| !rejected.error.is_verification_failure())
-    {
-        bail!("cannot read {unreadable}");
-    }
-    Ok(lookup)
-}
-
 /// The digest of the image `reference` names (of `platform` in an index).
 fn image_digest_of(
     reference: &str,
@@ -869,10 +726,11 @@ fn run_verify_statement(args: &VerifyArgs, trust: &Trust) -> Result<ExitStatus> 
                     .into_iter()
                     .chain(resolved.index_digest)
                 {
-                    let (candidates, unread) = registry_candidates(&store, &digest)?;
+                    let found = crate::evidence::registry_candidates(&store, &digest)?;
+                    let unread = found.unread;
                     let subject = SubjectDigest::from(digest);
                     let lookup = lookup::check_statement_candidates(
-                        candidates,
+                        found.candidates,
                         std::slice::from_ref(&subject),
                         predicate,
                         trust,

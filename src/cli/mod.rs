@@ -404,15 +404,7 @@ fn scan_reference(
 
 /// Reads a manifest file written by `scan` (one manifest, or the first of an array).
 fn read_manifest_file(path: &Path) -> Result<Manifest> {
-    let bytes = fs_err::read(path)?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
-    let value = match value {
-        serde_json::Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
-        other => other,
-    };
-    serde_json::from_value(value)
-        .with_context(|| format!("{} is not an exelock manifest", path.display()))
+    Ok(crate::evidence::read_manifest_file(path)?)
 }
 
 /// A manifest file when `argument` names an existing `.json` file, else an image to scan.

@@ -1,33 +1,28 @@
 //! `exelock triage`: findings in, verdicts with evidence and next steps out.
 //!
-//! Orchestration only: reading inputs as a stream, finding the image each finding names and
-//! its verified manifests (cached per image, bounded), computing the prefix digests a batch of
-//! findings needs from digest-verified layers (one pass per layer), and rendering. The
-//! verdicts are `crate::triage`'s.
+//! Arguments, inputs and rendering: findings are read as a stream and judged in batches; each
+//! image is resolved once (cached, bounded) and the prefix digests a batch needs are computed
+//! together (one pass per layer). Resolving, verifying and judging are `crate::evidence`'s;
+//! the verdicts are `crate::triage`'s.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 
-use super::attest::{Checked, TrustArgs, bundle_file_lookup, check_registry_attestation};
-use super::{ExitStatus, RegistryArgs, read_manifest_file, write_atomically};
-use crate::attest::Trust;
+use super::attest::TrustArgs;
+use super::{ExitStatus, RegistryArgs, write_atomically};
 use crate::bake::BakeList;
 use crate::digest::Sha256Digest;
-use crate::finding::{self, Finding, InputFormat};
-use crate::image::registry::{RegistrySettings, RegistrySource};
-use crate::image::{self, ImageSource, PlatformSelection, ResolvedImage};
-use crate::manifest::Manifest;
-use crate::triage::{
-    self, Allowlist, Candidate, ImageEvidence, Judgement, ManifestFor, ManifestIndex, Playbook,
-    PrefixDigests, PrefixFact, PrefixRequest, Response,
+use crate::evidence::{
+    FindingReport, ImagePrefixes, ImageQuery, ImageState, IndexedImage, LocalLayers, Offline,
+    Resolver,
 };
+use crate::finding::{self, Finding, InputFormat};
+use crate::triage::{self, Allowlist};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(super) enum TriageFormat {
@@ -94,73 +89,23 @@ fn parse_input_format(text: &str) -> Result<InputFormat, String> {
         .map_err(|error: finding::Error| error.to_string())
 }
 
-/// A finding's judged binaries, as reported.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Report<'a> {
-    document: &'a str,
-    source: finding::Source,
-    id: &'a str,
-    category: &'a finding::Category,
-    raw_category: &'a str,
-    image: Option<String>,
-    binaries: Vec<JudgedBinary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    playbook: Option<Playbook>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JudgedBinary {
-    #[serde(flatten)]
-    judgement: Judgement,
-    response: Response,
-}
-
-/// Which image a finding is to be judged against.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct ImageQuery {
-    /// A reference to resolve (repository with tag and/or digest).
-    reference: Option<String>,
-    /// The digests that identify the image (index, platform manifest or config).
-    digests: Vec<Sha256Digest>,
-    /// Where the digest pinning a tag-only reference came from, when it was `--image`.
-    pinned_by_flag: bool,
-}
-
-/// Where a verified manifest's layers can be read for prefix digests.
-struct LayerAccess {
-    source: Arc<dyn ImageSource>,
-    image: ResolvedImage,
-}
-
-/// One platform image's manifest and how to read its layers.
-struct ResolvedManifest {
-    evidence: ImageEvidence,
-    layers: Result<LayerAccess, String>,
-}
-
-/// An image's manifests (one per platform when the finding named an index) and the prefix
-/// digests computed so far from their layers.
-struct ImageState {
-    manifests: Vec<ResolvedManifest>,
-    prefixes: Vec<PrefixDigests>,
-}
-
 /// Most distinct images kept resolved at once; past it the cache starts over, so memory stays
 /// bounded however many images a stream of findings names.
 const MAX_CACHED_IMAGES: usize = 256;
 /// Findings judged per batch: their prefix digests are computed together, one pass per layer.
 const BATCH: usize = 512;
 
+/// A resolved image and the prefix digests computed so far from its layers.
+struct CachedImage {
+    state: ImageState,
+    prefixes: ImagePrefixes,
+}
+
 struct Triage<'a> {
     args: &'a TriageArgs,
-    trust: Option<Trust>,
-    registry: RegistrySettings,
+    resolver: Resolver,
     allowlist: Allowlist,
-    /// The local copy of the image `--layers-from` names, resolved once.
-    local_layers: Option<(Arc<dyn ImageSource>, Vec<ResolvedImage>)>,
-    images: HashMap<ImageQuery, Result<ImageState, String>>,
+    images: HashMap<ImageQuery, Result<CachedImage, String>>,
     /// Legitimate binaries to bake in, one entry per path and digest.
     bake: BTreeMap<(String, Sha256Digest), crate::bake::BakeEntry>,
     needs_action: bool,
@@ -177,7 +122,7 @@ struct Output {
 }
 
 impl Output {
-    fn write(&mut self, finding: &Finding, report: &Report<'_>) -> Result<()> {
+    fn write(&mut self, finding: &Finding, report: &FindingReport) -> Result<()> {
         match self.format {
             TriageFormat::Text => {
                 self.stdout
@@ -208,42 +153,6 @@ impl Output {
 }
 
 impl Triage<'_> {
-    /// The image a finding ran in. `--image` stands in only for findings that name none.
-    fn query(&self, finding: &Finding) -> Result<ImageQuery, String> {
-        let named = &finding.image;
-        if let Some(ambiguity) = &named.ambiguity {
-            return Err(format!("the finding's image is unknown: {ambiguity}"));
-        }
-        if named.reference.is_none() && named.digests.is_empty() {
-            let Some(image) = &self.args.image else {
-                return Err(
-                    "the finding does not say which image the binary ran in; pass --image REF"
-                        .to_owned(),
-                );
-            };
-            let flagged = finding::ImageRef::from_reference(image);
-            return Ok(ImageQuery {
-                reference: flagged.reference,
-                digests: flagged.digests,
-                pinned_by_flag: false,
-            });
-        }
-        let mut query = ImageQuery {
-            reference: named.reference.clone(),
-            digests: named.digests.clone(),
-            pinned_by_flag: false,
-        };
-        // A tag-only finding about the repository --image pins by digest: take that digest.
-        if query.digests.is_empty()
-            && let (Some(reference), Some(image)) = (&query.reference, &self.args.image)
-            && let Some(pin) = pin_for(reference, image)
-        {
-            query.digests.push(pin);
-            query.pinned_by_flag = true;
-        }
-        Ok(query)
-    }
-
     /// Resolves an image once; later findings about it reuse the result.
     fn ensure_resolved(&mut self, query: &ImageQuery) {
         if self.images.contains_key(query) {
@@ -252,225 +161,38 @@ impl Triage<'_> {
         if self.images.len() >= MAX_CACHED_IMAGES {
             self.images.clear();
         }
-        let state = self
+        let cached = self
+            .resolver
             .resolve(query)
-            .map(|manifests| ImageState {
-                prefixes: manifests.iter().map(|_| PrefixDigests::new()).collect(),
-                manifests,
+            .map(|state| CachedImage {
+                state,
+                prefixes: ImagePrefixes::default(),
             })
-            .map_err(|error| format!("{error:#}"));
-        self.images.insert(query.clone(), state);
-    }
-
-    fn resolve(&self, query: &ImageQuery) -> Result<Vec<ResolvedManifest>> {
-        let digests = &query.digests;
-        if let Some(path) = &self.args.manifest {
-            let manifest = read_manifest_file(path)?;
-            check_image_matches(&manifest, query)?;
-            let layers = self.local_layers_for(&manifest);
-            return Ok(vec![ResolvedManifest {
-                evidence: ImageEvidence::unsigned(manifest, path.display().to_string()),
-                layers,
-            }]);
-        }
-        let Some(trust) = &self.trust else {
-            bail!(
-                "no way to verify the image's attestation: pass --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer (with --trusted-root for another instance than the public-good one)"
-            );
-        };
-        if let Some(bundle) = &self.args.bundle {
-            if digests.is_empty() {
-                bail!(
-                    "the finding names its image only by tag ({}); offline, pass --image REPO@sha256:… for that repository so the bundle can be tied to it",
-                    query.reference.as_deref().unwrap_or("no image at all")
-                );
-            }
-            let mut reasons = Vec::new();
-            for digest in digests {
-                let lookup = bundle_file_lookup(bundle, digest, trust)?;
-                reasons.extend(lookup.rejected.iter().map(ToString::to_string));
-                if lookup.valid.is_empty() {
-                    continue;
-                }
-                let via_tag = query
-                    .pinned_by_flag
-                    .then(|| format!("{} (pinned by --image)", query_label(query)));
-                return Ok(lookup
-                    .valid
-                    .into_iter()
-                    .map(|found| {
-                        let evidence =
-                            ImageEvidence::signed(found.attestation, found.origin, via_tag.clone());
-                        let layers = self.local_layers_for(evidence.manifest());
-                        ResolvedManifest { evidence, layers }
-                    })
-                    .collect());
-            }
-            bail!(
-                "the bundle {} holds no valid attestation for the finding's image: {}",
-                bundle.display(),
-                reasons.join("; ")
-            );
-        }
-        self.resolve_in_registry(query, trust)
-    }
-
-    fn resolve_in_registry(
-        &self,
-        query: &ImageQuery,
-        trust: &Trust,
-    ) -> Result<Vec<ResolvedManifest>> {
-        let digests = &query.digests;
-        let Some(reference) = &query.reference else {
-            bail!(
-                "the finding names its image only by digest ({}), not where it is stored; pass --bundle FILE, or judge it with --image REPO@DIGEST",
-                join_digests(digests)
-            );
-        };
-        if image::is_local_reference(reference) {
-            bail!(
-                "{reference} is local; attestations are looked up in registries (or pass --bundle FILE)"
-            );
-        }
-        let parsed = image::registry::parse_reference(reference)?;
-        let repository = format!("{}/{}", parsed.registry(), parsed.repository());
-        // The finding's digests as index or manifest digests (a config digest will not
-        // resolve), then the one in the reference, then the tag.
-        let named = parsed
-            .digest()
-            .and_then(|digest| digest.parse::<Sha256Digest>().ok());
-        let mut candidates: Vec<(String, Option<String>)> = digests
-            .iter()
-            .chain(named.iter().filter(|digest| !digests.contains(digest)))
-            .map(|digest| (format!("{repository}@{digest}"), None))
-            .collect();
-        if let Some(tag) = parsed.tag().filter(|_| parsed.digest().is_none()) {
-            candidates.push((
-                format!("{repository}:{tag}"),
-                Some(format!("{repository}:{tag}")),
-            ));
-        }
-        let mut failures = Vec::new();
-        for (candidate, via_tag) in candidates {
-            let store = Arc::new(RegistrySource::open(&candidate, &self.registry)?);
-            let resolution = match store.resolve(&PlatformSelection::All) {
-                Ok(resolution) => resolution,
-                Err(error) => {
-                    failures.push(format!("{candidate}: {error}"));
-                    continue;
-                }
-            };
-            let selected = select_platforms(resolution.images, digests);
-            if selected.is_empty() {
-                failures.push(format!(
-                    "{candidate} is not the image the finding names ({})",
-                    join_digests(digests)
-                ));
-                continue;
-            }
-            let mut manifests = Vec::new();
-            for resolved in selected {
-                let Some(subject) = resolved.manifest_digest else {
-                    continue;
-                };
-                let platform = resolved.platform.to_string();
-                match check_registry_attestation(&store, &subject, trust, Some(&platform))? {
-                    Checked::Valid {
-                        attestation,
-                        origin,
-                    } => {
-                        let evidence = ImageEvidence::signed(*attestation, origin, via_tag.clone());
-                        let source: Arc<dyn ImageSource> = store.clone();
-                        let layers =
-                            layers_match(evidence.manifest(), &resolved).map(|()| LayerAccess {
-                                source,
-                                image: resolved,
-                            });
-                        manifests.push(ResolvedManifest { evidence, layers });
-                    }
-                    Checked::Invalid { reasons } => bail!(
-                        "no valid attestation for {candidate} ({platform}, {subject}): {}",
-                        reasons.join("; ")
-                    ),
-                }
-            }
-            if !manifests.is_empty() {
-                return Ok(manifests);
-            }
-        }
-        bail!(
-            "cannot resolve the image: {}",
-            if failures.is_empty() {
-                "nothing to resolve".to_owned()
-            } else {
-                failures.join("; ")
-            }
-        )
-    }
-
-    /// The `--layers-from` image whose layers are this manifest's, where there is one.
-    fn local_layers_for(&self, manifest: &Manifest) -> Result<LayerAccess, String> {
-        let Some((source, images)) = &self.local_layers else {
-            return Err(
-                "the layers are not at hand offline: pass --layers-from oci:DIR (or oci-archive:/docker-archive:) with a local copy of the image"
-                    .to_owned(),
-            );
-        };
-        let mut reasons = Vec::new();
-        for image in images {
-            match layers_match(manifest, image) {
-                Ok(()) => {
-                    return Ok(LayerAccess {
-                        source: Arc::clone(source),
-                        image: image.clone(),
-                    });
-                }
-                Err(reason) => reasons.push(reason),
-            }
-        }
-        Err(format!("--layers-from: {}", reasons.join("; ")))
+            .map_err(|error| error.reason());
+        self.images.insert(query.clone(), cached);
     }
 
     /// Computes, for every image of the batch, the prefix digests its findings still need: one
     /// pass over each layer that holds a candidate.
     fn compute_prefixes(&mut self, batch: &[(Finding, Result<ImageQuery, String>)]) {
-        let mut wanted: HashMap<&ImageQuery, Vec<BTreeSet<PrefixRequest>>> = HashMap::new();
+        let mut findings_of: HashMap<&ImageQuery, Vec<&Finding>> = HashMap::new();
         for (finding, query) in batch {
-            let Ok(query) = query else { continue };
-            let Some(Ok(state)) = self.images.get(query) else {
-                continue;
-            };
-            let sets = wanted
-                .entry(query)
-                .or_insert_with(|| vec![BTreeSet::new(); state.manifests.len()]);
-            for (at, resolved) in state.manifests.iter().enumerate() {
-                for binary in &finding.binaries {
-                    for request in triage::prefix_requests(binary, resolved.evidence.manifest()) {
-                        if !state.prefixes[at].contains_key(&request) {
-                            sets[at].insert(request);
-                        }
-                    }
-                }
+            if let Ok(query) = query {
+                findings_of.entry(query).or_default().push(finding);
             }
         }
-        for (query, sets) in wanted {
-            let Some(Ok(state)) = self.images.get_mut(query) else {
+        for (query, findings) in findings_of {
+            let Some(Ok(cached)) = self.images.get_mut(query) else {
                 continue;
             };
-            for (at, requests) in sets.into_iter().enumerate() {
-                if requests.is_empty() {
-                    continue;
-                }
-                let requests: Vec<PrefixRequest> = requests.into_iter().collect();
-                let computed = match &state.manifests[at].layers {
-                    Ok(access) => prefix_facts(access, &requests),
-                    Err(reason) => requests
-                        .iter()
-                        .map(|request| (request.clone(), Err(reason.clone())))
-                        .collect(),
-                };
-                state.prefixes[at].extend(computed);
+            let missing = cached
+                .state
+                .missing_prefixes(findings.iter().copied(), &cached.prefixes);
+            if missing.is_empty() {
+                continue;
             }
+            let computed = self.resolver.compute_prefixes(&cached.state, &missing);
+            cached.prefixes.extend(computed);
         }
     }
 
@@ -478,7 +200,8 @@ impl Triage<'_> {
         let queried: Vec<(Finding, Result<ImageQuery, String>)> = batch
             .into_iter()
             .map(|finding| {
-                let query = self.query(&finding);
+                let query = ImageQuery::for_finding(&finding, self.args.image.as_deref())
+                    .map_err(|error| error.to_string());
                 if let Ok(query) = &query {
                     self.ensure_resolved(query);
                 }
@@ -487,228 +210,44 @@ impl Triage<'_> {
             .collect();
         self.compute_prefixes(&queried);
         // Index each image's manifests once per batch, not once per finding.
-        let mut indexes: HashMap<&ImageQuery, Vec<ManifestIndex<'_>>> = HashMap::new();
+        let mut indexes: HashMap<&ImageQuery, IndexedImage<'_>> = HashMap::new();
         for query in queried.iter().filter_map(|(_, query)| query.as_ref().ok()) {
-            if let Some(Ok(state)) = self.images.get(query) {
-                indexes.entry(query).or_insert_with(|| {
-                    state
-                        .manifests
-                        .iter()
-                        .map(|resolved| ManifestIndex::new(&resolved.evidence))
-                        .collect()
-                });
+            if let Some(Ok(cached)) = self.images.get(query) {
+                indexes.entry(query).or_insert_with(|| cached.state.index());
             }
         }
         for (finding, query) in &queried {
-            let found = query.as_ref().map_err(Clone::clone).and_then(|query| {
-                match (self.images.get(query), indexes.get(query)) {
-                    (Some(Ok(state)), Some(indexes)) => Ok(indexes
-                        .iter()
-                        .zip(&state.prefixes)
-                        .map(|(index, prefixes)| Candidate { index, prefixes })
-                        .collect::<Vec<_>>()),
-                    (Some(Err(reason)), _) => Err(reason.clone()),
-                    _ => Err("the image was not resolved".to_owned()),
-                }
-            });
-            let judgements = match &found {
-                Ok(candidates) => {
-                    judge_finding(finding, ManifestFor::Found(candidates), &self.allowlist)
-                }
-                Err(reason) => {
-                    judge_finding(finding, ManifestFor::Unavailable(reason), &self.allowlist)
-                }
+            let report = match query {
+                Err(reason) => FindingReport::unresolved(finding, None, reason, &self.allowlist),
+                Ok(query) => match (self.images.get(query), indexes.get(query)) {
+                    (Some(Ok(cached)), Some(index)) => {
+                        index.judge(finding, &cached.prefixes, &self.allowlist)
+                    }
+                    (Some(Err(reason)), _) => FindingReport::unresolved(
+                        finding,
+                        Some(query.label()),
+                        reason,
+                        &self.allowlist,
+                    ),
+                    _ => FindingReport::unresolved(
+                        finding,
+                        Some(query.label()),
+                        "the image was not resolved",
+                        &self.allowlist,
+                    ),
+                },
             };
-            self.needs_action |= judgements.iter().any(|j| j.needs_action);
-            for entry in judgements.iter().filter_map(|j| j.bake.as_ref()) {
+            self.needs_action |= report.needs_action();
+            for entry in report.bake_entries() {
                 self.bake
                     .entry((entry.path.clone(), entry.sha256))
                     .or_insert_with(|| entry.clone());
             }
-            let playbook = triage::playbook(finding, &judgements);
-            let binaries = judgements
-                .into_iter()
-                .map(|judgement| JudgedBinary {
-                    response: triage::response(finding, &judgement),
-                    judgement,
-                })
-                .collect();
-            let report = Report {
-                document: &finding.document,
-                source: finding.source,
-                id: &finding.id,
-                category: &finding.category,
-                raw_category: &finding.raw_category,
-                image: query.as_ref().ok().map(query_label),
-                binaries,
-                playbook,
-            };
             self.output.write(finding, &report)?;
         }
         self.output.stdout.flush()?;
         Ok(())
     }
-}
-
-/// Every binary of a finding judged; a finding that names none is one `unverifiable`
-/// judgement, never silence.
-fn judge_finding(
-    finding: &Finding,
-    manifests: ManifestFor<'_, '_>,
-    allowlist: &Allowlist,
-) -> Vec<Judgement> {
-    if finding.binaries.is_empty() {
-        return vec![triage::nothing_to_judge(manifests)];
-    }
-    finding
-        .binaries
-        .iter()
-        .map(|binary| triage::judge(finding, binary, manifests, allowlist))
-        .collect()
-}
-
-/// Prefix digests for one image from its layers; a layer that fails verification fails every
-/// request that needed it, with the reason.
-fn prefix_facts(access: &LayerAccess, requests: &[PrefixRequest]) -> PrefixDigests {
-    let catalog_requests: Vec<crate::catalog::PrefixRequest> = requests
-        .iter()
-        .map(|request| crate::catalog::PrefixRequest {
-            path: request.path.clone(),
-            layer: request.layer,
-            length: request.length,
-        })
-        .collect();
-    match crate::catalog::prefix_digests(access.source.as_ref(), &access.image, &catalog_requests) {
-        Ok(results) => requests
-            .iter()
-            .zip(&catalog_requests)
-            .map(|(request, key)| {
-                let fact = match results.get(key) {
-                    Some(Ok(digest)) => Ok(PrefixFact {
-                        prefix: digest.prefix,
-                        sha256: digest.sha256,
-                        size: digest.size,
-                    }),
-                    Some(Err(missing)) => Err(missing.to_string()),
-                    None => Err("not computed".to_owned()),
-                };
-                (request.clone(), fact)
-            })
-            .collect(),
-        Err(error) => {
-            let reason = format!("{:#}", anyhow::Error::new(error));
-            requests
-                .iter()
-                .map(|request| (request.clone(), Err(reason.clone())))
-                .collect()
-        }
-    }
-}
-
-/// The resolved platform images a finding's digests name: the one whose manifest or config
-/// digest it is, every platform of the index it is, or every platform when it names none.
-fn select_platforms(images: Vec<ResolvedImage>, digests: &[Sha256Digest]) -> Vec<ResolvedImage> {
-    if digests.is_empty() {
-        return images;
-    }
-    let exact: Vec<usize> = images
-        .iter()
-        .enumerate()
-        .filter(|(_, image)| {
-            digests.iter().any(|digest| {
-                image.manifest_digest == Some(*digest) || image.config_digest == *digest
-            })
-        })
-        .map(|(at, _)| at)
-        .collect();
-    if !exact.is_empty() {
-        return images
-            .into_iter()
-            .enumerate()
-            .filter(|(at, _)| exact.contains(at))
-            .map(|(_, image)| image)
-            .collect();
-    }
-    images
-        .into_iter()
-        .filter(|image| {
-            image
-                .index_digest
-                .is_some_and(|index| digests.contains(&index))
-        })
-        .collect()
-}
-
-/// Layers can stand for a signed manifest's only if their content digests are its diff_ids.
-fn layers_match(manifest: &Manifest, image: &ResolvedImage) -> Result<(), String> {
-    let theirs: Vec<Sha256Digest> = image.layers.iter().map(|layer| layer.diff_id).collect();
-    let ours: Vec<Sha256Digest> = manifest.layers.iter().map(|layer| layer.diff_id).collect();
-    if theirs == ours {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} ({}) has other layers than the signed manifest of {} ({} layers, diff_ids {})",
-            image.name,
-            image.platform,
-            manifest.image.name,
-            ours.len(),
-            join_digests(&ours)
-        ))
-    }
-}
-
-/// A digest from `--image` that pins a tag-only `reference` of the same repository.
-fn pin_for(reference: &str, image: &str) -> Option<Sha256Digest> {
-    let finding = image::registry::parse_reference(reference).ok()?;
-    let flag = image::registry::parse_reference(image).ok()?;
-    let same = finding.registry() == flag.registry() && finding.repository() == flag.repository();
-    same.then(|| flag.digest()?.parse().ok()).flatten()
-}
-
-fn query_label(query: &ImageQuery) -> String {
-    match (&query.reference, query.digests.as_slice()) {
-        (Some(reference), _) => reference.clone(),
-        (None, digests) => join_digests(digests),
-    }
-}
-
-fn join_digests(digests: &[Sha256Digest]) -> String {
-    digests
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A manifest file stands for the finding's image only if one of its digests is the image's.
-fn check_image_matches(manifest: &Manifest, query: &ImageQuery) -> Result<()> {
-    if query.digests.is_empty() {
-        bail!(
-            "the finding names its image only by tag ({}), so the manifest file cannot be tied to it; pass --image REPO@sha256:… for that repository",
-            query_label(query)
-        );
-    }
-    let known = [
-        manifest.image.index_digest,
-        manifest.image.manifest_digest,
-        Some(manifest.image.config_digest),
-    ];
-    if query
-        .digests
-        .iter()
-        .any(|digest| known.contains(&Some(*digest)))
-    {
-        return Ok(());
-    }
-    bail!(
-        "the manifest is for {} ({}), not the image the finding names ({})",
-        manifest.image.name,
-        manifest
-            .image
-            .manifest_digest
-            .map_or_else(|| "no digest".to_owned(), |d| d.to_string()),
-        join_digests(&query.digests)
-    )
 }
 
 fn read_allowlists(paths: &[PathBuf]) -> Result<Allowlist> {
@@ -741,24 +280,22 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
     let trust = args.trust.trust()?;
     let allowlist = read_allowlists(&args.allowlist)?;
     let local_layers = match &args.layers_from {
-        Some(reference) => {
-            if !image::is_local_reference(reference) {
-                bail!(
-                    "--layers-from takes a local image (oci:DIR, oci-archive:FILE, docker-archive:FILE), not {reference}"
-                );
-            }
-            let source: Arc<dyn ImageSource> = Arc::from(image::open(reference, &registry)?);
-            let images = source.resolve(&PlatformSelection::All)?.images;
-            Some((source, images))
-        }
+        Some(reference) => Some(LocalLayers::open(reference, &registry)?),
         None => None,
     };
+    let mut resolver = Resolver::new(trust, registry);
+    if let Some(path) = &args.manifest {
+        resolver = resolver.with_offline(Offline::ManifestFile(path.clone()));
+    } else if let Some(path) = &args.bundle {
+        resolver = resolver.with_offline(Offline::Bundle(path.clone()));
+    }
+    if let Some(local_layers) = local_layers {
+        resolver = resolver.with_local_layers(local_layers);
+    }
     let mut triage = Triage {
         args,
-        trust,
-        registry,
+        resolver,
         allowlist,
-        local_layers,
         images: HashMap::new(),
         bake: BTreeMap::new(),
         needs_action: false,
@@ -862,7 +399,7 @@ fn open_inputs(files: &[PathBuf]) -> Result<Vec<(String, Box<dyn std::io::Read>)
         .collect()
 }
 
-fn render_text(finding: &Finding, report: &Report<'_>) -> String {
+fn render_text(finding: &Finding, report: &FindingReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -183,6 +183,9 @@ pub enum Error {
         status: Option<u16>,
         /// What went wrong (never a secret).
         message: String,
+        /// Whether asking again later may succeed: the registry could not be reached, or
+        /// answered 429 or 5xx.
+        transient: bool,
     },
     /// Docker credentials exist but cannot be used.
     #[error("{image}: cannot use the credentials in {path}: {reason}")]
@@ -202,6 +205,45 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// An entry of a registry allow-list is not a `host[:port]`.
+    #[error("--allow-registry {host:?}: {problem}")]
+    InvalidRegistryHost {
+        /// The entry.
+        host: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A registry allow-list refuses the registry (see [`registry::RegistryAllowList`]).
+    #[error("registry {registry} is refused: {reason}")]
+    RegistryNotAllowed {
+        /// The registry `host[:port]`.
+        registry: String,
+        /// Why: not listed, or the address it resolves to.
+        reason: String,
+    },
+    /// A listed registry's name did not resolve, so its addresses could not be checked.
+    #[error("registry {registry}: cannot resolve its name")]
+    RegistryLookup {
+        /// The registry `host[:port]`.
+        registry: String,
+        /// The resolver's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the same request may succeed later: a registry that could not be reached or
+    /// answered 429/5xx, a name that did not resolve. Everything else is a final answer (not
+    /// found, refused, malformed, a digest that does not match).
+    #[must_use]
+    pub const fn is_transient(&self) -> bool {
+        match self {
+            Self::Registry { transient, .. } => *transient,
+            Self::RegistryLookup { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// An `os/architecture[/variant]` platform.

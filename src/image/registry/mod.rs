@@ -29,9 +29,11 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::oci::{self, BlobStore, Descriptor, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES};
 
+mod allow;
 mod attach;
 use super::{Error, ImageSource, LayerDescriptor, PlatformSelection, Resolution};
 use crate::digest::Sha256Digest;
+pub use allow::{AddressRange, RegistryAllowList};
 pub use attach::{
     AttestationOrigin, AttestationSearch, BUNDLE_MEDIA_TYPE, DSSE_MEDIA_TYPE, FoundAttestation,
     MAX_ATTESTATION_CANDIDATES, PushedAttestation, RejectedAttestation, RejectionReason,
@@ -267,7 +269,7 @@ impl RegistrySource {
     }
 
     fn registry_error(&self, operation: &str, error: &OciDistributionError) -> Error {
-        let (message, status, _) = describe(error);
+        let (message, status, transient) = describe(error);
         Error::Registry {
             image: self.name.clone(),
             registry: self.reference.resolve_registry().to_owned(),
@@ -275,6 +277,7 @@ impl RegistrySource {
             operation: operation.to_owned(),
             status,
             message,
+            transient,
         }
     }
 
