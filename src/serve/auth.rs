@@ -6,7 +6,8 @@
 //! - [`ApiKeyCheck`], [`BasicCheck`], [`BearerCheck`]: static credentials (EventBridge API
 //!   destinations, Falcosidekick, readers). The presented value and the secret are both hashed
 //!   with SHA-256 and the digests compared with [`subtle`], so neither the content nor the
-//!   length of the secret leaks through timing.
+//!   length of the secret leaks through timing. [`EventBridgeCheck`] accepts either of an
+//!   EventBridge connection's API key and Basic credentials.
 //! - [`GoogleTokenVerifier`]: Pub/Sub authenticated push, `Authorization: Bearer <JWT>` signed
 //!   RS256 by Google, checked against a JWKS (Google's certificates URL or a file) as
 //!   <https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions> describes. The JWKS
@@ -424,18 +425,14 @@ fn authorization<'a>(
     expected: &'static str,
 ) -> Result<&'a [u8], AuthError> {
     let value = single_header(headers, &AUTHORIZATION)?.as_bytes();
-    let malformed = AuthError::MalformedAuthorization { expected };
-    let space = value
+    let (given_scheme, credentials) = value
         .iter()
         .position(|&byte| byte == b' ')
+        .map(|space| value.split_at(space))
         .ok_or(AuthError::MalformedAuthorization { expected })?;
-    let (given_scheme, rest) = value.split_at(space);
-    if !given_scheme.eq_ignore_ascii_case(scheme.as_bytes()) {
-        return Err(malformed);
-    }
-    let credentials = rest.trim_ascii();
-    if credentials.is_empty() {
-        return Err(malformed);
+    let credentials = credentials.trim_ascii();
+    if !given_scheme.eq_ignore_ascii_case(scheme.as_bytes()) || credentials.is_empty() {
+        return Err(AuthError::MalformedAuthorization { expected });
     }
     Ok(credentials)
 }
@@ -582,6 +579,46 @@ impl BearerCheck {
     }
 }
 
+/// The credentials an EventBridge connection may send: its API-key header, Basic, or either
+/// when both are configured (the request's headers say which it chose).
+#[derive(Clone, Debug)]
+pub struct EventBridgeCheck {
+    api_key: Option<ApiKeyCheck>,
+    basic: Option<BasicCheck>,
+}
+
+impl EventBridgeCheck {
+    /// A check of whichever credentials are configured; `None` when neither is (the endpoint
+    /// is not enabled).
+    #[must_use]
+    pub fn new(api_key: Option<ApiKeyCheck>, basic: Option<BasicCheck>) -> Option<Self> {
+        if api_key.is_none() && basic.is_none() {
+            return None;
+        }
+        Some(Self { api_key, basic })
+    }
+
+    /// Whether `headers` carry the configured credentials: the API key when its header is
+    /// present (or Basic is not configured), else Basic.
+    ///
+    /// # Errors
+    ///
+    /// The credentials the request presents are missing, malformed or wrong.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), AuthError> {
+        match (&self.api_key, &self.basic) {
+            (Some(api_key), Some(basic)) if !headers.contains_key(api_key.header()) => {
+                basic.check(headers)
+            }
+            (Some(api_key), _) => api_key.check(headers),
+            (None, Some(basic)) => basic.check(headers),
+            // `new` refuses a check without credentials; refusing keeps it closed anyway.
+            (None, None) => Err(AuthError::MissingHeader {
+                header: AUTHORIZATION.as_str().to_owned(),
+            }),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Google-signed tokens.
 
@@ -717,8 +754,9 @@ impl GoogleTokenVerifier {
             JwksSource::File(path) => {
                 let bytes = read_jwks_file(&path)?;
                 let keys = parse_jwks(&bytes, &path.display().to_string())?;
-                // A file never goes stale: it is what the operator configured.
-                let fresh_until = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4);
+                // Never consulted: without a fetcher the keys are used as the operator
+                // configured them.
+                let fresh_until = UNIX_EPOCH;
                 (KeySet { keys, fresh_until }, None)
             }
             JwksSource::Url(url) => {
@@ -973,7 +1011,7 @@ impl JwksFetcher {
         }
         Ok(KeySet {
             keys: parse_jwks(&body, &url)?,
-            fresh_until: now + max_age,
+            fresh_until: now.checked_add(max_age).unwrap_or(now),
         })
     }
 }

@@ -997,3 +997,52 @@ fn bearer_tokens_are_compared() {
         "the authorization header is not Bearer <token>"
     );
 }
+
+#[test]
+fn an_eventbridge_connection_may_use_its_api_key_or_basic() {
+    let api_key = || ApiKeyCheck::new("x-api-key", &secret("k3y-0123456789")).unwrap();
+    let basic = || BasicCheck::new(&secret("eventbridge:pa55word")).unwrap();
+    let with_key = headers(&[("x-api-key", "k3y-0123456789")]);
+    let with_basic = headers(&[("authorization", "Basic ZXZlbnRicmlkZ2U6cGE1NXdvcmQ=")]);
+    let wrong_key = headers(&[
+        ("x-api-key", "k3y-0123456780"),
+        ("authorization", "Basic ZXZlbnRicmlkZ2U6cGE1NXdvcmQ="),
+    ]);
+
+    assert!(EventBridgeCheck::new(None, None).is_none());
+    let both = EventBridgeCheck::new(Some(api_key()), Some(basic())).unwrap();
+    assert!(both.check(&with_key).is_ok());
+    assert!(both.check(&with_basic).is_ok());
+    // A wrong key is not rescued by right Basic credentials beside it.
+    assert!(matches!(
+        both.check(&wrong_key),
+        Err(AuthError::WrongApiKey { .. })
+    ));
+    assert!(
+        matches!(both.check(&HeaderMap::new()), Err(AuthError::MissingHeader { header }) if header == "authorization")
+    );
+
+    let key_only = EventBridgeCheck::new(Some(api_key()), None).unwrap();
+    assert!(key_only.check(&with_key).is_ok());
+    assert!(
+        matches!(key_only.check(&with_basic), Err(AuthError::MissingHeader { header }) if header == "x-api-key")
+    );
+    let basic_only = EventBridgeCheck::new(None, Some(basic())).unwrap();
+    assert!(basic_only.check(&with_basic).is_ok());
+    assert!(matches!(
+        basic_only.check(&with_key),
+        Err(AuthError::MissingHeader { .. })
+    ));
+}
+
+/// The verification future is `Send`, so it can run in an axum handler on a multi-threaded
+/// runtime (this fails to compile otherwise).
+#[test]
+fn verification_can_run_in_a_handler() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (_directory, verifier) = file_verifier();
+    let headers = bearer(&sign(&claims()));
+    let verification = verifier.verify(&headers);
+    assert_send(&verification);
+    assert!(run(verification).is_ok());
+}
