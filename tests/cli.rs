@@ -10,6 +10,7 @@
 mod attach;
 mod attest;
 mod cosign;
+mod deploy;
 mod gate;
 mod keyless;
 mod output;

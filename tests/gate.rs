@@ -188,6 +188,229 @@ fn bake_and_baseline_rules_from_the_command_line() {
     );
 }
 
+/// A stand-in for `exelock serve`'s `GET /v1/bake/{repository}` on loopback: the bake list of
+/// `/v1/bake/tiny` for the bearer token `read-secret` (401 otherwise), a body that is not a bake
+/// list at `/v1/bake/garbage`, 404 elsewhere. Records the Authorization headers it received.
+struct BakeService {
+    server: crate::support::http::BackgroundServer,
+    bake_list: std::sync::Arc<std::sync::Mutex<String>>,
+    authorizations: std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+}
+
+impl BakeService {
+    fn start() -> Self {
+        use crate::support::http;
+        use std::sync::{Arc, Mutex};
+        use tokio::io::{AsyncWriteExt, BufReader};
+        let bake_list = Arc::new(Mutex::new(String::new()));
+        let authorizations = Arc::new(Mutex::new(Vec::new()));
+        let (served, seen) = (Arc::clone(&bake_list), Arc::clone(&authorizations));
+        let server = http::BackgroundServer::start("bake-service", move |stream| {
+            let (served, seen) = (Arc::clone(&served), Arc::clone(&seen));
+            async move {
+                let (read, mut write) = stream.into_split();
+                let mut reader = BufReader::new(read);
+                let Ok(Some(head)) = http::read_request_head(&mut reader).await else {
+                    return;
+                };
+                let authorization = http::header(&head.headers, "authorization").map(str::to_owned);
+                seen.lock().unwrap().push(authorization.clone());
+                let (status, body) = match head.path() {
+                    _ if authorization.as_deref() != Some("Bearer read-secret") => (
+                        401,
+                        r#"{"error":"no valid bearer token for the read endpoints"}"#.to_owned(),
+                    ),
+                    "/v1/bake/tiny" => (200, served.lock().unwrap().clone()),
+                    "/v1/bake/garbage" => (200, "<html>a proxy's login page</html>".to_owned()),
+                    _ => (404, r#"{"error":"no such repository"}"#.to_owned()),
+                };
+                let headers = [
+                    ("Content-Type".to_owned(), "application/json".to_owned()),
+                    ("Content-Length".to_owned(), body.len().to_string()),
+                    ("Connection".to_owned(), "close".to_owned()),
+                ];
+                let head = http::response_head_bytes(status, http::reason_phrase(status), &headers);
+                let _ = write.write_all(&head).await;
+                let _ = write.write_all(body.as_bytes()).await;
+                let _ = write.shutdown().await;
+            }
+        });
+        Self {
+            server,
+            bake_list,
+            authorizations,
+        }
+    }
+
+    fn url(&self, repository: &str) -> String {
+        format!("http://{}/v1/bake/{repository}", self.server.host())
+    }
+
+    fn serve(&self, bake_list: String) {
+        *self.bake_list.lock().unwrap() = bake_list;
+    }
+}
+
+#[test]
+fn bake_list_from_the_service_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
+    let policy = policy.to_str().unwrap();
+    let service = BakeService::start();
+    let manifest = exelock()
+        .args(["scan", "oci:testdata/images/tiny", "-q"])
+        .output()
+        .unwrap();
+    assert!(manifest.status.success());
+    let manifest: Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    let hello = manifest["executables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|executable| executable["path"] == "/bin/hello")
+        .expect("tiny has /bin/hello")["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gate_with_token = |args: &[&str]| {
+        exelock()
+            .arg("gate")
+            .args(args)
+            .arg("-q")
+            .env("EXELOCK_READ_TOKEN", "read-secret")
+            .output()
+            .unwrap()
+    };
+
+    // The service lists a binary the image lacks: the rebuild fails.
+    let tool = "ab".repeat(32);
+    service.serve(format!(
+        r#"{{"version":1,"entries":[{{"path":"/bin/hello","sha256":"{hello}"}},{{"path":"/usr/local/bin/tool","sha256":"{tool}","reason":"relocated (scc finding 42)"}}]}}"#
+    ));
+    let url = service.url("tiny");
+    let output = gate_with_token(&[
+        "oci:testdata/images/tiny",
+        "--policy",
+        policy,
+        "--bake",
+        &url,
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("/usr/local/bin/tool (sha256:abab")
+            && text.contains("was not baked into the image"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("/bin/hello"),
+        "a baked binary was reported: {text}"
+    );
+
+    // Once the list holds only what the image has, it passes; here through the policy's
+    // bake.file, which a URL must not be joined to the policy's directory.
+    service.serve(format!(
+        r#"{{"version":1,"entries":[{{"path":"/bin/hello","sha256":"{hello}"}}]}}"#
+    ));
+    let url_policy = write(
+        dir.path(),
+        "url.toml",
+        &format!("{NO_ATTESTATION}[bake]\nfile = \"{url}\"\n"),
+    );
+    let output = gate_with_token(&[
+        "oci:testdata/images/tiny",
+        "--policy",
+        url_policy.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sent = service.authorizations.lock().unwrap().clone();
+    assert_eq!(
+        sent,
+        [
+            Some("Bearer read-secret".to_owned()),
+            Some("Bearer read-secret".to_owned())
+        ]
+    );
+
+    // Anything but a bake list is a usage error (2) naming the URL and what came back.
+    let missing = service.url("no/such/repository");
+    let garbage = service.url("garbage");
+    for (token, url, expected) in [
+        (
+            Some("read-secret"),
+            &missing,
+            "HTTP 404 Not Found: {\"error\":\"no such repository\"}",
+        ),
+        (
+            None,
+            &url,
+            "HTTP 401 Unauthorized: {\"error\":\"no valid bearer token for the read endpoints\"} (set EXELOCK_READ_TOKEN",
+        ),
+        (Some("wrong"), &url, "HTTP 401 Unauthorized"),
+        (
+            Some("read-secret"),
+            &garbage,
+            "did not answer with a bake list",
+        ),
+    ] {
+        let mut command = exelock();
+        command.args([
+            "gate",
+            "oci:testdata/images/tiny",
+            "--policy",
+            policy,
+            "--bake",
+            url,
+            "-q",
+        ]);
+        command.env_remove("EXELOCK_READ_TOKEN");
+        if let Some(token) = token {
+            command.env("EXELOCK_READ_TOKEN", token);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
+        assert!(
+            stderr.contains(url.as_str()) && stderr.contains(expected),
+            "{url}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("read-secret") && !stderr.contains("wrong"),
+            "a token was printed: {stderr}"
+        );
+        assert!(
+            stdout(&output).is_empty(),
+            "a report was printed: {}",
+            stdout(&output)
+        );
+    }
+
+    // Nothing listens there: the error names the URL too.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/v1/bake/tiny", listener.local_addr().unwrap())
+    };
+    let output = gate(&[
+        "oci:testdata/images/tiny",
+        "--policy",
+        policy,
+        "--bake",
+        &closed,
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot read the bake list {closed}")),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn sarif_is_valid_against_the_schema_and_the_check_can_fail() {
     let tools = tool_dir();

@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod attest;
+mod serve;
 mod triage;
 
 use crate::catalog::{self, ScanOptions};
@@ -104,6 +105,9 @@ enum Command {
         after_help = "Verdicts: unchanged, relocated, allowlisted (legitimate: rebuild or nothing to do); modified, foreign\n(contain); fileless (contain and investigate); unverifiable (exelock cannot prove either way: it says what\nis missing). Exit codes: 0 every binary legitimate or benign, 1 any needs containment or investigation,\n2 usage or input error (malformed findings are reported and the rest still judged).\n\nExamples:\n  exelock triage finding.json --key cosign.pub\n  gcloud scc findings list ORG --format=json | exelock triage - --key cosign.pub --format jsonl\n  exelock triage --path /usr/local/bin/tool --sha256 <hex> --image ghcr.io/acme/app@sha256:… --key cosign.pub\n  exelock triage findings.jsonl --bundle app.bundle.json --image ghcr.io/acme/app@sha256:… --key cosign.pub --emit-bake exelock-bake.json"
     )]
     Triage(triage::TriageArgs),
+    /// The HTTP service SCC (Pub/Sub), GuardDuty (EventBridge), Falcosidekick and any sender push findings to: each is judged as `triage` judges it, stored, alerted on, and its legitimate binaries feed the bake list `gate --bake URL` reads.
+    #[command(after_help = serve::SERVE_AFTER_HELP)]
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -124,9 +128,10 @@ struct GateArgs {
     /// Judge this manifest (from `exelock scan -o`) instead of scanning the image.
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
-    /// The bake list to check (overrides the policy's bake.file).
-    #[arg(long, value_name = "FILE")]
-    bake: Option<PathBuf>,
+    /// The bake list to check (overrides the policy's bake.file): a file, or the service's
+    /// http(s)://…/v1/bake/REPOSITORY (bearer EXELOCK_READ_TOKEN when set).
+    #[arg(long, value_name = "FILE|URL")]
+    bake: Option<String>,
     /// Baseline image or manifest file (overrides the policy's baseline.image or baseline.manifest).
     #[arg(long, value_name = "IMAGE|FILE")]
     baseline: Option<String>,
@@ -299,6 +304,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Attest(args) => attest::run_attest(&args),
         Command::Verify(args) => attest::run_verify(&args),
         Command::Triage(args) => triage::run_triage(&args),
+        Command::Serve(args) => serve::run_serve(&args),
     };
     match status {
         Ok(status) => status.into(),
@@ -530,18 +536,17 @@ fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
         Some(path) => read_manifest_file(path)?,
         None => manifest_of(&args.image, &selection, &registry, args.quiet)?,
     };
-    let bake_path = args.bake.clone().or_else(|| {
-        policy
-            .bake
-            .file
-            .as_ref()
-            .map(|file| beside(policy_dir, file))
-    });
-    let bake = match &bake_path {
-        Some(path) => Some(
+    let bake_source = match (&args.bake, &policy.bake.file) {
+        (Some(argument), _) => Some(BakeSource::parse(Path::new(argument), None)?),
+        (None, Some(file)) => Some(BakeSource::parse(file, Some(policy_dir))?),
+        (None, None) => None,
+    };
+    let bake = match &bake_source {
+        Some(BakeSource::File(path)) => Some(
             serde_json::from_slice::<crate::bake::BakeList>(&fs_err::read(path)?)
                 .with_context(|| format!("{} is not a bake list", path.display()))?,
         ),
+        Some(BakeSource::Url(url)) => Some(fetch_bake_list(url, args.quiet)?),
         None => None,
     };
     let baseline_source = args.baseline.clone().or_else(|| {
@@ -609,6 +614,139 @@ fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
+    })
+}
+
+/// Where the gate reads its bake list: a file, or the service's `GET /v1/bake/{repository}`.
+enum BakeSource {
+    File(PathBuf),
+    Url(reqwest::Url),
+}
+
+impl BakeSource {
+    /// An `http://` or `https://` URL, else a file (relative to `relative_to` when given).
+    fn parse(text: &Path, relative_to: Option<&Path>) -> Result<Self> {
+        let Some(url) = text.to_str().filter(|text| {
+            let lower = text.to_ascii_lowercase();
+            lower.starts_with("http://") || lower.starts_with("https://")
+        }) else {
+            return Ok(Self::File(match relative_to {
+                Some(dir) => beside(dir, text),
+                None => text.to_owned(),
+            }));
+        };
+        reqwest::Url::parse(url).map(Self::Url).with_context(|| {
+            // Shown without any user:password@ it may carry.
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let rest = match rest[..authority_end].rfind('@') {
+                Some(at) => &rest[at + 1..],
+                None => rest,
+            };
+            format!("the bake list {scheme}://{rest} is not a usable URL")
+        })
+    }
+}
+
+/// A bake list answer larger than this is refused: lists hold one short entry per baked binary.
+const BAKE_LIST_MAX_BYTES: usize = 16 << 20;
+/// The whole fetch (connect, answer, body) must finish within this.
+const BAKE_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads a bake list from `exelock serve` (`GET /v1/bake/{repository}`), with EXELOCK_READ_TOKEN
+/// as bearer when set. Any answer but 200 with a bake list is an error naming the URL and the
+/// status (and the service's explanation); the token never appears in it.
+fn fetch_bake_list(url: &reqwest::Url, quiet: bool) -> Result<crate::bake::BakeList> {
+    let shown = url_without_credentials(url);
+    let token = std::env::var(serve::READ_TOKEN_VARIABLE)
+        .ok()
+        .map(zeroize::Zeroizing::new)
+        .filter(|token| !token.trim().is_empty());
+    if token.is_some() && url.scheme() == "http" && !is_loopback_host(url) && !quiet {
+        eprintln!(
+            "warning: {} goes to {shown} over plain HTTP, readable on the way",
+            serve::READ_TOKEN_VARIABLE
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the HTTP client")?;
+    let (status, body) = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(BAKE_FETCH_TIMEOUT)
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("exelock/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot start the HTTP client")?;
+        let mut request = client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = &token {
+            request = request.bearer_auth(token.trim());
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(reqwest::Error::without_url)
+            .with_context(|| format!("cannot read the bake list {shown}"))?;
+        let status = response.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(reqwest::Error::without_url)
+            .with_context(|| format!("cannot read the bake list {shown}"))?
+        {
+            if body.len() + chunk.len() > BAKE_LIST_MAX_BYTES {
+                if status.is_success() {
+                    anyhow::bail!(
+                        "the bake list {shown} is larger than {BAKE_LIST_MAX_BYTES} bytes"
+                    );
+                }
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        anyhow::Ok((status, body))
+    })?;
+    if status != reqwest::StatusCode::OK {
+        let explanation = String::from_utf8_lossy(&body[..body.len().min(300)])
+            .trim()
+            .to_owned();
+        let explanation = if explanation.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", terminal_safe(&explanation))
+        };
+        let hint = match (status.as_u16(), &token) {
+            (401 | 403, None) => " (set EXELOCK_READ_TOKEN to the service's read token)",
+            (401 | 403, Some(_)) => " (EXELOCK_READ_TOKEN is not the service's read token)",
+            _ => "",
+        };
+        anyhow::bail!("cannot read the bake list {shown}: HTTP {status}{explanation}{hint}");
+    }
+    serde_json::from_slice(&body)
+        .with_context(|| format!("{shown} did not answer with a bake list"))
+}
+
+/// The URL as it may be shown: without a user name or password.
+fn url_without_credentials(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+fn is_loopback_host(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|address| address.is_loopback())
     })
 }
 

@@ -1,0 +1,312 @@
+//! `exelock serve` on the command line: its flags and environment variables, and the step from
+//! them to the running service.
+//!
+//! [`ServeArgs`] is plain data as clap parsed it; nothing here judges, stores or listens. Secret
+//! values (tokens, API keys, Basic credentials, the webhook URL) come from a file named by a flag
+//! or from an environment variable holding the value itself, never from a flag's value, so they
+//! stay out of process listings and shell history; [`secret_from`] reads either.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use clap::Args;
+use zeroize::Zeroizing;
+
+use super::attest::TrustArgs;
+use super::{ExitStatus, RegistryArgs};
+
+/// Google's OAuth2 signing keys, which sign Pub/Sub's push tokens.
+pub(super) const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+
+// The secret variables and `secret_from` are what the service's settings read; until
+// `run_serve` builds them only `READ_TOKEN_VARIABLE` (the gate's) has a user.
+/// The environment variable holding GuardDuty's API key itself (`--guardduty-api-key-file` names a file instead).
+#[allow(dead_code, reason = "read by the service's settings")]
+pub(super) const GUARDDUTY_API_KEY_VARIABLE: &str = "EXELOCK_GUARDDUTY_API_KEY";
+/// The environment variable holding GuardDuty's Basic credentials, `user:password`.
+#[allow(dead_code, reason = "read by the service's settings")]
+pub(super) const GUARDDUTY_BASIC_VARIABLE: &str = "EXELOCK_GUARDDUTY_BASIC";
+/// The environment variable holding Falcosidekick's bearer token.
+#[allow(dead_code, reason = "read by the service's settings")]
+pub(super) const FALCO_TOKEN_VARIABLE: &str = "EXELOCK_FALCO_TOKEN";
+/// The environment variable holding the bearer token of `POST /v1/findings`.
+#[allow(dead_code, reason = "read by the service's settings")]
+pub(super) const FINDINGS_TOKEN_VARIABLE: &str = "EXELOCK_FINDINGS_TOKEN";
+/// The environment variable holding the bearer token of the read endpoints (also what
+/// `gate --bake URL` sends).
+pub(super) const READ_TOKEN_VARIABLE: &str = "EXELOCK_READ_TOKEN";
+/// The environment variable holding the alert webhook's URL (Slack's carry their secret in the path).
+#[allow(dead_code, reason = "read by the service's settings")]
+pub(super) const WEBHOOK_URL_VARIABLE: &str = "EXELOCK_WEBHOOK_URL";
+
+/// `exelock serve`'s after-help: what each source needs, the endpoints, the environment, examples.
+pub(super) const SERVE_AFTER_HELP: &str = "\
+Sources: each is on once its authentication is configured; until then it answers 404 \"not enabled\".
+  POST /v1/scc        SCC notifications through a Pub/Sub push subscription with authentication:
+                      --scc-audience (the subscription's --push-auth-token-audience) and
+                      --scc-service-account (its --push-auth-service-account). Wrapped and
+                      unwrapped (--push-no-wrapper) deliveries are both read.
+  POST /v1/guardduty  GuardDuty findings through an EventBridge API destination: the connection's
+                      API key (--guardduty-api-key-file or EXELOCK_GUARDDUTY_API_KEY, header
+                      --guardduty-api-key-header) or Basic (--guardduty-basic-file or
+                      EXELOCK_GUARDDUTY_BASIC, `user:password`).
+  POST /v1/falco      Falcosidekick's webhook output: a bearer token (--falco-token-file or
+                      EXELOCK_FALCO_TOKEN, sent as customheaders \"Authorization:Bearer …\") and/or
+                      mutual TLS (--tls-client-ca, with --tls-cert and --tls-key).
+  POST /v1/findings   any format `triage` reads: --findings-token-file or EXELOCK_FINDINGS_TOKEN.
+Reading (bearer --read-token-file or EXELOCK_READ_TOKEN):
+  GET /v1/findings?verdict=V&image=REF&since=RFC3339&limit=N, GET /v1/findings/{source}/{id},
+  GET /v1/bake/{repository}: the bake list `exelock gate --bake URL` checks a rebuild against.
+Operations (no authentication; keep them off the public address): GET /healthz, GET /readyz
+(the database answers), GET /metrics (Prometheus text).
+
+Secrets come from files (a Kubernetes or Cloud Run secret volume) or from the environment
+variables above, which hold the value itself: EXELOCK_GUARDDUTY_API_KEY, EXELOCK_GUARDDUTY_BASIC,
+EXELOCK_FALCO_TOKEN, EXELOCK_FINDINGS_TOKEN, EXELOCK_READ_TOKEN, EXELOCK_WEBHOOK_URL, and
+EXELOCK_REGISTRY_PASSWORD (with --username). They are never logged.
+
+Images are fetched only from --allow-registry hosts, and never from a loopback, link-local or
+private address unless --allow-private-address covers it: a finding must not make the service
+fetch where an attacker points it. SIGTERM stops accepting, finishes requests in flight for up to
+--drain-seconds, then exits. Database migrations run at start. The full guide is docs/serve.md.
+
+Examples:
+  echo \"$(openssl rand -hex 32)\" > findings.token
+  exelock serve --allow-registry ghcr.io --key cosign.pub --findings-token-file findings.token
+  EXELOCK_FALCO_TOKEN=… exelock serve --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key \\
+      --allow-registry registry.example --key cosign.pub --read-token-file read.token
+  exelock serve --listen 0.0.0.0:8080 --db postgres://exelock@db.internal/exelock \\
+      --allow-registry europe-docker.pkg.dev --allowlist allowlist.json \\
+      --certificate-identity https://github.com/acme/app/.github/workflows/image.yml@refs/heads/main \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
+      --scc-audience https://exelock.example/v1/scc \\
+      --scc-service-account scc-push@acme-security.iam.gserviceaccount.com
+  exelock gate ghcr.io/acme/app@sha256:… --bake https://exelock.example/v1/bake/ghcr.io/acme/app";
+
+/// `exelock serve`: every flag and environment variable, as given. The service's settings are
+/// built from this; no field is interpreted here.
+#[derive(Args, Debug)]
+pub(super) struct ServeArgs {
+    /// The address to listen on (0.0.0.0:8080 in a container).
+    #[arg(
+        long,
+        env = "EXELOCK_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        help_heading = "Service"
+    )]
+    pub(super) listen: SocketAddr,
+    /// The store: a SQLite file (PATH or sqlite:PATH, created if missing; one replica), or
+    /// postgres://USER@HOST/DB for replicas sharing one store (password in the URL).
+    #[arg(
+        long,
+        env = "EXELOCK_DB",
+        value_name = "URL",
+        default_value = "exelock.db",
+        hide_env_values = true,
+        help_heading = "Service"
+    )]
+    pub(super) db: String,
+    /// Manifests kept verified in memory, one per image digest.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 256,
+        help_heading = "Service"
+    )]
+    pub(super) cache_size: u64,
+    /// Seconds a cached manifest is trusted before it is fetched and verified again.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 600,
+        help_heading = "Service"
+    )]
+    pub(super) cache_ttl: u64,
+    /// Largest request body accepted; a larger one is refused with 413.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1_048_576,
+        help_heading = "Service"
+    )]
+    pub(super) max_body_bytes: usize,
+    /// On SIGTERM: stop accepting and give requests in flight this long to finish (keep it
+    /// below the platform's grace period).
+    #[arg(long, value_name = "N", default_value_t = 25, help_heading = "Service")]
+    pub(super) drain_seconds: u64,
+    /// Post findings that need action to this Slack-compatible webhook ({"text": …}), read from
+    /// FILE (or the URL itself in EXELOCK_WEBHOOK_URL). They always go to stdout as JSON lines.
+    #[arg(long, value_name = "FILE", help_heading = "Service")]
+    pub(super) webhook_url_file: Option<PathBuf>,
+
+    #[command(flatten, next_help_heading = "Evidence")]
+    pub(super) trust: TrustArgs,
+    /// Known-good binaries (repeatable), as for `triage`: an allowlist
+    /// (`{"entries":[{"sha256":…,"path":…}]}`) or an exelock manifest.
+    #[arg(long, value_name = "FILE")]
+    pub(super) allowlist: Vec<PathBuf>,
+
+    /// A registry findings' images may be fetched from (repeatable; comma-separated in the
+    /// variable). Required: nothing else is fetched.
+    #[arg(
+        long = "allow-registry",
+        env = "EXELOCK_ALLOW_REGISTRY",
+        value_name = "HOST[:PORT]",
+        value_delimiter = ',',
+        required = true,
+        help_heading = "Registry"
+    )]
+    pub(super) allow_registries: Vec<String>,
+    /// A loopback, link-local or private network an allowed registry may resolve to
+    /// (repeatable; comma-separated in the variable). Such addresses are refused otherwise.
+    #[arg(
+        long = "allow-private-address",
+        env = "EXELOCK_ALLOW_PRIVATE_ADDRESS",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        help_heading = "Registry"
+    )]
+    pub(super) allow_private_addresses: Vec<String>,
+    #[command(flatten)]
+    pub(super) registry: RegistryArgs,
+
+    /// SCC: the audience Pub/Sub's push tokens must carry (the subscription's
+    /// --push-auth-token-audience; by default Pub/Sub uses the push endpoint URL).
+    #[arg(
+        long,
+        env = "EXELOCK_SCC_AUDIENCE",
+        value_name = "AUD",
+        requires = "scc_service_account",
+        help_heading = "SCC (Pub/Sub push)"
+    )]
+    pub(super) scc_audience: Option<String>,
+    /// SCC: the service account the push tokens must name, with a verified email (the
+    /// subscription's --push-auth-service-account).
+    #[arg(
+        long,
+        env = "EXELOCK_SCC_SERVICE_ACCOUNT",
+        value_name = "EMAIL",
+        requires = "scc_audience",
+        help_heading = "SCC (Pub/Sub push)"
+    )]
+    pub(super) scc_service_account: Option<String>,
+    /// SCC: the keys that sign push tokens, a JWKS URL or file.
+    #[arg(
+        long,
+        env = "EXELOCK_SCC_JWKS",
+        value_name = "URL|FILE",
+        default_value = GOOGLE_JWKS_URL,
+        help_heading = "SCC (Pub/Sub push)"
+    )]
+    pub(super) scc_jwks: String,
+
+    /// GuardDuty: the header the EventBridge connection puts its API key in.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "x-api-key",
+        help_heading = "GuardDuty (EventBridge API destination)"
+    )]
+    pub(super) guardduty_api_key_header: String,
+    /// GuardDuty: a file holding the connection's API key (or the key itself in
+    /// EXELOCK_GUARDDUTY_API_KEY).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "GuardDuty (EventBridge API destination)"
+    )]
+    pub(super) guardduty_api_key_file: Option<PathBuf>,
+    /// GuardDuty: a file holding the connection's Basic credentials, `user:password` (or them
+    /// in EXELOCK_GUARDDUTY_BASIC).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "GuardDuty (EventBridge API destination)"
+    )]
+    pub(super) guardduty_basic_file: Option<PathBuf>,
+
+    /// Falco: a file holding the bearer token Falcosidekick sends (or the token in
+    /// EXELOCK_FALCO_TOKEN).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Falco (Falcosidekick webhook)"
+    )]
+    pub(super) falco_token_file: Option<PathBuf>,
+    /// `POST /v1/findings`: a file holding its bearer token (or the token in
+    /// EXELOCK_FINDINGS_TOKEN).
+    #[arg(long, value_name = "FILE", help_heading = "Findings and reading")]
+    pub(super) findings_token_file: Option<PathBuf>,
+    /// The read endpoints (findings, bake lists): a file holding their bearer token (or the
+    /// token in EXELOCK_READ_TOKEN).
+    #[arg(long, value_name = "FILE", help_heading = "Findings and reading")]
+    pub(super) read_token_file: Option<PathBuf>,
+
+    /// Serve HTTPS with this certificate chain (with --tls-key).
+    #[arg(
+        long,
+        env = "EXELOCK_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key",
+        help_heading = "TLS"
+    )]
+    pub(super) tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert.
+    #[arg(
+        long,
+        env = "EXELOCK_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert",
+        help_heading = "TLS"
+    )]
+    pub(super) tls_key: Option<PathBuf>,
+    /// Mutual TLS: clients must present a certificate this CA signed (Falcosidekick's
+    /// mutualtls). Needs --tls-cert and --tls-key.
+    #[arg(
+        long,
+        env = "EXELOCK_TLS_CLIENT_CA",
+        value_name = "PEM",
+        requires = "tls_cert",
+        help_heading = "TLS"
+    )]
+    pub(super) tls_client_ca: Option<PathBuf>,
+}
+
+/// A secret from the file a flag names or from the environment variable holding its value; `None`
+/// when neither is set. Surrounding whitespace is dropped (secret files usually end in a newline);
+/// an empty secret, or both sources at once, is an error naming the flag and the variable, never
+/// the value.
+#[allow(dead_code, reason = "read by the service's settings")]
+pub(super) fn secret_from(
+    file: Option<&Path>,
+    flag: &str,
+    variable: &str,
+) -> Result<Option<Zeroizing<String>>> {
+    let from_environment = std::env::var_os(variable);
+    let (text, origin) = match (file, from_environment) {
+        (Some(_), Some(_)) => {
+            bail!("{flag} and {variable} are both set: pass the secret one way")
+        }
+        (None, None) => return Ok(None),
+        (Some(path), None) => (
+            Zeroizing::new(fs_err::read_to_string(path)?),
+            path.display().to_string(),
+        ),
+        (None, Some(value)) => match value.into_string() {
+            Ok(value) => (Zeroizing::new(value), variable.to_owned()),
+            Err(_) => bail!("{variable} is not UTF-8"),
+        },
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        bail!("the secret in {origin} is empty");
+    }
+    Ok(Some(Zeroizing::new(trimmed.to_owned())))
+}
+
+/// Runs the service until SIGTERM or Ctrl-C.
+pub(super) fn run_serve(_args: &ServeArgs) -> Result<ExitStatus> {
+    bail!("serve: not built yet")
+}
