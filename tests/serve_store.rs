@@ -309,9 +309,12 @@ async fn concurrent_records_from_two_stores(database: &TestDatabase) {
 }
 on_both_databases!(concurrent_records_from_two_stores);
 
+/// A filter test case: id, image, verdicts, milliseconds after [`BASE_MILLIS`].
+type FilterCase = (&'static str, &'static str, Vec<Verdict>, u64);
+
 async fn filters(database: &TestDatabase) {
     let store = Store::open(database.url()).await.unwrap();
-    let cases = [
+    let cases: [FilterCase; 5] = [
         (
             "a",
             "img-1",
@@ -334,7 +337,7 @@ async fn filters(database: &TestDatabase) {
         store.record(record).await.unwrap();
     }
     // What each filter should select, computed from the cases, newest first.
-    let expected = |keep: &dyn Fn(&(&str, &str, Vec<Verdict>, u64)) -> bool, limit: usize| {
+    let expected = |keep: &dyn Fn(&FilterCase) -> bool, limit: usize| {
         let mut ids: Vec<(u64, &str)> = cases
             .iter()
             .filter(|case| keep(case))
