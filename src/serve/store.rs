@@ -19,8 +19,9 @@
 //!
 //! Within a batch, records of the same finding are merged into one row write (PostgreSQL cannot
 //! update a row twice in one statement), rows are written in key order (so two replicas writing
-//! overlapping batches lock rows in the same order and cannot deadlock), and on PostgreSQL a batch
-//! is one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO UPDATE` statement. The update is
+//! overlapping batches lock rows in the same order and cannot deadlock), and a batch is one
+//! `INSERT … SELECT … ON CONFLICT DO UPDATE` statement over parallel arrays (PostgreSQL's
+//! `UNNEST`) or a JSON array (SQLite's `json_each`), not a statement per record. The update is
 //! commutative (first seen is the minimum, last seen the maximum, deliveries a sum, the report
 //! the one with the latest receipt time), so replicas writing the same finding at once converge
 //! on one row whatever order their transactions commit in. A batch that fails for a reason
@@ -945,55 +946,69 @@ impl<'a> BatchWrite<'a> {
     }
 
     async fn write_sqlite(&self, pool: &SqlitePool) -> Result<Vec<i64>, sqlx::Error> {
+        // The batch as one JSON array of rows for one statement (`json_each`): sqlx runs each
+        // SQLite statement on the connection's worker thread, a round trip per statement.
+        let findings: Vec<_> = self
+            .findings
+            .iter()
+            .map(|merged| {
+                let row = merged.latest;
+                (
+                    row.source,
+                    &row.id,
+                    &row.image,
+                    &row.repository,
+                    &row.verdicts,
+                    row.needs_action,
+                    merged.first_seen,
+                    merged.last_seen,
+                    merged.deliveries,
+                    &row.report,
+                )
+            })
+            .collect();
+        let findings = serde_json::to_string(&findings)
+            .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
         // IMMEDIATE: take the write lock up front, waiting (busy timeout) for another process's
         // writer, instead of failing on upgrading a read transaction.
         let mut transaction = pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut deliveries = Vec::with_capacity(self.findings.len());
-        for merged in &self.findings {
-            let row = merged.latest;
-            let total: i64 = sqlx::query_scalar(sql::sqlite::UPSERT_FINDING)
-                .bind(row.source)
-                .bind(&row.id)
-                .bind(row.image.as_deref())
-                .bind(row.repository.as_deref())
-                .bind(&row.verdicts)
-                .bind(row.needs_action)
-                .bind(merged.first_seen)
-                .bind(merged.last_seen)
-                .bind(merged.deliveries)
-                .bind(&row.report)
-                .fetch_one(&mut *transaction)
-                .await?;
-            deliveries.push(total);
-        }
-        for ((repository, path, sha256), (reason, first_seen)) in &self.bake {
-            sqlx::query(sql::sqlite::INSERT_BAKE_ENTRY)
-                .bind(repository)
-                .bind(path)
-                .bind(sha256)
-                .bind(reason)
-                .bind(first_seen)
+        let totals: Vec<(String, String, i64)> = sqlx::query_as(sql::sqlite::UPSERT_FINDINGS)
+            .bind(findings)
+            .fetch_all(&mut *transaction)
+            .await?;
+        if !self.bake.is_empty() {
+            let bake: Vec<_> = self
+                .bake
+                .iter()
+                .map(|((repository, path, sha256), (reason, first_seen))| {
+                    (repository, path, sha256, reason, first_seen)
+                })
+                .collect();
+            let bake = serde_json::to_string(&bake)
+                .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+            sqlx::query(sql::sqlite::INSERT_BAKE_ENTRIES)
+                .bind(bake)
                 .execute(&mut *transaction)
                 .await?;
         }
         transaction.commit().await?;
-        Ok(deliveries)
+        self.totals_in_order(totals)
     }
 
     async fn write_postgres(&self, pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
         let findings = &self.findings;
-        let column = |pick: &dyn Fn(&MergedFinding<'a>) -> String| -> Vec<String> {
-            findings.iter().map(pick).collect()
-        };
-        let sources = column(&|merged| merged.latest.source.to_owned());
-        let ids = column(&|merged| merged.latest.id.clone());
+        let sources: Vec<&str> = findings.iter().map(|m| m.latest.source).collect();
+        let ids: Vec<&str> = findings.iter().map(|m| m.latest.id.as_str()).collect();
         let images: Vec<Option<&str>> =
             findings.iter().map(|m| m.latest.image.as_deref()).collect();
         let repositories: Vec<Option<&str>> = findings
             .iter()
             .map(|m| m.latest.repository.as_deref())
             .collect();
-        let verdicts = column(&|merged| merged.latest.verdicts.clone());
+        let verdicts: Vec<&str> = findings
+            .iter()
+            .map(|m| m.latest.verdicts.as_str())
+            .collect();
         let needs_action: Vec<bool> = findings.iter().map(|m| m.latest.needs_action).collect();
         let first_seen: Vec<i64> = findings.iter().map(|m| m.first_seen).collect();
         let last_seen: Vec<i64> = findings.iter().map(|m| m.last_seen).collect();
@@ -1031,23 +1046,26 @@ impl<'a> BatchWrite<'a> {
                 .await?;
         }
         transaction.commit().await?;
-        // RETURNING does not promise input order.
+        self.totals_in_order(totals)
+    }
+
+    /// The (source, id, deliveries) rows an upsert returned, in `findings` order (RETURNING
+    /// does not promise input order).
+    fn totals_in_order(&self, totals: Vec<(String, String, i64)>) -> Result<Vec<i64>, sqlx::Error> {
         let totals: HashMap<(String, String), i64> = totals
             .into_iter()
             .map(|(source, id, total)| ((source, id), total))
             .collect();
-        findings
+        self.findings
             .iter()
             .map(|merged| {
-                totals
-                    .get(&(merged.latest.source.to_owned(), merged.latest.id.clone()))
-                    .copied()
-                    .ok_or_else(|| {
-                        sqlx::Error::Protocol(format!(
-                            "the upsert returned no row for finding {}/{}",
-                            merged.latest.source, merged.latest.id
-                        ))
-                    })
+                let key = (merged.latest.source.to_owned(), merged.latest.id.clone());
+                totals.get(&key).copied().ok_or_else(|| {
+                    sqlx::Error::Protocol(format!(
+                        "the upsert returned no row for finding {}/{}",
+                        key.0, key.1
+                    ))
+                })
             })
             .collect()
     }
@@ -1264,17 +1282,24 @@ mod sql {
         );
         pub(in super::super) const BAKE_LIST: &str =
             "SELECT path, sha256, reason FROM bake_entries WHERE repository = ?1";
-        /// One merged finding; returns the row's deliveries after the write.
-        pub(in super::super) const UPSERT_FINDING: &str = concat!(
+        /// A batch of merged findings as a JSON array of rows (the columns in order), in key
+        /// order; returns each row's key and deliveries after the write. (`WHERE true`: SQLite
+        /// would read `ON CONFLICT` as a join constraint of the `SELECT`.)
+        pub(in super::super) const UPSERT_FINDINGS: &str = concat!(
             "INSERT INTO findings (source, id, image, repository, verdicts, needs_action, \
              first_seen, last_seen, deliveries, report) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+             value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
+             FROM json_each(?1) WHERE true \
              ON CONFLICT (source, id) DO UPDATE SET ",
             upsert_set!("findings", "excluded", "min", "max"),
-            " RETURNING deliveries"
+            " RETURNING source, id, deliveries"
         );
-        pub(in super::super) const INSERT_BAKE_ENTRY: &str = "INSERT INTO bake_entries (repository, path, sha256, reason, first_seen) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (repository, path, sha256) DO NOTHING";
+        /// Bake entries as a JSON array of (repository, path, sha256, reason, first seen).
+        pub(in super::super) const INSERT_BAKE_ENTRIES: &str = "INSERT INTO bake_entries (repository, path, sha256, reason, first_seen) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 \
+             FROM json_each(?1) WHERE true \
+             ON CONFLICT (repository, path, sha256) DO NOTHING";
     }
 
     pub(super) mod postgres {
