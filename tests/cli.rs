@@ -19,6 +19,7 @@ mod prefix;
 mod real_roots;
 mod registry;
 mod scan;
+mod serve;
 mod serve_store;
 mod sigstore_vectors;
 mod support;

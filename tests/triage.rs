@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::support::fixtures::root;
 use crate::support::{Mode, Registry};
 
-fn exelock(dir: &Path) -> Command {
+pub(crate) fn exelock(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
     command
         .current_dir(dir)
@@ -55,14 +55,14 @@ fn pushed_and_attested(layout: &str, dest: &str) -> (Registry, tempfile::TempDir
 }
 
 /// The traps image in a registry, attested with a fresh key; its manifest as scanned.
-struct Setup {
-    registry: Registry,
-    dir: tempfile::TempDir,
+pub(crate) struct Setup {
+    pub(crate) registry: Registry,
+    pub(crate) dir: tempfile::TempDir,
     manifest: Value,
 }
 
 impl Setup {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let (registry, dir, reference) =
             pushed_and_attested("oci:testdata/images/traps:latest", "fx/traps:v1");
         let scan = exelock(dir.path())
@@ -95,14 +95,14 @@ impl Setup {
         assert!(bundle.status.success(), "{}", text(&bundle));
     }
 
-    fn digest(&self) -> String {
+    pub(crate) fn digest(&self) -> String {
         self.manifest["image"]["manifestDigest"]
             .as_str()
             .unwrap()
             .to_owned()
     }
 
-    fn sha(&self, path: &str) -> String {
+    pub(crate) fn sha(&self, path: &str) -> String {
         self.manifest["executables"]
             .as_array()
             .unwrap()
@@ -126,7 +126,7 @@ impl Setup {
     }
 
     /// An SCC v1 finding naming the image by tag and digest.
-    fn scc(&self, category: &str, processes: Value) -> Value {
+    pub(crate) fn scc(&self, category: &str, processes: Value) -> Value {
         let host = self.registry.host();
         json!({
             "name": "organizations/1/sources/2/findings/abc",
@@ -176,7 +176,7 @@ fn verdicts(report: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn process(path: &str, sha: &str, size: Option<u64>) -> Value {
+pub(crate) fn process(path: &str, sha: &str, size: Option<u64>) -> Value {
     let mut binary = json!({"path": path, "sha256": sha});
     if let Some(size) = size {
         binary["size"] = json!(size.to_string());
@@ -565,7 +565,7 @@ fn triage_bake_gate_loop() {
 }
 
 /// Copies a fixture layout and appends one uncompressed layer holding `path` (0755).
-fn rebuild_with(dir: &Path, image: &str, path: &str, content: &[u8]) -> PathBuf {
+pub(crate) fn rebuild_with(dir: &Path, image: &str, path: &str, content: &[u8]) -> PathBuf {
     use exelock::digest::Sha256Digest;
     let out = dir.join("rebuilt");
     let source = root().join("testdata/images").join(image);

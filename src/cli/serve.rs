@@ -4,14 +4,25 @@
 //! [`ServeArgs`] is plain data as clap parsed it; nothing here judges, stores or listens. Secret
 //! values (tokens, API keys, Basic credentials, the webhook URL) come from a file named by a flag
 //! or from an environment variable holding the value itself, never from a flag's value, so they
-//! stay out of process listings and shell history; [`secret_from`] reads either.
+//! stay out of process listings and shell history; `secret` reads either.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use zeroize::Zeroizing;
+
+use crate::evidence::Resolver;
+use crate::image::registry::{AddressRange, RegistryAllowList};
+use crate::serve::auth::{
+    ApiKeyCheck, BasicCheck, BearerCheck, EventBridgeCheck, GoogleTokenSettings,
+    GoogleTokenVerifier, JwksSource, Secret,
+};
+use crate::serve::notify::Event;
+use crate::serve::{self, Settings, TlsSettings};
 
 use super::attest::TrustArgs;
 use super::{ExitStatus, RegistryArgs};
@@ -19,25 +30,18 @@ use super::{ExitStatus, RegistryArgs};
 /// Google's OAuth2 signing keys, which sign Pub/Sub's push tokens.
 pub(super) const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 
-// The secret variables and `secret_from` are what the service's settings read; until
-// `run_serve` builds them only `READ_TOKEN_VARIABLE` (the gate's) has a user.
 /// The environment variable holding GuardDuty's API key itself (`--guardduty-api-key-file` names a file instead).
-#[allow(dead_code, reason = "read by the service's settings")]
 pub(super) const GUARDDUTY_API_KEY_VARIABLE: &str = "EXELOCK_GUARDDUTY_API_KEY";
 /// The environment variable holding GuardDuty's Basic credentials, `user:password`.
-#[allow(dead_code, reason = "read by the service's settings")]
 pub(super) const GUARDDUTY_BASIC_VARIABLE: &str = "EXELOCK_GUARDDUTY_BASIC";
 /// The environment variable holding Falcosidekick's bearer token.
-#[allow(dead_code, reason = "read by the service's settings")]
 pub(super) const FALCO_TOKEN_VARIABLE: &str = "EXELOCK_FALCO_TOKEN";
 /// The environment variable holding the bearer token of `POST /v1/findings`.
-#[allow(dead_code, reason = "read by the service's settings")]
 pub(super) const FINDINGS_TOKEN_VARIABLE: &str = "EXELOCK_FINDINGS_TOKEN";
 /// The environment variable holding the bearer token of the read endpoints (also what
 /// `gate --bake URL` sends).
 pub(super) const READ_TOKEN_VARIABLE: &str = "EXELOCK_READ_TOKEN";
 /// The environment variable holding the alert webhook's URL (Slack's carry their secret in the path).
-#[allow(dead_code, reason = "read by the service's settings")]
 pub(super) const WEBHOOK_URL_VARIABLE: &str = "EXELOCK_WEBHOOK_URL";
 
 /// `exelock serve`'s after-help: what each source needs, the endpoints, the environment, examples.
@@ -274,39 +278,182 @@ pub(super) struct ServeArgs {
     pub(super) tls_client_ca: Option<PathBuf>,
 }
 
-/// A secret from the file a flag names or from the environment variable holding its value; `None`
-/// when neither is set. Surrounding whitespace is dropped (secret files usually end in a newline);
-/// an empty secret, or both sources at once, is an error naming the flag and the variable, never
-/// the value.
-#[allow(dead_code, reason = "read by the service's settings")]
-pub(super) fn secret_from(
-    file: Option<&Path>,
-    flag: &str,
-    variable: &str,
-) -> Result<Option<Zeroizing<String>>> {
+/// A secret from `file` (the `flag`'s value) or from `variable` (holding the value itself).
+fn secret(file: Option<&Path>, flag: &str, variable: &str) -> Result<Option<Secret>> {
     let from_environment = std::env::var_os(variable);
-    let (text, origin) = match (file, from_environment) {
+    Ok(match (file, from_environment) {
         (Some(_), Some(_)) => {
             bail!("{flag} and {variable} are both set: pass the secret one way")
         }
-        (None, None) => return Ok(None),
-        (Some(path), None) => (
-            Zeroizing::new(fs_err::read_to_string(path)?),
-            path.display().to_string(),
-        ),
+        (None, None) => None,
+        (Some(path), None) => Some(Secret::from_file(path)?),
         (None, Some(value)) => match value.into_string() {
-            Ok(value) => (Zeroizing::new(value), variable.to_owned()),
+            Ok(value) => Some(Secret::from_environment(variable, value)?),
             Err(_) => bail!("{variable} is not UTF-8"),
         },
-    };
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        bail!("the secret in {origin} is empty");
+    })
+}
+
+/// Resolves the flags into the service's settings: every file read and checked before the
+/// service listens, so a typo fails at start, not at the first finding.
+fn settings(args: &ServeArgs) -> Result<Settings> {
+    let trust = args.trust.trust()?;
+    if trust.is_none() {
+        bail!(
+            "serve judges findings against signed manifests: pass --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer"
+        );
     }
-    Ok(Some(Zeroizing::new(trimmed.to_owned())))
+    let ranges = args
+        .allow_private_addresses
+        .iter()
+        .map(|text| {
+            text.parse::<AddressRange>()
+                .map_err(|error| anyhow::anyhow!("--allow-private-address {text:?}: {error}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let allow_list = RegistryAllowList::new(args.allow_registries.clone(), ranges)?;
+    let resolver = Resolver::new(trust, args.registry.settings()?).with_allow_list(allow_list);
+    let scc = match (&args.scc_audience, &args.scc_service_account) {
+        (None, None) => None,
+        (Some(audience), Some(service_account)) => {
+            Some(GoogleTokenVerifier::new(GoogleTokenSettings {
+                audience: audience.clone(),
+                service_account: service_account.clone(),
+                jwks: JwksSource::parse(&args.scc_jwks)?,
+            })?)
+        }
+        _ => bail!(
+            "/v1/scc needs both --scc-audience (the push subscription's token audience) and --scc-service-account (its service account)"
+        ),
+    };
+    let api_key = secret(
+        args.guardduty_api_key_file.as_deref(),
+        "--guardduty-api-key-file",
+        GUARDDUTY_API_KEY_VARIABLE,
+    )?
+    .map(|key| ApiKeyCheck::new(&args.guardduty_api_key_header, &key))
+    .transpose()?;
+    let basic = secret(
+        args.guardduty_basic_file.as_deref(),
+        "--guardduty-basic-file",
+        GUARDDUTY_BASIC_VARIABLE,
+    )?
+    .map(|credentials| BasicCheck::new(&credentials))
+    .transpose()?;
+    let bearer = |file: Option<&Path>, flag: &str, variable: &str| -> Result<Option<BearerCheck>> {
+        Ok(secret(file, flag, variable)?.map(|token| BearerCheck::new(&token)))
+    };
+    let tls = match (&args.tls_cert, &args.tls_key, &args.tls_client_ca) {
+        (None, None, None) => None,
+        (Some(cert), Some(key), client_ca) => Some(TlsSettings {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: client_ca.clone(),
+        }),
+        (_, _, Some(_)) => bail!("--tls-client-ca needs --tls-cert and --tls-key"),
+        _ => bail!("TLS needs both --tls-cert and --tls-key"),
+    };
+    let webhook_url = secret(
+        args.webhook_url_file.as_deref(),
+        "--webhook-url-file",
+        WEBHOOK_URL_VARIABLE,
+    )?;
+    if let Some(url) = &webhook_url {
+        let valid = std::str::from_utf8(url.expose())
+            .ok()
+            .and_then(|text| reqwest::Url::parse(text).ok())
+            .is_some_and(|url| matches!(url.scheme(), "https" | "http"));
+        if !valid {
+            bail!("the webhook URL in {} is not an http(s) URL", url.origin());
+        }
+    }
+    Ok(Settings {
+        listen: args.listen,
+        db: args.db.clone(),
+        resolver,
+        allowlist: super::triage::read_allowlists(&args.allowlist)?,
+        scc,
+        guardduty: EventBridgeCheck::new(api_key, basic),
+        falco_token: bearer(
+            args.falco_token_file.as_deref(),
+            "--falco-token-file",
+            FALCO_TOKEN_VARIABLE,
+        )?,
+        findings_token: bearer(
+            args.findings_token_file.as_deref(),
+            "--findings-token-file",
+            FINDINGS_TOKEN_VARIABLE,
+        )?,
+        read_token: bearer(
+            args.read_token_file.as_deref(),
+            "--read-token-file",
+            READ_TOKEN_VARIABLE,
+        )?,
+        tls,
+        webhook_url,
+        cache_size: args.cache_size,
+        cache_ttl: Duration::from_secs(args.cache_ttl),
+        max_body_bytes: args.max_body_bytes,
+        drain: Duration::from_secs(args.drain_seconds),
+        // GuardDuty's API destinations give up after 5 s.
+        deadline: Duration::from_millis(4500),
+    })
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
-pub(super) fn run_serve(_args: &ServeArgs) -> Result<ExitStatus> {
-    bail!("serve: not built yet")
+pub(super) fn run_serve(args: &ServeArgs) -> Result<ExitStatus> {
+    let settings = settings(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let (events, mut received) = tokio::sync::mpsc::channel::<Event>(1024);
+        // The only printer: alerts to stdout as JSON lines, logs to stderr.
+        let printer = tokio::task::spawn_blocking(move || {
+            while let Some(event) = received.blocking_recv() {
+                let written = match event {
+                    Event::Alert(line) => {
+                        let mut out = std::io::stdout().lock();
+                        writeln!(out, "{line}").and_then(|()| out.flush())
+                    }
+                    Event::Log(line) => {
+                        writeln!(std::io::stderr().lock(), "{}", super::terminal_safe(&line))
+                    }
+                };
+                if written.is_err() {
+                    break;
+                }
+            }
+        });
+        let address = settings.listen;
+        let (state, listener) = serve::prepare(settings, events.clone()).await?;
+        let _ = events
+            .send(Event::Log(format!("exelock serve: listening on {address}")))
+            .await;
+        listener.serve(state, shutdown_signal(), None).await?;
+        let _ = events
+            .send(Event::Log("exelock serve: stopped".to_owned()))
+            .await;
+        drop(events);
+        let _ = printer.await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitStatus::Success)
+}
+
+/// Resolves on SIGTERM (Kubernetes, Cloud Run) or Ctrl-C.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

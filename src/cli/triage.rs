@@ -250,7 +250,7 @@ impl Triage<'_> {
     }
 }
 
-fn read_allowlists(paths: &[PathBuf]) -> Result<Allowlist> {
+pub(super) fn read_allowlists(paths: &[PathBuf]) -> Result<Allowlist> {
     let mut allowlist = Allowlist::default();
     for path in paths {
         let label = path.display().to_string();

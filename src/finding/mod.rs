@@ -137,6 +137,28 @@ impl fmt::Display for Source {
     }
 }
 
+impl Source {
+    /// Every source.
+    pub const ALL: [Self; 4] = [Self::Scc, Self::GuardDuty, Self::Falco, Self::Flags];
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|source| source.code() == text)
+            .ok_or_else(|| {
+                let codes: Vec<&str> = Self::ALL.iter().map(|source| source.code()).collect();
+                format!(
+                    "{text:?} is not a finding source (one of {})",
+                    codes.join(", ")
+                )
+            })
+    }
+}
+
 /// Which vendor parser to use (`--input-format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum InputFormat {

@@ -96,6 +96,33 @@ impl fmt::Display for Verdict {
     }
 }
 
+impl Verdict {
+    /// Every verdict, in the order of the table above.
+    pub const ALL: [Self; 7] = [
+        Self::Unchanged,
+        Self::Relocated,
+        Self::Allowlisted,
+        Self::Modified,
+        Self::Foreign,
+        Self::Fileless,
+        Self::Unverifiable,
+    ];
+}
+
+impl std::str::FromStr for Verdict {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|verdict| verdict.code() == text)
+            .ok_or_else(|| {
+                let codes: Vec<&str> = Self::ALL.iter().map(|verdict| verdict.code()).collect();
+                format!("{text:?} is not a verdict (one of {})", codes.join(", "))
+            })
+    }
+}
+
 /// The legitimate verdicts: what a [`Decision::Legitimate`] can say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Legitimate {

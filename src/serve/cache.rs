@@ -1,0 +1,141 @@
+//! Verified manifests per image, bounded and expiring, fetched once under concurrency: a hundred
+//! findings about one new image cause one registry resolution, and the rest wait for it (moka's
+//! `try_get_with` runs one load per key and hands its result to every waiter).
+//!
+//! A final answer (no valid attestation, refused by the allow-list, not found) is cached like a
+//! verified manifest, so a flood of findings about an unattested image does not become a flood of
+//! registry requests; a transient failure (registry unreachable) is not cached, so the next
+//! delivery tries again.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::evidence::{self, ImagePrefixes, ImageQuery, ImageState};
+use crate::finding::Finding;
+use crate::triage::Allowlist;
+
+use super::metrics::Metrics;
+
+/// What resolving an image gave: its verified manifests, or why there are none.
+pub enum Resolved {
+    /// The image's verified manifests, and the prefix digests computed for its findings so far.
+    Found {
+        /// The manifests.
+        state: ImageState,
+        /// Prefix digests of partially hashed findings, computed once per image and prefix.
+        prefixes: Mutex<ImagePrefixes>,
+    },
+    /// Why the image cannot be judged against a verified manifest (final).
+    Refused(String),
+}
+
+impl Resolved {
+    /// Judges a finding against this image. Blocking: a partial hash needs prefix digests,
+    /// which read the image's layers.
+    #[must_use]
+    pub fn judge(
+        &self,
+        resolver: &evidence::Resolver,
+        finding: &Finding,
+        image: Option<String>,
+        allowlist: &Allowlist,
+    ) -> evidence::FindingReport {
+        let (state, prefixes) = match self {
+            Self::Found { state, prefixes } => (state, prefixes),
+            Self::Refused(reason) => {
+                return evidence::FindingReport::unresolved(finding, image, reason, allowlist);
+            }
+        };
+        let known = prefixes
+            .lock()
+            .map(|known| known.clone())
+            .unwrap_or_default();
+        let missing = state.missing_prefixes([finding], &known);
+        if missing.is_empty() {
+            return state.judge(finding, &known, allowlist);
+        }
+        let computed = resolver.compute_prefixes(state, &missing);
+        let mut known = known;
+        known.extend(computed.clone());
+        if let Ok(mut shared) = prefixes.lock() {
+            shared.extend(computed);
+        }
+        state.judge(finding, &known, allowlist)
+    }
+}
+
+/// The cache.
+pub struct ManifestCache {
+    images: moka::future::Cache<ImageQuery, Arc<Resolved>>,
+    resolver: Arc<evidence::Resolver>,
+    metrics: Arc<Metrics>,
+}
+
+impl ManifestCache {
+    /// At most `capacity` images, each kept `ttl` after it was resolved.
+    #[must_use]
+    pub fn new(
+        resolver: evidence::Resolver,
+        capacity: u64,
+        ttl: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            images: moka::future::Cache::builder()
+                .max_capacity(capacity.max(1))
+                .time_to_live(ttl)
+                .build(),
+            resolver: Arc::new(resolver),
+            metrics,
+        }
+    }
+
+    /// The resolver, for the prefix digests judging may need.
+    #[must_use]
+    pub fn resolver(&self) -> Arc<evidence::Resolver> {
+        Arc::clone(&self.resolver)
+    }
+
+    /// The image's resolution; `Err` with the reason when it failed transiently.
+    ///
+    /// # Errors
+    /// The registry could not be reached (the caller answers 503).
+    pub async fn get(&self, query: &ImageQuery) -> Result<Arc<Resolved>, String> {
+        let resolver = Arc::clone(&self.resolver);
+        let owned = query.clone();
+        let entry = self
+            .images
+            .entry(query.clone())
+            .or_try_insert_with(async move {
+                let outcome = tokio::task::spawn_blocking(move || resolver.resolve(&owned))
+                    .await
+                    .map_err(|error| format!("resolving the image failed: {error}"))?;
+                match outcome {
+                    Ok(state) => Ok(Arc::new(Resolved::Found {
+                        state,
+                        prefixes: Mutex::new(ImagePrefixes::default()),
+                    })),
+                    Err(error) if error.is_transient() => Err(error.reason()),
+                    Err(error) => Ok(Arc::new(Resolved::Refused(error.reason()))),
+                }
+            })
+            .await;
+        match entry {
+            Ok(entry) => {
+                if entry.is_fresh() {
+                    self.metrics.cache_misses.inc();
+                    if matches!(entry.value().as_ref(), Resolved::Refused(_)) {
+                        self.metrics.fetch_errors.inc();
+                    }
+                } else {
+                    self.metrics.cache_hits.inc();
+                }
+                Ok(entry.into_value())
+            }
+            Err(reason) => {
+                self.metrics.fetch_errors.inc();
+                Err(reason.as_ref().clone())
+            }
+        }
+    }
+}
