@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use exelock::bake::{BakeEntry, BakeList};
 use exelock::digest::Sha256Digest;
@@ -755,77 +755,4 @@ async fn sqlite_locked_past_the_busy_timeout_is_transient() {
         Stored::New
     );
     store.close().await;
-}
-
-/// Group commit under load: findings arrive at a fixed rate (open loop, as the senders push),
-/// each recorded by its own task (as the HTTP handlers do); latency is from arrival to commit.
-/// A benchmark (`--ignored`, best in a release build); prints its figures.
-async fn throughput(database: &TestDatabase) {
-    const PER_SECOND: u64 = 5_000;
-    const SECONDS: u64 = 4;
-    const PER_MILLISECOND: u64 = PER_SECOND / 1_000;
-    let store = Store::open(database.url()).await.unwrap();
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut ticks = tokio::time::interval(Duration::from_millis(1));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    for millisecond in 0..SECONDS * 1_000 {
-        ticks.tick().await;
-        for index in 0..PER_MILLISECOND {
-            let store = store.clone();
-            let arrived = Instant::now();
-            tasks.spawn(async move {
-                let mut record = finding(
-                    Source::Scc,
-                    &format!("finding-{millisecond}-{index}"),
-                    &[Verdict::Unchanged],
-                    SystemTime::now(),
-                );
-                record.bake = vec![bake_entry(
-                    &format!("/usr/bin/tool-{index}"),
-                    "tool",
-                    "load",
-                )];
-                store.record(record).await.unwrap();
-                arrived.elapsed()
-            });
-        }
-    }
-    let mut latencies = Vec::new();
-    while let Some(latency) = tasks.join_next().await {
-        latencies.push(latency.unwrap());
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let total = latencies.len();
-    let p99 = latencies[total * 99 / 100];
-    let rate = total as f64 / elapsed.as_secs_f64();
-    eprintln!(
-        "{}: {total} findings offered at {PER_SECOND}/s, all stored in {elapsed:.2?}: {rate:.0}/s, \
-         p50 {:.2?}, p99 {p99:.2?}, max {:.2?}",
-        database.backend(),
-        latencies[total / 2],
-        latencies[total - 1],
-    );
-    assert_eq!(store.count().await.unwrap(), u64::try_from(total).unwrap());
-    assert!(rate >= 0.95 * PER_SECOND as f64, "{rate:.0} findings/s");
-    assert!(p99 < Duration::from_millis(50), "p99 {p99:?}");
-    store.close().await;
-}
-
-mod throughput {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "benchmark"]
-    async fn sqlite() {
-        super::throughput(&super::TestDatabase::sqlite()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "benchmark"]
-    async fn postgres() {
-        if let Some(database) = super::TestDatabase::postgres("throughput").await {
-            super::throughput(&database).await;
-            database.drop_database().await;
-        }
-    }
 }

@@ -694,7 +694,7 @@ fn store_failure(error: store::Error) -> Failure {
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
-    Failure(status, error.to_string())
+    Failure(status, chain(&error))
 }
 
 async fn get_finding(

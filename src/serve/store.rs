@@ -196,7 +196,11 @@ impl Error {
 
 fn is_transient_sqlx(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_)
+        // A connection the server (or a proxy in between) closed while it was being opened
+        // reads as a protocol error ("unexpected response from SSLRequest: 0x00"): a server
+        // restarting, not a bad record, so the sender must retry rather than drop the finding.
+        sqlx::Error::Protocol(_)
+        | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
