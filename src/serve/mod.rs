@@ -304,10 +304,24 @@ fn rustls_config(tls: &TlsSettings) -> Result<rustls::ServerConfig, Error> {
 /// The routes.
 pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/v1/scc", post(post_scc))
-        .route("/v1/guardduty", post(post_guardduty))
-        .route("/v1/falco", post(post_falco).put(post_falco))
-        .route("/v1/findings", post(post_findings).get(list_findings))
+        .route(
+            "/v1/scc",
+            post(|State(state), headers, body| push(state, Intake::Scc, headers, body)),
+        )
+        .route(
+            "/v1/guardduty",
+            post(|State(state), headers, body| push(state, Intake::GuardDuty, headers, body)),
+        )
+        .route(
+            "/v1/falco",
+            post(|State(state), headers, body| push(state, Intake::Falco, headers, body))
+                .put(|State(state), headers, body| push(state, Intake::Falco, headers, body)),
+        )
+        .route(
+            "/v1/findings",
+            post(|State(state), headers, body| push(state, Intake::Findings, headers, body))
+                .get(list_findings),
+        )
         .route("/v1/findings/{source}/{*id}", get(get_finding))
         .route("/v1/bake/{*repository}", get(get_bake))
         .route("/healthz", get(healthz))
@@ -354,115 +368,76 @@ fn unauthorized(error: &auth::AuthError) -> Failure {
     Failure(status, chain(error))
 }
 
-async fn post_scc(
-    State(state): State<Arc<AppState>>,
+/// A push endpoint: authenticates as its source requires, then judges and stores the body's
+/// findings, timing the whole answer per route.
+async fn push(
+    state: Arc<AppState>,
+    intake: Intake,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let started = Instant::now();
-    let answer = async {
-        let Some(verifier) = &state.scc else {
-            return Err(not_enabled(
-                "/v1/scc",
-                "--scc-audience and --scc-service-account",
-            ));
-        };
-        verifier
-            .verify(&headers)
-            .await
-            .map_err(|error| unauthorized(&error))?;
-        accept(&state, Intake::Scc, &body).await
-    }
-    .await;
-    finish(&state, "/v1/scc", started, answer)
-}
-
-async fn post_guardduty(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let started = Instant::now();
-    let answer = async {
-        let Some(check) = &state.guardduty else {
-            return Err(not_enabled(
-                "/v1/guardduty",
-                "--guardduty-api-key-file or --guardduty-basic-file",
-            ));
-        };
-        check
-            .check(&headers)
-            .map_err(|error| unauthorized(&error))?;
-        accept(&state, Intake::GuardDuty, &body).await
-    }
-    .await;
-    finish(&state, "/v1/guardduty", started, answer)
-}
-
-async fn post_falco(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let started = Instant::now();
-    let answer = async {
-        match (&state.falco_token, state.falco_mtls) {
-            (None, false) => {
-                return Err(not_enabled(
-                    "/v1/falco",
-                    "--falco-token-file or --tls-client-ca",
-                ));
-            }
-            (Some(token), _) => {
-                token
-                    .check(&headers)
-                    .map_err(|error| unauthorized(&error))?;
-            }
-            // The TLS handshake already required a certificate the client CA signed.
-            (None, true) => {}
-        }
-        accept(&state, Intake::Falco, &body).await
-    }
-    .await;
-    finish(&state, "/v1/falco", started, answer)
-}
-
-async fn post_findings(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let started = Instant::now();
-    let answer = async {
-        let Some(token) = &state.findings_token else {
-            return Err(not_enabled("POST /v1/findings", "--findings-token-file"));
-        };
-        token
-            .check(&headers)
-            .map_err(|error| unauthorized(&error))?;
-        accept(&state, Intake::Findings, &body).await
-    }
-    .await;
-    finish(&state, "/v1/findings", started, answer)
-}
-
-fn finish(
-    state: &AppState,
-    route: &str,
-    started: Instant,
-    answer: Result<axum::Json<Accepted>, Failure>,
-) -> Response {
+    let answer = match authenticate(&state, intake, &headers).await {
+        Ok(()) => accept(&state, intake, &body).await,
+        Err(failure) => Err(failure),
+    };
     state
         .metrics
         .latency
         .get_or_create(&RouteLabels {
-            route: route.to_owned(),
+            route: format!("/v1/{intake}"),
         })
         .observe(started.elapsed().as_secs_f64());
     match answer {
         Ok(json) => json.into_response(),
         Err(failure) => failure.into_response(),
     }
+}
+
+/// Each source's authentication; a source with none configured is not enabled.
+async fn authenticate(
+    state: &AppState,
+    intake: Intake,
+    headers: &HeaderMap,
+) -> Result<(), Failure> {
+    let checked = match intake {
+        Intake::Scc => {
+            let Some(verifier) = &state.scc else {
+                return Err(not_enabled(
+                    "/v1/scc",
+                    "--scc-audience and --scc-service-account",
+                ));
+            };
+            verifier.verify(headers).await.map(|_| ())
+        }
+        Intake::GuardDuty => {
+            let Some(check) = &state.guardduty else {
+                return Err(not_enabled(
+                    "/v1/guardduty",
+                    "--guardduty-api-key-file or --guardduty-basic-file",
+                ));
+            };
+            check.check(headers)
+        }
+        Intake::Falco => match (&state.falco_token, state.falco_mtls) {
+            (None, false) => {
+                return Err(not_enabled(
+                    "/v1/falco",
+                    "--falco-token-file or --tls-client-ca",
+                ));
+            }
+            (Some(token), _) => token.check(headers),
+            // The TLS handshake already required a certificate the client CA signed.
+            (None, true) => Ok(()),
+        },
+        Intake::Findings => {
+            let Some(token) = &state.findings_token else {
+                return Err(not_enabled("POST /v1/findings", "--findings-token-file"));
+            };
+            token.check(headers)
+        }
+    };
+    checked.map_err(|error| unauthorized(&error))
 }
 
 /// The answer to a push: what was judged and stored.
@@ -645,47 +620,38 @@ async fn list_findings(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> Response {
-    let answer = async {
-        check_read(&state, &headers)?;
-        let verdict = query
-            .verdict
-            .as_deref()
-            .map(|text| {
-                text.parse::<Verdict>()
-                    .map_err(|error| Failure(StatusCode::BAD_REQUEST, format!("verdict: {error}")))
-            })
-            .transpose()?;
-        let since = query
-            .since
-            .as_deref()
-            .map(|text| {
-                text.parse::<jiff::Timestamp>()
-                    .map(SystemTime::from)
-                    .map_err(|_| {
-                        Failure(
-                            StatusCode::BAD_REQUEST,
-                            format!(
-                                "since: {text:?} is not an RFC 3339 time (2026-12-01T10:00:00Z)"
-                            ),
-                        )
-                    })
-            })
-            .transpose()?;
-        let filter = FindingFilter {
-            verdict,
-            image: query.image,
-            since,
-            limit: query.limit.unwrap_or(100).min(1000),
-        };
-        let found = state.store.list(&filter).await.map_err(store_failure)?;
-        Ok::<_, Failure>(axum::Json(serde_json::json!({ "findings": found })))
-    }
-    .await;
-    match answer {
-        Ok(json) => json.into_response(),
-        Err(failure) => failure.into_response(),
-    }
+) -> Result<axum::Json<serde_json::Value>, Failure> {
+    check_read(&state, &headers)?;
+    let verdict = query
+        .verdict
+        .as_deref()
+        .map(|text| {
+            text.parse::<Verdict>()
+                .map_err(|error| Failure(StatusCode::BAD_REQUEST, format!("verdict: {error}")))
+        })
+        .transpose()?;
+    let since = query
+        .since
+        .as_deref()
+        .map(|text| {
+            text.parse::<jiff::Timestamp>()
+                .map(SystemTime::from)
+                .map_err(|_| {
+                    Failure(
+                        StatusCode::BAD_REQUEST,
+                        format!("since: {text:?} is not an RFC 3339 time (2026-12-01T10:00:00Z)"),
+                    )
+                })
+        })
+        .transpose()?;
+    let filter = FindingFilter {
+        verdict,
+        image: query.image,
+        since,
+        limit: query.limit.unwrap_or(100).min(1000),
+    };
+    let found = state.store.list(&filter).await.map_err(store_failure)?;
+    Ok(axum::Json(serde_json::json!({ "findings": found })))
 }
 
 fn store_failure(error: store::Error) -> Failure {
@@ -701,24 +667,17 @@ async fn get_finding(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((source, id)): Path<(String, String)>,
-) -> Response {
-    let answer = async {
-        check_read(&state, &headers)?;
-        let source: Source = source
-            .parse()
-            .map_err(|error| Failure(StatusCode::BAD_REQUEST, format!("source: {error}")))?;
-        match state.store.get(source, &id).await.map_err(store_failure)? {
-            Some(found) => Ok(axum::Json(found)),
-            None => Err(Failure(
-                StatusCode::NOT_FOUND,
-                format!("no finding {id:?} from {source}"),
-            )),
-        }
-    }
-    .await;
-    match answer {
-        Ok(json) => json.into_response(),
-        Err(failure) => failure.into_response(),
+) -> Result<axum::Json<store::StoredFinding>, Failure> {
+    check_read(&state, &headers)?;
+    let source: Source = source
+        .parse()
+        .map_err(|error| Failure(StatusCode::BAD_REQUEST, format!("source: {error}")))?;
+    match state.store.get(source, &id).await.map_err(store_failure)? {
+        Some(found) => Ok(axum::Json(found)),
+        None => Err(Failure(
+            StatusCode::NOT_FOUND,
+            format!("no finding {id:?} from {source}"),
+        )),
     }
 }
 
@@ -726,21 +685,14 @@ async fn get_bake(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(repository): Path<String>,
-) -> Response {
-    let answer = async {
-        check_read(&state, &headers)?;
-        let list = state
-            .store
-            .bake_list(&repository)
-            .await
-            .map_err(store_failure)?;
-        Ok::<_, Failure>(axum::Json(list))
-    }
-    .await;
-    match answer {
-        Ok(json) => json.into_response(),
-        Err(failure) => failure.into_response(),
-    }
+) -> Result<axum::Json<crate::bake::BakeList>, Failure> {
+    check_read(&state, &headers)?;
+    let list = state
+        .store
+        .bake_list(&repository)
+        .await
+        .map_err(store_failure)?;
+    Ok(axum::Json(list))
 }
 
 async fn healthz() -> &'static str {
