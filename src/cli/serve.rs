@@ -431,7 +431,7 @@ pub(super) fn run_serve(args: &ServeArgs) -> Result<ExitStatus> {
         let _ = events
             .send(Event::Log(format!("exelock serve: listening on {address}")))
             .await;
-        listener.serve(state, shutdown_signal(), None).await?;
+        listener.serve(state, shutdown_signal()).await?;
         let _ = events
             .send(Event::Log("exelock serve: stopped".to_owned()))
             .await;

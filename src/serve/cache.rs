@@ -7,7 +7,7 @@
 //! registry requests; a transient failure (registry unreachable) is not cached, so the next
 //! delivery tries again.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::evidence::{self, ImagePrefixes, ImageQuery, ImageState};
@@ -23,7 +23,7 @@ pub enum Resolved {
         /// The manifests.
         state: ImageState,
         /// Prefix digests of partially hashed findings, computed once per image and prefix.
-        prefixes: Mutex<ImagePrefixes>,
+        prefixes: RwLock<ImagePrefixes>,
     },
     /// Why the image cannot be judged against a verified manifest (final).
     Refused(String),
@@ -46,20 +46,22 @@ impl Resolved {
                 return evidence::FindingReport::unresolved(finding, image, reason, allowlist);
             }
         };
-        let known = prefixes
-            .lock()
-            .map(|known| known.clone())
-            .unwrap_or_default();
-        let missing = state.missing_prefixes([finding], &known);
-        if missing.is_empty() {
-            return state.judge(finding, &known, allowlist);
+        // Judging reads the known prefixes under a shared lock; only a finding that needs new
+        // ones computes them (outside the lock) and adds them.
+        {
+            let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
+            let missing = state.missing_prefixes([finding], &known);
+            if missing.is_empty() {
+                return state.judge(finding, &known, allowlist);
+            }
+            drop(known);
+            let computed = resolver.compute_prefixes(state, &missing);
+            prefixes
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(computed);
         }
-        let computed = resolver.compute_prefixes(state, &missing);
-        let mut known = known;
-        known.extend(computed.clone());
-        if let Ok(mut shared) = prefixes.lock() {
-            shared.extend(computed);
-        }
+        let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
         state.judge(finding, &known, allowlist)
     }
 }
@@ -113,7 +115,7 @@ impl ManifestCache {
                 match outcome {
                     Ok(state) => Ok(Arc::new(Resolved::Found {
                         state,
-                        prefixes: Mutex::new(ImagePrefixes::default()),
+                        prefixes: RwLock::new(ImagePrefixes::default()),
                     })),
                     Err(error) if error.is_transient() => Err(error.reason()),
                     Err(error) => Ok(Arc::new(Resolved::Refused(error.reason()))),

@@ -17,7 +17,7 @@ pub struct VerdictLabels {
     pub verdict: String,
 }
 
-/// A route and the status class it answered.
+/// The route a request came in on.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     /// The route template (`/v1/scc`).

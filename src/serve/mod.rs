@@ -181,7 +181,7 @@ pub struct Listener {
 
 impl Listener {
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
-    /// finish for the drain period. `bound` receives the address actually bound (port 0).
+    /// finish for the drain period.
     ///
     /// # Errors
     /// The address cannot be bound, TLS does not load, or serving fails.
@@ -189,7 +189,6 @@ impl Listener {
         self,
         state: Arc<AppState>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-        bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
     ) -> Result<(), Error> {
         let app = router(state, self.max_body_bytes);
         let listener =
@@ -203,10 +202,6 @@ impl Listener {
                 address: self.address,
                 source,
             })?;
-        let local = listener.local_addr().map_err(|source| Error::Listen {
-            address: self.address,
-            source,
-        })?;
         let handle = axum_server::Handle::new();
         let drain = self.drain;
         let stopper = handle.clone();
@@ -214,9 +209,6 @@ impl Listener {
             shutdown.await;
             stopper.graceful_shutdown(Some(drain));
         });
-        if let Some(bound) = bound {
-            let _ = bound.send(local);
-        }
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {
             None => axum_server::from_tcp(listener)

@@ -24,6 +24,8 @@ pub enum Event {
 const WEBHOOK_ATTEMPTS: u32 = 5;
 /// Alerts in flight to the webhook at once; past it new ones wait, never pile up unbounded.
 const WEBHOOK_IN_FLIGHT: usize = 32;
+/// Wait before the first retry; doubled at each further one.
+const WEBHOOK_FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Sends alerts to the operator and the webhook.
 #[derive(Clone)]
@@ -38,7 +40,6 @@ struct Webhook {
     url: Arc<Secret>,
     client: reqwest::Client,
     in_flight: Arc<Semaphore>,
-    first_backoff: Duration,
 }
 
 impl Notifier {
@@ -58,19 +59,9 @@ impl Notifier {
                     .build()
                     .unwrap_or_default(),
                 in_flight: Arc::new(Semaphore::new(WEBHOOK_IN_FLIGHT)),
-                first_backoff: Duration::from_millis(500),
             }),
             metrics,
         }
-    }
-
-    /// Shortens the webhook's retry backoff (tests).
-    #[must_use]
-    pub fn with_backoff(mut self, first: Duration) -> Self {
-        if let Some(webhook) = &mut self.webhook {
-            webhook.first_backoff = first;
-        }
-        self
     }
 
     /// Logs a line for the operator.
@@ -93,7 +84,7 @@ impl Notifier {
         tokio::spawn(async move {
             let _permit = permit;
             let body = serde_json::json!({ "text": summary });
-            let mut backoff = webhook.first_backoff;
+            let mut backoff = WEBHOOK_FIRST_BACKOFF;
             let mut last = String::new();
             for attempt in 1..=WEBHOOK_ATTEMPTS {
                 // Checked to be UTF-8 when the settings were made.
