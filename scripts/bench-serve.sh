@@ -25,8 +25,9 @@
 # Everything listens on 127.0.0.1 and is stopped on exit.
 #
 # Usage: scripts/bench-serve.sh
-#   N=100000 DISTINCT=20000 CONNECTIONS=32 DEADLINE=300 EXELOCK_BIN=path/to/exelock (all optional;
-#   without EXELOCK_BIN the release binary is built; CARGO_TARGET_DIR is honoured)
+#   N=100000 DISTINCT=20000 CONNECTIONS=32 DEADLINE=300 EXELOCK_BIN=path/to/exelock
+#   CONFIGURATIONS="postgres-x2 sqlite-x1" (all optional; without EXELOCK_BIN the release binary
+#   is built; CARGO_TARGET_DIR is honoured; CONFIGURATIONS picks which of the two to run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,6 +35,7 @@ N=${N:-100000}
 DISTINCT=${DISTINCT:-20000}
 CONNECTIONS=${CONNECTIONS:-32}
 DEADLINE=${DEADLINE:-300}
+CONFIGURATIONS=${CONFIGURATIONS:-postgres-x2 sqlite-x1}
 TARGET_RATE=5000
 TARGET_P99_MS=50
 TARGET_RSS_MIB=128
@@ -405,8 +407,8 @@ PY
   results+=("$name|$replicas|$ok/$total|$seconds|$rate|$p50|$p99|${rss[*]}|$records/$DISTINCT|$deliveries/$(( ok + covered + warm ))")
 }
 
-run_configuration "postgres-x2" "$PG_URL" 2
-run_configuration "sqlite-x1" "sqlite:$WORK/sqlite-x1.db" 1
+case " $CONFIGURATIONS " in *" postgres-x2 "*) run_configuration "postgres-x2" "$PG_URL" 2 ;; esac
+case " $CONFIGURATIONS " in *" sqlite-x1 "*) run_configuration "sqlite-x1" "sqlite:$WORK/sqlite-x1.db" 1 ;; esac
 
 echo "== exelock serve: $N findings (4 sources, ${#IMAGES[@]} images, $DISTINCT distinct, the rest redeliveries), $(nproc) cores, $CONNECTIONS connections =="
 printf '%-12s %8s %15s %8s %11s %8s %8s %16s %15s %19s\n' \

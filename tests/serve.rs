@@ -563,6 +563,40 @@ fn every_source_judged_stored_and_baked() {
         assert_eq!(status, 200, "{answer}");
         assert_eq!(answer["findings"][0]["stored"], "updated", "{answer}");
 
+        // A partial hash: the first delivery computes the prefix digest from the layer, the
+        // second is judged with the one already computed; both give the same verdicts.
+        let prefix = 4096;
+        let content = crate::scan::file_in_layer("traps", 0, "bin/busybox");
+        let partial = exelock::digest::Sha256Digest::of(&content[..prefix]).hex();
+        let size = content.len().to_string();
+        let partially_hashed = |path: &str, sha: &str| {
+            json!({"name": "busybox", "args": [path], "pid": "7", "binary": {"path": path,
+                "sha256": sha, "size": size, "hashedSize": prefix.to_string(),
+                "partiallyHashed": true}})
+        };
+        let mut scc_partial = setup.scc(
+            "Added Binary Executed",
+            json!([
+                partially_hashed("/bin/busybox", &partial),
+                partially_hashed("/bin/busybox", &busybox)
+            ]),
+        );
+        for delivery in ["first", "second"] {
+            scc_partial["name"] = json!(format!(
+                "organizations/1/sources/2/findings/partial-{delivery}-{tag}"
+            ));
+            let push = pubsub_push(&format!("p-{delivery}-{tag}"), &scc_partial);
+            let (status, answer) = service.post("/v1/scc", &signed, &push);
+            assert_eq!(status, 200, "{delivery}: {answer} {}", service.log());
+            // A prefix match is no proof of the rest of the file; the whole-file digest
+            // presented as a prefix proves a different file.
+            assert_eq!(
+                answer["findings"][0]["verdicts"],
+                json!(["unverifiable", "modified"]),
+                "{delivery}: {answer}"
+            );
+        }
+
         // Each broken token: 401, and nothing stored.
         let mut foreign = setup.scc(
             "Added Binary Executed",
@@ -619,14 +653,14 @@ fn every_source_judged_stored_and_baked() {
         );
         assert_eq!(status, 400, "{answer}");
 
-        // Stored: three new findings, the redelivered one once with two deliveries.
+        // Stored: five new findings, the redelivered one once with two deliveries.
         // Only this round's records: the PostgreSQL store is shared with other tests and runs.
         let stored: Vec<Value> = service
             .stored()
             .into_iter()
             .filter(|found| found["id"].as_str().is_some_and(|id| id.contains(&tag)))
             .collect();
-        assert_eq!(stored.len(), 3, "{stored:#?}");
+        assert_eq!(stored.len(), 5, "{stored:#?}");
         let id = format!("organizations/1/sources/2/findings/relocated-{tag}");
         let (status, record) = service.get(&format!("/v1/findings/scc/{id}"));
         assert_eq!(status, 200, "{record}");

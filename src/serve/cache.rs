@@ -30,6 +30,33 @@ pub enum Resolved {
 }
 
 impl Resolved {
+    /// Judges a finding against this image if that needs no prefix digest not yet computed:
+    /// `None` when it does (then [`Self::judge`], off the executor). Reads no layer, so an
+    /// async caller runs it in place instead of paying a thread hand-off per finding.
+    #[must_use]
+    pub fn judge_without_layers(
+        &self,
+        finding: &Finding,
+        image: &str,
+        allowlist: &Allowlist,
+    ) -> Option<evidence::FindingReport> {
+        match self {
+            Self::Refused(reason) => Some(evidence::FindingReport::unresolved(
+                finding,
+                Some(image.to_owned()),
+                reason,
+                allowlist,
+            )),
+            Self::Found { state, prefixes } => {
+                let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
+                state
+                    .missing_prefixes([finding], &known)
+                    .is_empty()
+                    .then(|| state.judge(finding, &known, allowlist))
+            }
+        }
+    }
+
     /// Judges a finding against this image. Blocking: a partial hash needs prefix digests,
     /// which read the image's layers.
     #[must_use]

@@ -509,19 +509,25 @@ async fn judge_one(state: &Arc<AppState>, finding: Finding) -> Result<AcceptedFi
                 ));
             }
             Ok(resolved) => {
-                let resolver = state.cache.resolver();
-                let allowlist = Arc::clone(&state.allowlist);
                 let label = query.label();
-                tokio::task::spawn_blocking(move || {
-                    resolved.judge(&resolver, &finding, Some(label), &allowlist)
-                })
-                .await
-                .map_err(|error| {
-                    Failure(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        format!("judging failed: {error}"),
-                    )
-                })?
+                if let Some(report) =
+                    resolved.judge_without_layers(&finding, &label, &state.allowlist)
+                {
+                    report
+                } else {
+                    let resolver = state.cache.resolver();
+                    let allowlist = Arc::clone(&state.allowlist);
+                    tokio::task::spawn_blocking(move || {
+                        resolved.judge(&resolver, &finding, Some(label), &allowlist)
+                    })
+                    .await
+                    .map_err(|error| {
+                        Failure(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            format!("judging failed: {error}"),
+                        )
+                    })?
+                }
             }
         },
     };
