@@ -125,6 +125,24 @@ pub struct ImageInfo {
     /// (format 2; absent when the config sets none, and in format 1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub search_path: Vec<String>,
+    /// The local engine the image was read from (`docker:` and `podman:` references) and
+    /// what it reports of the image; absent for every other source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<SourceEngine>,
+}
+
+/// A local engine an image was read from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceEngine {
+    /// `docker` or `podman`: the engine the reference named.
+    pub name: String,
+    /// The engine's image ID.
+    pub image_id: Sha256Digest,
+    /// `repository@sha256:…` digests the engine knows the image by; absent when it knows none
+    /// (an image built locally and never pushed or pulled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repo_digests: Vec<String>,
 }
 
 /// One layer of the image.
