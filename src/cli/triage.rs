@@ -62,9 +62,9 @@ pub(super) struct TriageArgs {
     /// binary is not the image's but never that it is: legitimate verdicts become unverifiable.
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
-    /// Offline: a local copy of the image (oci:DIR, oci-archive:FILE, docker-archive:FILE) to
-    /// read layers from for partially hashed findings. Only layers whose content digests
-    /// (diff_ids) are the signed manifest's are used.
+    /// Offline: a local copy of the image (oci:DIR, oci-archive:FILE, docker-archive:FILE,
+    /// docker:NAME, podman:NAME) to read layers from for partially hashed findings. Only layers
+    /// whose content digests (diff_ids) are the signed manifest's are used.
     #[arg(long, value_name = "REF")]
     layers_from: Option<String>,
     /// Known-good binaries: an allowlist (`{"entries":[{"sha256":…,"path":…}]}`) or an exelock

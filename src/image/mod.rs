@@ -564,6 +564,25 @@ mod tests {
     }
 
     #[test]
+    fn engine_prefixes_are_local_but_docker_scheme_is_a_registry() {
+        for local in ["docker:app", "podman:app:1", "docker-archive:-", "oci:dir"] {
+            assert!(is_local_reference(local), "{local}");
+        }
+        for registry in [
+            "docker://app",
+            "app",
+            "docker.io/library/app",
+            "podman.io/app",
+        ] {
+            assert!(!is_local_reference(registry), "{registry}");
+        }
+        assert!(reads_stdin("docker-archive:-"));
+        assert!(reads_stdin("oci-archive:-:latest"));
+        assert!(!reads_stdin("docker-archive:-file.tar"));
+        assert!(!reads_stdin("docker:-"));
+    }
+
+    #[test]
     fn path_ref_split_follows_skopeo() {
         assert_eq!(
             split_path_ref("dir/img:latest"),
