@@ -328,6 +328,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_engine_is_recorded_only_for_engine_images() {
+        let without: ImageInfo = serde_json::from_str(
+            r#"{"name":"oci:dir","indexDigest":null,"manifestDigest":null,"configDigest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","platform":"linux/amd64"}"#,
+        )
+        .unwrap();
+        assert_eq!(without.engine, None);
+        assert!(!serde_json::to_string(&without).unwrap().contains("engine"));
+        let with = ImageInfo {
+            engine: Some(SourceEngine {
+                name: "podman".into(),
+                image_id: without.config_digest,
+                repo_digests: Vec::new(),
+            }),
+            ..without
+        };
+        let text = serde_json::to_string(&with).unwrap();
+        assert!(
+            text.ends_with(r#""engine":{"name":"podman","imageId":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<ImageInfo>(&text).unwrap(), with);
+    }
+
+    #[test]
     fn non_utf8_paths_round_trip_through_path_bytes() {
         let raw = b"/usr/bin/caf\xe9";
         let (path, bytes) = path_fields(raw);
