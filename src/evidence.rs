@@ -147,7 +147,7 @@ pub enum Error {
     UnreadableAttestation(String),
     /// `--layers-from` names a registry image.
     #[error(
-        "--layers-from takes a local image (oci:DIR, oci-archive:FILE, docker-archive:FILE), not {reference}"
+        "--layers-from takes a local image (oci:DIR, oci-archive:FILE, docker-archive:FILE, docker:NAME, podman:NAME), not {reference}"
     )]
     LayersNotLocal {
         /// The reference.

@@ -656,6 +656,7 @@ mod tests {
                 config_digest: Sha256Digest::of(b"c"),
                 platform: "linux/amd64".into(),
                 search_path: Vec::new(),
+                engine: None,
             },
             layers: vec![],
             executables,

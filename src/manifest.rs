@@ -125,6 +125,24 @@ pub struct ImageInfo {
     /// (format 2; absent when the config sets none, and in format 1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub search_path: Vec<String>,
+    /// The local engine the image was read from (`docker:` and `podman:` references) and
+    /// what it reports of the image; absent for every other source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<SourceEngine>,
+}
+
+/// A local engine an image was read from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceEngine {
+    /// `docker` or `podman`: the engine the reference named.
+    pub name: String,
+    /// The engine's image ID.
+    pub image_id: Sha256Digest,
+    /// `repository@sha256:…` digests the engine knows the image by; absent when it knows none
+    /// (an image built locally and never pushed or pulled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repo_digests: Vec<String>,
 }
 
 /// One layer of the image.
@@ -308,6 +326,30 @@ mod octal_mode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_engine_is_recorded_only_for_engine_images() {
+        let without: ImageInfo = serde_json::from_str(
+            r#"{"name":"oci:dir","indexDigest":null,"manifestDigest":null,"configDigest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","platform":"linux/amd64"}"#,
+        )
+        .unwrap();
+        assert_eq!(without.engine, None);
+        assert!(!serde_json::to_string(&without).unwrap().contains("engine"));
+        let with = ImageInfo {
+            engine: Some(SourceEngine {
+                name: "podman".into(),
+                image_id: without.config_digest,
+                repo_digests: Vec::new(),
+            }),
+            ..without
+        };
+        let text = serde_json::to_string(&with).unwrap();
+        assert!(
+            text.ends_with(r#""engine":{"name":"podman","imageId":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<ImageInfo>(&text).unwrap(), with);
+    }
 
     #[test]
     fn non_utf8_paths_round_trip_through_path_bytes() {

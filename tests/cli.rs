@@ -11,6 +11,7 @@ mod attach;
 mod attest;
 mod cosign;
 mod deploy;
+mod engine;
 mod gate;
 mod keyless;
 mod output;

@@ -248,6 +248,7 @@ pub(crate) mod tests {
                 config_digest: Sha256Digest::of(b"config"),
                 platform: "linux/amd64".into(),
                 search_path: Vec::new(),
+                engine: None,
             },
             layers: vec![],
             executables: vec![Executable {

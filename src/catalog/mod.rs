@@ -34,6 +34,7 @@ use crate::image::layer::{LayerStream, VerifiedLayer};
 use crate::image::{self, ImageSource, ResolvedImage};
 use crate::manifest::{
     self, Executable, Hidden, ImageInfo, Kind, LayerInfo, Link, Manifest, PREDICATE_TYPE,
+    SourceEngine,
 };
 use crate::pkgdb;
 
@@ -1126,6 +1127,11 @@ pub fn scan(
                 config_digest: image.config_digest,
                 platform: image.platform.to_string(),
                 search_path: image.search_path.clone(),
+                engine: image.engine.as_ref().map(|engine| SourceEngine {
+                    name: engine.engine.code().to_owned(),
+                    image_id: engine.image_id,
+                    repo_digests: engine.repo_digests.clone(),
+                }),
             },
             layers,
             executables,

@@ -353,6 +353,7 @@ mod tests {
             platform: Platform::default_platform(),
             search_path: Vec::new(),
             layers: descriptors,
+            engine: None,
         };
         (memory, resolved)
     }

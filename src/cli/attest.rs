@@ -328,6 +328,10 @@ pub(super) struct AttestRequest<'a> {
     pub(super) manifest_file: Option<&'a Path>,
     /// Manifests already scanned by the caller.
     pub(super) manifests_in_hand: Option<&'a [Manifest]>,
+    /// Whether the manifests in hand were scanned from `reference` in this run (not read from
+    /// a file), so they need not be checked against a second resolution: a stream (stdin)
+    /// cannot be read twice, and an engine would export the image again.
+    pub(super) in_hand_scanned_now: bool,
     /// Which platforms.
     pub(super) selection: &'a PlatformSelection,
     /// How to reach the registry.
@@ -347,6 +351,7 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
         signing,
         manifest_file,
         manifests_in_hand,
+        in_hand_scanned_now,
         selection,
         registry,
         push,
@@ -359,16 +364,26 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
         );
     }
     let signer = signer_of(signing)?;
-    let manifests: Vec<Manifest> = match (manifest_file, manifests_in_hand) {
-        (Some(path), _) => vec![read_manifest_file(path)?],
-        (None, Some(manifests)) => manifests.to_vec(),
-        (None, None) => scan_reference(reference, selection, registry, 0, quiet)?,
+    let (manifests, scanned_now): (Vec<Manifest>, bool) = match (manifest_file, manifests_in_hand) {
+        (Some(path), _) => (vec![read_manifest_file(path)?], false),
+        (None, Some(manifests)) => (manifests.to_vec(), in_hand_scanned_now),
+        (None, None) => (
+            scan_reference(reference, selection, registry, 0, quiet)?,
+            true,
+        ),
     };
     // Nothing is signed for a digest this run did not resolve: a manifest file (or a manifest
     // handed in) must describe exactly an image the reference resolves to now.
-    let resolution = image::open(reference, registry)?.resolve(selection)?;
-    for manifest in &manifests {
-        check_resolves_to(manifest, reference, &resolution.images)?;
+    if !scanned_now {
+        if image::reads_stdin(reference) {
+            bail!(
+                "{reference} is read from stdin, so a manifest file cannot be checked against it; scan and attest in one run"
+            );
+        }
+        let resolution = image::open(reference, registry)?.resolve(selection)?;
+        for manifest in &manifests {
+            check_resolves_to(manifest, reference, &resolution.images)?;
+        }
     }
     let name = subject_name(reference);
     let store = if push {
@@ -464,12 +479,13 @@ pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
         Some(platform) => PlatformSelection::Only(platform.clone()),
         None => PlatformSelection::All,
     };
-    let registry = args.registry.settings()?;
+    let registry = args.registry.settings_for(&[&args.image])?;
     let (attested, _) = attest_image(&AttestRequest {
         reference: &args.image,
         signing: &args.signing,
         manifest_file: args.manifest.as_deref(),
         manifests_in_hand: None,
+        in_hand_scanned_now: false,
         selection: &selection,
         registry: &registry,
         push: args.push,

@@ -59,7 +59,12 @@ Image references:\n  \
 REGISTRY/REPO[:TAG][@DIGEST]  a registry image (docker:// optional; `alpine` is docker.io/library/alpine:latest)\n  \
 oci:PATH[:REF]                an OCI image layout directory (REF picks an index.json entry)\n  \
 oci-archive:FILE[:REF]        the same, as a tar file\n  \
-docker-archive:FILE           `docker save` output (legacy or Docker >= 25 layout)\n\n\
+docker-archive:FILE           `docker save` output (legacy or Docker >= 25 layout)\n  \
+docker-archive:- / oci-archive:-  the same, read from stdin (`docker save app | exelock scan docker-archive:-`)\n  \
+docker:NAME[:TAG|@DIGEST]     an image of the local Docker engine (DOCKER_HOST, else /var/run/docker.sock)\n  \
+podman:NAME[:TAG|@DIGEST]     an image of the local podman service (DOCKER_HOST, else $XDG_RUNTIME_DIR/podman/podman.sock, then /run/podman/podman.sock)\n\n\
+A bare name is always a registry image: `exelock scan app` asks Docker Hub even when the local engine has `app`;\n\
+write `docker:app` or `podman:app` to read the engine's copy.\n\n\
 Exit codes: 0 ok, 1 policy or verdict failure, 2 usage or input error."
 )]
 struct Cli {
@@ -71,7 +76,7 @@ struct Cli {
 enum Command {
     /// Scan an image and print its executable manifest.
     #[command(
-        after_help = "Examples:\n  exelock scan oci:testdata/images/demo\n  exelock scan oci-archive:image.tar --format json -o manifest.json\n  exelock scan docker-archive:saved.tar --format table\n  exelock scan oci:layout:latest --all-platforms -o manifests.json\n  exelock scan ghcr.io/org/app@sha256:… --platform linux/arm64\n  echo \"$TOKEN\" | exelock scan registry.example/app:v1 --username ci --password-stdin"
+        after_help = "Image references: REGISTRY/REPO[:TAG][@DIGEST] (docker:// optional), oci:PATH[:REF], oci-archive:FILE[:REF],\ndocker-archive:FILE, docker-archive:- and oci-archive:- (stdin), docker:NAME[:TAG|@DIGEST] and podman:NAME[:TAG|@DIGEST]\n(the local engine, through its API socket: DOCKER_HOST, else the engine's default socket).\nA bare name is always a registry image, never the local engine's: `exelock scan app` asks Docker Hub; write docker:app\nor podman:app for the image `docker build -t app .` made.\n\nExamples:\n  exelock scan oci:testdata/images/demo\n  exelock scan docker:app:latest\n  docker save app | exelock scan docker-archive:-\n  exelock scan oci-archive:image.tar --format json -o manifest.json\n  exelock scan docker-archive:saved.tar --format table\n  exelock scan oci:layout:latest --all-platforms -o manifests.json\n  exelock scan ghcr.io/org/app@sha256:… --platform linux/arm64\n  echo \"$TOKEN\" | exelock scan registry.example/app:v1 --username ci --password-stdin"
     )]
     Scan(ScanArgs),
     /// Compare the executables of two images or manifest files: added, removed, changed, moved;
@@ -204,7 +209,7 @@ enum ScanFormat {
 #[derive(Args, Debug)]
 struct ScanArgs {
     #[arg(
-        help = "The image: REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE"
+        help = "The image: REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF], docker-archive:FILE, docker-archive:- (stdin), docker:NAME or podman:NAME (the local engine; a bare name is a registry image)"
     )]
     image: String,
     /// Output format; defaults to `table` on a terminal and `json` otherwise or with -o.
@@ -251,6 +256,26 @@ struct RegistryArgs {
 impl RegistryArgs {
     /// Resolves flags and environment into settings; reads stdin for --password-stdin.
     fn settings(&self) -> Result<RegistrySettings> {
+        self.settings_for(&[])
+    }
+
+    /// [`RegistryArgs::settings`], refusing two readers of stdin among `images` and
+    /// --password-stdin.
+    fn settings_for(&self, images: &[&str]) -> Result<RegistrySettings> {
+        if self.password_stdin
+            && let Some(image) = images.iter().find(|image| image::reads_stdin(image))
+        {
+            anyhow::bail!(
+                "--password-stdin and {image} both read stdin; pass the password in EXELOCK_REGISTRY_PASSWORD instead"
+            );
+        }
+        if let [first, second, ..] = images
+            .iter()
+            .filter(|image| image::reads_stdin(image))
+            .collect::<Vec<_>>()[..]
+        {
+            anyhow::bail!("{first} and {second} both read stdin, which can be read only once");
+        }
         let password = if self.password_stdin {
             let mut line = String::new();
             std::io::stdin()
@@ -274,6 +299,10 @@ impl RegistryArgs {
             insecure_registries: self.insecure_registries.clone(),
             ca_files: self.ca_files.clone(),
             docker_config_dir,
+            engines: image::engine::EngineSettings {
+                docker_host: std::env::var("DOCKER_HOST").ok(),
+                xdg_runtime_dir: std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+            },
             ..RegistrySettings::new()
         })
     }
@@ -443,7 +472,7 @@ fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
     let manifests = scan_reference(
         &args.image,
         &selection,
-        &args.registry.settings()?,
+        &args.registry.settings_for(&[&args.image])?,
         args.threads,
         args.quiet,
     )?;
@@ -485,7 +514,7 @@ fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
 
 fn run_diff(args: &DiffArgs) -> Result<ExitStatus> {
     let selection = selection_of(args.platform.as_ref(), false);
-    let registry = args.registry.settings()?;
+    let registry = args.registry.settings_for(&[&args.a, &args.b])?;
     let a = manifest_of(&args.a, &selection, &registry, args.quiet)?;
     let b = manifest_of(&args.b, &selection, &registry, args.quiet)?;
     let changes = crate::diff::diff(&a, &b);
@@ -530,7 +559,9 @@ fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
     let policy_name = args.policy.display().to_string();
     let policy = crate::policy::Policy::parse(&policy_text, &policy_name)?;
     let policy_dir = args.policy.parent().unwrap_or(Path::new("."));
-    let registry = args.registry.settings()?;
+    let mut images = vec![args.image.as_str()];
+    images.extend(args.baseline.as_deref());
+    let registry = args.registry.settings_for(&images)?;
     let selection = selection_of(args.platform.as_ref(), false);
     let manifest = match &args.manifest {
         Some(path) => read_manifest_file(path)?,
@@ -783,6 +814,7 @@ fn gate_attestation(
             signing: &args.signing,
             manifest_file: None,
             manifests_in_hand: Some(std::slice::from_ref(manifest)),
+            in_hand_scanned_now: args.manifest.is_none(),
             selection,
             registry,
             push: args.push,

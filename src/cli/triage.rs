@@ -22,6 +22,7 @@ use crate::evidence::{
     Resolver,
 };
 use crate::finding::{self, Finding, InputFormat};
+use crate::image;
 use crate::triage::{self, Allowlist};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -61,9 +62,9 @@ pub(super) struct TriageArgs {
     /// binary is not the image's but never that it is: legitimate verdicts become unverifiable.
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
-    /// Offline: a local copy of the image (oci:DIR, oci-archive:FILE, docker-archive:FILE) to
-    /// read layers from for partially hashed findings. Only layers whose content digests
-    /// (diff_ids) are the signed manifest's are used.
+    /// Offline: a local copy of the image (oci:DIR, oci-archive:FILE, docker-archive:FILE,
+    /// docker:NAME, podman:NAME) to read layers from for partially hashed findings. Only layers
+    /// whose content digests (diff_ids) are the signed manifest's are used.
     #[arg(long, value_name = "REF")]
     layers_from: Option<String>,
     /// Known-good binaries: an allowlist (`{"entries":[{"sha256":…,"path":…}]}`) or an exelock
@@ -276,7 +277,19 @@ pub(super) fn read_allowlists(paths: &[PathBuf]) -> Result<Allowlist> {
 }
 
 pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
-    let registry = args.registry.settings()?;
+    let findings_from_stdin = (args.path.is_none() && args.files.is_empty())
+        || args.files.iter().any(|file| file.as_os_str() == "-");
+    if let Some(layers) = args
+        .layers_from
+        .as_deref()
+        .filter(|layers| image::reads_stdin(layers))
+        && findings_from_stdin
+    {
+        bail!("--layers-from {layers} and the findings both read stdin; name a finding file");
+    }
+    let registry = args
+        .registry
+        .settings_for(&args.layers_from.as_deref().into_iter().collect::<Vec<_>>())?;
     let trust = args.trust.trust()?;
     let allowlist = read_allowlists(&args.allowlist)?;
     let local_layers = match &args.layers_from {

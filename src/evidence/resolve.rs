@@ -28,8 +28,9 @@ pub enum Offline {
     ManifestFile(PathBuf),
 }
 
-/// A local copy of an image (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`) whose
-/// layers stand in for a signed manifest's when their content digests are its diff_ids.
+/// A local copy of an image (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`, an image
+/// of a local engine) whose layers stand in for a signed manifest's when their content
+/// digests are its diff_ids.
 #[derive(Clone)]
 pub struct LocalLayers {
     source: Arc<dyn ImageSource>,

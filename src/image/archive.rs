@@ -4,6 +4,10 @@
 //!
 //! Written by hand because the `tar` crate reads strictly sequentially; we use its
 //! `entries_with_seek` for the index pass and plain `Seek` + `Take` afterwards.
+//!
+//! An archive that arrives as a stream (stdin, a local engine's export) is first copied into a
+//! private temporary file ([`TarIndex::spool`]), removed when the index is dropped: the
+//! documents saying which member is what come after the blobs they describe.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -24,7 +28,11 @@ struct Member {
 pub struct TarIndex {
     image: String,
     path: PathBuf,
+    /// How messages name the archive: its path, or where a spooled stream came from.
+    label: String,
     members: HashMap<String, Member>,
+    /// The temporary file a stream was spooled into; removed with the index.
+    _spool: Option<tempfile::TempPath>,
 }
 
 /// Normalises a member name: no leading `./` or `/`, no empty or `.` components.
@@ -48,6 +56,46 @@ impl TarIndex {
     /// # Errors
     /// An unreadable file, or one that is not an uncompressed tar.
     pub fn open(image: &str, path: &Path) -> Result<Self, Error> {
+        Self::index_file(image, path, path.display().to_string())
+    }
+
+    /// Copies a stream (`source` names it in messages: `stdin`, an engine's export) into a
+    /// private temporary file, then indexes that. Memory use does not grow with the archive.
+    ///
+    /// # Errors
+    /// A stream that breaks off, a full disk, or what [`TarIndex::open`] rejects.
+    pub fn spool(image: &str, source: &str, mut stream: impl Read) -> Result<Self, Error> {
+        let mut spool = tempfile::Builder::new()
+            .prefix(".exelock-spool-")
+            .tempfile()
+            .map_err(|error| Error::Io {
+                image: image.to_owned(),
+                path: std::env::temp_dir(),
+                source: error,
+            })?;
+        {
+            let mut writer = std::io::BufWriter::with_capacity(256 << 10, spool.as_file_mut());
+            std::io::copy(&mut stream, &mut writer)
+                .and_then(|_| std::io::Write::flush(&mut writer))
+                .map_err(|error| Error::Io {
+                    image: image.to_owned(),
+                    path: PathBuf::from(format!("<{source}>")),
+                    source: error,
+                })?;
+        }
+        let path = spool.into_temp_path();
+        let mut index = Self::index_file(image, &path, source.to_owned())?;
+        index._spool = Some(path);
+        Ok(index)
+    }
+
+    /// How messages name the archive.
+    #[must_use]
+    pub fn describe(&self) -> &str {
+        &self.label
+    }
+
+    fn index_file(image: &str, path: &Path, label: String) -> Result<Self, Error> {
         let io_error = |source| Error::Io {
             image: image.to_owned(),
             path: path.to_owned(),
@@ -55,7 +103,7 @@ impl TarIndex {
         };
         let not_tar = |problem: String| Error::Invalid {
             image: image.to_owned(),
-            problem: format!("{}: {problem}", path.display()),
+            problem: format!("{label}: {problem}"),
         };
         let mut file = fs_err::File::open(path).map_err(io_error)?;
         let mut magic = [0u8; 4];
@@ -126,10 +174,24 @@ impl TarIndex {
         if members.is_empty() {
             return Err(not_tar("is empty or not a tar archive".into()));
         }
+        // The index pass seeks past member data, so a cut-off archive shows only here.
+        let length = fs_err::metadata(path).map_err(io_error)?.len();
+        if let Some((name, member)) = members
+            .iter()
+            .filter(|(_, member)| member.offset + member.size > length)
+            .min_by_key(|(_, member)| member.offset)
+        {
+            return Err(not_tar(format!(
+                "is truncated: member {name} needs {} bytes but the archive ends after {length}",
+                member.offset + member.size
+            )));
+        }
         Ok(Self {
             image: image.to_owned(),
             path: path.to_owned(),
+            label,
             members,
+            _spool: None,
         })
     }
 
@@ -174,7 +236,7 @@ impl TarIndex {
     pub fn read_member(&self, name: &str, limit: u64) -> Result<Vec<u8>, Error> {
         let reader = self.open_member(name)?.ok_or_else(|| Error::Invalid {
             image: self.image.clone(),
-            problem: format!("{} has no member {name}", self.path.display()),
+            problem: format!("{} has no member {name}", self.label),
         })?;
         let mut bytes = Vec::new();
         reader

@@ -31,6 +31,19 @@ struct LegacyEntry {
 pub fn open(reference: &str, rest: &Path) -> Result<Box<dyn ImageSource>, Error> {
     let (path, tag) = split_archive_tag(rest);
     let index = TarIndex::open(reference, &path)?;
+    open_index(reference, index, tag)
+}
+
+/// Reads an indexed `docker save` archive; `tag` (`repo:tag`) picks an image of a multi-image
+/// legacy archive.
+///
+/// # Errors
+/// A malformed archive.
+pub fn open_index(
+    reference: &str,
+    index: TarIndex,
+    tag: Option<String>,
+) -> Result<Box<dyn ImageSource>, Error> {
     if index.contains("index.json") && index.contains("oci-layout") && tag.is_none() {
         return Ok(Box::new(OciSource::new(
             reference.to_owned(),
@@ -43,7 +56,7 @@ pub fn open(reference: &str, rest: &Path) -> Result<Box<dyn ImageSource>, Error>
             image: reference.to_owned(),
             problem: format!(
                 "{} has neither manifest.json nor an OCI layout: not a docker save archive",
-                path.display()
+                index.describe()
             ),
         });
     }
@@ -181,6 +194,7 @@ impl ImageSource for LegacyArchive {
                 platform,
                 search_path: config.search_path(),
                 layers,
+                engine: None,
             }],
             notes: Vec::new(),
         })

@@ -7,7 +7,10 @@
 //! of tar entries or executables, and prints nothing.
 //!
 //! Transports follow skopeo's spelling: `oci:PATH[:REF]`, `oci-archive:FILE[:REF]`,
-//! `docker-archive:FILE`, and registry references with or without `docker://`.
+//! `docker-archive:FILE`, and registry references with or without `docker://`. An archive
+//! named `-` is read from stdin (spooled to a private temporary file: archives need random
+//! access). `docker:NAME` and `podman:NAME` read a local engine's image ([`engine`]); a bare
+//! name is always a registry reference, never looked up in an engine.
 
 use std::fmt;
 use std::io::Read;
@@ -17,6 +20,7 @@ use crate::digest::Sha256Digest;
 
 pub mod archive;
 pub mod docker;
+pub mod engine;
 pub mod layer;
 pub mod oci;
 pub mod registry;
@@ -26,9 +30,53 @@ pub mod registry;
 pub enum Error {
     /// The reference names no transport this build understands.
     #[error(
-        "unsupported image reference {0}: use REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF] or docker-archive:FILE"
+        "unsupported image reference {0}: use REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF], docker-archive:FILE (- for stdin), or docker:NAME / podman:NAME for an image of a local engine (a bare name is always a registry image)"
     )]
     UnsupportedReference(String),
+    /// No socket of a local engine exists where one was looked for.
+    #[error("{image}: no {engine} engine socket at {tried} ({hint})")]
+    EngineSocketMissing {
+        /// The image.
+        image: String,
+        /// `docker` or `podman`.
+        engine: &'static str,
+        /// The socket paths tried.
+        tried: String,
+        /// Where the path came from and what to do.
+        hint: String,
+    },
+    /// `DOCKER_HOST` is not a form this build can reach.
+    #[error("DOCKER_HOST {value:?} is not usable: {problem}")]
+    InvalidEngineHost {
+        /// The value.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The engine answered 404: it has no such image.
+    #[error("{image}: the {engine} engine at {endpoint} has no such image ({message})")]
+    EngineImageNotFound {
+        /// The image.
+        image: String,
+        /// `docker` or `podman`.
+        engine: &'static str,
+        /// The endpoint asked.
+        endpoint: String,
+        /// The engine's message.
+        message: String,
+    },
+    /// A request to a local engine failed (connection, an error answer, a broken stream).
+    #[error("{image}: {operation} through {endpoint} failed: {message}")]
+    EngineRequest {
+        /// The image.
+        image: String,
+        /// The endpoint asked.
+        endpoint: String,
+        /// What was being done.
+        operation: String,
+        /// The engine's message, or the transport error.
+        message: String,
+    },
     /// A file of the image could not be read.
     #[error("{image}: cannot read {path}")]
     Io {
@@ -365,6 +413,8 @@ pub struct ResolvedImage {
     pub search_path: Vec<String>,
     /// Bottom layer first.
     pub layers: Vec<LayerDescriptor>,
+    /// The local engine the image was read from and what it reports of it.
+    pub engine: Option<engine::EngineImage>,
 }
 
 /// What resolving a reference produced.
@@ -394,13 +444,44 @@ pub trait ImageSource: Send + Sync {
     fn open_layer(&self, layer: &LayerDescriptor) -> Result<Box<dyn Read + Send + '_>, Error>;
 }
 
-/// Whether a reference names a local image (a layout or an archive) rather than a registry one.
+/// Whether a reference names a local image (a layout, an archive, an image of a local engine)
+/// rather than a registry one. `docker://…` is a registry reference; `docker:NAME` is not.
 #[must_use]
 pub fn is_local_reference(reference: &str) -> bool {
-    ["oci:", "oci-archive:", "docker-archive:"]
-        .iter()
-        .any(|prefix| reference.starts_with(prefix))
+    engine_reference(reference).is_some()
+        || ["oci:", "oci-archive:", "docker-archive:"]
+            .iter()
+            .any(|prefix| reference.starts_with(prefix))
 }
+
+/// Whether reading the reference reads stdin (`docker-archive:-`, `oci-archive:-[:REF]`).
+#[must_use]
+pub fn reads_stdin(reference: &str) -> bool {
+    reference
+        .strip_prefix("docker-archive:")
+        .is_some_and(|rest| rest == "-")
+        || reference
+            .strip_prefix("oci-archive:")
+            .is_some_and(|rest| split_path_ref(rest).0 == "-")
+}
+
+/// `docker:NAME` / `podman:NAME` → the engine and the name; `docker://…` is not one.
+fn engine_reference(reference: &str) -> Option<(engine::EngineKind, &str)> {
+    if reference.starts_with("docker://") {
+        return None;
+    }
+    reference
+        .strip_prefix("docker:")
+        .map(|name| (engine::EngineKind::Docker, name))
+        .or_else(|| {
+            reference
+                .strip_prefix("podman:")
+                .map(|name| (engine::EngineKind::Podman, name))
+        })
+}
+
+/// What stdin is called in messages.
+const STDIN: &str = "stdin";
 
 /// Opens the image a reference names; anything without a local transport prefix is a
 /// registry reference.
@@ -419,14 +500,29 @@ pub fn open(
             tag,
         )));
     }
+    if let Some((kind, name)) = engine_reference(reference) {
+        return engine::open(reference, kind, name, &registry_settings.engines);
+    }
     if let Some(rest) = reference.strip_prefix("oci-archive:") {
         let (path, tag) = split_path_ref(rest);
-        let store = archive::TarBlobs::open(reference, path.as_ref())?;
+        let store = if path == "-" {
+            archive::TarBlobs::from_index(archive::TarIndex::spool(
+                reference,
+                STDIN,
+                std::io::stdin().lock(),
+            )?)
+        } else {
+            archive::TarBlobs::open(reference, path.as_ref())?
+        };
         return Ok(Box::new(oci::OciSource::new(
             reference.to_owned(),
             store,
             tag,
         )));
+    }
+    if reference == "docker-archive:-" {
+        let index = archive::TarIndex::spool(reference, STDIN, std::io::stdin().lock())?;
+        return docker::open_index(reference, index, None);
     }
     if let Some(rest) = reference.strip_prefix("docker-archive:") {
         // A trailing `:repo:tag` selects an image of a multi-image archive; keep the path whole
@@ -465,6 +561,25 @@ mod tests {
         assert_eq!(offered.to_string(), "linux/arm64/v8");
         assert!("linux".parse::<Platform>().is_err());
         assert!("linux//v8".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn engine_prefixes_are_local_but_docker_scheme_is_a_registry() {
+        for local in ["docker:app", "podman:app:1", "docker-archive:-", "oci:dir"] {
+            assert!(is_local_reference(local), "{local}");
+        }
+        for registry in [
+            "docker://app",
+            "app",
+            "docker.io/library/app",
+            "podman.io/app",
+        ] {
+            assert!(!is_local_reference(registry), "{registry}");
+        }
+        assert!(reads_stdin("docker-archive:-"));
+        assert!(reads_stdin("oci-archive:-:latest"));
+        assert!(!reads_stdin("docker-archive:-file.tar"));
+        assert!(!reads_stdin("docker:-"));
     }
 
     #[test]

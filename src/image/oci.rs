@@ -603,5 +603,6 @@ fn resolve_manifest(
         platform: config.platform(),
         search_path: config.search_path(),
         layers,
+        engine: None,
     })
 }

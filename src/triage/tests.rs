@@ -32,6 +32,7 @@ fn manifest_for(platform: &str, executables: Vec<Executable>) -> Manifest {
             config_digest: Sha256Digest::of(b"config"),
             platform: platform.into(),
             search_path: Vec::new(),
+            engine: None,
         },
         layers: vec![LayerInfo {
             digest: Sha256Digest::of(b"layer"),

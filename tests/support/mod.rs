@@ -4,8 +4,11 @@
 //! reverse proxy ([`faults::FaultProxy`]) to put in front of it, and local Sigstore services
 //! (Fulcio, Rekor v1 and v2, a TSA: [`sigstore_services::SigstoreServices`]) for keyless signing.
 //!
+//! A podman service speaking the Docker Engine API ([`podman::Podman`]), one per test
+//! process, with fixtures loaded.
+//!
 //! Needs on PATH: `docker-registry`, `skopeo`, `htpasswd` (apache2-utils),
-//! `openssl`, `sh`.
+//! `openssl`, `sh`, `podman`.
 
 // Not every test binary uses every helper.
 #![allow(dead_code)]
@@ -13,6 +16,7 @@
 pub mod faults;
 pub mod fixtures;
 pub mod http;
+pub mod podman;
 pub mod registry;
 pub mod rootfs;
 pub mod sigstore_services;

@@ -56,6 +56,9 @@ pub struct RegistrySettings {
     pub max_attempts: u32,
     /// Backoff before the first retry; doubled at each further retry.
     pub retry_backoff: Duration,
+    /// Where the local engines listen, for `docker:` and `podman:` references: the settings
+    /// every image source is opened with travel together.
+    pub engines: super::engine::EngineSettings,
 }
 
 impl fmt::Debug for RegistrySettings {
