@@ -21,6 +21,7 @@ mod registry;
 mod scan;
 mod serve;
 mod serve_store;
+mod shell;
 mod sigstore_vectors;
 mod support;
 mod triage;
