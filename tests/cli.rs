@@ -7,6 +7,7 @@
     clippy::print_stderr
 )]
 
+mod action;
 mod attach;
 mod attest;
 mod cosign;

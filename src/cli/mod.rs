@@ -639,8 +639,17 @@ fn run_gate(args: &GateArgs, color: ColorWhen) -> Result<ExitStatus> {
         },
     );
     let manifest_digest = crate::digest::Sha256Digest::of(&manifest.to_json()?).to_string();
+    // manifest-digest is the executable manifest's own sha256 (what an attestation's predicate
+    // hashes to); image-digest the platform image manifest that was gated (the subject).
+    let image_digest = manifest
+        .image
+        .manifest_digest
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let outputs = [
         ("manifest-digest", manifest_digest),
+        ("image-digest", image_digest),
         ("attestation-digest", attestation_digest),
         ("verdict", report.verdict.to_owned()),
     ];
