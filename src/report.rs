@@ -245,6 +245,14 @@ pub fn text(report: &GateReport) -> String {
             skipped.rule, skipped.reason
         );
     }
+    let _ = writeln!(
+        out,
+        "image digest: {}",
+        report
+            .manifest_digest
+            .as_deref()
+            .unwrap_or("none (a legacy docker archive names no manifest)")
+    );
     let _ = writeln!(out, "attestation: {}", report.attestation);
     let denied = report
         .violations

@@ -7,6 +7,7 @@
     clippy::print_stderr
 )]
 
+mod action;
 mod attach;
 mod attest;
 mod cosign;
@@ -22,6 +23,7 @@ mod registry;
 mod scan;
 mod serve;
 mod serve_store;
+mod shell;
 mod sigstore_vectors;
 mod support;
 mod triage;

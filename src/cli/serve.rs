@@ -44,9 +44,9 @@ pub(super) const READ_TOKEN_VARIABLE: &str = "EXELOCK_READ_TOKEN";
 /// The environment variable holding the alert webhook's URL (Slack's carry their secret in the path).
 pub(super) const WEBHOOK_URL_VARIABLE: &str = "EXELOCK_WEBHOOK_URL";
 
-/// `exelock serve`'s after-help: what each source needs, the endpoints, the environment, examples.
-pub(super) const SERVE_AFTER_HELP: &str = "\
-Sources: each is on once its authentication is configured; until then it answers 404 \"not enabled\".
+/// `exelock serve`'s after-help: what each source needs, the endpoints, the environment, examples
+/// (`$ ` lines are run by the test suite from the repository root; `# exit N` states the exit code).
+pub(super) const SERVE_AFTER_HELP: &str = r#"Sources: each is on once its authentication is configured; until then it answers 404 "not enabled".
   POST /v1/scc        SCC notifications through a Pub/Sub push subscription with authentication:
                       --scc-audience (the subscription's --push-auth-token-audience) and
                       --scc-service-account (its --push-auth-service-account). Wrapped and
@@ -56,7 +56,7 @@ Sources: each is on once its authentication is configured; until then it answers
                       --guardduty-api-key-header) or Basic (--guardduty-basic-file or
                       EXELOCK_GUARDDUTY_BASIC, `user:password`).
   POST /v1/falco      Falcosidekick's webhook output: a bearer token (--falco-token-file or
-                      EXELOCK_FALCO_TOKEN, sent as customheaders \"Authorization:Bearer …\") and/or
+                      EXELOCK_FALCO_TOKEN, sent as customheaders "Authorization:Bearer …") and/or
                       mutual TLS (--tls-client-ca, with --tls-cert and --tls-key).
   POST /v1/findings   any format `triage` reads: --findings-token-file or EXELOCK_FINDINGS_TOKEN.
 Reading (bearer --read-token-file or EXELOCK_READ_TOKEN):
@@ -76,17 +76,21 @@ fetch where an attacker points it. SIGTERM stops accepting, finishes requests in
 --drain-seconds, then exits. Database migrations run at start. The full guide is docs/serve.md.
 
 Examples:
-  echo \"$(openssl rand -hex 32)\" > findings.token
+  $ exelock serve --check-config --allow-registry ghcr.io --key testdata/attest/keys/openssl_p256.pub
+  $ exelock serve --check-config --allow-registry ghcr.io   # exit 2: nothing to judge against
+
+Running:
+  echo "$(openssl rand -hex 32)" > findings.token
   exelock serve --allow-registry ghcr.io --key cosign.pub --findings-token-file findings.token
-  EXELOCK_FALCO_TOKEN=… exelock serve --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key \\
+  EXELOCK_FALCO_TOKEN=… exelock serve --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key \
       --allow-registry registry.example --key cosign.pub --read-token-file read.token
-  exelock serve --listen 0.0.0.0:8080 --db postgres://exelock@db.internal/exelock \\
-      --allow-registry europe-docker.pkg.dev --allowlist allowlist.json \\
-      --certificate-identity https://github.com/acme/app/.github/workflows/image.yml@refs/heads/main \\
-      --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
-      --scc-audience https://exelock.example/v1/scc \\
+  exelock serve --listen 0.0.0.0:8080 --db postgres://exelock@db.internal/exelock \
+      --allow-registry europe-docker.pkg.dev --allowlist allowlist.json \
+      --certificate-identity https://github.com/acme/app/.github/workflows/image.yml@refs/heads/main \
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+      --scc-audience https://exelock.example/v1/scc \
       --scc-service-account scc-push@acme-security.iam.gserviceaccount.com
-  exelock gate ghcr.io/acme/app@sha256:… --bake https://exelock.example/v1/bake/ghcr.io/acme/app";
+  exelock gate ghcr.io/acme/app@sha256:… --bake https://exelock.example/v1/bake/ghcr.io/acme/app"#;
 
 /// `exelock serve`: every flag and environment variable, as given. The service's settings are
 /// built from this; no field is interpreted here.
@@ -140,6 +144,10 @@ pub(super) struct ServeArgs {
     /// below the platform's grace period).
     #[arg(long, value_name = "N", default_value_t = 25, help_heading = "Service")]
     pub(super) drain_seconds: u64,
+    /// Check the configuration (flags, keys, trusted root, secrets, allowlists) and exit
+    /// without opening the database or listening: 0 when it would start, 2 when not.
+    #[arg(long, help_heading = "Service")]
+    pub(super) check_config: bool,
     /// Post findings that need action to this Slack-compatible webhook ({"text": …}), read from
     /// FILE (or the URL itself in EXELOCK_WEBHOOK_URL). They always go to stdout as JSON lines.
     #[arg(long, value_name = "FILE", help_heading = "Service")]
@@ -403,6 +411,13 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
 /// Runs the service until SIGTERM or Ctrl-C.
 pub(super) fn run_serve(args: &ServeArgs) -> Result<ExitStatus> {
     let settings = settings(args)?;
+    if args.check_config {
+        println!(
+            "exelock serve: configuration ok (would listen on {})",
+            settings.listen
+        );
+        return Ok(ExitStatus::Success);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

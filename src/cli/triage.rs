@@ -35,6 +35,33 @@ pub(super) enum TriageFormat {
     Jsonl,
 }
 
+/// `exelock triage`'s help after the options (`$ ` lines are run by the test suite from the
+/// repository root; `# exit N` states a non-zero exit code). testdata/examples/demo.bundle.json
+/// attests testdata/images/demo, whose digest the examples name under a registry repository: a
+/// bundle is tied to an image by digest, offline.
+pub(super) const TRIAGE_AFTER_HELP: &str = r"Verdicts: unchanged, relocated, allowlisted (legitimate: rebuild or nothing to do); modified, foreign
+(contain); fileless (contain and investigate); unverifiable (exelock cannot prove either way: it says what
+is missing). Exit codes: 0 every binary legitimate or benign, 1 any needs containment or investigation,
+2 usage or input error (malformed findings are reported and the rest still judged).
+
+Examples:
+  $ exelock triage --path /bin/busybox --sha256 b40c9612ceb20de779263a7f44814cf4d64416c9c7d75ba1bf1d833362aced50 \
+      --image registry.example/demo@sha256:5a95a69e6f29c81410312fe91ce4f629133e8a47afce25c743b74d3f28ecdddf \
+      --bundle testdata/examples/demo.bundle.json --key testdata/attest/keys/openssl_p256.pub \
+      --emit-bake /tmp/exelock-example-bake.json
+  $ exelock triage --path /usr/local/bin/miner --sha256 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 \
+      --image registry.example/demo@sha256:5a95a69e6f29c81410312fe91ce4f629133e8a47afce25c743b74d3f28ecdddf \
+      --bundle testdata/examples/demo.bundle.json --key testdata/attest/keys/openssl_p256.pub \
+      --format jsonl   # exit 1: foreign, contain it
+  $ exelock triage testdata/examples/falco-added-binary.json --bundle testdata/examples/demo.bundle.json \
+      --key testdata/attest/keys/openssl_p256.pub   # exit 1: Falco sends no hash, so unverifiable
+  $ exelock triage - --bundle testdata/examples/demo.bundle.json --key testdata/attest/keys/openssl_p256.pub \
+      --format json < testdata/examples/falco-added-binary.json   # exit 1
+
+With a registry:
+  gcloud scc findings list ORG --format=json | exelock triage - --key cosign.pub --format jsonl
+  exelock triage findings.jsonl --key cosign.pub --emit-bake exelock-bake.json";
+
 #[derive(Args, Debug)]
 pub(super) struct TriageArgs {
     /// Finding files (a JSON document, a JSON array, or JSON lines); `-` or nothing reads stdin.
@@ -118,7 +145,8 @@ struct Output {
     format: TriageFormat,
     /// Buffered: a report per line would otherwise be a write per finding; flushed after each
     /// batch, so a person watching sees results as batches finish.
-    stdout: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    /// Styles pass for text as `--color` resolves; JSON passes through untouched.
+    stdout: std::io::BufWriter<anstream::AutoStream<std::io::StdoutLock<'static>>>,
     written: usize,
 }
 
@@ -126,8 +154,10 @@ impl Output {
     fn write(&mut self, finding: &Finding, report: &FindingReport) -> Result<()> {
         match self.format {
             TriageFormat::Text => {
-                self.stdout
-                    .write_all(super::terminal_safe(&render_text(finding, report)).as_bytes())?;
+                self.stdout.write_all(
+                    super::color::triage_text(&super::terminal_safe(&render_text(finding, report)))
+                        .as_bytes(),
+                )?;
             }
             TriageFormat::Jsonl => {
                 serde_json::to_writer(&mut self.stdout, report)?;
@@ -276,7 +306,7 @@ pub(super) fn read_allowlists(paths: &[PathBuf]) -> Result<Allowlist> {
     Ok(allowlist)
 }
 
-pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
+pub(super) fn run_triage(args: &TriageArgs, color: super::ColorWhen) -> Result<ExitStatus> {
     let findings_from_stdin = (args.path.is_none() && args.files.is_empty())
         || args.files.iter().any(|file| file.as_os_str() == "-");
     if let Some(layers) = args
@@ -314,7 +344,12 @@ pub(super) fn run_triage(args: &TriageArgs) -> Result<ExitStatus> {
         needs_action: false,
         output: Output {
             format: args.format,
-            stdout: std::io::BufWriter::new(std::io::stdout().lock()),
+            stdout: std::io::BufWriter::new(match args.format {
+                TriageFormat::Text => color.stdout(),
+                TriageFormat::Json | TriageFormat::Jsonl => {
+                    anstream::AutoStream::always_ansi(std::io::stdout().lock())
+                }
+            }),
             written: 0,
         },
     };

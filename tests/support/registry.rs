@@ -706,16 +706,20 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid,issuer
 ";
 
-struct TlsFiles {
-    ca_cert: PathBuf,
-    leaf_cert: PathBuf,
-    leaf_key: PathBuf,
+/// A test CA and a server certificate it signed (also for other HTTPS servers of the harness).
+pub struct TlsFiles {
+    /// The CA certificate (PEM): what a client trusts.
+    pub ca_cert: PathBuf,
+    /// The server certificate (PEM), for 127.0.0.1 and localhost.
+    pub leaf_cert: PathBuf,
+    /// The server's private key (PEM).
+    pub leaf_key: PathBuf,
 }
 
 impl TlsFiles {
     /// A P-256 CA and a P-256 server certificate for 127.0.0.1/localhost
     /// signed by it.
-    fn generate(dir: &Path) -> TlsFiles {
+    pub fn generate(dir: &Path) -> TlsFiles {
         make_dir(dir);
         let cnf = dir.join("openssl.cnf");
         write_file(&cnf, OPENSSL_CNF.as_bytes());

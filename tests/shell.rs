@@ -1,0 +1,448 @@
+//! The shell side of the command line: completion scripts and man pages generated and parsed by
+//! the shells and `man` that are installed, `--color` against the colour environment, and every
+//! subcommand's help examples run as written.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use rstest::rstest;
+
+use crate::support::fixtures::root;
+
+/// Variables that change colour or passwords, removed so each test states its own.
+const AMBIENT: &[&str] = &[
+    "NO_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "CI",
+    "TERM",
+    "EXELOCK_PASSWORD",
+    "COSIGN_PASSWORD",
+    "GITHUB_ACTIONS",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+];
+
+fn exelock() -> Command {
+    let mut command = Command::cargo_bin("exelock").unwrap();
+    command.current_dir(root());
+    for variable in AMBIENT {
+        command.env_remove(variable);
+    }
+    command
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The subcommands `exelock --help` lists (but `help`).
+fn subcommands() -> Vec<String> {
+    let output = exelock().arg("--help").output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    let commands = help
+        .split("Commands:\n")
+        .nth(1)
+        .expect("exelock --help lists its commands");
+    commands
+        .lines()
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One `$ ` example of a help text: the command (continuation lines joined) and the exit code
+/// its `# exit N` comment states (0 without one).
+#[derive(Debug)]
+struct Example {
+    command: String,
+    exit: i32,
+}
+
+fn examples(help: &str) -> Vec<Example> {
+    let mut found = Vec::new();
+    let mut lines = help.split("Examples:\n").nth(1).unwrap_or_default().lines();
+    while let Some(line) = lines.next() {
+        let Some(first) = line.trim_start().strip_prefix("$ ") else {
+            if line.trim().is_empty() {
+                break;
+            }
+            continue;
+        };
+        let mut command = first.to_owned();
+        while command.ends_with('\\') {
+            command.pop();
+            command.push_str(lines.next().expect("a continued example continues").trim());
+        }
+        let exit = command.split_once("# exit ").map_or(0, |(_, rest)| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        });
+        found.push(Example { command, exit });
+    }
+    found
+}
+
+#[test]
+fn the_example_reader_joins_continuations_and_reads_exit_codes() {
+    let help = "About.\n\nExamples:\n  $ exelock a \\\n      --b c   # exit 1: why\n  $ exelock d\n\nMore:\n  $ exelock not-an-example\n";
+    let found = examples(help);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].command, "exelock a --b c   # exit 1: why");
+    assert_eq!(found[0].exit, 1);
+    assert_eq!((found[1].command.as_str(), found[1].exit), ("exelock d", 0));
+}
+
+/// Every subcommand documents examples that run from the repository root against testdata/,
+/// exiting as documented.
+#[test]
+fn every_subcommand_help_has_examples_that_run_as_documented() {
+    let bin_dir = assert_cmd::cargo::cargo_bin("exelock")
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let commands = subcommands();
+    assert!(commands.len() >= 10, "{commands:?}");
+    let mut ran = 0;
+    for name in &commands {
+        let output = exelock().args([name, "--help"]).output().unwrap();
+        let help = String::from_utf8(output.stdout).unwrap();
+        let found = examples(&help);
+        assert!(
+            !found.is_empty(),
+            "exelock {name} --help has no examples:\n{help}"
+        );
+        for example in found {
+            let words: Vec<&str> = example
+                .command
+                .split_whitespace()
+                .skip_while(|word| word.contains('='))
+                .take(2)
+                .collect();
+            assert_eq!(
+                words,
+                ["exelock", name.as_str()],
+                "an example of {name} runs another command: {}",
+                example.command
+            );
+            let mut command = std::process::Command::new("bash");
+            command
+                .args(["-c", &example.command])
+                .current_dir(root())
+                .env("PATH", &path)
+                .stdin(std::process::Stdio::null());
+            for variable in AMBIENT {
+                command.env_remove(variable);
+            }
+            let output = command.output().unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(example.exit),
+                "{}\n{}",
+                example.command,
+                text(&output)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 25, "only {ran} examples");
+}
+
+#[test]
+fn completion_scripts_are_written_for_every_shell_and_parse() {
+    let names = subcommands();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let output = exelock().args(["completions", shell]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let script = String::from_utf8(output.stdout).unwrap();
+        for name in &names {
+            assert!(
+                script.contains(name.as_str()),
+                "{shell} script lacks {name}"
+            );
+        }
+        assert!(script.contains("color"), "{shell} script lacks --color");
+        // Each shell parses its own script without running it, where that shell is installed.
+        let check: &[&str] = match shell {
+            "bash" => &["bash", "-n"],
+            "zsh" => &["zsh", "-n"],
+            "fish" => &["fish", "--no-execute"],
+            _ => continue,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("exelock.{shell}"));
+        fs_err::write(&file, &script).unwrap();
+        let parsed = match std::process::Command::new(check[0])
+            .args(&check[1..])
+            .arg(&file)
+            .output()
+        {
+            Ok(parsed) => parsed,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && shell != "bash" => {
+                eprintln!("{shell} is not installed: its script is not parsed");
+                continue;
+            }
+            Err(error) => panic!("cannot run {shell}: {error}"),
+        };
+        assert!(parsed.status.success(), "{shell}: {}", text(&parsed));
+    }
+    let unknown = exelock().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+}
+
+/// What `man -l` (through preconv, as a reader sees the page) and, where groff is installed,
+/// `groff -man` with every warning report about a page; `None` without `man`. Both leave out
+/// `break`, which only says a word longer than the line (a 64-digit digest) stayed whole.
+fn render_warnings(page: &Path) -> Option<String> {
+    let output = std::process::Command::new("man")
+        .args(["--warnings", "-l"])
+        .arg(page)
+        .env("MANWIDTH", "80")
+        .env("MANROFFOPT", "-Wbreak")
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .env("LC_ALL", "C.UTF-8")
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(error) => panic!("cannot run man: {error}"),
+    };
+    assert!(
+        output.status.success(),
+        "man -l {}: {}",
+        page.display(),
+        text(&output)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("exelock"),
+        "{}",
+        text(&output)
+    );
+    let mut warnings = String::from_utf8_lossy(&output.stderr).into_owned();
+    if let Ok(groff) = std::process::Command::new("groff")
+        .args(["-K", "utf8", "-man", "-ww", "-Wbreak", "-z"])
+        .arg(page)
+        .output()
+    {
+        assert!(
+            groff.status.success(),
+            "groff {}: {}",
+            page.display(),
+            text(&groff)
+        );
+        warnings.push_str(&String::from_utf8_lossy(&groff.stderr));
+    }
+    Some(warnings)
+}
+
+#[test]
+fn man_pages_are_written_per_subcommand_and_render_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let output = exelock().arg("man").arg(&pages).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let mut written: Vec<String> = fs_err::read_dir(&pages)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    written.sort();
+    let mut expected: Vec<String> = subcommands()
+        .iter()
+        .map(|name| format!("exelock-{name}.1"))
+        .chain(["exelock.1".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(written, expected);
+    let gate = fs_err::read_to_string(pages.join("exelock-gate.1")).unwrap();
+    assert!(gate.contains(".TH exelock-gate 1"), "{gate}");
+    assert!(
+        gate.contains("image\\-digest"),
+        "the gate page carries its help text"
+    );
+    for name in &written {
+        match render_warnings(&pages.join(name)) {
+            Some(warnings) => assert_eq!(warnings, "", "man -l {name} warned"),
+            None => {
+                eprintln!("man is not installed: the pages are not rendered");
+                return;
+            }
+        }
+    }
+}
+
+const ESCAPE: &str = "\u{1b}[";
+
+/// `exelock diff tiny demo --format table` (lines of `added …`) with `--color` and the
+/// environment given, on a pipe or on a terminal (a pseudo-terminal from Python's pty module).
+fn diff_output(flag: Option<&str>, environment: &[(&str, &str)], terminal: bool) -> String {
+    let mut args: Vec<String> = Vec::new();
+    if let Some(flag) = flag {
+        args.extend(["--color".to_owned(), flag.to_owned()]);
+    }
+    args.extend(
+        [
+            "diff",
+            "oci:testdata/images/tiny",
+            "oci:testdata/images/demo",
+            "--format",
+            "table",
+            "-q",
+        ]
+        .map(str::to_owned),
+    );
+    let output = if terminal {
+        let mut command = std::process::Command::new("python3");
+        command
+            .current_dir(root())
+            .args([
+                "-c",
+                "import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))",
+            ])
+            .arg(assert_cmd::cargo::cargo_bin("exelock"))
+            .args(&args)
+            .stdin(std::process::Stdio::null());
+        for variable in AMBIENT {
+            command.env_remove(variable);
+        }
+        command.envs(environment.iter().copied()).output().unwrap()
+    } else {
+        exelock()
+            .args(&args)
+            .envs(environment.iter().copied())
+            .output()
+            .unwrap()
+    };
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("added"), "{stdout}");
+    stdout
+}
+
+#[rstest]
+#[case::auto_on_a_pipe_is_plain(None, &[], false, false)]
+#[case::auto_on_a_terminal_colours(None, &[("TERM", "xterm")], true, true)]
+#[case::no_color_turns_auto_off(None, &[("TERM", "xterm"), ("NO_COLOR", "1")], true, false)]
+#[case::an_empty_no_color_is_unset(None, &[("TERM", "xterm"), ("NO_COLOR", "")], true, true)]
+#[case::a_dumb_terminal_is_plain(None, &[("TERM", "dumb")], true, false)]
+#[case::clicolor_zero_turns_auto_off(None, &[("TERM", "xterm"), ("CLICOLOR", "0")], true, false)]
+#[case::clicolor_force_colours_a_pipe(None, &[("CLICOLOR_FORCE", "1")], false, true)]
+#[case::no_color_beats_clicolor_force(None, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], false, false)]
+#[case::always_beats_no_color(Some("always"), &[("NO_COLOR", "1")], false, true)]
+#[case::never_beats_clicolor_force(Some("never"), &[("TERM", "xterm"), ("CLICOLOR_FORCE", "1")], true, false)]
+#[case::explicit_auto_is_auto(Some("auto"), &[("CLICOLOR_FORCE", "1")], false, true)]
+fn color_follows_the_flag_then_the_environment(
+    #[case] flag: Option<&str>,
+    #[case] environment: &[(&str, &str)],
+    #[case] terminal: bool,
+    #[case] coloured: bool,
+) {
+    let stdout = diff_output(flag, environment, terminal);
+    assert_eq!(stdout.contains(ESCAPE), coloured, "{stdout:?}");
+    if coloured {
+        assert!(
+            stdout.contains("\u{1b}[1m\u{1b}[32madded\u{1b}[0m"),
+            "{stdout:?}"
+        );
+    }
+}
+
+#[test]
+fn color_styles_text_reports_but_never_json_and_reaches_help_and_errors() {
+    let gate = exelock()
+        .args(["--color", "always", "gate", "oci:testdata/images/demo"])
+        .args(["--policy", "testdata/examples/exelock.toml", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(gate.status.code(), Some(1), "{}", text(&gate));
+    let report = String::from_utf8(gate.stdout).unwrap();
+    assert!(
+        report.contains("\u{1b}[1m\u{1b}[31mDENY\u{1b}[0m  setuid"),
+        "{report:?}"
+    );
+    assert!(
+        report.contains("\u{1b}[1m\u{1b}[31mgate FAIL\u{1b}[0m: "),
+        "{report:?}"
+    );
+
+    for (args, what) in [
+        (
+            &["scan", "oci:testdata/images/demo", "--format", "json"][..],
+            "scan",
+        ),
+        (
+            &[
+                "gate",
+                "oci:testdata/images/demo",
+                "--policy",
+                "testdata/examples/exelock.toml",
+                "--format",
+                "json",
+            ][..],
+            "gate",
+        ),
+    ] {
+        let output = exelock()
+            .args(["--color", "always"])
+            .args(args)
+            .arg("-q")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            !stdout.contains('\u{1b}'),
+            "{what} JSON is styled: {stdout:?}"
+        );
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap();
+    }
+
+    let help = exelock()
+        .args(["scan", "--help", "--color=always"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains(ESCAPE));
+    let plain_help = exelock()
+        .args(["--color", "never", "scan", "--help"])
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain_help.stdout).contains('\u{1b}'));
+
+    let error = exelock()
+        .args(["--color", "always", "scan", "oci:testdata/images/missing"])
+        .output()
+        .unwrap();
+    assert_eq!(error.status.code(), Some(2), "{}", text(&error));
+    assert!(
+        String::from_utf8_lossy(&error.stderr).starts_with("\u{1b}[1m\u{1b}[31merror\u{1b}[0m: "),
+        "{}",
+        text(&error)
+    );
+    let plain_error = exelock()
+        .args(["scan", "oci:testdata/images/missing"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&plain_error.stderr).starts_with("error: "));
+
+    let bad = exelock()
+        .args(["--color", "sometimes", "scan", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sometimes"));
+}
