@@ -465,7 +465,13 @@ fn scan_reference(
     quiet: bool,
 ) -> Result<Vec<Manifest>> {
     let source = image::open(reference, registry)?;
-    let resolution = source.resolve(selection)?;
+    let resolution = source.resolve(selection).map_err(|error| {
+        let error = anyhow::Error::from(error);
+        match bare_name_hint(reference) {
+            Some(hint) => anyhow::anyhow!("{error:#}\nhint: {hint}"),
+            None => error,
+        }
+    })?;
     if !quiet {
         for note in &resolution.notes {
             eprintln!("note: {note}");
@@ -499,6 +505,23 @@ fn scan_reference(
         manifests.push(scanned.manifest);
     }
     Ok(manifests)
+}
+
+/// For a reference that names no registry host (`app:latest`, `org/app`): where a user who
+/// just ran `docker build -t app .` should look instead. Such a name is always a Docker Hub
+/// image; the local engine's needs its prefix.
+fn bare_name_hint(reference: &str) -> Option<String> {
+    if image::is_local_reference(reference) || reference.starts_with("docker://") {
+        return None;
+    }
+    let first = reference.split('/').next().unwrap_or_default();
+    let names_a_host = reference.contains('/')
+        && (first.contains('.') || first.contains(':') || first == "localhost");
+    (!names_a_host).then(|| {
+        format!(
+            "{reference} is a Docker Hub name; for the image of your local engine write docker:{reference} or podman:{reference}"
+        )
+    })
 }
 
 /// Reads a manifest file written by `scan` (one manifest, or the first of an array).
@@ -1248,5 +1271,30 @@ mod terminal_tests {
             terminal_safe("/tmp/\u{1b}[2Jx\r/bin/sh\u{7}"),
             "/tmp/\\u{1b}[2Jx\\u{d}/bin/sh\\u{7}"
         );
+    }
+}
+
+#[cfg(test)]
+mod bare_name_tests {
+    use super::bare_name_hint;
+
+    #[test]
+    fn only_names_without_a_registry_host_get_the_local_engine_hint() {
+        for bare in ["app", "app:latest", "org/app:1", "app@sha256:abc"] {
+            let hint = bare_name_hint(bare).expect(bare);
+            assert!(hint.contains(&format!("docker:{bare}")), "{hint}");
+        }
+        for named in [
+            "ghcr.io/org/app:1",
+            "localhost/app",
+            "127.0.0.1:5000/app",
+            "registry:5000/app",
+            "docker://app",
+            "docker:app",
+            "oci:dir",
+            "docker-archive:-",
+        ] {
+            assert_eq!(bare_name_hint(named), None, "{named}");
+        }
     }
 }
