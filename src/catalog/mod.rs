@@ -38,10 +38,12 @@ use crate::manifest::{
 };
 use crate::pkgdb;
 
+mod changes;
 pub mod detect;
 mod packages;
 pub mod prefix;
 
+pub use changes::{LayerChanges, Ordered};
 pub use prefix::{PrefixDigest, PrefixMissing, PrefixRequest, PrefixResults, prefix_digests};
 
 /// Errors turning layers into a manifest.
@@ -199,7 +201,7 @@ pub enum Node {
 #[derive(Debug)]
 pub struct LayerScan {
     /// The changes.
-    pub changes: Vec<Change>,
+    pub changes: LayerChanges,
     /// Reserved or empty whiteout names seen (ignored, reported as warnings).
     pub warnings: Vec<String>,
     /// Digests proved while reading.
@@ -281,7 +283,7 @@ pub fn walk_layer(
     image: &str,
     layer: &str,
     stream: impl Read,
-) -> Result<(Vec<Change>, Vec<String>), Error> {
+) -> Result<(LayerChanges, Vec<String>), Error> {
     std::thread::scope(|scope| {
         let mut digester = PackageDigester::start(scope);
         let walked = walk(
@@ -293,7 +295,7 @@ pub fn walk_layer(
         );
         let digests = digester.finish();
         let (mut changes, warnings) = walked?;
-        attach_package_digests(&mut changes, digests);
+        attach_package_digests(changes.structural_mut(), digests);
         Ok((changes, warnings))
     })
 }
@@ -308,7 +310,7 @@ pub fn walk_layer_with_prefixes(
     layer: &str,
     stream: impl Read,
     wanted: &PrefixWanted,
-) -> Result<(Vec<Change>, Vec<String>), Error> {
+) -> Result<(LayerChanges, Vec<String>), Error> {
     walk(image, layer, stream, wanted, None)
 }
 
@@ -427,9 +429,9 @@ fn walk(
     stream: impl Read,
     wanted: &PrefixWanted,
     mut digester: Option<&mut PackageDigester<'_>>,
-) -> Result<(Vec<Change>, Vec<String>), Error> {
+) -> Result<(LayerChanges, Vec<String>), Error> {
     let mut archive = tar::Archive::new(stream);
-    let mut changes = Vec::new();
+    let mut changes = LayerChanges::new();
     let mut warnings = Vec::new();
     let mut previous = String::from("<start of layer>");
     let entry_error = |entry: String, source| Error::Entry {
@@ -790,8 +792,9 @@ impl Filesystem {
 
     /// Applies one layer's changes: whiteouts and opaque markers first (they act on lower
     /// layers only), then the entries in tar order.
-    pub fn apply(&mut self, layer: usize, changes: Vec<Change>) {
-        for change in &changes {
+    pub fn apply(&mut self, layer: usize, changes: impl Into<LayerChanges>) {
+        let changes = changes.into();
+        for change in changes.structural() {
             match change {
                 Change::Whiteout(path) => {
                     self.make_ancestors_directories(path, layer);
@@ -1308,7 +1311,7 @@ mod tests {
         let bytes = builder.into_inner().unwrap();
         let (changes, _) = walk_layer("img", "layer", &bytes[..]).unwrap();
         let mut seen = 0;
-        for change in &changes {
+        for change in changes.structural() {
             let Change::Put(path, Node::File(Some(record))) = change else {
                 continue;
             };
@@ -1355,7 +1358,7 @@ mod tests {
         let bytes = builder.into_inner().unwrap();
         let (changes, _) = walk_layer("img", "layer", &bytes[..]).unwrap();
         assert_eq!(
-            changes,
+            changes.iter().collect::<Vec<_>>(),
             [Change::Put(b"tmp".to_vec(), Node::Directory(0o1777))]
         );
     }

@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::{
-    Change, Error, FileRecord, Filesystem, Node, PrefixWanted, State, absolute, normalise_path,
-    read_layer,
+    Change, Error, FileRecord, Filesystem, LayerChanges, Node, PrefixWanted, State, absolute,
+    normalise_path, read_layer,
 };
 use crate::digest::Sha256Digest;
 use crate::image::{ImageSource, ResolvedImage};
@@ -212,7 +212,7 @@ pub fn prefix_digests(
 fn merge_one_layer<'a>(
     layer: usize,
     paths: impl Iterator<Item = &'a Vec<u8>>,
-    changes: Vec<Change>,
+    changes: LayerChanges,
 ) -> Filesystem {
     let mut filesystem = Filesystem::default();
     let mut seed = |path: &Vec<u8>| {
@@ -223,7 +223,7 @@ fn merge_one_layer<'a>(
         filesystem.nodes.insert(path.clone(), below);
     };
     paths.for_each(&mut seed);
-    for change in &changes {
+    for change in changes.structural() {
         if let Change::Put(_, Node::Hardlink(target)) = change {
             seed(target);
         }
