@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tarfile
 
+from many_files_image import adder
+
 RECIPE = "exelock-fleet-v1"
 # ELF binaries present on every Debian machine, copied into the application layers.
 ELF_SOURCES = ["/usr/bin/python3", "/usr/bin/gzip", "/usr/bin/tar", "/usr/bin/find", "/usr/bin/sort"]
@@ -81,15 +83,7 @@ def app_layer(number):
     """The application layer of image NUMBER: (tar bytes, gzip bytes)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        def add(name, data=None, mode=0o644, directory=False):
-            info = tarfile.TarInfo(name)
-            info.mtime = 1700000000
-            if directory:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.mode, info.size = mode, len(data)
-                tar.addfile(info, io.BytesIO(data))
+        add = adder(tar)
         root = f"opt/app-{number:02d}"
         for directory in ["opt", root, f"{root}/bin", f"{root}/share"]:
             add(directory, directory=True)

@@ -15,6 +15,20 @@ import sys
 import tarfile
 
 
+def adder(tar):
+    """A function that adds a directory or a file of DATA to TAR, owned by root, fixed mtime."""
+    def add(name, data=None, mode=0o644, directory=False):
+        info = tarfile.TarInfo(name)
+        info.mtime = 1700000000
+        if directory:
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        else:
+            info.mode, info.size = mode, len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return add
+
+
 def blob(layout, data, media_type):
     digest = hashlib.sha256(data).hexdigest()
     with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as out:
@@ -28,15 +42,7 @@ def main():
     os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        def add(name, data=None, mode=0o644, directory=False):
-            info = tarfile.TarInfo(name)
-            info.mtime = 1700000000
-            if directory:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.mode, info.size = mode, len(data)
-                tar.addfile(info, io.BytesIO(data))
+        add = adder(tar)
         add("usr", directory=True)
         add("usr/share", directory=True)
         add("usr/share/many", directory=True)

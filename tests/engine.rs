@@ -157,50 +157,35 @@ fn an_image_the_engine_lacks_is_an_input_error_naming_it() {
     assert!(output.stdout.is_empty());
 }
 
+/// `exelock diff --format json A B` against the shared podman service; it must succeed.
+fn diff_json(podman: &Podman, a: &str, b: &str) -> Value {
+    let output = exelock()
+        .env("DOCKER_HOST", podman.docker_host())
+        .args(["diff", "--format", "json", "-q", a, b])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 #[test]
 fn diff_and_gate_take_engine_references() {
     let Some(podman) = Podman::shared() else {
         return;
     };
-    let output = exelock()
-        .env("DOCKER_HOST", podman.docker_host())
-        .args([
-            "diff",
-            "--format",
-            "json",
-            "-q",
-            "podman:exelock-fixture/demo",
-            "oci:testdata/images/demo",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let diff: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let diff = diff_json(podman, "podman:exelock-fixture/demo", "oci:testdata/images/demo");
     for kind in ["added", "removed", "changed", "moved"] {
         assert_eq!(diff["diff"][kind], serde_json::json!([]), "{kind}");
     }
-    let output = exelock()
-        .env("DOCKER_HOST", podman.docker_host())
-        .args([
-            "diff",
-            "--format",
-            "json",
-            "-q",
-            "podman:exelock-fixture/demo",
-            "podman:exelock-fixture/tiny",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let diff = diff_json(
+        podman,
+        "podman:exelock-fixture/demo",
+        "podman:exelock-fixture/tiny",
     );
-    let diff: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_ne!(diff["diff"]["added"], serde_json::json!([]));
 
     let dir = tempfile::tempdir().unwrap();
