@@ -177,7 +177,11 @@ fn diff_and_gate_take_engine_references() {
     let Some(podman) = Podman::shared() else {
         return;
     };
-    let diff = diff_json(podman, "podman:exelock-fixture/demo", "oci:testdata/images/demo");
+    let diff = diff_json(
+        podman,
+        "podman:exelock-fixture/demo",
+        "oci:testdata/images/demo",
+    );
     for kind in ["added", "removed", "changed", "moved"] {
         assert_eq!(diff["diff"][kind], serde_json::json!([]), "{kind}");
     }
