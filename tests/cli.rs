@@ -9,6 +9,7 @@
 
 mod attach;
 mod attest;
+mod cache;
 mod cosign;
 mod deploy;
 mod gate;

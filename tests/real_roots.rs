@@ -24,6 +24,7 @@ const NOT_LS: &[u8] = b"#!/bin/sh\necho 'not the packaged ls'\n";
 fn exelock() -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
     command
+        .env("EXELOCK_NO_CACHE", "1")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_OUTPUT")
         .env_remove("GITHUB_STEP_SUMMARY");

@@ -13,8 +13,8 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::{
-    ExitStatus, Platform, RegistryArgs, parse_platform, read_manifest_file, scan_reference,
-    selection_of, write_atomically,
+    CacheArgs, ExitStatus, Platform, RegistryArgs, parse_platform, read_manifest_file,
+    scan_reference, selection_of, write_atomically,
 };
 use crate::attest::keyless::{IdentityTokenSource, RekorVersion, SigningConfig};
 use crate::attest::keys::{self, PublicKey};
@@ -22,6 +22,7 @@ use crate::attest::lookup;
 use crate::attest::{
     self, PredicateType, Signer, SubjectDigest, Trust, TrustedRoot, VerifiedStatement,
 };
+use crate::catalog::cache::LayerCache;
 use crate::digest::Sha256Digest;
 pub(super) use crate::evidence::{Checked, check_registry_attestation};
 use crate::evidence::{bundle_file_candidates, check_bundle_file, refuse_unreadable};
@@ -147,6 +148,8 @@ pub(super) struct AttestArgs {
     quiet: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 #[derive(Args, Debug)]
@@ -338,6 +341,8 @@ pub(super) struct AttestRequest<'a> {
     pub(super) legacy_cosign: bool,
     /// No progress on stderr.
     pub(super) quiet: bool,
+    /// The layer cache for a scan.
+    pub(super) cache: Option<&'a LayerCache>,
 }
 
 /// Scans (or reads) and signs every selected platform image, and the index it came from.
@@ -352,6 +357,7 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
         push,
         legacy_cosign,
         quiet,
+        cache,
     } = *request;
     if push && image::is_local_reference(reference) {
         bail!(
@@ -362,7 +368,7 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
     let manifests: Vec<Manifest> = match (manifest_file, manifests_in_hand) {
         (Some(path), _) => vec![read_manifest_file(path)?],
         (None, Some(manifests)) => manifests.to_vec(),
-        (None, None) => scan_reference(reference, selection, registry, 0, quiet)?,
+        (None, None) => scan_reference(reference, selection, registry, 0, quiet, cache)?,
     };
     // Nothing is signed for a digest this run did not resolve: a manifest file (or a manifest
     // handed in) must describe exactly an image the reference resolves to now.
@@ -475,6 +481,7 @@ pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
         push: args.push,
         legacy_cosign: args.legacy_cosign,
         quiet: args.quiet,
+        cache: args.cache.layer_cache().as_ref(),
     })?;
     if let Some(path) = &args.bundle {
         let bundles: Vec<serde_json::Value> = attested
