@@ -265,7 +265,7 @@ impl LayerCache {
         let layer = decode(&bytes, diff_id, &path)?;
         // Least recently used means least recently read; failing to record it only makes the
         // entry an earlier candidate for eviction.
-        let _ = file.file().set_modified(SystemTime::now());
+        let _ = file.set_modified(SystemTime::now());
         Ok(Some(layer))
     }
 

@@ -1440,3 +1440,48 @@ mod terminal_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod cache_flag_tests {
+    use rstest::rstest;
+
+    use super::{output_file_name, parse_size};
+
+    #[rstest]
+    #[case("2GiB", 2 << 30)]
+    #[case("2gib", 2 << 30)]
+    #[case("500MB", 500_000_000)]
+    #[case("1 KiB", 1024)]
+    #[case("1048576", 1 << 20)]
+    #[case("7B", 7)]
+    #[case("3T", 3 << 40)]
+    fn sizes_parse(#[case] text: &str, #[case] bytes: u64) {
+        assert_eq!(parse_size(text), Ok(bytes));
+    }
+
+    #[rstest]
+    #[case("", "whole number")]
+    #[case("GiB", "whole number")]
+    #[case("-1GiB", "unknown unit")]
+    #[case("1.5GiB", "unknown unit")]
+    #[case("2 lightyears", "unknown unit")]
+    #[case("99999999999TiB", "whole number")]
+    fn bad_sizes_say_why(#[case] text: &str, #[case] problem: &str) {
+        let error = parse_size(text).unwrap_err();
+        assert!(error.contains(problem) && error.contains(text), "{error}");
+    }
+
+    #[rstest]
+    #[case("oci:testdata/images/demo", "oci_testdata_images_demo.json")]
+    #[case(
+        "registry.example:5000/team/app:v1",
+        "registry.example_5000_team_app_v1.json"
+    )]
+    #[case("ghcr.io/a/b@sha256:ab", "ghcr.io_a_b_sha256_ab.json")]
+    #[case("oci:../x", "oci_.._x.json")]
+    #[case("../../etc", "_.._etc.json")]
+    fn output_files_stay_in_the_directory(#[case] reference: &str, #[case] name: &str) {
+        assert_eq!(output_file_name(reference), name);
+        assert!(!output_file_name(reference).contains('/'));
+    }
+}
