@@ -686,3 +686,58 @@ fn every_scanning_command_takes_the_cache_flags() {
         }
     }
 }
+
+#[test]
+fn output_dir_refuses_what_it_cannot_write_faithfully() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("out");
+    let dir = dir.to_str().unwrap();
+    // Two references, one file name: refused before anything is scanned or written.
+    let output = run(
+        None,
+        &[
+            "scan",
+            "-q",
+            "--output-dir",
+            dir,
+            "oci:testdata/images/tiny",
+            "oci:testdata/images/tiny",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("list each image once"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!Path::new(dir).exists());
+    // Tables are for terminals; the directory holds JSON manifests.
+    let output = run(
+        None,
+        &[
+            "scan",
+            "-q",
+            "--format",
+            "table",
+            "--output-dir",
+            dir,
+            "oci:testdata/images/tiny",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--output-dir writes JSON"),
+        "{}",
+        stderr(&output)
+    );
+    // An empty list is a usage error naming what is missing.
+    let list = work.path().join("empty.txt");
+    fs_err::write(&list, "# nothing yet\n\n").unwrap();
+    let output = run(None, &["scan", "-q", "--from-file", list.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no image to scan"),
+        "{}",
+        stderr(&output)
+    );
+}
