@@ -1091,34 +1091,49 @@ struct ObtainedLayer {
 
 type LayerSlot = Mutex<Option<Result<ObtainedLayer, Error>>>;
 
+/// This run's walk of one diff_id, and how many of the run's layers still have to take it.
+struct SharedWalk {
+    walk: Mutex<Option<Arc<CachedLayer>>>,
+    uses_left: AtomicUsize,
+}
+
+impl SharedWalk {
+    /// One use done; the last lets the walk go (the images hold their own references).
+    fn used(&self) {
+        if self.uses_left.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Ok(mut walk) = self.walk.lock()
+        {
+            *walk = None;
+        }
+    }
+}
+
 /// Scans several platform images together: each distinct layer (by diff_id) is obtained once,
-/// from the cache or by reading it, on a pool of threads shared by all images; then each image
-/// is merged on its own. One result per request, in order: a failing image does not stop the
-/// others.
+/// from the cache or by reading it, on a pool of threads shared by all images. Each image is
+/// merged as soon as its layers are in, while the pool goes on with the next images, and a
+/// layer's walk is let go once every image that has it took it: memory follows the images in
+/// flight, not the whole run. One result per request, in order: a failing image does not stop
+/// the others.
 #[must_use]
 pub fn scan_images(
     requests: &[ScanRequest<'_>],
     options: &ScanOptions<'_>,
 ) -> Vec<Result<ScanOutput, Error>> {
-    // First occurrences of each diff_id first, so that no thread waits on another's read of
-    // the same layer while distinct layers are left to read.
-    let mut walks: HashMap<Sha256Digest, Mutex<Option<Arc<CachedLayer>>>> = HashMap::new();
-    let mut repeats = Vec::new();
+    let mut walks: HashMap<Sha256Digest, SharedWalk> = HashMap::new();
     let mut jobs = Vec::new();
     for (request_index, request) in requests.iter().enumerate() {
         for (layer_index, layer) in request.image.layers.iter().enumerate() {
-            match walks.entry(layer.diff_id) {
-                std::collections::hash_map::Entry::Occupied(_) => {
-                    repeats.push((request_index, layer_index));
-                }
-                std::collections::hash_map::Entry::Vacant(vacant) => {
-                    vacant.insert(Mutex::new(None));
-                    jobs.push((request_index, layer_index));
-                }
-            }
+            walks
+                .entry(layer.diff_id)
+                .or_insert_with(|| SharedWalk {
+                    walk: Mutex::new(None),
+                    uses_left: AtomicUsize::new(0),
+                })
+                .uses_left
+                .fetch_add(1, Ordering::Relaxed);
+            jobs.push((request_index, layer_index));
         }
     }
-    jobs.extend(repeats);
     let slots: Vec<Vec<LayerSlot>> = requests
         .iter()
         .map(|request| {
@@ -1130,6 +1145,10 @@ pub fn scan_images(
                 .collect()
         })
         .collect();
+    let pending: Vec<AtomicUsize> = requests
+        .iter()
+        .map(|request| AtomicUsize::new(request.image.layers.len()))
+        .collect();
     let failed: Vec<AtomicBool> = requests.iter().map(|_| AtomicBool::new(false)).collect();
     let threads = match options.threads {
         0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
@@ -1137,39 +1156,66 @@ pub fn scan_images(
     }
     .min(jobs.len().max(1));
     let next = AtomicUsize::new(0);
+    let take_slots = |request_index: usize| -> Vec<Option<Result<ObtainedLayer, Error>>> {
+        slots[request_index]
+            .iter()
+            .map(|slot| slot.lock().ok().and_then(|mut slot| slot.take()))
+            .collect()
+    };
+    let mut outputs: Vec<Option<Result<ScanOutput, Error>>> =
+        requests.iter().map(|_| None).collect();
     std::thread::scope(|scope| {
+        let (complete, completed) = std::sync::mpsc::channel::<usize>();
         for _ in 0..threads {
-            scope.spawn(|| {
+            let complete = complete.clone();
+            let (jobs, walks, slots, pending, failed, next) =
+                (&jobs, &walks, &slots, &pending, &failed, &next);
+            scope.spawn(move || {
                 while let Some(&(request_index, layer_index)) =
                     jobs.get(next.fetch_add(1, Ordering::Relaxed))
                 {
-                    // Skipped after an earlier failure of the same image.
-                    if failed[request_index].load(Ordering::Relaxed) {
-                        continue;
-                    }
                     let request = requests[request_index];
-                    let diff_id = request.image.layers[layer_index].diff_id;
-                    let Some(walk) = walks.get(&diff_id) else {
-                        continue;
-                    };
-                    let result = obtain_layer(request, layer_index, walk, options);
-                    if result.is_err() {
-                        failed[request_index].store(true, Ordering::Relaxed);
+                    let shared = walks.get(&request.image.layers[layer_index].diff_id);
+                    // Skipped after an earlier failure of the same image, which is reported.
+                    if !failed[request_index].load(Ordering::Relaxed)
+                        && let Some(shared) = shared
+                    {
+                        let result = obtain_layer(request, layer_index, &shared.walk, options);
+                        if result.is_err() {
+                            failed[request_index].store(true, Ordering::Relaxed);
+                        }
+                        if let Ok(mut slot) = slots[request_index][layer_index].lock() {
+                            *slot = Some(result);
+                        }
                     }
-                    if let Ok(mut slot) = slots[request_index][layer_index].lock() {
-                        *slot = Some(result);
+                    if let Some(shared) = shared {
+                        shared.used();
+                    }
+                    if pending[request_index].fetch_sub(1, Ordering::AcqRel) == 1 {
+                        // The merging thread is gone only if it panicked; the scope reports it.
+                        let _ = complete.send(request_index);
                     }
                 }
             });
         }
+        drop(complete);
+        // Merged here, on the calling thread, while the pool reads the next images' layers.
+        for request_index in completed {
+            outputs[request_index] = Some(merge_image(
+                requests[request_index].image,
+                take_slots(request_index),
+            ));
+        }
     });
-    // The slots hold the only other references: the last image to use a walk takes it
-    // without a copy.
-    drop(walks);
-    requests
-        .iter()
-        .zip(slots)
-        .map(|(request, slots)| merge_image(request.image, slots))
+    outputs
+        .into_iter()
+        .enumerate()
+        // An image without layers has nothing to wait for.
+        .map(|(request_index, output)| {
+            output.unwrap_or_else(|| {
+                merge_image(requests[request_index].image, take_slots(request_index))
+            })
+        })
         .collect()
 }
 
@@ -1318,13 +1364,16 @@ fn unlabel_warning(warning: String, label: &str) -> String {
 }
 
 /// Merges one image's layers bottom-up into its manifest.
-fn merge_image(image: &ResolvedImage, slots: Vec<LayerSlot>) -> Result<ScanOutput, Error> {
+fn merge_image(
+    image: &ResolvedImage,
+    slots: Vec<Option<Result<ObtainedLayer, Error>>>,
+) -> Result<ScanOutput, Error> {
     let layer_count = image.layers.len();
     let mut filesystem = Filesystem::default();
     let mut layers = Vec::with_capacity(layer_count);
     let mut warnings = Vec::new();
     for (index, slot) in slots.into_iter().enumerate() {
-        let obtained = match slot.into_inner().ok().flatten() {
+        let obtained = match slot {
             Some(result) => result?,
             // Skipped after an earlier failure; that failure is reported below.
             None => continue,
