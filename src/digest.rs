@@ -9,8 +9,19 @@ use std::str::FromStr;
 
 use sha2::{Digest as _, Sha256};
 
-/// A SHA-256 digest, written `sha256:<64 lowercase hex>` in OCI documents.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A SHA-256 digest, written `sha256:<64 lowercase hex>` in OCI documents; its 32 bytes in the
+/// layer cache's binary entries (borsh).
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
+)]
 pub struct Sha256Digest([u8; 32]);
 
 /// Why a string is not a `sha256:<hex>` digest.

@@ -7,7 +7,8 @@
 //! - [`manifest`]: the executable manifest's data model (no I/O).
 //! - [`finding`]: runtime findings (SCC, GuardDuty, Falco) read and normalised (no I/O).
 //! - [`image`]: image sources (OCI layouts, archives) and verified layer streams.
-//! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest.
+//! - [`catalog`]: layer walking, whiteout semantics, executable detection → manifest; the layer
+//!   cache that spares reading a layer seen before.
 //! - [`pkgdb`]: OS package databases (dpkg, chisel, apk, RPM) read from bytes: owners and
 //!   packaged digests (no I/O).
 //! - [`attest`]: signed in-toto attestations of manifests (DSSE, Sigstore bundles, cosign keys,

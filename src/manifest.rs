@@ -159,8 +159,21 @@ pub struct LayerInfo {
     pub size: u64,
 }
 
-/// What kind of executable a file is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// What kind of executable a file is. (Borsh: the layer cache's binary entries.)
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    borsh::BorshSerialize,
+    borsh::BorshDeserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// ELF `ET_EXEC`, or `ET_DYN` with a `PT_INTERP` header (a PIE).

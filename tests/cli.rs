@@ -10,6 +10,7 @@
 mod action;
 mod attach;
 mod attest;
+mod cache;
 mod cosign;
 mod deploy;
 mod engine;

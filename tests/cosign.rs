@@ -127,6 +127,7 @@ impl Workspace {
         let mut command = Command::new(env!("CARGO_BIN_EXE_exelock"));
         command
             .current_dir(self.dir.path())
+            .env("EXELOCK_NO_CACHE", "1")
             .env("EXELOCK_PASSWORD", PASSWORD)
             .env_remove("COSIGN_PASSWORD")
             .env("DOCKER_CONFIG", self.dir.path())

@@ -14,6 +14,7 @@ fn exelock() -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
     command
         .current_dir(root())
+        .env("EXELOCK_NO_CACHE", "1")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_OUTPUT")
         .env_remove("GITHUB_STEP_SUMMARY");

@@ -27,6 +27,7 @@ fn exelock(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
     command
         .current_dir(dir)
+        .env("EXELOCK_NO_CACHE", "1")
         .env("DOCKER_CONFIG", dir)
         .env_remove("SIGSTORE_ID_TOKEN")
         .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")

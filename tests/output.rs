@@ -16,6 +16,7 @@ fn tiny() -> String {
 fn scan_to(dir: &Path, output: &Path) -> Output {
     Command::cargo_bin("exelock")
         .unwrap()
+        .env("EXELOCK_NO_CACHE", "1")
         .current_dir(dir)
         .args(["scan", &tiny(), "-q", "--format", "json", "-o"])
         .arg(output)
@@ -27,6 +28,7 @@ fn scan_to(dir: &Path, output: &Path) -> Output {
 fn expected_manifest() -> Vec<u8> {
     let output = Command::cargo_bin("exelock")
         .unwrap()
+        .env("EXELOCK_NO_CACHE", "1")
         .args(["scan", &tiny(), "-q", "--format", "json"])
         .output()
         .unwrap();
@@ -148,6 +150,7 @@ fn a_bake_list_into_a_named_pipe_is_written_without_reading_the_pipe_first() {
         let mut command = Command::cargo_bin("exelock").unwrap();
         command
             .current_dir(dir.path())
+            .env("EXELOCK_NO_CACHE", "1")
             .env("EXELOCK_PASSWORD", "pw")
             .timeout(std::time::Duration::from_secs(120));
         command

@@ -16,6 +16,7 @@ fn exelock(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
     command
         .current_dir(dir)
+        .env("EXELOCK_NO_CACHE", "1")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_OUTPUT")
         .env_remove("GITHUB_STEP_SUMMARY");

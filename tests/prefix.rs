@@ -45,6 +45,7 @@ pub(crate) fn writes_of_app() -> (Vec<u8>, Vec<u8>) {
 fn scan_json(reference: &str) -> Value {
     let output = Command::cargo_bin("exelock")
         .unwrap()
+        .env("EXELOCK_NO_CACHE", "1")
         .current_dir(root())
         .args(["scan", "--format", "json", "-q", reference])
         .output()

@@ -24,6 +24,7 @@ const NOT_LS: &[u8] = b"#!/bin/sh\necho 'not the packaged ls'\n";
 fn exelock() -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
     command
+        .env("EXELOCK_NO_CACHE", "1")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_OUTPUT")
         .env_remove("GITHUB_STEP_SUMMARY");
@@ -323,6 +324,41 @@ fn debian_root_only_the_overwritten_executable_is_altered() {
         assert!(
             percent_decoded(package["purl"].as_str().unwrap()).starts_with(&purl),
             "{package}"
+        );
+    }
+}
+
+/// The layer cache on a real root: a package database kept whole, thousands of entries. The
+/// altered image scanned with its Debian base layer cached (from a scan of the root alone)
+/// writes the bytes of a cold scan, and so does a scan served wholly from the cache.
+#[test]
+fn debian_root_scans_with_the_base_layer_cached_equal_cold_scans() {
+    let Some(debian) = debian() else { return };
+    let cache = debian.work.path().join("layer-cache");
+    let scan_bytes = |image: &str, cached: bool| {
+        let mut command = exelock();
+        if cached {
+            command
+                .env_remove("EXELOCK_NO_CACHE")
+                .env("EXELOCK_CACHE_DIR", &cache);
+        }
+        let output = command
+            .args(["scan", image, "-q", "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        output.stdout
+    };
+    let cold = scan_bytes(&debian.altered_image, false);
+    scan_bytes(&debian.root_image, true);
+    assert!(
+        fs_err::read_dir(cache.join("layers")).unwrap().count() == 1,
+        "the base layer's entry"
+    );
+    for pass in ["base cached", "all cached"] {
+        assert!(
+            scan_bytes(&debian.altered_image, true) == cold,
+            "{pass}: the scan differs from the cold one"
         );
     }
 }

@@ -17,6 +17,7 @@ fn exelock(docker_config: &Path) -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
     command
         .current_dir(root())
+        .env("EXELOCK_NO_CACHE", "1")
         .env("DOCKER_CONFIG", docker_config)
         .env_remove("EXELOCK_REGISTRY_USERNAME")
         .env_remove("EXELOCK_REGISTRY_PASSWORD");

@@ -11,7 +11,7 @@ use crate::support::fixtures::{Layout, root};
 
 fn exelock() -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
-    command.current_dir(root());
+    command.current_dir(root()).env("EXELOCK_NO_CACHE", "1");
     command
 }
 

@@ -15,6 +15,7 @@ pub(crate) fn exelock(dir: &Path) -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
     command
         .current_dir(dir)
+        .env("EXELOCK_NO_CACHE", "1")
         .env("EXELOCK_PASSWORD", "pw")
         .env("DOCKER_CONFIG", dir);
     command

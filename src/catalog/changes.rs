@@ -18,10 +18,12 @@
 //!
 //! Pure data: no I/O.
 
+use borsh::{BorshDeserialize, BorshSerialize};
+
 use super::{Change, Node};
 
 /// A layer's changes in tar order (see the module documentation).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct LayerChanges {
     /// Every change but plain files, in tar order.
     structural: Vec<Change>,
@@ -170,11 +172,12 @@ impl Iterator for Ordered {
         {
             let shared = self.read();
             let length = self.read();
-            let end = (self.cursor + length).min(self.plain.len());
+            let end = self.cursor.saturating_add(length).min(self.plain.len());
             self.path.truncate(shared);
-            self.path.extend_from_slice(&self.plain[self.cursor..end]);
+            self.path
+                .extend_from_slice(&self.plain[self.cursor.min(end)..end]);
             self.cursor = end;
-            self.next_plain_at = self.read_gap().map(|gap| at + gap);
+            self.next_plain_at = self.read_gap().map(|gap| at.saturating_add(gap));
             return Some(Change::Put(self.path.clone(), Node::File(None)));
         }
         let change = self.structural.next()?;
@@ -202,11 +205,14 @@ fn read_number(input: &mut &[u8]) -> usize {
     let mut shift = 0;
     while let Some((&byte, rest)) = input.split_first() {
         *input = rest;
-        value |= usize::from(byte & 0x7f) << shift;
+        // An over-long number (only from a damaged cache entry) saturates instead of panicking.
+        value |= usize::from(byte & 0x7f)
+            .checked_shl(shift)
+            .unwrap_or(usize::MAX);
         if byte & 0x80 == 0 {
             break;
         }
-        shift += 7;
+        shift = shift.saturating_add(7);
     }
     value
 }
@@ -283,6 +289,24 @@ mod tests {
         }
         let compact = LayerChanges::from(changes.clone());
         assert_eq!(compact.iter().collect::<Vec<_>>(), changes);
+    }
+
+    #[test]
+    fn damaged_plain_bytes_end_the_iteration_without_a_panic() {
+        for plain in [
+            vec![0xff; 100],
+            vec![0x80; 20],
+            vec![0, 0, 200, b'a'],
+            vec![5],
+        ] {
+            let damaged = LayerChanges {
+                structural: vec![put("d", Node::Directory(0o755))],
+                plain,
+                plain_count: 3,
+                ..LayerChanges::default()
+            };
+            assert!(damaged.iter().count() <= 200);
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn qualifies(mode: u32, head: &[u8]) -> bool {
 }
 
 /// What the head of an executable says about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct Detected {
     /// The kind.
     pub kind: Kind,

@@ -19,18 +19,23 @@
 //! SHA-256 of a file's first bytes, for findings that hash only a file's head. There is one tar
 //! walker, so a scan and a prefix lookup cannot disagree on which entry a path holds.
 //!
-//! This module does no I/O of its own beyond reading the streams it is given, and prints
-//! nothing: warnings are returned.
+//! A scan may take a layer's walk from the [`cache`] instead of reading the layer (keyed by
+//! diff_id, for a blob the cache saw verified), and walks each diff_id once however many of the
+//! images scanned together ([`scan_images`]) share it. Prefix lookups always read.
+//!
+//! This module does no I/O of its own beyond reading the streams it is given and the cache
+//! directory it is handed, and prints nothing: warnings are returned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use md5::Digest as _;
 
 use crate::digest::{Hasher, Sha256Digest};
-use crate::image::layer::{LayerStream, VerifiedLayer};
+use crate::image::layer::{Compression, LayerStream, VerifiedLayer};
 use crate::image::{self, ImageSource, ResolvedImage};
 use crate::manifest::{
     self, Executable, Hidden, ImageInfo, Kind, LayerInfo, Link, Manifest, PREDICATE_TYPE,
@@ -38,11 +43,13 @@ use crate::manifest::{
 };
 use crate::pkgdb;
 
+pub mod cache;
 mod changes;
 pub mod detect;
 mod packages;
 pub mod prefix;
 
+use cache::{BlobForm, CachedLayer, LayerCache};
 pub use changes::{LayerChanges, Ordered};
 pub use prefix::{PrefixDigest, PrefixMissing, PrefixRequest, PrefixResults, prefix_digests};
 
@@ -111,7 +118,7 @@ impl From<image::Error> for Error {
 }
 
 /// The facts recorded about an executable regular file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct FileRecord {
     /// Content digest.
     pub sha256: Sha256Digest,
@@ -136,7 +143,7 @@ pub struct FileRecord {
 }
 
 /// An executable's MD5 and SHA-1, the digests package databases other than SHA-256 ones record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct PackageDigests {
     /// MD5.
     pub md5: [u8; 16],
@@ -169,7 +176,7 @@ impl PrefixWanted {
 }
 
 /// What one tar entry does to the filesystem.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Change {
     /// `.wh.NAME`: delete a lower-layer path and its subtree.
     Whiteout(Vec<u8>),
@@ -180,7 +187,7 @@ pub enum Change {
 }
 
 /// What an entry writes at its path.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Node {
     /// A directory with its mode bits.
     Directory(u32),
@@ -976,6 +983,8 @@ pub struct ScanOptions<'a> {
     pub threads: usize,
     /// Called with the number of compressed bytes read, from any worker thread.
     pub on_read: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Where walks of layers seen before are found and new ones kept; `None` reads every layer.
+    pub cache: Option<&'a LayerCache>,
 }
 
 /// Reads one layer to its changes, verifying its digests.
@@ -1056,53 +1065,336 @@ pub fn scan(
     image: &ResolvedImage,
     options: &ScanOptions<'_>,
 ) -> Result<ScanOutput, Error> {
-    let layer_count = image.layers.len();
+    scan_images(&[ScanRequest { source, image }], options)
+        .pop()
+        .unwrap_or_else(|| {
+            Err(image::Error::Invalid {
+                image: image.name.clone(),
+                problem: "the scan returned no result".to_owned(),
+            }
+            .into())
+        })
+}
+
+/// One image of a [`scan_images`] run: where its blobs are, and what it resolved to.
+#[derive(Clone, Copy)]
+pub struct ScanRequest<'a> {
+    /// The image's source.
+    pub source: &'a dyn ImageSource,
+    /// The platform image.
+    pub image: &'a ResolvedImage,
+}
+
+/// A layer's walk as one image uses it: the walk (shared by every image with the diff_id),
+/// the manifest's entry for this image's blob, and what the cache had to say.
+struct ObtainedLayer {
+    walked: Arc<CachedLayer>,
+    info: LayerInfo,
+    cache_warnings: Vec<String>,
+}
+
+type LayerSlot = Mutex<Option<Result<ObtainedLayer, Error>>>;
+
+/// This run's walk of one diff_id, and how many of the run's layers still have to take it.
+struct SharedWalk {
+    walk: Mutex<Option<Arc<CachedLayer>>>,
+    uses_left: AtomicUsize,
+}
+
+impl SharedWalk {
+    /// One use done; the last lets the walk go (the images hold their own references).
+    fn used(&self) {
+        if self.uses_left.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Ok(mut walk) = self.walk.lock()
+        {
+            *walk = None;
+        }
+    }
+}
+
+/// Scans several platform images together: each distinct layer (by diff_id) is obtained once,
+/// from the cache or by reading it, on a pool of threads shared by all images. Each image is
+/// merged as soon as its layers are in, while the pool goes on with the next images, and a
+/// layer's walk is let go once every image that has it took it: memory follows the images in
+/// flight, not the whole run. One result per request, in order: a failing image does not stop
+/// the others.
+#[must_use]
+pub fn scan_images(
+    requests: &[ScanRequest<'_>],
+    options: &ScanOptions<'_>,
+) -> Vec<Result<ScanOutput, Error>> {
+    let mut walks: HashMap<Sha256Digest, SharedWalk> = HashMap::new();
+    let mut jobs = Vec::new();
+    for (request_index, request) in requests.iter().enumerate() {
+        for (layer_index, layer) in request.image.layers.iter().enumerate() {
+            walks
+                .entry(layer.diff_id)
+                .or_insert_with(|| SharedWalk {
+                    walk: Mutex::new(None),
+                    uses_left: AtomicUsize::new(0),
+                })
+                .uses_left
+                .fetch_add(1, Ordering::Relaxed);
+            jobs.push((request_index, layer_index));
+        }
+    }
+    let slots: Vec<Vec<LayerSlot>> = requests
+        .iter()
+        .map(|request| {
+            request
+                .image
+                .layers
+                .iter()
+                .map(|_| Mutex::new(None))
+                .collect()
+        })
+        .collect();
+    let pending: Vec<AtomicUsize> = requests
+        .iter()
+        .map(|request| AtomicUsize::new(request.image.layers.len()))
+        .collect();
+    let failed: Vec<AtomicBool> = requests.iter().map(|_| AtomicBool::new(false)).collect();
     let threads = match options.threads {
         0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         n => n,
     }
-    .min(layer_count.max(1));
-    let results: Vec<Mutex<Option<Result<LayerScan, Error>>>> =
-        (0..layer_count).map(|_| Mutex::new(None)).collect();
+    .min(jobs.len().max(1));
     let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
+    let take_slots = |request_index: usize| -> Vec<Option<Result<ObtainedLayer, Error>>> {
+        slots[request_index]
+            .iter()
+            .map(|slot| slot.lock().ok().and_then(|mut slot| slot.take()))
+            .collect()
+    };
+    let mut outputs: Vec<Option<Result<ScanOutput, Error>>> =
+        requests.iter().map(|_| None).collect();
     std::thread::scope(|scope| {
+        let (complete, completed) = std::sync::mpsc::channel::<usize>();
         for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= layer_count || failed.load(Ordering::Relaxed) {
-                        break;
+            let complete = complete.clone();
+            let (jobs, walks, slots, pending, failed, next) =
+                (&jobs, &walks, &slots, &pending, &failed, &next);
+            scope.spawn(move || {
+                while let Some(&(request_index, layer_index)) =
+                    jobs.get(next.fetch_add(1, Ordering::Relaxed))
+                {
+                    let request = requests[request_index];
+                    let shared = walks.get(&request.image.layers[layer_index].diff_id);
+                    // Skipped after an earlier failure of the same image, which is reported.
+                    if !failed[request_index].load(Ordering::Relaxed)
+                        && let Some(shared) = shared
+                    {
+                        let result = obtain_layer(request, layer_index, &shared.walk, options);
+                        if result.is_err() {
+                            failed[request_index].store(true, Ordering::Relaxed);
+                        }
+                        if let Ok(mut slot) = slots[request_index][layer_index].lock() {
+                            *slot = Some(result);
+                        }
                     }
-                    let result = scan_layer(source, image, index, options.on_read);
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
+                    if let Some(shared) = shared {
+                        shared.used();
                     }
-                    if let Ok(mut slot) = results[index].lock() {
-                        *slot = Some(result);
+                    if pending[request_index].fetch_sub(1, Ordering::AcqRel) == 1 {
+                        // The merging thread is gone only if it panicked; the scope reports it.
+                        let _ = complete.send(request_index);
                     }
                 }
             });
         }
+        drop(complete);
+        // Merged here, on the calling thread, while the pool reads the next images' layers.
+        for request_index in completed {
+            outputs[request_index] = Some(merge_image(
+                requests[request_index].image,
+                take_slots(request_index),
+            ));
+        }
     });
-    let mut filesystem = Filesystem::default();
-    let mut layers = Vec::with_capacity(layer_count);
-    let mut warnings = Vec::new();
-    for (index, slot) in results.into_iter().enumerate() {
-        let result = slot.into_inner().ok().flatten();
-        let scanned = match result {
-            Some(result) => result?,
-            // Skipped after an earlier failure; that failure is reported below.
-            None => continue,
-        };
-        layers.push(LayerInfo {
+    outputs
+        .into_iter()
+        .enumerate()
+        // An image without layers has nothing to wait for.
+        .map(|(request_index, output)| {
+            output.unwrap_or_else(|| {
+                merge_image(requests[request_index].image, take_slots(request_index))
+            })
+        })
+        .collect()
+}
+
+/// Obtains one layer of one image: from this run's walk of its diff_id, else from the cache,
+/// else by reading it (and then caching it). `walk` is this run's slot for the diff_id; holding
+/// its lock, a thread is the only one obtaining that diff_id.
+fn obtain_layer(
+    request: ScanRequest<'_>,
+    index: usize,
+    walk: &Mutex<Option<Arc<CachedLayer>>>,
+    options: &ScanOptions<'_>,
+) -> Result<ObtainedLayer, Error> {
+    let ScanRequest { source, image } = request;
+    let descriptor = &image.layers[index];
+    let mut walk = walk.lock().map_err(|_| image::Error::Invalid {
+        image: image.name.clone(),
+        problem: format!("layer {}: a scan thread failed", descriptor.label()),
+    })?;
+    let mut cache_warnings = Vec::new();
+    if let Some(walked) = walk.as_ref()
+        && let Some(info) = serves(walked, source, descriptor)
+    {
+        return Ok(ObtainedLayer {
+            walked: Arc::clone(walked),
+            info,
+            cache_warnings,
+        });
+    }
+    let mut known = walk.clone();
+    if known.is_none()
+        && let Some(cache) = options.cache
+    {
+        match cache.load(&descriptor.diff_id) {
+            Ok(found) => known = found.map(Arc::new),
+            Err(error) if error.is_other_version() => {}
+            Err(error) => cache_warnings.push(format!("{error}; reading the layer")),
+        }
+        if let Some(walked) = &known
+            && let Some(info) = serves(walked, source, descriptor)
+        {
+            *walk = Some(Arc::clone(walked));
+            return Ok(ObtainedLayer {
+                walked: Arc::clone(walked),
+                info,
+                cache_warnings,
+            });
+        }
+    }
+    let scanned = scan_layer(source, image, index, options.on_read)?;
+    let label = descriptor.label();
+    let mut walked = CachedLayer {
+        diff_id: descriptor.diff_id,
+        blobs: known.map(|known| known.blobs.clone()).unwrap_or_default(),
+        warnings: scanned
+            .warnings
+            .into_iter()
+            .map(|warning| unlabel_warning(warning, &label))
+            .collect(),
+        changes: scanned.changes,
+    };
+    walked.add_blob(BlobForm {
+        digest: scanned.verified.digest,
+        size: scanned.verified.size,
+        declared_media_type: descriptor.media_type.clone(),
+        media_type: scanned.verified.media_type.clone(),
+    });
+    if let Some(cache) = options.cache
+        && let Err(error) = cache.store(&walked)
+    {
+        cache_warnings.push(error.to_string());
+    }
+    let walked = Arc::new(walked);
+    *walk = Some(Arc::clone(&walked));
+    Ok(ObtainedLayer {
+        walked,
+        info: LayerInfo {
             digest: scanned.verified.digest,
             diff_id: scanned.verified.diff_id,
             media_type: scanned.verified.media_type,
             size: scanned.verified.size,
+        },
+        cache_warnings,
+    })
+}
+
+/// The manifest entry a cold scan would write for `descriptor`, if the known walk of its
+/// diff_id may stand in for reading the blob; `None` when the blob must be read.
+///
+/// A descriptor naming a digest is served by a blob form with that digest, the same declared
+/// media type and the same size: the blob was read and verified to decompress to this diff_id
+/// before. A descriptor without a digest (a legacy docker archive) names no blob to compare; it
+/// is served only when its blob is a plain tar (declared, or seen in its first bytes), whose
+/// digest is then the diff_id itself and whose size is the descriptor's.
+fn serves(
+    walked: &CachedLayer,
+    source: &dyn ImageSource,
+    descriptor: &image::LayerDescriptor,
+) -> Option<LayerInfo> {
+    let Some(digest) = descriptor.digest else {
+        let size = descriptor.size?;
+        let media_type = match &descriptor.media_type {
+            Some(declared) => (Compression::from_media_type(declared)? == Compression::None)
+                .then(|| declared.clone())?,
+            None => {
+                let mut head = Vec::with_capacity(4);
+                source
+                    .open_layer(descriptor)
+                    .ok()?
+                    .take(4)
+                    .read_to_end(&mut head)
+                    .ok()?;
+                let compression = Compression::sniff(&head);
+                (compression == Compression::None)
+                    .then(|| compression.sniffed_media_type().to_owned())?
+            }
+        };
+        return Some(LayerInfo {
+            digest: descriptor.diff_id,
+            diff_id: descriptor.diff_id,
+            media_type,
+            size,
         });
-        warnings.extend(scanned.warnings);
-        filesystem.apply(index, scanned.changes);
+    };
+    walked
+        .blobs
+        .iter()
+        .find(|form| {
+            form.digest == digest
+                && form.declared_media_type == descriptor.media_type
+                && descriptor.size.is_none_or(|size| size == form.size)
+        })
+        .map(|form| LayerInfo {
+            digest,
+            diff_id: descriptor.diff_id,
+            media_type: form.media_type.clone(),
+            size: form.size,
+        })
+}
+
+/// A walker warning without its `layer LABEL: ` prefix, for the cache.
+fn unlabel_warning(warning: String, label: &str) -> String {
+    match warning.strip_prefix(&format!("layer {label}: ")) {
+        Some(rest) => rest.to_owned(),
+        None => warning,
+    }
+}
+
+/// Merges one image's layers bottom-up into its manifest.
+fn merge_image(
+    image: &ResolvedImage,
+    slots: Vec<Option<Result<ObtainedLayer, Error>>>,
+) -> Result<ScanOutput, Error> {
+    let layer_count = image.layers.len();
+    let mut filesystem = Filesystem::default();
+    let mut layers = Vec::with_capacity(layer_count);
+    let mut warnings = Vec::new();
+    for (index, slot) in slots.into_iter().enumerate() {
+        let obtained = match slot {
+            Some(result) => result?,
+            // Skipped after an earlier failure; that failure is reported below.
+            None => continue,
+        };
+        let label = image.layers[index].label();
+        warnings.extend(obtained.cache_warnings);
+        warnings.extend(
+            obtained
+                .walked
+                .warnings
+                .iter()
+                .map(|warning| format!("layer {label}: {warning}")),
+        );
+        layers.push(obtained.info);
+        let changes = Arc::try_unwrap(obtained.walked)
+            .map_or_else(|shared| shared.changes.clone(), |walked| walked.changes);
+        filesystem.apply(index, changes);
     }
     if layers.len() != layer_count {
         return Err(image::Error::Invalid {

@@ -765,6 +765,7 @@ mod tests {
                 let options = ScanOptions {
                     threads: 1,
                     on_read: None,
+                    cache: None,
                 };
                 let manifest = scan(&memory, &image, &options).unwrap().manifest;
                 let mut requests: Vec<PrefixRequest> = PATHS

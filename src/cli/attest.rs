@@ -13,8 +13,8 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::{
-    ExitStatus, Platform, RegistryArgs, parse_platform, read_manifest_file, scan_reference,
-    selection_of, write_atomically,
+    CacheArgs, ExitStatus, Platform, RegistryArgs, parse_platform, read_manifest_file,
+    scan_reference, selection_of, write_atomically,
 };
 use crate::attest::keyless::{IdentityTokenSource, RekorVersion, SigningConfig};
 use crate::attest::keys::{self, PublicKey};
@@ -22,6 +22,7 @@ use crate::attest::lookup;
 use crate::attest::{
     self, PredicateType, Signer, SubjectDigest, Trust, TrustedRoot, VerifiedStatement,
 };
+use crate::catalog::cache::LayerCache;
 use crate::digest::Sha256Digest;
 pub(super) use crate::evidence::{Checked, check_registry_attestation};
 use crate::evidence::{bundle_file_candidates, check_bundle_file, refuse_unreadable};
@@ -171,6 +172,8 @@ pub(super) struct AttestArgs {
     quiet: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 /// `exelock verify`'s help after the options (`$ ` lines are run by the test suite).
@@ -390,6 +393,8 @@ pub(super) struct AttestRequest<'a> {
     pub(super) legacy_cosign: bool,
     /// No progress on stderr.
     pub(super) quiet: bool,
+    /// The layer cache for a scan.
+    pub(super) cache: Option<&'a LayerCache>,
 }
 
 /// Scans (or reads) and signs every selected platform image, and the index it came from.
@@ -405,6 +410,7 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
         push,
         legacy_cosign,
         quiet,
+        cache,
     } = *request;
     if push && image::is_local_reference(reference) {
         bail!(
@@ -416,7 +422,7 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>
         (Some(path), _) => (vec![read_manifest_file(path)?], false),
         (None, Some(manifests)) => (manifests.to_vec(), in_hand_scanned_now),
         (None, None) => (
-            scan_reference(reference, selection, registry, 0, quiet)?,
+            scan_reference(reference, selection, registry, 0, quiet, cache)?,
             true,
         ),
     };
@@ -539,6 +545,7 @@ pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
         push: args.push,
         legacy_cosign: args.legacy_cosign,
         quiet: args.quiet,
+        cache: args.cache.layer_cache().as_ref(),
     })?;
     if let Some(path) = &args.bundle {
         let bundles: Vec<serde_json::Value> = attested

@@ -22,7 +22,8 @@ mod triage;
 
 use color::ColorWhen;
 
-use crate::catalog::{self, ScanOptions};
+use crate::catalog::cache::LayerCache;
+use crate::catalog::{self, ScanOptions, ScanRequest};
 use crate::image::registry::RegistrySettings;
 use crate::image::{self, Platform, PlatformSelection};
 use crate::manifest::Manifest;
@@ -198,6 +199,8 @@ struct GateArgs {
     quiet: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 /// `exelock diff`'s help after the options (`$ ` lines are run by the test suite).
@@ -229,6 +232,8 @@ struct DiffArgs {
     quiet: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -264,9 +269,17 @@ With a local engine or a registry:
 #[derive(Args, Debug)]
 struct ScanArgs {
     #[arg(
-        help = "The image: REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF], docker-archive:FILE, docker-archive:- (stdin), docker:NAME or podman:NAME (the local engine; a bare name is a registry image)"
+        help = "The image: REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF], docker-archive:FILE, docker-archive:- (stdin), docker:NAME or podman:NAME (the local engine; a bare name is a registry image)",
+        required_unless_present = "from_file"
     )]
-    image: String,
+    images: Vec<String>,
+    /// Also scan the images listed in FILE, one reference a line (`#` starts a comment). With
+    /// several images: one manifest per image, as JSON lines (or files in --output-dir).
+    #[arg(long, value_name = "FILE")]
+    from_file: Option<PathBuf>,
+    /// Write one manifest file per image into DIR (named after the reference), as `-o` would.
+    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    output_dir: Option<PathBuf>,
     /// Output format; defaults to `table` on a terminal and `json` otherwise or with -o.
     #[arg(long, value_enum)]
     format: Option<ScanFormat>,
@@ -287,6 +300,76 @@ struct ScanArgs {
     quiet: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+/// The layer cache (docs/cache.md): what scans learnt about layers, by diff_id, so a layer seen
+/// before is neither fetched nor read.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Layer cache")]
+struct CacheArgs {
+    /// The layer cache directory [default: $XDG_CACHE_HOME/exelock, else ~/.cache/exelock].
+    #[arg(long, env = "EXELOCK_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Read every layer; neither use nor fill the layer cache (wins over --cache-dir).
+    #[arg(long, env = "EXELOCK_NO_CACHE", value_parser = clap::builder::BoolishValueParser::new())]
+    no_cache: bool,
+    /// Evict the least recently used entries beyond SIZE (B, KiB, MiB, GiB, TiB; KB, MB, GB,
+    /// TB are powers of 1000).
+    #[arg(long, value_name = "SIZE", default_value = "2GiB", value_parser = parse_size)]
+    cache_max_size: u64,
+}
+
+impl CacheArgs {
+    /// The cache to use, if any: none with --no-cache or when no directory can be named.
+    fn layer_cache(&self) -> Option<LayerCache> {
+        if self.no_cache {
+            return None;
+        }
+        let dir = self.cache_dir.clone().or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .filter(|dir| dir.is_absolute())
+                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+                .map(|dir| dir.join("exelock"))
+        })?;
+        Some(LayerCache::new(&dir, self.cache_max_size))
+    }
+}
+
+/// Parses a size such as `2GiB`, `500MB` or `1048576`.
+///
+/// Written here: a dozen lines, and no size-parsing crate is in the dependency tree.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => {
+            return Err(format!(
+                "size {text:?}: unknown unit {unit:?} (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"
+            ));
+        }
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(multiplier))
+        .ok_or_else(|| {
+            format!("size {text:?} is not a whole number of bytes below 2^64, e.g. 2GiB")
+        })
 }
 
 /// How to reach a registry; credentials otherwise come from `~/.docker/config.json`
@@ -463,6 +546,7 @@ fn scan_reference(
     registry: &RegistrySettings,
     threads: usize,
     quiet: bool,
+    cache: Option<&LayerCache>,
 ) -> Result<Vec<Manifest>> {
     let source = image::open(reference, registry)?;
     let resolution = source.resolve(selection).map_err(|error| {
@@ -493,6 +577,7 @@ fn scan_reference(
         let options = ScanOptions {
             threads,
             on_read: Some(&on_read),
+            cache,
         };
         let scanned = catalog::scan(source.as_ref(), resolved, &options);
         progress.finish();
@@ -535,12 +620,13 @@ fn manifest_of(
     selection: &PlatformSelection,
     registry: &RegistrySettings,
     quiet: bool,
+    cache: Option<&LayerCache>,
 ) -> Result<Manifest> {
     let path = Path::new(argument);
     if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
         return read_manifest_file(path);
     }
-    scan_reference(argument, selection, registry, 0, quiet)?
+    scan_reference(argument, selection, registry, 0, quiet, cache)?
         .into_iter()
         .next()
         .with_context(|| format!("{argument} resolved to no image"))
@@ -556,23 +642,59 @@ fn selection_of(platform: Option<&Platform>, all: bool) -> PlatformSelection {
 
 fn run_scan(args: &ScanArgs, color: ColorWhen) -> Result<ExitStatus> {
     let selection = selection_of(args.platform.as_ref(), args.all_platforms);
-    let manifests = scan_reference(
-        &args.image,
-        &selection,
-        &args.registry.settings_for(&[&args.image])?,
-        args.threads,
-        args.quiet,
-    )?;
+    let references = scan_references(args)?;
+    let registry = args
+        .registry
+        .settings_for(&references.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let cache = args.cache.layer_cache();
     let format = args.format.unwrap_or(
-        if args.output.is_none() && std::io::stdout().is_terminal() {
+        if args.output.is_none() && args.output_dir.is_none() && std::io::stdout().is_terminal() {
             ScanFormat::Table
         } else {
             ScanFormat::Json
         },
     );
-    let rendered = match format {
-        ScanFormat::Json if args.all_platforms => {
-            let mut out = serde_json::to_vec_pretty(&manifests)?;
+    if let [reference] = references.as_slice()
+        && args.from_file.is_none()
+        && args.output_dir.is_none()
+    {
+        let manifests = scan_reference(
+            reference,
+            &selection,
+            &registry,
+            args.threads,
+            args.quiet,
+            cache.as_ref(),
+        )?;
+        let rendered = render_manifests(&manifests, format, args.all_platforms)?;
+        if format == ScanFormat::Table && args.output.is_none() {
+            let mut stdout = color.stdout();
+            stdout.write_all(color::scan_table(&String::from_utf8_lossy(&rendered)).as_bytes())?;
+            stdout.flush()?;
+        } else {
+            write_output(args.output.as_deref(), &rendered)?;
+        }
+        return Ok(ExitStatus::Success);
+    }
+    run_fleet_scan(
+        args,
+        &references,
+        &selection,
+        &registry,
+        cache.as_ref(),
+        format,
+    )
+}
+
+/// The scan's output: one manifest as JSON, an array of them with --all-platforms, or tables.
+fn render_manifests(
+    manifests: &[Manifest],
+    format: ScanFormat,
+    all_platforms: bool,
+) -> Result<Vec<u8>> {
+    Ok(match format {
+        ScanFormat::Json if all_platforms => {
+            let mut out = serde_json::to_vec_pretty(manifests)?;
             out.push(b'\n');
             out
         }
@@ -587,28 +709,202 @@ fn run_scan(args: &ScanArgs, color: ColorWhen) -> Result<ExitStatus> {
             .collect::<Vec<_>>()
             .join("\n")
             .into_bytes(),
-    };
-    match (&args.output, format) {
-        (Some(path), _) => write_atomically(path, &rendered)?,
-        (None, ScanFormat::Table) => {
-            let mut stdout = color.stdout();
-            stdout.write_all(color::scan_table(&String::from_utf8_lossy(&rendered)).as_bytes())?;
-            stdout.flush()?;
-        }
-        (None, ScanFormat::Json) => {
+    })
+}
+
+/// Writes to FILE (atomically) or stdout.
+fn write_output(path: Option<&Path>, rendered: &[u8]) -> Result<()> {
+    match path {
+        Some(path) => write_atomically(path, rendered)?,
+        None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&rendered)?;
+            stdout.write_all(rendered)?;
             stdout.flush()?;
         }
     }
-    Ok(ExitStatus::Success)
+    Ok(())
+}
+
+/// The references to scan: the arguments, then the lines of --from-file (text after `#` is a
+/// comment; blank lines are skipped).
+fn scan_references(args: &ScanArgs) -> Result<Vec<String>> {
+    let mut references = args.images.clone();
+    if let Some(path) = &args.from_file {
+        let text = fs_err::read_to_string(path).context("cannot read the --from-file list")?;
+        references.extend(
+            text.lines()
+                .map(|line| line.split('#').next().unwrap_or_default().trim())
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    if references.is_empty() {
+        anyhow::bail!("no image to scan: name one, or list some in the --from-file file");
+    }
+    Ok(references)
+}
+
+/// The file `--output-dir` holds an image's manifest in: the reference with every character
+/// other than ASCII letters, digits, `.`, `_` and `-` replaced by `_`.
+fn output_file_name(reference: &str) -> String {
+    let name: String = reference
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{}.json", name.trim_start_matches('.'))
+}
+
+/// Scans several images together (each distinct layer once) and writes one manifest per
+/// image: JSON lines on stdout or -o FILE, or one file per image in --output-dir. An image that
+/// fails is reported and the others still written; the exit status is then 2.
+fn run_fleet_scan(
+    args: &ScanArgs,
+    references: &[String],
+    selection: &PlatformSelection,
+    registry: &RegistrySettings,
+    cache: Option<&LayerCache>,
+    format: ScanFormat,
+) -> Result<ExitStatus> {
+    let files: Option<Vec<String>> = match &args.output_dir {
+        Some(_) if format == ScanFormat::Table => {
+            anyhow::bail!("--output-dir writes JSON manifests; drop --format table")
+        }
+        Some(_) => {
+            let names: Vec<String> = references.iter().map(|r| output_file_name(r)).collect();
+            let mut seen = std::collections::BTreeMap::new();
+            for (name, reference) in names.iter().zip(references) {
+                if let Some(other) = seen.insert(name, reference) {
+                    anyhow::bail!(
+                        "{other} and {reference} would both be written to {name} in --output-dir; list each image once"
+                    );
+                }
+            }
+            Some(names)
+        }
+        None => None,
+    };
+    let mut failed = false;
+    let mut opened = Vec::new();
+    for (owner, reference) in references.iter().enumerate() {
+        let resolved = image::open(reference, registry).and_then(|source| {
+            let resolution = source.resolve(selection)?;
+            Ok((source, resolution))
+        });
+        match resolved {
+            Ok((source, resolution)) => {
+                if !args.quiet {
+                    for note in &resolution.notes {
+                        eprintln!("note: {note}");
+                    }
+                }
+                opened.push((owner, source, resolution.images));
+            }
+            Err(error) => {
+                eprintln!("error: {:#}", anyhow::Error::from(error));
+                failed = true;
+            }
+        }
+    }
+    let mut owners = Vec::new();
+    let mut requests = Vec::new();
+    for (owner, source, images) in &opened {
+        for image in images {
+            owners.push(*owner);
+            requests.push(ScanRequest {
+                source: source.as_ref(),
+                image,
+            });
+        }
+    }
+    let total = requests
+        .iter()
+        .flat_map(|request| &request.image.layers)
+        .map(|layer| layer.size)
+        .sum::<Option<u64>>();
+    let progress = Progress::new(
+        args.quiet,
+        total,
+        format!("scanning {} images", references.len()),
+    );
+    let on_read = |bytes: u64| progress.advance(bytes);
+    let options = ScanOptions {
+        threads: args.threads,
+        on_read: Some(&on_read),
+        cache,
+    };
+    let results = catalog::scan_images(&requests, &options);
+    progress.finish();
+    let mut manifests: Vec<Option<Vec<Manifest>>> = references
+        .iter()
+        .enumerate()
+        .map(|(owner, _)| opened.iter().any(|(o, ..)| *o == owner).then(Vec::new))
+        .collect();
+    for (owner, result) in owners.into_iter().zip(results) {
+        match result {
+            Ok(scanned) => {
+                if !args.quiet {
+                    for warning in &scanned.warnings {
+                        eprintln!("warning: {warning}");
+                    }
+                }
+                if let Some(list) = &mut manifests[owner] {
+                    list.push(scanned.manifest);
+                }
+            }
+            Err(error) => {
+                eprintln!("error: {:#}", anyhow::Error::from(error));
+                manifests[owner] = None;
+                failed = true;
+            }
+        }
+    }
+    match (&args.output_dir, files) {
+        (Some(dir), Some(files)) => {
+            fs_err::create_dir_all(dir).context("cannot create the --output-dir directory")?;
+            for (list, file) in manifests.iter().zip(files) {
+                if let Some(list) = list {
+                    let rendered = render_manifests(list, ScanFormat::Json, args.all_platforms)?;
+                    write_atomically(&dir.join(file), &rendered)?;
+                }
+            }
+        }
+        _ => {
+            let mut rendered = Vec::new();
+            for manifest in manifests.iter().flatten().flatten() {
+                match format {
+                    ScanFormat::Json => {
+                        serde_json::to_writer(&mut rendered, manifest)?;
+                        rendered.push(b'\n');
+                    }
+                    ScanFormat::Table => {
+                        rendered
+                            .extend_from_slice(terminal_safe(&render_table(manifest)).as_bytes());
+                        rendered.push(b'\n');
+                    }
+                }
+            }
+            write_output(args.output.as_deref(), &rendered)?;
+        }
+    }
+    Ok(if failed {
+        ExitStatus::Error
+    } else {
+        ExitStatus::Success
+    })
 }
 
 fn run_diff(args: &DiffArgs, color: ColorWhen) -> Result<ExitStatus> {
     let selection = selection_of(args.platform.as_ref(), false);
     let registry = args.registry.settings_for(&[&args.a, &args.b])?;
-    let a = manifest_of(&args.a, &selection, &registry, args.quiet)?;
-    let b = manifest_of(&args.b, &selection, &registry, args.quiet)?;
+    let cache = args.cache.layer_cache();
+    let a = manifest_of(&args.a, &selection, &registry, args.quiet, cache.as_ref())?;
+    let b = manifest_of(&args.b, &selection, &registry, args.quiet, cache.as_ref())?;
     let changes = crate::diff::diff(&a, &b);
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         ScanFormat::Table
@@ -659,7 +955,13 @@ fn run_gate(args: &GateArgs, color: ColorWhen) -> Result<ExitStatus> {
     let selection = selection_of(args.platform.as_ref(), false);
     let manifest = match &args.manifest {
         Some(path) => read_manifest_file(path)?,
-        None => manifest_of(&args.image, &selection, &registry, args.quiet)?,
+        None => manifest_of(
+            &args.image,
+            &selection,
+            &registry,
+            args.quiet,
+            args.cache.layer_cache().as_ref(),
+        )?,
     };
     let bake_source = match (&args.bake, &policy.bake.file) {
         (Some(argument), _) => Some(BakeSource::parse(Path::new(argument), None)?),
@@ -685,8 +987,14 @@ fn run_gate(args: &GateArgs, color: ColorWhen) -> Result<ExitStatus> {
     });
     let baseline = match &baseline_source {
         Some(source) => Some(
-            manifest_of(source, &selection, &registry, args.quiet)
-                .with_context(|| format!("cannot read the baseline {source}"))?,
+            manifest_of(
+                source,
+                &selection,
+                &registry,
+                args.quiet,
+                args.cache.layer_cache().as_ref(),
+            )
+            .with_context(|| format!("cannot read the baseline {source}"))?,
         ),
         None => None,
     };
@@ -927,6 +1235,7 @@ fn gate_attestation(
             push: args.push,
             legacy_cosign: args.legacy_cosign,
             quiet: args.quiet,
+            cache: None,
         })?;
         let pushed = attested
             .iter()
@@ -1271,6 +1580,51 @@ mod terminal_tests {
             terminal_safe("/tmp/\u{1b}[2Jx\r/bin/sh\u{7}"),
             "/tmp/\\u{1b}[2Jx\\u{d}/bin/sh\\u{7}"
         );
+    }
+}
+
+#[cfg(test)]
+mod cache_flag_tests {
+    use rstest::rstest;
+
+    use super::{output_file_name, parse_size};
+
+    #[rstest]
+    #[case("2GiB", 2 << 30)]
+    #[case("2gib", 2 << 30)]
+    #[case("500MB", 500_000_000)]
+    #[case("1 KiB", 1024)]
+    #[case("1048576", 1 << 20)]
+    #[case("7B", 7)]
+    #[case("3T", 3 << 40)]
+    fn sizes_parse(#[case] text: &str, #[case] bytes: u64) {
+        assert_eq!(parse_size(text), Ok(bytes));
+    }
+
+    #[rstest]
+    #[case("", "whole number")]
+    #[case("GiB", "whole number")]
+    #[case("-1GiB", "unknown unit")]
+    #[case("1.5GiB", "unknown unit")]
+    #[case("2 lightyears", "unknown unit")]
+    #[case("99999999999TiB", "whole number")]
+    fn bad_sizes_say_why(#[case] text: &str, #[case] problem: &str) {
+        let error = parse_size(text).unwrap_err();
+        assert!(error.contains(problem) && error.contains(text), "{error}");
+    }
+
+    #[rstest]
+    #[case("oci:testdata/images/demo", "oci_testdata_images_demo.json")]
+    #[case(
+        "registry.example:5000/team/app:v1",
+        "registry.example_5000_team_app_v1.json"
+    )]
+    #[case("ghcr.io/a/b@sha256:ab", "ghcr.io_a_b_sha256_ab.json")]
+    #[case("oci:../x", "oci_.._x.json")]
+    #[case("../../etc", "_.._etc.json")]
+    fn output_files_stay_in_the_directory(#[case] reference: &str, #[case] name: &str) {
+        assert_eq!(output_file_name(reference), name);
+        assert!(!output_file_name(reference).contains('/'));
     }
 }
 
