@@ -15,6 +15,7 @@ fn exelock() -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
     command
         .current_dir(root())
+        .env("EXELOCK_NO_CACHE", "1")
         .env_remove("DOCKER_HOST")
         .env_remove("XDG_RUNTIME_DIR");
     command

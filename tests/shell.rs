@@ -26,7 +26,7 @@ const AMBIENT: &[&str] = &[
 
 fn exelock() -> Command {
     let mut command = Command::cargo_bin("exelock").unwrap();
-    command.current_dir(root());
+    command.current_dir(root()).env("EXELOCK_NO_CACHE", "1");
     for variable in AMBIENT {
         command.env_remove(variable);
     }
@@ -145,6 +145,7 @@ fn every_subcommand_help_has_examples_that_run_as_documented() {
                 .args(["-c", &example.command])
                 .current_dir(root())
                 .env("PATH", &path)
+                .env("EXELOCK_NO_CACHE", "1")
                 .stdin(std::process::Stdio::null());
             for variable in AMBIENT {
                 command.env_remove(variable);

@@ -258,7 +258,7 @@ Examples:
   $ exelock scan docker-archive:testdata/images/demo.docker25.tar --format table -q
   $ exelock scan oci:testdata/images/multiarch --platform linux/arm64 --format table
   $ exelock scan oci:testdata/images/multiarch --all-platforms -o /tmp/exelock-example-manifests.json
-  $ exelock scan oci:testdata/bad/digest-mismatch   # exit 2: a layer does not match its digest
+  $ exelock scan oci:testdata/bad/digest-mismatch --no-cache   # exit 2: a layer does not match its digest
 
 With a local engine or a registry:
   exelock scan docker:app:latest
