@@ -21,17 +21,20 @@ fn exelock() -> Command {
     command
 }
 
-fn scan_json(command: &mut Command, image: &str) -> Value {
-    let output = command
-        .args(["scan", "--format", "json", "-q", image])
-        .output()
-        .unwrap();
+/// Runs `command` with `args`, which must succeed, and parses its JSON output.
+fn json_of(command: &mut Command, args: &[&str]) -> Value {
+    let output = command.args(args).output().unwrap();
     assert!(
         output.status.success(),
-        "exelock scan {image} failed: {}",
+        "exelock {} failed: {}",
+        args.join(" "),
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn scan_json(command: &mut Command, image: &str) -> Value {
+    json_of(command, &["scan", "--format", "json", "-q", image])
 }
 
 fn scan_file(image: &str) -> Value {
@@ -160,17 +163,10 @@ fn an_image_the_engine_lacks_is_an_input_error_naming_it() {
 
 /// `exelock diff --format json A B` against the shared podman service; it must succeed.
 fn diff_json(podman: &Podman, a: &str, b: &str) -> Value {
-    let output = exelock()
-        .env("DOCKER_HOST", podman.docker_host())
-        .args(["diff", "--format", "json", "-q", a, b])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    json_of(
+        exelock().env("DOCKER_HOST", podman.docker_host()),
+        &["diff", "--format", "json", "-q", a, b],
+    )
 }
 
 #[test]
