@@ -1,7 +1,7 @@
 //! The layer cache: what walking a layer produced, kept on disk under the layer's diff_id, so a
 //! layer seen before is neither fetched nor read again.
 //!
-//! An entry ([`CachedLayer`]) holds a layer's [`Change`]s and warnings exactly as
+//! An entry ([`CachedLayer`]) holds a layer's [`Change`](super::Change)s and warnings exactly as
 //! [`super::walk_layer`] returned them, and the blobs ([`BlobForm`]) that were read, verified,
 //! and found to decompress to that diff_id. The scan takes an entry in place of a layer only for
 //! a descriptor naming one of those blobs (see `serves` in the parent module), so the
