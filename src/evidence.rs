@@ -10,7 +10,6 @@
 //! to share and to drop anywhere. Caching (of images, of prefix digests) is the caller's.
 //! Prints nothing, reads no environment.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::digest::Sha256Digest;
@@ -196,19 +195,8 @@ impl Error {
     /// The message and its causes on one line, `: `-separated: the reason a report gives.
     #[must_use]
     pub fn reason(&self) -> String {
-        chain(self)
+        crate::error_chain(self)
     }
-}
-
-/// An error and its causes on one line, `: `-separated (anyhow's `{:#}`).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 /// Which image a finding is to be judged against: what the finding names, or the fallback

@@ -39,3 +39,17 @@ pub mod policy;
 pub mod report;
 pub mod serve;
 pub mod triage;
+
+/// An error and its causes on one line, `error: cause: cause`, as the command line prints it and
+/// the service answers it.
+#[must_use]
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::attestation::{bundle_file_lookup, check_registry_candidates};
 use super::report::FindingReport;
-use super::{Checked, Error, ImageQuery, chain, join_digests};
+use super::{Checked, Error, ImageQuery, join_digests};
 use crate::attest::Trust;
 use crate::digest::Sha256Digest;
 use crate::finding::Finding;
@@ -559,7 +559,7 @@ fn prefix_facts(
                 (request.clone(), fact)
             })
             .collect(),
-        Err(error) => failed(requests, &chain(&error)),
+        Err(error) => failed(requests, &crate::error_chain(&error)),
     }
 }
 

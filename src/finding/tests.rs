@@ -2,7 +2,6 @@
 //! sniffing, and hostile input.
 
 use std::cell::Cell;
-use std::error::Error as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -16,25 +15,13 @@ fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/findings")
 }
 
-/// An error with its causes, as the CLI prints it with `{:#}`.
-fn error_chain(error: &Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Results as JSON: a finding, or `{"error": "..."}`.
 fn results_json(results: &[Result<Finding, Error>]) -> serde_json::Value {
     results
         .iter()
         .map(|result| match result {
             Ok(finding) => serde_json::to_value(finding).unwrap(),
-            Err(error) => json!({ "error": error_chain(error) }),
+            Err(error) => json!({ "error": crate::error_chain(error) }),
         })
         .collect()
 }
@@ -204,9 +191,9 @@ fn a_bad_line_costs_only_itself() {
     let error = results[1].as_ref().unwrap_err();
     assert_eq!(error.document(), Some("stdin line 2"));
     assert!(
-        error_chain(error).starts_with("stdin line 2: not JSON: EOF while parsing"),
+        crate::error_chain(error).starts_with("stdin line 2: not JSON: EOF while parsing"),
         "{}",
-        error_chain(error)
+        crate::error_chain(error)
     );
 }
 
@@ -624,9 +611,10 @@ fn duplicate_keys_are_an_error_not_a_guess() {
             .remove(0)
             .unwrap_err();
     assert!(
-        error_chain(&error).starts_with("stdin: scc finding: unreadable: duplicate field `pid`"),
+        crate::error_chain(&error)
+            .starts_with("stdin: scc finding: unreadable: duplicate field `pid`"),
         "{}",
-        error_chain(&error)
+        crate::error_chain(&error)
     );
 }
 

@@ -336,7 +336,7 @@ impl EngineClient {
             image: reference.to_owned(),
             endpoint: endpoint.to_string(),
             operation: "starting the HTTP client".to_owned(),
-            message: error_chain(&source),
+            message: crate::error_chain(&source),
         })?;
         Ok(Self {
             reference: reference.to_owned(),
@@ -354,7 +354,7 @@ impl EngineClient {
         let response = self
             .runtime
             .block_on(async { self.client.get(&url).send().await })
-            .map_err(|source| self.request_error(operation, error_chain(&source)))?;
+            .map_err(|source| self.request_error(operation, crate::error_chain(&source)))?;
         let status = response.status();
         if status == reqwest::StatusCode::OK {
             return Ok(response);
@@ -430,7 +430,7 @@ impl Read for EngineBody<'_> {
                         "{} {} broke off: {}",
                         self.operation,
                         self.client.endpoint,
-                        error_chain(&error)
+                        crate::error_chain(&error)
                     )));
                 }
             }
@@ -439,18 +439,6 @@ impl Read for EngineBody<'_> {
         buf[..count].copy_from_slice(&self.pending.split_to(count));
         Ok(count)
     }
-}
-
-/// A reqwest error with its causes ("error sending request: … : No such file or directory").
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]

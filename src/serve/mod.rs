@@ -339,25 +339,13 @@ fn not_enabled(route: &str, how: &str) -> Failure {
     )
 }
 
-/// An error and its causes on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 fn unauthorized(error: &auth::AuthError) -> Failure {
     let status = if error.is_unavailable() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::UNAUTHORIZED
     };
-    Failure(status, chain(error))
+    Failure(status, crate::error_chain(error))
 }
 
 /// A push endpoint: authenticates as its source requires, then judges and stores the body's
@@ -459,11 +447,11 @@ async fn accept(
     body: &[u8],
 ) -> Result<axum::Json<Accepted>, Failure> {
     let delivery = intake::findings(intake, body)
-        .map_err(|error| Failure(StatusCode::BAD_REQUEST, chain(&error)))?;
+        .map_err(|error| Failure(StatusCode::BAD_REQUEST, crate::error_chain(&error)))?;
     let malformed: Vec<String> = delivery
         .unreadable
         .iter()
-        .map(|error| chain(error))
+        .map(|error| crate::error_chain(error))
         .collect();
     let findings = delivery.findings;
     let judged = tokio::time::timeout(state.deadline, judge_all(state, findings))
@@ -658,7 +646,7 @@ fn store_failure(error: store::Error) -> Failure {
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
-    Failure(status, chain(&error))
+    Failure(status, crate::error_chain(&error))
 }
 
 async fn get_finding(

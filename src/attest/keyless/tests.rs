@@ -76,18 +76,6 @@ fn keyless_error(error: AttestError) -> Error {
     }
 }
 
-/// The whole error chain, as the CLI prints it.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 // ---- services from signing configs ----------------------------------------------------------
 
 #[test]
@@ -119,9 +107,9 @@ fn the_built_in_config_is_the_public_good_instance() {
     );
     assert!(matches!(error, Error::SigningServices { .. }), "{error:?}");
     assert!(
-        chain(&error).contains("no eligible Rekor V2 endpoint"),
+        crate::error_chain(&error).contains("no eligible Rekor V2 endpoint"),
         "{}",
-        chain(&error)
+        crate::error_chain(&error)
     );
 }
 
@@ -159,7 +147,11 @@ fn a_config_without_a_tsa_is_refused() {
     );
     let error = keyless_error(config.services(RekorVersion::V1).unwrap_err());
     assert!(matches!(error, Error::SigningServices { .. }), "{error:?}");
-    assert!(chain(&error).contains("TSA"), "{}", chain(&error));
+    assert!(
+        crate::error_chain(&error).contains("TSA"),
+        "{}",
+        crate::error_chain(&error)
+    );
 }
 
 #[test]
@@ -237,7 +229,11 @@ fn tokens_that_are_not_jwts_are_refused_without_showing_them() {
             "{token}: {error:?}"
         );
         if !token.is_empty() {
-            assert!(!chain(&error).contains(token), "{}", chain(&error));
+            assert!(
+                !crate::error_chain(&error).contains(token),
+                "{}",
+                crate::error_chain(&error)
+            );
         }
     }
 }
@@ -373,7 +369,7 @@ fn github_actions_token_failures_are_clear_and_hide_the_request_token() {
         matches!(error, Error::GitHubActionsStatus { status: 403, .. }),
         "{error:?}"
     );
-    let text = chain(&error);
+    let text = crate::error_chain(&error);
     assert!(text.contains("no id-token permission"), "{text}");
     assert!(text.contains("id-token: write"), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
@@ -401,7 +397,7 @@ fn github_actions_token_failures_are_clear_and_hide_the_request_token() {
         matches!(error, Error::GitHubActionsRequest { .. }),
         "{error:?}"
     );
-    assert!(!chain(&error).contains("s3cr3t"));
+    assert!(!crate::error_chain(&error).contains("s3cr3t"));
 
     let error = keyless_error(
         KeylessSigner::new(offline_services(), from_github_actions("not a url")).unwrap_err(),
@@ -428,7 +424,7 @@ fn a_fulcio_refusal_names_fulcio_and_its_answer_not_the_token() {
             .unwrap_err(),
     );
     assert!(matches!(error, Error::Fulcio { .. }), "{error:?}");
-    let text = chain(&error);
+    let text = crate::error_chain(&error);
     assert!(
         text.starts_with(&format!(
             "Fulcio at {} did not issue a signing certificate: ",

@@ -178,24 +178,12 @@ fn run<T>(future: impl Future<Output = T>) -> T {
         .block_on(future)
 }
 
-/// An error with its causes, as a 401 body or a log line shows it.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Verifies `token` with the file verifier; a rejection must not quote the token.
 fn verify_with_file(token: &str) -> Result<GoogleIdentity, AuthError> {
     let (_directory, verifier) = file_verifier();
     let result = run(verifier.verify(&bearer(token)));
     if let Err(error) = &result {
-        let message = error_chain(error);
+        let message = crate::error_chain(error);
         for part in token.split('.').filter(|part| part.len() > 8) {
             assert!(!message.contains(part), "{message} quotes the token");
         }

@@ -1,7 +1,6 @@
 //! Tests of the intake: the fixtures of `testdata/findings/` as each sender delivers them
 //! (wrapped by Pub/Sub, EventBridge or Falcosidekick, or raw), and every malformed body.
 
-use std::error::Error as _;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -40,17 +39,6 @@ fn pubsub_push(payload: &[u8], message_id: &str) -> Vec<u8> {
 fn unlabelled(mut finding: Finding) -> Finding {
     finding.document = String::new();
     finding
-}
-
-fn error_chain(error: &IntakeError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[test]
@@ -250,7 +238,7 @@ fn malformed_bodies_are_named(
     #[case] message: &str,
 ) {
     let error = findings(intake, &body).unwrap_err();
-    assert_eq!(error_chain(&error), message);
+    assert_eq!(crate::error_chain(&error), message);
 }
 
 #[test]
@@ -268,9 +256,9 @@ fn a_notification_without_a_finding_is_unreadable() {
     assert!(others.is_empty());
     assert_eq!(first.document(), Some(PUSH_DATA_LABEL));
     assert!(
-        error_chain(&error).contains("scc finding: field"),
+        crate::error_chain(&error).contains("scc finding: field"),
         "{}",
-        error_chain(&error)
+        crate::error_chain(&error)
     );
 }
 
