@@ -40,56 +40,61 @@ impl Resolved {
         image: &str,
         allowlist: &Allowlist,
     ) -> Option<evidence::FindingReport> {
-        match self {
-            Self::Refused(reason) => Some(evidence::FindingReport::unresolved(
-                finding,
-                Some(image.to_owned()),
-                reason,
-                allowlist,
-            )),
-            Self::Found { state, prefixes } => {
-                let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
-                state
-                    .missing_prefixes([finding], &known)
-                    .is_empty()
-                    .then(|| state.judge(finding, &known, allowlist))
+        if let Self::Found { state, prefixes } = self {
+            let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
+            if !state.missing_prefixes([finding], &known).is_empty() {
+                return None;
             }
         }
+        Some(self.judge_with_known_prefixes(finding, image, allowlist))
     }
 
     /// Judges a finding against this image. Blocking: a partial hash needs prefix digests,
-    /// which read the image's layers.
+    /// which read the image's layers; only a finding that needs new ones computes them
+    /// (outside the lock) and adds them.
     #[must_use]
     pub fn judge(
         &self,
         resolver: &evidence::Resolver,
         finding: &Finding,
-        image: Option<String>,
+        image: &str,
         allowlist: &Allowlist,
     ) -> evidence::FindingReport {
-        let (state, prefixes) = match self {
-            Self::Found { state, prefixes } => (state, prefixes),
-            Self::Refused(reason) => {
-                return evidence::FindingReport::unresolved(finding, image, reason, allowlist);
+        if let Self::Found { state, prefixes } = self {
+            let missing = {
+                let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
+                state.missing_prefixes([finding], &known)
+            };
+            if !missing.is_empty() {
+                let computed = resolver.compute_prefixes(state, &missing);
+                prefixes
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend(computed);
             }
-        };
-        // Judging reads the known prefixes under a shared lock; only a finding that needs new
-        // ones computes them (outside the lock) and adds them.
-        {
-            let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
-            let missing = state.missing_prefixes([finding], &known);
-            if missing.is_empty() {
-                return state.judge(finding, &known, allowlist);
-            }
-            drop(known);
-            let computed = resolver.compute_prefixes(state, &missing);
-            prefixes
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(computed);
         }
-        let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
-        state.judge(finding, &known, allowlist)
+        self.judge_with_known_prefixes(finding, image, allowlist)
+    }
+
+    /// Judges with the prefix digests computed so far, under a shared lock.
+    fn judge_with_known_prefixes(
+        &self,
+        finding: &Finding,
+        image: &str,
+        allowlist: &Allowlist,
+    ) -> evidence::FindingReport {
+        match self {
+            Self::Refused(reason) => evidence::FindingReport::unresolved(
+                finding,
+                Some(image.to_owned()),
+                reason,
+                allowlist,
+            ),
+            Self::Found { state, prefixes } => {
+                let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
+                state.judge(finding, &known, allowlist)
+            }
+        }
     }
 }
 

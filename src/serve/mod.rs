@@ -506,7 +506,7 @@ async fn judge_one(state: &Arc<AppState>, finding: Finding) -> Result<AcceptedFi
                     let resolver = state.cache.resolver();
                     let allowlist = Arc::clone(&state.allowlist);
                     tokio::task::spawn_blocking(move || {
-                        resolved.judge(&resolver, &finding, Some(label), &allowlist)
+                        resolved.judge(&resolver, &finding, &label, &allowlist)
                     })
                     .await
                     .map_err(|error| {
