@@ -157,6 +157,14 @@ fn finding(
     }
 }
 
+/// The later delivery of [`redelivery_updates_one_record`] once more, same verdicts and report.
+fn later_repeat(first: &FindingRecord) -> FindingRecord {
+    let mut repeat = first.clone();
+    repeat.verdicts = vec![Verdict::Foreign, Verdict::Unchanged];
+    repeat.report = r#"{"delivery":"later"}"#.to_owned();
+    repeat
+}
+
 fn bake_entry(path: &str, content: &str, reason: &str) -> BakeEntry {
     BakeEntry {
         path: path.to_owned(),
@@ -187,15 +195,23 @@ async fn redelivery_updates_one_record(database: &TestDatabase) {
     older.report = r#"{"delivery":"older"}"#.to_owned();
     assert_eq!(store.record(older).await.unwrap(), Stored::Updated);
 
+    // A redelivery that changes neither verdicts nor image: counted and seen, not changed.
+    let mut repeated = later_repeat(&first);
+    repeated.received_at = at(BASE_MILLIS + 9_000);
+    assert_eq!(store.record(repeated).await.unwrap(), Stored::Updated);
+
     assert_eq!(store.count().await.unwrap(), 1);
     let stored = store
         .get(Source::Scc, "organizations/1/findings/a")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.deliveries, 3);
+    assert_eq!(stored.deliveries, 4);
     assert_eq!(stored.first_seen, at(BASE_MILLIS - 1_000));
-    assert_eq!(stored.last_seen, at(BASE_MILLIS + 5_000));
+    assert_eq!(stored.last_seen, at(BASE_MILLIS + 9_000));
+    // Changed by the delivery that changed the verdicts; not by the older one (its verdicts
+    // lost to the later receipt) nor by the repeat.
+    assert_eq!(stored.changed_at, at(BASE_MILLIS + 5_000));
     assert_eq!(stored.verdicts, [Verdict::Foreign, Verdict::Unchanged]);
     assert!(stored.needs_action);
     assert_eq!(stored.report.get(), r#"{"delivery":"later"}"#);
@@ -211,8 +227,9 @@ async fn redelivery_updates_one_record(database: &TestDatabase) {
             "verdicts": ["foreign", "unchanged"],
             "needsAction": true,
             "firstSeen": "2026-11-30T23:59:59Z",
-            "lastSeen": "2026-12-01T00:00:05Z",
-            "deliveries": 3,
+            "lastSeen": "2026-12-01T00:00:09Z",
+            "changedAt": "2026-12-01T00:00:05Z",
+            "deliveries": 4,
             "report": { "delivery": "later" },
         }),
         "{}",
@@ -314,7 +331,7 @@ type FilterCase = (&'static str, &'static str, Vec<Verdict>, u64);
 
 async fn filters(database: &TestDatabase) {
     let store = Store::open(database.url()).await.unwrap();
-    let cases: [FilterCase; 5] = [
+    let mut cases: [FilterCase; 5] = [
         (
             "a",
             "img-1",
@@ -336,6 +353,16 @@ async fn filters(database: &TestDatabase) {
         record.image = Some((*image).to_owned());
         store.record(record).await.unwrap();
     }
+    // Redeliveries: "a" unchanged (it keeps its place and stays out of a later `since`), "b"
+    // with new verdicts (it becomes the newest change).
+    let mut repeat = finding(Source::Falco, "a", &cases[0].2, at(BASE_MILLIS + 6_000));
+    repeat.image = Some(cases[0].1.to_owned());
+    assert_eq!(store.record(repeat).await.unwrap(), Stored::Updated);
+    cases[1].2 = vec![Verdict::Modified];
+    cases[1].3 = 7_000;
+    let mut changed = finding(Source::Falco, "b", &cases[1].2, at(BASE_MILLIS + 7_000));
+    changed.image = Some(cases[1].1.to_owned());
+    assert_eq!(store.record(changed).await.unwrap(), Stored::Updated);
     // What each filter should select, computed from the cases, newest first.
     let expected = |keep: &dyn Fn(&FilterCase) -> bool, limit: usize| {
         let mut ids: Vec<(u64, &str)> = cases

@@ -35,7 +35,7 @@
 //! to the sender, who redelivers.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -309,6 +309,10 @@ pub struct StoredFinding {
     /// When the latest delivery arrived.
     #[serde(serialize_with = "serialize_rfc3339")]
     pub last_seen: SystemTime,
+    /// When the finding was first stored or a delivery last changed its verdicts or image: what
+    /// [`FindingFilter::since`] and the newest-first order go by.
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub changed_at: SystemTime,
     /// How many deliveries of this finding were stored.
     pub deliveries: u64,
     /// The latest delivery's report, embedded as JSON.
@@ -322,9 +326,11 @@ pub struct FindingFilter {
     pub verdict: Option<Verdict>,
     /// Only findings of this image (as the finding names it).
     pub image: Option<String>,
-    /// Only findings seen (last delivery) at or after this time.
+    /// Only findings first stored, or whose verdicts or image changed, at or after this time
+    /// ([`StoredFinding::changed_at`]). A redelivery that changes nothing does not bring a
+    /// finding back: a poller asking for what is new since its last poll gets each change once.
     pub since: Option<SystemTime>,
-    /// At most this many, newest (last seen) first.
+    /// At most this many, newest (changed at) first.
     pub limit: u32,
 }
 
@@ -429,16 +435,30 @@ fn redact_url(url: &str) -> String {
 #[derive(Debug)]
 struct EmbeddedMigrations(&'static [(i64, &'static str, &'static str)]);
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations(&[(
-    1,
-    "findings",
-    include_str!("../../migrations/sqlite/0001_findings.sql"),
-)]);
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations(&[(
-    1,
-    "findings",
-    include_str!("../../migrations/postgres/0001_findings.sql"),
-)]);
+const SQLITE_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations(&[
+    (
+        1,
+        "findings",
+        include_str!("../../migrations/sqlite/0001_findings.sql"),
+    ),
+    (
+        2,
+        "changed at",
+        include_str!("../../migrations/sqlite/0002_changed_at.sql"),
+    ),
+]);
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations(&[
+    (
+        1,
+        "findings",
+        include_str!("../../migrations/postgres/0001_findings.sql"),
+    ),
+    (
+        2,
+        "changed at",
+        include_str!("../../migrations/postgres/0002_changed_at.sql"),
+    ),
+]);
 
 impl MigrationSource<'static> for EmbeddedMigrations {
     fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
@@ -569,7 +589,7 @@ impl Store {
         row.map(|row| self.stored_finding(row)).transpose()
     }
 
-    /// The stored findings `filter` selects, newest (last seen) first.
+    /// The stored findings `filter` selects, newest ([`StoredFinding::changed_at`]) first.
     ///
     /// # Errors
     ///
@@ -710,6 +730,7 @@ impl Store {
             needs_action,
             first,
             last,
+            changed,
             deliveries,
             report,
         ) = row;
@@ -743,6 +764,7 @@ impl Store {
             needs_action,
             first_seen: from_unix_millis(first),
             last_seen: from_unix_millis(last),
+            changed_at: from_unix_millis(changed),
             deliveries: u64::try_from(deliveries).unwrap_or(0),
             report,
         })
@@ -750,7 +772,7 @@ impl Store {
 }
 
 /// A `findings` row as queried: source, id, image, repository, verdicts (JSON text),
-/// needs_action, first_seen, last_seen, deliveries, report.
+/// needs_action, first_seen, last_seen, changed_at, deliveries, report.
 type FindingColumns = (
     String,
     String,
@@ -758,6 +780,7 @@ type FindingColumns = (
     Option<String>,
     String,
     bool,
+    i64,
     i64,
     i64,
     i64,
@@ -949,12 +972,17 @@ impl<'a> BatchWrite<'a> {
         }
     }
 
-    async fn write_sqlite(&self, pool: &SqlitePool) -> Result<Vec<i64>, sqlx::Error> {
-        // The batch as one JSON array of rows for one statement (`json_each`): sqlx runs each
-        // SQLite statement on the connection's worker thread, a round trip per statement.
-        let findings: Vec<_> = self
-            .findings
-            .iter()
+    /// Merged findings as one JSON array of rows for one statement (`json_each`): sqlx runs
+    /// each SQLite statement on the connection's worker thread, a round trip per statement.
+    /// Columns: source, id, image, repository, verdicts, needs_action, first_seen, last_seen,
+    /// deliveries, report.
+    fn sqlite_rows<'b>(
+        findings: impl Iterator<Item = &'b MergedFinding<'a>>,
+    ) -> Result<String, sqlx::Error>
+    where
+        'a: 'b,
+    {
+        let rows: Vec<_> = findings
             .map(|merged| {
                 let row = merged.latest;
                 (
@@ -971,15 +999,33 @@ impl<'a> BatchWrite<'a> {
                 )
             })
             .collect();
-        let findings = serde_json::to_string(&findings)
-            .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+        serde_json::to_string(&rows).map_err(|error| sqlx::Error::Encode(Box::new(error)))
+    }
+
+    async fn write_sqlite(&self, pool: &SqlitePool) -> Result<Vec<i64>, sqlx::Error> {
         // IMMEDIATE: take the write lock up front, waiting (busy timeout) for another process's
         // writer, instead of failing on upgrading a read transaction.
         let mut transaction = pool.begin_with("BEGIN IMMEDIATE").await?;
-        let totals: Vec<(String, String, i64)> = sqlx::query_as(sql::sqlite::UPSERT_FINDINGS)
-            .bind(findings)
+        // Redeliveries that change nothing indexed first, then everything else as an upsert.
+        let mut totals: Vec<(String, String, i64)> = sqlx::query_as(sql::sqlite::UPDATE_UNCHANGED)
+            .bind(Self::sqlite_rows(self.findings.iter())?)
             .fetch_all(&mut *transaction)
             .await?;
+        if totals.len() < self.findings.len() {
+            let updated: HashSet<(&str, &str)> = totals
+                .iter()
+                .map(|(source, id, _)| (source.as_str(), id.as_str()))
+                .collect();
+            let rest = Self::sqlite_rows(self.findings.iter().filter(|merged| {
+                !updated.contains(&(merged.latest.source, merged.latest.id.as_str()))
+            }))?;
+            drop(updated);
+            let upserted: Vec<(String, String, i64)> = sqlx::query_as(sql::sqlite::UPSERT_FINDINGS)
+                .bind(rest)
+                .fetch_all(&mut *transaction)
+                .await?;
+            totals.extend(upserted);
+        }
         if !self.bake.is_empty() {
             let bake: Vec<_> = self
                 .bake
@@ -1191,80 +1237,103 @@ mod sql {
             concat!(
                 "source, id, image, repository, ",
                 $verdicts,
-                ", needs_action, first_seen, last_seen, deliveries, report"
+                ", needs_action, first_seen, last_seen, changed_at, deliveries, report"
             )
         };
     }
 
-    /// The update of a stored finding by a newer write: image, verdicts and report follow the
-    /// latest receipt, so the result does not depend on which of two writes commits first.
-    macro_rules! upsert_set {
-        ($table:literal, $excluded:literal, $least:literal, $greatest:literal) => {
+    /// `column = ` the value of the write with the latest receipt: the new one when it is at
+    /// least as late as the stored one, so the result does not depend on which of two writes
+    /// commits first.
+    macro_rules! latest {
+        ($table:literal, $new:literal, $column:literal) => {
             concat!(
-                "image = CASE WHEN ",
-                $excluded,
+                $column,
+                " = CASE WHEN ",
+                $new,
                 ".last_seen >= ",
                 $table,
                 ".last_seen THEN ",
-                $excluded,
-                ".image ELSE ",
+                $new,
+                ".",
+                $column,
+                " ELSE ",
                 $table,
-                ".image END, ",
-                "repository = CASE WHEN ",
-                $excluded,
-                ".last_seen >= ",
-                $table,
-                ".last_seen THEN ",
-                $excluded,
-                ".repository ELSE ",
-                $table,
-                ".repository END, ",
-                "verdicts = CASE WHEN ",
-                $excluded,
-                ".last_seen >= ",
-                $table,
-                ".last_seen THEN ",
-                $excluded,
-                ".verdicts ELSE ",
-                $table,
-                ".verdicts END, ",
-                "needs_action = CASE WHEN ",
-                $excluded,
-                ".last_seen >= ",
-                $table,
-                ".last_seen THEN ",
-                $excluded,
-                ".needs_action ELSE ",
-                $table,
-                ".needs_action END, ",
-                "report = CASE WHEN ",
-                $excluded,
-                ".last_seen >= ",
-                $table,
-                ".last_seen THEN ",
-                $excluded,
-                ".report ELSE ",
-                $table,
-                ".report END, ",
+                ".",
+                $column,
+                " END"
+            )
+        };
+    }
+
+    /// What every write of a stored finding updates: the receipt times, the delivery count, and
+    /// the repository and report of the latest receipt. No index holds any of these columns, so
+    /// a redelivery that changes nothing else rewrites its row alone.
+    macro_rules! delivery_set {
+        ($table:literal, $new:literal, $least:literal, $greatest:literal) => {
+            concat!(
+                latest!($table, $new, "repository"),
+                ", ",
+                latest!($table, $new, "report"),
+                ", ",
                 "first_seen = ",
                 $least,
                 "(",
                 $table,
                 ".first_seen, ",
-                $excluded,
+                $new,
                 ".first_seen), ",
                 "last_seen = ",
                 $greatest,
                 "(",
                 $table,
                 ".last_seen, ",
-                $excluded,
+                $new,
                 ".last_seen), ",
                 "deliveries = ",
                 $table,
                 ".deliveries + ",
-                $excluded,
+                $new,
                 ".deliveries"
+            )
+        };
+    }
+
+    /// The update of a stored finding by any write: [`delivery_set`], the image, verdicts and
+    /// needs-action of the latest receipt, and `changed_at` moved to this write's receipt when it
+    /// is the latest and changes the verdicts or the image. (SET expressions read the row as it
+    /// was, so `changed_at` compares against the stored values.)
+    macro_rules! upsert_set {
+        ($table:literal, $new:literal, $least:literal, $greatest:literal, $distinct:literal) => {
+            concat!(
+                "changed_at = CASE WHEN ",
+                $new,
+                ".last_seen >= ",
+                $table,
+                ".last_seen AND (",
+                $new,
+                ".verdicts ",
+                $distinct,
+                " ",
+                $table,
+                ".verdicts OR ",
+                $new,
+                ".image ",
+                $distinct,
+                " ",
+                $table,
+                ".image) THEN ",
+                $new,
+                ".last_seen ELSE ",
+                $table,
+                ".changed_at END, ",
+                latest!($table, $new, "image"),
+                ", ",
+                latest!($table, $new, "verdicts"),
+                ", ",
+                latest!($table, $new, "needs_action"),
+                ", ",
+                delivery_set!($table, $new, $least, $greatest)
             )
         };
     }
@@ -1281,22 +1350,38 @@ mod sql {
             finding_columns!("verdicts"),
             " FROM findings WHERE (?1 IS NULL OR EXISTS \
              (SELECT 1 FROM json_each(findings.verdicts) WHERE json_each.value = ?1)) \
-             AND (?2 IS NULL OR image = ?2) AND (?3 IS NULL OR last_seen >= ?3) \
-             ORDER BY last_seen DESC, source, id LIMIT ?4"
+             AND (?2 IS NULL OR image = ?2) AND (?3 IS NULL OR changed_at >= ?3) \
+             ORDER BY changed_at DESC, source, id LIMIT ?4"
         );
         pub(in super::super) const BAKE_LIST: &str =
             "SELECT path, sha256, reason FROM bake_entries WHERE repository = ?1";
+        /// A batch of merged findings as a JSON array of rows (the columns `sqlite_rows`
+        /// writes): updates the stored findings whose verdicts and image the
+        /// batch row repeats, touching no index (SQLite rewrites the entries of an index whose
+        /// column is assigned, even to the value it had). Returns each updated row's key and
+        /// deliveries; the rest go to [`UPSERT_FINDINGS`].
+        pub(in super::super) const UPDATE_UNCHANGED: &str = concat!(
+            "UPDATE findings SET ",
+            delivery_set!("findings", "batch", "min", "max"),
+            " FROM (SELECT value ->> 0 AS batch_source, value ->> 1 AS batch_id, \
+             value ->> 2 AS image, value ->> 3 AS repository, value ->> 4 AS verdicts, \
+             value ->> 6 AS first_seen, value ->> 7 AS last_seen, value ->> 8 AS deliveries, \
+             value ->> 9 AS report FROM json_each(?1)) AS batch \
+             WHERE findings.source = batch.batch_source AND findings.id = batch.batch_id \
+             AND findings.verdicts = batch.verdicts AND findings.image IS batch.image \
+             RETURNING source, id, deliveries"
+        );
         /// A batch of merged findings as a JSON array of rows (the columns in order), in key
         /// order; returns each row's key and deliveries after the write. (`WHERE true`: SQLite
         /// would read `ON CONFLICT` as a join constraint of the `SELECT`.)
         pub(in super::super) const UPSERT_FINDINGS: &str = concat!(
             "INSERT INTO findings (source, id, image, repository, verdicts, needs_action, \
-             first_seen, last_seen, deliveries, report) \
+             first_seen, last_seen, deliveries, report, changed_at) \
              SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
-             value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
+             value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 7 \
              FROM json_each(?1) WHERE true \
              ON CONFLICT (source, id) DO UPDATE SET ",
-            upsert_set!("findings", "excluded", "min", "max"),
+            upsert_set!("findings", "excluded", "min", "max", "IS NOT"),
             " RETURNING source, id, deliveries"
         );
         /// Bake entries as a JSON array of (repository, path, sha256, reason, first seen).
@@ -1318,24 +1403,26 @@ mod sql {
             finding_columns!("verdicts::text"),
             " FROM findings WHERE ($1::text IS NULL OR verdicts ? $1::text) \
              AND ($2::text IS NULL OR image = $2::text) \
-             AND ($3::bigint IS NULL OR last_seen >= $3::bigint) \
-             ORDER BY last_seen DESC, source, id LIMIT $4"
+             AND ($3::bigint IS NULL OR changed_at >= $3::bigint) \
+             ORDER BY changed_at DESC, source, id LIMIT $4"
         );
         pub(in super::super) const BAKE_LIST: &str =
             "SELECT path, sha256, reason FROM bake_entries WHERE repository = $1";
         /// A batch of merged findings as parallel arrays, in key order; returns each row's
-        /// key and deliveries after the write.
+        /// key and deliveries after the write. A redelivery that changes neither verdicts nor
+        /// image leaves every indexed column as it was, so PostgreSQL updates the row in place
+        /// (HOT) without writing index entries.
         pub(in super::super) const UPSERT_FINDINGS: &str = concat!(
             "INSERT INTO findings AS f (source, id, image, repository, verdicts, needs_action, \
-             first_seen, last_seen, deliveries, report) \
+             first_seen, last_seen, deliveries, report, changed_at) \
              SELECT source, id, image, repository, verdicts::jsonb, needs_action, \
-             first_seen, last_seen, deliveries, report \
+             first_seen, last_seen, deliveries, report, last_seen \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::boolean[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[]) \
              AS batch(source, id, image, repository, verdicts, needs_action, \
              first_seen, last_seen, deliveries, report) \
              ON CONFLICT (source, id) DO UPDATE SET ",
-            upsert_set!("f", "EXCLUDED", "LEAST", "GREATEST"),
+            upsert_set!("f", "EXCLUDED", "LEAST", "GREATEST", "IS DISTINCT FROM"),
             " RETURNING source, id, deliveries"
         );
         pub(in super::super) const INSERT_BAKE_ENTRIES: &str = "INSERT INTO bake_entries (repository, path, sha256, reason, first_seen) \
