@@ -18,7 +18,8 @@
 # is posted once more, so the store must hold exactly DISTINCT records whose deliveries add up
 # to exactly the 200 answers (nothing lost, nothing counted twice). Next to findings/s it prints
 # the baseline measured in the same run: the same replicas answering /healthz to the same load
-# generator, the most requests a second HTTP alone allows on this machine.
+# generator, the most requests a second HTTP alone allows on this machine. For SQLite it also
+# prints what the replica wrote to disk per finding (log, checkpoints), from /proc/PID/io.
 # Targets (issue 12): >= 5,000 findings/s, p99 < 50 ms with a warm cache, peak RSS < 128 MiB per
 # replica, records == distinct and deliveries == 200 answers.
 #
@@ -374,6 +375,13 @@ PY
     --urls-from-file "$name/urls-healthz.txt" 2>/dev/null |
     python3 -c 'import json, sys; print(round(json.load(sys.stdin)["summary"]["requestsPerSec"]))' || echo "?")
 
+  # Bytes the replicas wrote to disk per answered finding (an embedded SQLite writes from the
+  # replica's own process; PostgreSQL's server does the writing, so there it is left out).
+  local written=0
+  for i in "${replica_pids[@]}"; do
+    written=$(( written + $(awk '/^write_bytes:/ { print $2 }' "/proc/$i/io" 2>/dev/null || echo 0) ))
+  done
+
   local rss=()
   for i in "${replica_pids[@]}"; do
     rss+=("$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$i/status" 2>/dev/null || echo "?")")
@@ -418,20 +426,24 @@ PY
   local seconds rate
   seconds=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", e - s }')
   rate=$(awk -v n="$ok" -v t="$seconds" 'BEGIN { printf "%.0f", n / t }')
-  results+=("$name|$replicas|$ok/$total|$seconds|$rate|$baseline|$p50|$p99|${rss[*]}|$records/$DISTINCT|$deliveries/$(( ok + covered + warm ))")
+  local per_finding=-
+  if [[ $db != postgres://* ]]; then
+    per_finding=$(awk -v w="$written" -v n="$(( ok + covered + warm ))" 'BEGIN { printf "%.1f", w / 1024 / n }')
+  fi
+  results+=("$name|$replicas|$ok/$total|$seconds|$rate|$baseline|$per_finding|$p50|$p99|${rss[*]}|$records/$DISTINCT|$deliveries/$(( ok + covered + warm ))")
 }
 
 case " $CONFIGURATIONS " in *" postgres-x2 "*) run_configuration "postgres-x2" "$PG_URL" 2 ;; esac
 case " $CONFIGURATIONS " in *" sqlite-x1 "*) run_configuration "sqlite-x1" "sqlite:$WORK/sqlite-x1.db" 1 ;; esac
 
 echo "== exelock serve: $N findings (4 sources, ${#IMAGES[@]} images, $DISTINCT distinct, the rest redeliveries), $(nproc) cores, $CONNECTIONS connections =="
-printf '%-12s %8s %15s %8s %11s %11s %8s %8s %16s %15s %19s\n' \
-  configuration replicas "200/sent" seconds findings/s "healthz/s" "p50 ms" "p99 ms" "peak RSS MiB" "records/distinct" "deliveries/200s"
+printf '%-12s %8s %15s %8s %11s %11s %12s %8s %8s %16s %15s %19s\n' \
+  configuration replicas "200/sent" seconds findings/s "healthz/s" "disk KiB/f" "p50 ms" "p99 ms" "peak RSS MiB" "records/distinct" "deliveries/200s"
 verdict=PASS
 for row in "${results[@]}"; do
-  IFS='|' read -r name replicas answered seconds rate baseline p50 p99 rss records deliveries <<<"$row"
-  printf '%-12s %8s %15s %8s %11s %11s %8s %8s %16s %15s %19s\n' \
-    "$name" "$replicas" "$answered" "$seconds" "$rate" "$baseline" "$p50" "$p99" "$rss" "$records" "$deliveries"
+  IFS='|' read -r name replicas answered seconds rate baseline per_finding p50 p99 rss records deliveries <<<"$row"
+  printf '%-12s %8s %15s %8s %11s %11s %12s %8s %8s %16s %15s %19s\n' \
+    "$name" "$replicas" "$answered" "$seconds" "$rate" "$baseline" "$per_finding" "$p50" "$p99" "$rss" "$records" "$deliveries"
   awk -v r="$rate" -v p="$p99" -v tr="$TARGET_RATE" -v tp="$TARGET_P99_MS" 'BEGIN { exit !(r >= tr && p < tp) }' || verdict=MISS
   for mib in $rss; do
     awk -v m="$mib" -v t="$TARGET_RSS_MIB" 'BEGIN { exit !(m + 0 < t) }' || verdict=MISS

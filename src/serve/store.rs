@@ -19,9 +19,12 @@
 //!
 //! Within a batch, records of the same finding are merged into one row write (PostgreSQL cannot
 //! update a row twice in one statement), rows are written in key order (so two replicas writing
-//! overlapping batches lock rows in the same order and cannot deadlock), and a batch is one
-//! `INSERT … SELECT … ON CONFLICT DO UPDATE` statement over parallel arrays (PostgreSQL's
-//! `UNNEST`) or a JSON array (SQLite's `json_each`), not a statement per record. The update is
+//! overlapping batches lock rows in the same order and cannot deadlock), and a batch is a
+//! statement or two over all its records, not a statement per record: on PostgreSQL one
+//! statement over parallel arrays (`UNNEST`) that upserts the findings and adds the bake entries
+//! (one round trip, no explicit transaction); on SQLite, over a JSON array (`json_each`), an
+//! `UPDATE` of the redeliveries that change neither verdicts nor image, then an
+//! `INSERT … ON CONFLICT DO UPDATE` of the rest, then the bake entries. The update is
 //! commutative (first seen is the minimum, last seen the maximum, deliveries a sum, the report
 //! the one with the latest receipt time), so replicas writing the same finding at once converge
 //! on one row whatever order their transactions commit in. A batch that fails for a reason
@@ -1065,8 +1068,17 @@ impl<'a> BatchWrite<'a> {
         let added: Vec<i64> = findings.iter().map(|m| m.deliveries).collect();
         let reports: Vec<&str> = findings.iter().map(|m| m.latest.report.as_str()).collect();
 
-        let mut transaction = pool.begin().await?;
-        let totals: Vec<(String, String, i64)> = sqlx::query_as(sql::postgres::UPSERT_FINDINGS)
+        let bake = self.bake.keys();
+        let bake_repositories: Vec<&str> = bake.clone().map(|key| key.0).collect();
+        let bake_paths: Vec<&str> = bake.clone().map(|key| key.1).collect();
+        let bake_digests: Vec<&str> = bake.map(|key| key.2).collect();
+        let bake_reasons: Vec<Option<&str>> = self.bake.values().map(|value| value.0).collect();
+        let bake_first_seen: Vec<i64> = self.bake.values().map(|value| value.1).collect();
+
+        // One statement, so one round trip and one implicit transaction: on a busy machine
+        // each round trip (BEGIN, a statement, COMMIT) waits to be scheduled on both sides, and
+        // the batch's callers wait for all of them.
+        let totals: Vec<(String, String, i64)> = sqlx::query_as(sql::postgres::WRITE_BATCH)
             .bind(&sources)
             .bind(&ids)
             .bind(&images)
@@ -1077,25 +1089,13 @@ impl<'a> BatchWrite<'a> {
             .bind(&last_seen)
             .bind(&added)
             .bind(&reports)
-            .fetch_all(&mut *transaction)
+            .bind(&bake_repositories)
+            .bind(&bake_paths)
+            .bind(&bake_digests)
+            .bind(&bake_reasons)
+            .bind(&bake_first_seen)
+            .fetch_all(pool)
             .await?;
-        if !self.bake.is_empty() {
-            let keys = self.bake.keys();
-            let repositories: Vec<&str> = keys.clone().map(|key| key.0).collect();
-            let paths: Vec<&str> = keys.clone().map(|key| key.1).collect();
-            let digests: Vec<&str> = keys.map(|key| key.2).collect();
-            let reasons: Vec<Option<&str>> = self.bake.values().map(|value| value.0).collect();
-            let first_seen: Vec<i64> = self.bake.values().map(|value| value.1).collect();
-            sqlx::query(sql::postgres::INSERT_BAKE_ENTRIES)
-                .bind(&repositories)
-                .bind(&paths)
-                .bind(&digests)
-                .bind(&reasons)
-                .bind(&first_seen)
-                .execute(&mut *transaction)
-                .await?;
-        }
-        transaction.commit().await?;
         self.totals_in_order(totals)
     }
 
@@ -1408,13 +1408,15 @@ mod sql {
         );
         pub(in super::super) const BAKE_LIST: &str =
             "SELECT path, sha256, reason FROM bake_entries WHERE repository = $1";
-        /// A batch of merged findings as parallel arrays, in key order; returns each row's
-        /// key and deliveries after the write. A redelivery that changes neither verdicts nor
-        /// image leaves every indexed column as it was, so PostgreSQL updates the row in place
-        /// (HOT) without writing index entries.
-        pub(in super::super) const UPSERT_FINDINGS: &str = concat!(
-            "INSERT INTO findings AS f (source, id, image, repository, verdicts, needs_action, \
-             first_seen, last_seen, deliveries, report, changed_at) \
+        /// A batch as one statement: merged findings as parallel arrays ($1–$10, in key
+        /// order) upserted, and bake entries as parallel arrays ($11–$15: repository, path,
+        /// sha256, reason, first seen) added; returns each finding's key and deliveries after
+        /// the write. A redelivery that changes neither verdicts nor image leaves every indexed
+        /// column as it was, so PostgreSQL updates the row in place (HOT) without writing index
+        /// entries.
+        pub(in super::super) const WRITE_BATCH: &str = concat!(
+            "WITH upserted AS (INSERT INTO findings AS f (source, id, image, repository, \
+             verdicts, needs_action, first_seen, last_seen, deliveries, report, changed_at) \
              SELECT source, id, image, repository, verdicts::jsonb, needs_action, \
              first_seen, last_seen, deliveries, report, last_seen \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
@@ -1423,10 +1425,11 @@ mod sql {
              first_seen, last_seen, deliveries, report) \
              ON CONFLICT (source, id) DO UPDATE SET ",
             upsert_set!("f", "EXCLUDED", "LEAST", "GREATEST", "IS DISTINCT FROM"),
-            " RETURNING source, id, deliveries"
+            " RETURNING source, id, deliveries), \
+             baked AS (INSERT INTO bake_entries (repository, path, sha256, reason, first_seen) \
+             SELECT * FROM UNNEST($11::text[], $12::text[], $13::text[], $14::text[], \
+             $15::bigint[]) ON CONFLICT (repository, path, sha256) DO NOTHING) \
+             SELECT source, id, deliveries FROM upserted"
         );
-        pub(in super::super) const INSERT_BAKE_ENTRIES: &str = "INSERT INTO bake_entries (repository, path, sha256, reason, first_seen) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
-             ON CONFLICT (repository, path, sha256) DO NOTHING";
     }
 }
