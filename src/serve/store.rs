@@ -48,10 +48,9 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPool};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteError, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteError, SqliteJournalMode, SqlitePool, SqliteSynchronous,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -362,6 +361,45 @@ enum Backend {
     Postgres(PgPool),
 }
 
+/// `$body` once per backend: `$pool` is the backend's pool and `$dialect` its module of
+/// queries in [`sql`], so a query is written once for both where only the SQL differs. (A
+/// macro, not a generic function: sqlx's executor and encoding bounds for a pool generic over
+/// the database make a signature longer than the two arms it would replace.)
+macro_rules! on_backend {
+    ($backend:expr, |$pool:ident, $dialect:ident| $body:expr) => {
+        match $backend {
+            Backend::Sqlite($pool) => {
+                #[allow(unused_imports)]
+                use sql::sqlite as $dialect;
+                $body
+            }
+            Backend::Postgres($pool) => {
+                #[allow(unused_imports)]
+                use sql::postgres as $dialect;
+                $body
+            }
+        }
+    };
+}
+
+/// A pool of `connections` to the database `options` describe, failing after
+/// [`ACQUIRE_TIMEOUT`] (transient) rather than holding the sender.
+async fn connect_pool<DB: sqlx::Database>(
+    connections: u32,
+    options: <DB::Connection as sqlx::Connection>::Options,
+    database: &str,
+) -> Result<sqlx::Pool<DB>, Error> {
+    sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|source| Error::Open {
+            database: database.to_owned(),
+            source,
+        })
+}
+
 impl fmt::Debug for Store {
     // By hand: the pools' connect options hold the password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -501,28 +539,12 @@ impl Store {
                     // commit pays the fsync once per batch.
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(SQLITE_CONNECTIONS)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(|source| Error::Open {
-                        database: database.to_string(),
-                        source,
-                    })?;
+                let pool = connect_pool(SQLITE_CONNECTIONS, options, &database).await?;
                 migrate_sqlite(&pool, &database).await?;
                 Backend::Sqlite(pool)
             }
             Target::Postgres(options) => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(POSTGRES_CONNECTIONS)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(|source| Error::Open {
-                        database: database.to_string(),
-                        source,
-                    })?;
+                let pool = connect_pool(POSTGRES_CONNECTIONS, options, &database).await?;
                 // The migrator holds an advisory lock: replicas starting together take turns.
                 run_migrations(POSTGRES_MIGRATIONS, &pool, &database).await?;
                 Backend::Postgres(pool)
@@ -572,22 +594,13 @@ impl Store {
     ///
     /// A failed query or a stored value this version cannot read.
     pub async fn get(&self, source: Source, id: &str) -> Result<Option<StoredFinding>, Error> {
-        let row = match &self.inner.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query_as::<_, FindingColumns>(sql::sqlite::GET)
-                    .bind(source.code())
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query_as::<_, FindingColumns>(sql::postgres::GET)
-                    .bind(source.code())
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-            }
-        }
+        let row = on_backend!(&self.inner.backend, |pool, dialect| {
+            sqlx::query_as::<_, FindingColumns>(dialect::GET)
+                .bind(source.code())
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })
         .map_err(|source| self.query_error("read a finding", source))?;
         row.map(|row| self.stored_finding(row)).transpose()
     }
@@ -601,26 +614,15 @@ impl Store {
         let verdict = filter.verdict.map(Verdict::code);
         let since = filter.since.map(unix_millis_saturating);
         let limit = i64::from(filter.limit);
-        let rows = match &self.inner.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query_as::<_, FindingColumns>(sql::sqlite::LIST)
-                    .bind(verdict)
-                    .bind(filter.image.as_deref())
-                    .bind(since)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query_as::<_, FindingColumns>(sql::postgres::LIST)
-                    .bind(verdict)
-                    .bind(filter.image.as_deref())
-                    .bind(since)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-            }
-        }
+        let rows = on_backend!(&self.inner.backend, |pool, dialect| {
+            sqlx::query_as::<_, FindingColumns>(dialect::LIST)
+                .bind(verdict)
+                .bind(filter.image.as_deref())
+                .bind(since)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })
         .map_err(|source| self.query_error("list findings", source))?;
         rows.into_iter()
             .map(|row| self.stored_finding(row))
@@ -635,20 +637,12 @@ impl Store {
     /// A failed query or a stored value this version cannot read.
     pub async fn bake_list(&self, repository: &str) -> Result<BakeList, Error> {
         type BakeColumns = (String, String, Option<String>);
-        let rows = match &self.inner.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query_as::<_, BakeColumns>(sql::sqlite::BAKE_LIST)
-                    .bind(repository)
-                    .fetch_all(pool)
-                    .await
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query_as::<_, BakeColumns>(sql::postgres::BAKE_LIST)
-                    .bind(repository)
-                    .fetch_all(pool)
-                    .await
-            }
-        }
+        let rows = on_backend!(&self.inner.backend, |pool, dialect| {
+            sqlx::query_as::<_, BakeColumns>(dialect::BAKE_LIST)
+                .bind(repository)
+                .fetch_all(pool)
+                .await
+        })
         .map_err(|source| self.query_error("read a bake list", source))?;
         let mut entries = rows
             .into_iter()
@@ -676,10 +670,9 @@ impl Store {
     ///
     /// A failed query.
     pub async fn count(&self) -> Result<u64, Error> {
-        let count: i64 = match &self.inner.backend {
-            Backend::Sqlite(pool) => sqlx::query_scalar(sql::COUNT).fetch_one(pool).await,
-            Backend::Postgres(pool) => sqlx::query_scalar(sql::COUNT).fetch_one(pool).await,
-        }
+        let count: i64 = on_backend!(&self.inner.backend, |pool, _dialect| {
+            sqlx::query_scalar(sql::COUNT).fetch_one(pool).await
+        })
         .map_err(|source| self.query_error("count findings", source))?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
@@ -690,20 +683,16 @@ impl Store {
     ///
     /// The database cannot be reached (transient).
     pub async fn ping(&self) -> Result<(), Error> {
-        match &self.inner.backend {
-            Backend::Sqlite(pool) => sqlx::query(sql::PING).execute(pool).await.map(drop),
-            Backend::Postgres(pool) => sqlx::query(sql::PING).execute(pool).await.map(drop),
-        }
+        on_backend!(&self.inner.backend, |pool, _dialect| {
+            sqlx::query(sql::PING).execute(pool).await.map(drop)
+        })
         .map_err(|source| self.query_error("reach the database", source))
     }
 
     /// Closes the pool: waits for connections in use, then later calls fail (transient). Call
     /// once no request is in flight, so every queued record has been answered.
     pub async fn close(&self) {
-        match &self.inner.backend {
-            Backend::Sqlite(pool) => pool.close().await,
-            Backend::Postgres(pool) => pool.close().await,
-        }
+        on_backend!(&self.inner.backend, |pool, _dialect| pool.close().await);
     }
 
     fn query_error(&self, operation: &'static str, source: sqlx::Error) -> Error {
