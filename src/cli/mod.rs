@@ -1018,11 +1018,12 @@ fn run_gate(args: &GateArgs, color: ColorWhen) -> Result<ExitStatus> {
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
+    let output = |name, value| crate::report::ActionOutput { name, value };
     let outputs = [
-        ("manifest-digest", manifest_digest),
-        ("image-digest", image_digest),
-        ("attestation-digest", attestation_digest),
-        ("verdict", report.verdict.to_owned()),
+        output("manifest-digest", manifest_digest),
+        output("image-digest", image_digest),
+        output("attestation-digest", attestation_digest),
+        output("verdict", report.verdict.code().to_owned()),
     ];
     let mut stdout = std::io::stdout().lock();
     match args.format {
@@ -1317,6 +1318,7 @@ fn append(path: &Path, text: &str) -> Result<()> {
 }
 
 fn render_diff(changes: &crate::diff::Diff) -> String {
+    use crate::diff::Difference;
     let short = |hex: &str| format!("sha256:{}", &hex[..hex.len().min(12)]);
     let mut out = String::new();
     for entry in &changes.added {
@@ -1324,7 +1326,7 @@ fn render_diff(changes: &crate::diff::Diff) -> String {
             out,
             "added    {}  ({}, {}, mode {})",
             entry.path,
-            entry.kind,
+            entry.kind.code(),
             short(&entry.sha256),
             entry.mode
         );
@@ -1334,22 +1336,22 @@ fn render_diff(changes: &crate::diff::Diff) -> String {
             out,
             "removed  {}  ({}, {})",
             entry.path,
-            entry.kind,
+            entry.kind.code(),
             short(&entry.sha256)
         );
     }
     for changed in &changes.changed {
         let mut parts = Vec::new();
         for difference in &changed.differences {
-            let (before, after) = match *difference {
-                "sha256" => (short(&changed.before.sha256), short(&changed.after.sha256)),
-                "mode" => (changed.before.mode.clone(), changed.after.mode.clone()),
-                _ => (
-                    changed.before.kind.to_owned(),
-                    changed.after.kind.to_owned(),
+            let (before, after) = match difference {
+                Difference::Sha256 => (short(&changed.before.sha256), short(&changed.after.sha256)),
+                Difference::Mode => (changed.before.mode.clone(), changed.after.mode.clone()),
+                Difference::Kind => (
+                    changed.before.kind.code().to_owned(),
+                    changed.after.kind.code().to_owned(),
                 ),
             };
-            parts.push(format!("{difference} {before} -> {after}"));
+            parts.push(format!("{} {before} -> {after}", difference.code()));
         }
         let _ = writeln!(out, "changed  {}  ({})", changed.path, parts.join(", "));
     }
