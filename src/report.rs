@@ -1,12 +1,12 @@
 //! Renderings of a gate report for CI: SARIF 2.1.0 for code scanning, GitHub Actions workflow
 //! commands (annotations), a Markdown job summary and `$GITHUB_OUTPUT` lines. Pure: strings
-//! and JSON values only; the CLI decides where they go.
+//! and JSON values only; the CLI decides where they go, and renders the text for a person.
 
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::gate::{GateReport, RuleId, Verdict};
+use crate::gate::{GateReport, RuleId};
 use crate::policy::Level;
 
 const fn sarif_level(level: Level) -> &'static str {
@@ -194,62 +194,6 @@ pub fn github_outputs(outputs: &[ActionOutput]) -> String {
             )
         })
         .collect()
-}
-
-/// Plain text for a person.
-#[must_use]
-pub fn text(report: &GateReport) -> String {
-    let mut out = String::new();
-    for violation in &report.violations {
-        let level = match violation.level {
-            Level::Deny => "DENY",
-            Level::Warn | Level::Off => "WARN",
-        };
-        let _ = writeln!(
-            out,
-            "{level}  {:<26} {}",
-            violation.rule.code(),
-            violation.message
-        );
-    }
-    for skipped in &report.skipped {
-        let _ = writeln!(
-            out,
-            "SKIP  {:<26} not evaluated: {}",
-            skipped.rule.code(),
-            skipped.reason
-        );
-    }
-    let _ = writeln!(
-        out,
-        "image digest: {}",
-        report
-            .manifest_digest
-            .as_deref()
-            .unwrap_or("none (a legacy docker archive names no manifest)")
-    );
-    let _ = writeln!(out, "attestation: {}", report.attestation);
-    let denied = report
-        .violations
-        .iter()
-        .filter(|v| v.level == Level::Deny)
-        .count();
-    let warned = report.violations.len() - denied;
-    let skipped = if report.skipped.is_empty() {
-        String::new()
-    } else {
-        format!(", {} not evaluated", report.skipped.len())
-    };
-    let verdict = match report.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-    };
-    let _ = writeln!(
-        out,
-        "gate {verdict}: {} ({denied} denied, {warned} warned{skipped})",
-        report.image
-    );
-    out
 }
 
 #[cfg(test)]
