@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::manifest::{Executable, Manifest, PREDICATE_TYPE_V1, Package, PackageDigest};
+use crate::manifest::{Executable, Kind, Manifest, PREDICATE_TYPE_V1, Package, PackageDigest};
 
 /// An executable as the diff reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -18,8 +18,8 @@ pub struct Entry {
     pub sha256: String,
     /// Mode, 4 octal digits.
     pub mode: String,
-    /// Kind code.
-    pub kind: &'static str,
+    /// Its kind.
+    pub kind: Kind,
 }
 
 impl From<&Executable> for Entry {
@@ -28,7 +28,31 @@ impl From<&Executable> for Entry {
             path: exe.path.clone(),
             sha256: exe.sha256.hex(),
             mode: format!("{:04o}", exe.mode),
-            kind: exe.kind.code(),
+            kind: exe.kind,
+        }
+    }
+}
+
+/// What differs between two executables at the same path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Difference {
+    /// The content.
+    Sha256,
+    /// The mode bits.
+    Mode,
+    /// The kind (ELF executable, script, …).
+    Kind,
+}
+
+impl Difference {
+    /// `sha256`, `mode` or `kind`, as in JSON and text.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Mode => "mode",
+            Self::Kind => "kind",
         }
     }
 }
@@ -39,8 +63,8 @@ impl From<&Executable> for Entry {
 pub struct Changed {
     /// Path.
     pub path: String,
-    /// What differs: `sha256`, `mode`, `kind`.
-    pub differences: Vec<&'static str>,
+    /// What differs, in the order content, mode, kind.
+    pub differences: Vec<Difference>,
     /// In A.
     pub before: Entry,
     /// In B.
@@ -228,13 +252,13 @@ pub fn diff(a: &Manifest, b: &Manifest) -> Diff {
             Some(new) => {
                 let mut differences = Vec::new();
                 if old.sha256 != new.sha256 {
-                    differences.push("sha256");
+                    differences.push(Difference::Sha256);
                 }
                 if old.mode != new.mode {
-                    differences.push("mode");
+                    differences.push(Difference::Mode);
                 }
                 if old.kind != new.kind {
-                    differences.push("kind");
+                    differences.push(Difference::Kind);
                 }
                 if !differences.is_empty() {
                     result.changed.push(Changed {
@@ -409,7 +433,10 @@ mod tests {
         let changed: Vec<_> = diff
             .changed
             .iter()
-            .map(|c| (c.path.as_str(), c.differences.clone()))
+            .map(|c| {
+                let codes: Vec<&str> = c.differences.iter().map(|d| d.code()).collect();
+                (c.path.as_str(), codes)
+            })
             .collect();
         assert_eq!(
             changed,

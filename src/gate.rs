@@ -1,14 +1,171 @@
 //! The CI gate: a policy applied to an image's manifest (plus what the CLI found out about its
-//! attestation, the bake list and a baseline) gives a report of violations and a pass/fail.
+//! attestation, the bake list and a baseline) gives a report of violations and a verdict.
 //!
-//! Pure: no I/O, no printing. Rendering (text, JSON, SARIF, GitHub annotations) is in `report`.
+//! Each rule is one function from the manifest (and what else it needs) to its violations;
+//! [`evaluate`] runs them all and decides the verdict. Rules are named by [`RuleId`], which
+//! reports, the SARIF rule catalogue and `docs/policy.md` all take their ids and descriptions
+//! from.
+//!
+//! Pure: no I/O, no printing. Renderings (JSON, SARIF, GitHub annotations) are in `report`;
+//! the text for a person is the CLI's.
 
-use serde::Serialize;
+use std::fmt;
 
-use crate::bake::BakeList;
+use serde::{Serialize, Serializer};
+
+use crate::bake::{BakeEntry, BakeList};
 use crate::diff;
-use crate::manifest::{Manifest, PREDICATE_TYPE_V1, Package, PackageDigest};
+use crate::manifest::{Executable, Manifest, PREDICATE_TYPE_V1, Package, PackageDigest};
 use crate::policy::{Level, Policy};
+
+/// A rule of the gate: what reports, SARIF and `docs/policy.md` call it.
+///
+/// Serialized as its [`code`](RuleId::code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RuleId {
+    /// `attestation`: the image carries a valid attestation.
+    Attestation,
+    /// `bake`: the bake list's binaries are in the image.
+    Bake,
+    /// `setuid`: setuid/setgid executables are allowed ones.
+    Setuid,
+    /// `writable-dirs`: no executables under world-writable or temporary directories.
+    WritableDirs,
+    /// `baseline`: limits on what changed since a baseline.
+    Baseline,
+    /// `altered-packages`: packaged executables have their package's bytes.
+    AlteredPackages,
+    /// `unowned`: executables no package owns are under allowed prefixes.
+    Unowned,
+    /// `hazards/package-managers`.
+    PackageManagers,
+    /// `hazards/downloaders`.
+    Downloaders,
+    /// `hazards/compilers`.
+    Compilers,
+    /// `hazards/shells`.
+    Shells,
+}
+
+impl RuleId {
+    /// Every rule, in the order of the SARIF rule catalogue (a result's `ruleIndex` is its
+    /// rule's position here).
+    pub const ALL: [Self; 11] = [
+        Self::Attestation,
+        Self::Bake,
+        Self::Setuid,
+        Self::WritableDirs,
+        Self::Baseline,
+        Self::AlteredPackages,
+        Self::Unowned,
+        Self::PackageManagers,
+        Self::Downloaders,
+        Self::Compilers,
+        Self::Shells,
+    ];
+
+    /// The stable id in reports: `attestation`, `hazards/package-managers`, …
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Attestation => "attestation",
+            Self::Bake => "bake",
+            Self::Setuid => "setuid",
+            Self::WritableDirs => "writable-dirs",
+            Self::Baseline => "baseline",
+            Self::AlteredPackages => "altered-packages",
+            Self::Unowned => "unowned",
+            Self::PackageManagers => "hazards/package-managers",
+            Self::Downloaders => "hazards/downloaders",
+            Self::Compilers => "hazards/compilers",
+            Self::Shells => "hazards/shells",
+        }
+    }
+
+    /// One line saying what the rule requires.
+    #[must_use]
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::Attestation => "The image must carry a valid exelock attestation for its digest.",
+            Self::Bake => "Binaries triage judged legitimate must be baked into the rebuilt image.",
+            Self::Setuid => "setuid/setgid executables must be on the allow-list.",
+            Self::WritableDirs => {
+                "No executables under world-writable or temporary directories, none world-writable."
+            }
+            Self::Baseline => "Limits on executables new or changed since the baseline.",
+            Self::AlteredPackages => {
+                "Packaged executables must have the bytes their package shipped (not replaced during the build)."
+            }
+            Self::Unowned => "Executables no OS package owns must be under an allowed path prefix.",
+            Self::PackageManagers | Self::Downloaders | Self::Compilers | Self::Shells => {
+                "Hazardous tools (package managers, downloaders, compilers, shells) in the image."
+            }
+        }
+    }
+
+    /// The rule's position in [`RuleId::ALL`].
+    #[must_use]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The level `policy` sets for this rule.
+    #[must_use]
+    pub const fn level_in(self, policy: &Policy) -> Level {
+        match self {
+            Self::Attestation => policy.attestation.level,
+            Self::Bake => policy.bake.level,
+            Self::Setuid => policy.setuid.level,
+            Self::WritableDirs => policy.writable_dirs.level,
+            Self::Baseline => policy.baseline.level,
+            Self::AlteredPackages => policy.altered_packages.level,
+            Self::Unowned => policy.unowned.level,
+            Self::PackageManagers => policy.hazards.package_managers,
+            Self::Downloaders => policy.hazards.downloaders,
+            Self::Compilers => policy.hazards.compilers,
+            Self::Shells => policy.hazards.shells,
+        }
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.pad(self.code())
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+/// Whether the gate passed: no `deny` rule found anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// No `deny` rule found anything.
+    Pass,
+    /// A `deny` rule found something.
+    Fail,
+}
+
+impl Verdict {
+    /// `pass` or `fail`, as in JSON reports and the Action's `verdict` output.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.pad(self.code())
+    }
+}
 
 /// What the CLI established about the image's attestation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +180,16 @@ pub enum AttestationStatus {
         /// What was looked for and what failed.
         reason: String,
     },
+}
+
+impl fmt::Display for AttestationStatus {
+    /// `verified, signed by …` or `missing: …`.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Verified { signer } => write!(formatter, "verified, signed by {signer}"),
+            Self::Missing { reason } => write!(formatter, "missing: {reason}"),
+        }
+    }
 }
 
 /// Everything the gate judges.
@@ -42,8 +209,8 @@ pub struct GateInput<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Violation {
-    /// Rule id: `attestation`, `bake`, `hazards/package-managers`, `setuid`, …
-    pub rule: &'static str,
+    /// The rule that found it.
+    pub rule: RuleId,
     /// `deny` fails the gate, `warn` reports.
     pub level: Level,
     /// What is wrong, for a person.
@@ -51,6 +218,18 @@ pub struct Violation {
     /// The path in the image it concerns, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+}
+
+impl Violation {
+    /// A violation of `rule` at the level `policy` sets for it.
+    fn of(rule: RuleId, policy: &Policy, message: String, path: Option<&str>) -> Self {
+        Self {
+            rule,
+            level: rule.level_in(policy),
+            message,
+            path: path.map(str::to_owned),
+        }
+    }
 }
 
 /// The gate's result.
@@ -61,8 +240,8 @@ pub struct GateReport {
     pub image: String,
     /// Its platform manifest digest, when it has one.
     pub manifest_digest: Option<String>,
-    /// `pass` or `fail`.
-    pub verdict: &'static str,
+    /// Pass or fail.
+    pub verdict: Verdict,
     /// The attestation check's outcome, in words.
     pub attestation: String,
     /// What the rules found, deny first.
@@ -77,8 +256,8 @@ pub struct GateReport {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Skipped {
-    /// Rule id.
-    pub rule: &'static str,
+    /// The rule.
+    pub rule: RuleId,
     /// The level it is configured at.
     pub level: Level,
     /// Why it could not be evaluated, and how to make it evaluable.
@@ -89,7 +268,7 @@ impl GateReport {
     /// Whether no `deny` rule found anything.
     #[must_use]
     pub fn passed(&self) -> bool {
-        self.verdict == "pass"
+        self.verdict == Verdict::Pass
     }
 }
 
@@ -97,8 +276,10 @@ impl GateReport {
 /// the packages known to ship it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HazardClass {
-    /// Rule id (`hazards/package-managers`).
-    pub rule: &'static str,
+    /// The rule that reports it (`hazards/package-managers`).
+    pub rule: RuleId,
+    /// The class in messages (`package managers`).
+    pub label: &'static str,
     /// File names, without version suffix (`pip` matches `pip3.11`).
     pub names: &'static [&'static str],
     /// Package names known to ship the class's tools; `*` matches any run of characters
@@ -113,11 +294,6 @@ impl HazardClass {
         self.packages
             .iter()
             .any(|pattern| glob_match(pattern.as_bytes(), name.as_bytes()))
-    }
-
-    /// `package managers`, for messages.
-    fn label(&self) -> String {
-        self.rule.trim_start_matches("hazards/").replace('-', " ")
     }
 }
 
@@ -135,7 +311,8 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 /// The classes of hazardous executables, each with its names and its packages.
 pub const HAZARD_CLASSES: [HazardClass; 4] = [
     HazardClass {
-        rule: "hazards/package-managers",
+        rule: RuleId::PackageManagers,
+        label: "package managers",
         names: &[
             "apt",
             "apt-get",
@@ -191,7 +368,8 @@ pub const HAZARD_CLASSES: [HazardClass; 4] = [
         ],
     },
     HazardClass {
-        rule: "hazards/downloaders",
+        rule: RuleId::Downloaders,
+        label: "downloaders",
         names: &["curl", "wget", "aria2c", "axel", "fetch"],
         packages: &[
             "curl",
@@ -205,7 +383,8 @@ pub const HAZARD_CLASSES: [HazardClass; 4] = [
         ],
     },
     HazardClass {
-        rule: "hazards/compilers",
+        rule: RuleId::Compilers,
+        label: "compilers",
         names: &[
             "gcc", "g++", "cc", "c++", "clang", "clang++", "tcc", "go", "rustc", "javac",
             "gfortran",
@@ -227,7 +406,8 @@ pub const HAZARD_CLASSES: [HazardClass; 4] = [
         ],
     },
     HazardClass {
-        rule: "hazards/shells",
+        rule: RuleId::Shells,
+        label: "shells",
         names: &[
             "sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox",
         ],
@@ -311,7 +491,7 @@ fn hazard_owner(class: &HazardClass, path: &str, owner: Option<&Package>) -> Opt
         Some(package) if class.names.contains(&file_name(path)) => Some(format!(
             ", by its name (from package {}, which exelock does not know as one of the {})",
             describe_package(package),
-            class.label()
+            class.label
         )),
         Some(_) => None,
     }
@@ -323,80 +503,103 @@ fn under(path: &str, dir: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Applies the policy.
+/// Applies the policy: every rule's violations, deny first, and the verdict.
 #[must_use]
 pub fn evaluate(policy: &Policy, input: &GateInput<'_>) -> GateReport {
     let manifest = input.manifest;
-    let mut violations = Vec::new();
-    let mut add = |rule: &'static str, level: Level, message: String, path: Option<String>| {
-        if level != Level::Off {
-            violations.push(Violation {
-                rule,
-                level,
-                message,
-                path,
-            });
-        }
-    };
+    let mut violations = [
+        check_attestation(policy, input.attestation),
+        input
+            .bake
+            .map_or_else(Vec::new, |bake| check_bake(policy, manifest, bake)),
+        check_hazards(policy, manifest),
+        check_altered_packages(policy, manifest),
+        check_unowned(policy, manifest),
+        check_setuid(policy, manifest),
+        check_writable_dirs(policy, manifest),
+        input.baseline.map_or_else(Vec::new, |baseline| {
+            check_baseline(policy, baseline, manifest)
+        }),
+    ]
+    .concat();
+    violations.retain(|violation| violation.level != Level::Off);
+    // Ordered by the rules' codes, so the order does not depend on how `RuleId` is declared.
+    violations
+        .sort_by(|a, b| (a.level, a.rule.code(), &a.path).cmp(&(b.level, b.rule.code(), &b.path)));
+    let failed = violations
+        .iter()
+        .any(|violation| violation.level == Level::Deny);
+    GateReport {
+        image: manifest.image.name.clone(),
+        manifest_digest: manifest
+            .image
+            .manifest_digest
+            .map(|digest| digest.to_string()),
+        verdict: if failed { Verdict::Fail } else { Verdict::Pass },
+        attestation: input.attestation.to_string(),
+        violations,
+        skipped: not_evaluated(policy, manifest),
+    }
+}
 
-    if let AttestationStatus::Missing { reason } = input.attestation {
-        add(
-            "attestation",
-            policy.attestation.level,
+/// `attestation`: none found, or none that verified.
+fn check_attestation(policy: &Policy, status: &AttestationStatus) -> Vec<Violation> {
+    match status {
+        AttestationStatus::Verified { .. } => Vec::new(),
+        AttestationStatus::Missing { reason } => vec![Violation::of(
+            RuleId::Attestation,
+            policy,
             format!("no valid attestation: {reason}"),
             None,
-        );
+        )],
     }
+}
 
-    if let Some(bake) = input.bake {
-        for entry in &bake.entries {
-            match manifest
+/// `bake`: each entry of the bake list at its path with its content.
+fn check_bake(policy: &Policy, manifest: &Manifest, bake: &BakeList) -> Vec<Violation> {
+    bake.entries
+        .iter()
+        .filter_map(|entry| {
+            not_baked(manifest, entry)
+                .map(|message| Violation::of(RuleId::Bake, policy, message, Some(&entry.path)))
+        })
+        .collect()
+}
+
+/// Why `entry` is not in the image as the bake list says, or `None` when it is.
+fn not_baked(manifest: &Manifest, entry: &BakeEntry) -> Option<String> {
+    let at_path = manifest
+        .executables
+        .iter()
+        .find(|exe| exe.path == entry.path);
+    match at_path {
+        Some(exe) if exe.sha256 == entry.sha256 => None,
+        Some(exe) => Some(format!(
+            "{} is in the image with another content (got sha256:{}, expected sha256:{})",
+            entry.path,
+            exe.sha256.hex(),
+            entry.sha256.hex()
+        )),
+        None => {
+            let elsewhere = manifest
                 .executables
                 .iter()
-                .find(|exe| exe.path == entry.path)
-            {
-                Some(exe) if exe.sha256 == entry.sha256 => {}
-                Some(exe) => add(
-                    "bake",
-                    policy.bake.level,
-                    format!(
-                        "{} is in the image with another content (got sha256:{}, expected sha256:{})",
-                        entry.path,
-                        exe.sha256.hex(),
-                        entry.sha256.hex()
-                    ),
-                    Some(entry.path.clone()),
-                ),
-                None => {
-                    let elsewhere = manifest
-                        .executables
-                        .iter()
-                        .find(|exe| exe.sha256 == entry.sha256);
-                    let hint = elsewhere.map_or(String::new(), |exe| {
-                        format!(" (the same content is at {})", exe.path)
-                    });
-                    add(
-                        "bake",
-                        policy.bake.level,
-                        format!(
-                            "{} (sha256:{}) was not baked into the image{hint}",
-                            entry.path,
-                            entry.sha256.hex()
-                        ),
-                        Some(entry.path.clone()),
-                    );
-                }
-            }
+                .find(|exe| exe.sha256 == entry.sha256);
+            let hint = elsewhere.map_or(String::new(), |exe| {
+                format!(" (the same content is at {})", exe.path)
+            });
+            Some(format!(
+                "{} (sha256:{}) was not baked into the image{hint}",
+                entry.path,
+                entry.sha256.hex()
+            ))
         }
     }
+}
 
-    let hazard_levels = [
-        policy.hazards.package_managers,
-        policy.hazards.downloaders,
-        policy.hazards.compilers,
-        policy.hazards.shells,
-    ];
-    let search_path = &manifest.image.search_path;
+/// `hazards/*`: executables and links on the image's `PATH` that are one of a class, each
+/// class at its own level.
+fn check_hazards(policy: &Policy, manifest: &Manifest) -> Vec<Violation> {
     let owner_of = |path: &str| {
         manifest
             .executables
@@ -415,30 +618,210 @@ pub fn evaluate(policy: &Policy, input: &GateInput<'_>) -> GateReport {
                 owner_of(&link.target),
             )
         }));
+    let classes: Vec<&HazardClass> = HAZARD_CLASSES
+        .iter()
+        .filter(|class| class.rule.level_in(policy) != Level::Off)
+        .collect();
+    let mut violations = Vec::new();
     for (path, link_target, owner) in candidates {
-        if !on_search_path(path, search_path)
+        if !on_search_path(path, &manifest.image.search_path)
             || policy.hazards.allow.iter().any(|allowed| allowed == path)
         {
             continue;
         }
-        for (class, level) in HAZARD_CLASSES.iter().zip(hazard_levels) {
-            if level == Level::Off {
-                continue;
-            }
+        for class in &classes {
             if let Some(why) = hazard_owner(class, path, owner) {
                 let via =
                     link_target.map_or(String::new(), |target| format!(" (a link to {target})"));
-                add(
+                violations.push(Violation::of(
                     class.rule,
-                    level,
-                    format!("{path}{via} is one of the {}{why}", class.label()),
-                    Some(path.to_owned()),
-                );
+                    policy,
+                    format!("{path}{via} is one of the {}{why}", class.label),
+                    Some(path),
+                ));
             }
         }
     }
+    violations
+}
 
-    let mut skipped = Vec::new();
+/// `altered-packages`: packaged executables whose bytes differ from what the package shipped.
+fn check_altered_packages(policy: &Policy, manifest: &Manifest) -> Vec<Violation> {
+    manifest
+        .executables
+        .iter()
+        .filter(|exe| exe.package_digest == Some(PackageDigest::Mismatch))
+        .map(|exe| {
+            let package = exe
+                .package
+                .as_ref()
+                .map_or_else(|| "its package".to_owned(), describe_package);
+            Violation::of(
+                RuleId::AlteredPackages,
+                policy,
+                format!(
+                    "{}: the bytes differ from what package {package} shipped: replaced during the build",
+                    exe.path
+                ),
+                Some(&exe.path),
+            )
+        })
+        .collect()
+}
+
+/// `unowned`: executables no package owns, outside the allowed prefixes.
+fn check_unowned(policy: &Policy, manifest: &Manifest) -> Vec<Violation> {
+    let why = if manifest.package_databases.is_empty() {
+        "the image has no package database".to_owned()
+    } else {
+        format!(
+            "none of the image's databases ({}) owns it",
+            manifest
+                .package_databases
+                .iter()
+                .map(|db| format!("{} {}", db.db, db.path))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    manifest
+        .executables
+        .iter()
+        .filter(|exe| {
+            exe.package_digest == Some(PackageDigest::Unowned) && !policy.unowned.allows(&exe.path)
+        })
+        .map(|exe| {
+            Violation::of(
+                RuleId::Unowned,
+                policy,
+                format!("{} is not from a package: {why}", exe.path),
+                Some(&exe.path),
+            )
+        })
+        .collect()
+}
+
+/// `setuid`: setuid or setgid executables off the allow-list.
+fn check_setuid(policy: &Policy, manifest: &Manifest) -> Vec<Violation> {
+    manifest
+        .executables
+        .iter()
+        .filter(|exe| exe.mode & 0o6000 != 0 && !policy.setuid.allow.contains(&exe.path))
+        .map(|exe| {
+            let bits = match exe.mode & 0o6000 {
+                0o6000 => "setuid and setgid",
+                0o4000 => "setuid",
+                _ => "setgid",
+            };
+            Violation::of(
+                RuleId::Setuid,
+                policy,
+                format!(
+                    "{} is {bits} (mode {:04o}, owner {}:{})",
+                    exe.path, exe.mode, exe.uid, exe.gid
+                ),
+                Some(&exe.path),
+            )
+        })
+        .collect()
+}
+
+/// `writable-dirs`: executables under the policy's temporary directories or the image's
+/// world-writable ones, and world-writable executables.
+fn check_writable_dirs(policy: &Policy, manifest: &Manifest) -> Vec<Violation> {
+    manifest
+        .executables
+        .iter()
+        .filter_map(|exe| {
+            writable(policy, manifest, exe).map(|message| {
+                Violation::of(RuleId::WritableDirs, policy, message, Some(&exe.path))
+            })
+        })
+        .collect()
+}
+
+/// Why `exe` is writable by others than its owner, or `None` when it is not.
+fn writable(policy: &Policy, manifest: &Manifest, exe: &Executable) -> Option<String> {
+    let temp_dir = policy
+        .writable_dirs
+        .dirs
+        .iter()
+        .find(|dir| under(&exe.path, dir));
+    let writable_dir = manifest
+        .world_writable_dirs
+        .iter()
+        .find(|dir| under(&exe.path, dir));
+    if let Some(dir) = temp_dir.or(writable_dir) {
+        let what = if temp_dir.is_some() {
+            ""
+        } else {
+            "the world-writable directory "
+        };
+        Some(format!("{} is an executable under {what}{dir}", exe.path))
+    } else if exe.mode & 0o002 != 0 {
+        Some(format!(
+            "{} is world-writable (mode {:04o})",
+            exe.path, exe.mode
+        ))
+    } else {
+        None
+    }
+}
+
+/// `baseline`: every executable new (or moved) since the baseline when there are more than
+/// `max-new`, every changed one when there are more than `max-changed`.
+fn check_baseline(policy: &Policy, baseline: &Manifest, manifest: &Manifest) -> Vec<Violation> {
+    let changes = diff::diff(baseline, manifest);
+    let rule = &policy.baseline;
+    let new: Vec<&str> = changes
+        .added
+        .iter()
+        .map(|entry| entry.path.as_str())
+        .chain(changes.moved.iter().map(|moved| moved.to.as_str()))
+        .collect();
+    let mut violations = Vec::new();
+    if let Some(limit) = rule.max_new.filter(|limit| new.len() > *limit) {
+        violations.extend(new.iter().map(|path| {
+            Violation::of(
+                RuleId::Baseline,
+                policy,
+                format!(
+                    "{path} is new since the baseline ({} new, at most {limit} allowed)",
+                    new.len()
+                ),
+                Some(*path),
+            )
+        }));
+    }
+    if let Some(limit) = rule
+        .max_changed
+        .filter(|limit| changes.changed.len() > *limit)
+    {
+        violations.extend(changes.changed.iter().map(|changed| {
+            let differences: Vec<&str> = changed
+                .differences
+                .iter()
+                .map(|difference| difference.code())
+                .collect();
+            Violation::of(
+                RuleId::Baseline,
+                policy,
+                format!(
+                    "{} changed since the baseline ({}; {} changed, at most {limit} allowed)",
+                    changed.path,
+                    differences.join(", "),
+                    changes.changed.len()
+                ),
+                Some(&changed.path),
+            )
+        }));
+    }
+    violations
+}
+
+/// The package rules that are on but cannot be evaluated because executables have no package
+/// data (a format 1 manifest, or one made by an older exelock).
+fn not_evaluated(policy: &Policy, manifest: &Manifest) -> Vec<Skipped> {
     let without_package_data = if manifest.predicate_type == PREDICATE_TYPE_V1 {
         manifest.executables.len()
     } else {
@@ -448,175 +831,26 @@ pub fn evaluate(policy: &Policy, input: &GateInput<'_>) -> GateReport {
             .filter(|exe| exe.package_digest.is_none())
             .count()
     };
-    let package_rules = [
-        ("altered-packages", policy.altered_packages.level),
-        ("unowned", policy.unowned.level),
-    ];
-    for (rule, level) in package_rules {
-        if level != Level::Off && without_package_data > 0 {
-            let reason = if without_package_data == manifest.executables.len() {
-                "the manifest records no package data (format 1, or made by an older exelock): rescan the image to evaluate it".to_owned()
-            } else {
-                format!(
-                    "{without_package_data} of {} executables have no package data: rescan the image to evaluate them",
-                    manifest.executables.len()
-                )
-            };
-            skipped.push(Skipped {
-                rule,
-                level,
-                reason,
-            });
-        }
+    if without_package_data == 0 {
+        return Vec::new();
     }
-    for exe in &manifest.executables {
-        match exe.package_digest {
-            Some(PackageDigest::Mismatch) => add(
-                "altered-packages",
-                policy.altered_packages.level,
-                format!(
-                    "{}: the bytes differ from what package {} shipped: replaced during the build",
-                    exe.path,
-                    exe.package
-                        .as_ref()
-                        .map_or_else(|| "its package".to_owned(), describe_package)
-                ),
-                Some(exe.path.clone()),
-            ),
-            Some(PackageDigest::Unowned) if !policy.unowned.allows(&exe.path) => add(
-                "unowned",
-                policy.unowned.level,
-                if manifest.package_databases.is_empty() {
-                    format!(
-                        "{} is not from a package: the image has no package database",
-                        exe.path
-                    )
-                } else {
-                    format!(
-                        "{} is not from a package: none of the image's databases ({}) owns it",
-                        exe.path,
-                        manifest
-                            .package_databases
-                            .iter()
-                            .map(|db| format!("{} {}", db.db, db.path))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                },
-                Some(exe.path.clone()),
-            ),
-            _ => {}
-        }
-    }
-
-    for exe in &manifest.executables {
-        if exe.mode & 0o6000 != 0 && !policy.setuid.allow.contains(&exe.path) {
-            let bits = match exe.mode & 0o6000 {
-                0o6000 => "setuid and setgid",
-                0o4000 => "setuid",
-                _ => "setgid",
-            };
-            add(
-                "setuid",
-                policy.setuid.level,
-                format!(
-                    "{} is {bits} (mode {:04o}, owner {}:{})",
-                    exe.path, exe.mode, exe.uid, exe.gid
-                ),
-                Some(exe.path.clone()),
-            );
-        }
-        let temp_dir = policy
-            .writable_dirs
-            .dirs
-            .iter()
-            .find(|dir| under(&exe.path, dir));
-        let writable_dir = manifest
-            .world_writable_dirs
-            .iter()
-            .find(|dir| under(&exe.path, dir));
-        if let Some(dir) = temp_dir.or(writable_dir) {
-            let what = if temp_dir.is_some() {
-                ""
-            } else {
-                "the world-writable directory "
-            };
-            add(
-                "writable-dirs",
-                policy.writable_dirs.level,
-                format!("{} is an executable under {what}{dir}", exe.path),
-                Some(exe.path.clone()),
-            );
-        } else if exe.mode & 0o002 != 0 {
-            add(
-                "writable-dirs",
-                policy.writable_dirs.level,
-                format!("{} is world-writable (mode {:04o})", exe.path, exe.mode),
-                Some(exe.path.clone()),
-            );
-        }
-    }
-
-    if let Some(baseline) = input.baseline {
-        let changes = diff::diff(baseline, manifest);
-        let rule = &policy.baseline;
-        let new: Vec<&str> = changes
-            .added
-            .iter()
-            .map(|entry| entry.path.as_str())
-            .chain(changes.moved.iter().map(|moved| moved.to.as_str()))
-            .collect();
-        if let Some(limit) = rule.max_new.filter(|limit| new.len() > *limit) {
-            for path in &new {
-                add(
-                    "baseline",
-                    rule.level,
-                    format!(
-                        "{path} is new since the baseline ({} new, at most {limit} allowed)",
-                        new.len()
-                    ),
-                    Some((*path).to_owned()),
-                );
-            }
-        }
-        if let Some(limit) = rule
-            .max_changed
-            .filter(|limit| changes.changed.len() > *limit)
-        {
-            for changed in &changes.changed {
-                add(
-                    "baseline",
-                    rule.level,
-                    format!(
-                        "{} changed since the baseline ({}; {} changed, at most {limit} allowed)",
-                        changed.path,
-                        changed.differences.join(", "),
-                        changes.changed.len()
-                    ),
-                    Some(changed.path.clone()),
-                );
-            }
-        }
-    }
-
-    violations.sort_by(|a, b| (a.level, a.rule, &a.path).cmp(&(b.level, b.rule, &b.path)));
-    let failed = violations
-        .iter()
-        .any(|violation| violation.level == Level::Deny);
-    GateReport {
-        image: manifest.image.name.clone(),
-        manifest_digest: manifest
-            .image
-            .manifest_digest
-            .map(|digest| digest.to_string()),
-        verdict: if failed { "fail" } else { "pass" },
-        attestation: match input.attestation {
-            AttestationStatus::Verified { signer } => format!("verified, signed by {signer}"),
-            AttestationStatus::Missing { reason } => format!("missing: {reason}"),
-        },
-        violations,
-        skipped,
-    }
+    let reason = if without_package_data == manifest.executables.len() {
+        "the manifest records no package data (format 1, or made by an older exelock): rescan the image to evaluate it".to_owned()
+    } else {
+        format!(
+            "{without_package_data} of {} executables have no package data: rescan the image to evaluate them",
+            manifest.executables.len()
+        )
+    };
+    [RuleId::AlteredPackages, RuleId::Unowned]
+        .into_iter()
+        .map(|rule| Skipped {
+            rule,
+            level: rule.level_in(policy),
+            reason: reason.clone(),
+        })
+        .filter(|skipped| skipped.level != Level::Off)
+        .collect()
 }
 
 #[cfg(test)]
@@ -738,8 +972,35 @@ mod tests {
         report
             .violations
             .iter()
-            .map(|v| (v.rule, v.level, v.path.as_deref()))
+            .map(|v| (v.rule.code(), v.level, v.path.as_deref()))
             .collect()
+    }
+
+    #[test]
+    fn a_rules_index_is_its_place_in_all() {
+        for (place, rule) in RuleId::ALL.into_iter().enumerate() {
+            assert_eq!(rule.index(), place, "{rule}");
+        }
+    }
+
+    /// docs/policy.md's table of rules is the enum's: every rule, with its code and
+    /// description, in the order of `RuleId::ALL`, and nothing else.
+    #[test]
+    fn docs_policy_lists_every_rule() {
+        let doc = include_str!("../docs/policy.md");
+        let section = doc
+            .split("\n## ")
+            .find(|section| section.starts_with("Rules\n"))
+            .expect("docs/policy.md has a `## Rules` section");
+        let rows: Vec<&str> = section
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .collect();
+        let expected: Vec<String> = RuleId::ALL
+            .into_iter()
+            .map(|rule| format!("| `{}` | {} |", rule.code(), rule.description()))
+            .collect();
+        assert_eq!(rows, expected, "docs/policy.md's table of rules");
     }
 
     #[test]
@@ -861,8 +1122,8 @@ mod tests {
         let hazards: Vec<&str> = report
             .violations
             .iter()
-            .filter(|v| v.rule.starts_with("hazards/"))
-            .map(|v| v.rule)
+            .filter(|v| v.rule.code().starts_with("hazards/"))
+            .map(|v| v.rule.code())
             .collect();
         assert_eq!(hazards, found.into_iter().collect::<Vec<_>>(), "{report:?}");
         if let (Some(owner), Some(violation)) = (owner, report.violations.first()) {
@@ -1011,7 +1272,7 @@ mod tests {
         let paths: Vec<&str> = report
             .violations
             .iter()
-            .filter(|v| v.rule == "unowned")
+            .filter(|v| v.rule == RuleId::Unowned)
             .filter_map(|v| v.path.as_deref())
             .collect();
         assert_eq!(paths, found);
@@ -1063,7 +1324,11 @@ mod tests {
         assert!(report.passed());
         assert!(report.violations.is_empty(), "{:?}", report.violations);
         assert_eq!(
-            report.skipped.iter().map(|s| s.rule).collect::<Vec<_>>(),
+            report
+                .skipped
+                .iter()
+                .map(|s| s.rule.code())
+                .collect::<Vec<_>>(),
             skipped
         );
         for skip in &report.skipped {

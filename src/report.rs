@@ -1,54 +1,13 @@
 //! Renderings of a gate report for CI: SARIF 2.1.0 for code scanning, GitHub Actions workflow
 //! commands (annotations), a Markdown job summary and `$GITHUB_OUTPUT` lines. Pure: strings
-//! and JSON values only; the CLI decides where they go.
+//! and JSON values only; the CLI decides where they go, and renders the text for a person.
 
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::gate::{GateReport, HAZARD_CLASSES};
+use crate::gate::{GateReport, RuleId};
 use crate::policy::Level;
-
-/// The rule ids the gate can report, with a one-line description each.
-fn rule_catalogue() -> Vec<(&'static str, &'static str)> {
-    let mut rules = vec![
-        (
-            "attestation",
-            "The image must carry a valid exelock attestation for its digest.",
-        ),
-        (
-            "bake",
-            "Binaries triage judged legitimate must be baked into the rebuilt image.",
-        ),
-        (
-            "setuid",
-            "setuid/setgid executables must be on the allow-list.",
-        ),
-        (
-            "writable-dirs",
-            "No executables under world-writable or temporary directories, none world-writable.",
-        ),
-        (
-            "baseline",
-            "Limits on executables new or changed since the baseline.",
-        ),
-        (
-            "altered-packages",
-            "Packaged executables must have the bytes their package shipped (not replaced during the build).",
-        ),
-        (
-            "unowned",
-            "Executables no OS package owns must be under an allowed path prefix.",
-        ),
-    ];
-    for class in HAZARD_CLASSES {
-        rules.push((
-            class.rule,
-            "Hazardous tools (package managers, downloaders, compilers, shells) in the image.",
-        ));
-    }
-    rules
-}
 
 const fn sarif_level(level: Level) -> &'static str {
     match level {
@@ -61,14 +20,13 @@ const fn sarif_level(level: Level) -> &'static str {
 /// needs a location); findings without a path point at the policy file.
 #[must_use]
 pub fn sarif(report: &GateReport, policy_file: &str) -> Value {
-    let catalogue = rule_catalogue();
-    let rules: Vec<Value> = catalogue
+    let rules: Vec<Value> = RuleId::ALL
         .iter()
-        .map(|(id, text)| {
+        .map(|rule| {
             json!({
-                "id": id,
-                "name": id.replace(['/', '-'], "_"),
-                "shortDescription": {"text": text},
+                "id": rule.code(),
+                "name": rule.code().replace(['/', '-'], "_"),
+                "shortDescription": {"text": rule.description()},
                 "helpUri": "https://exelock.dev/docs/policy",
             })
         })
@@ -77,17 +35,13 @@ pub fn sarif(report: &GateReport, policy_file: &str) -> Value {
         .violations
         .iter()
         .map(|violation| {
-            let index = catalogue
-                .iter()
-                .position(|(id, _)| *id == violation.rule)
-                .unwrap_or(0);
             let uri = violation.path.as_deref().map_or_else(
                 || policy_file.to_owned(),
                 |path| path.trim_start_matches('/').to_owned(),
             );
             json!({
                 "ruleId": violation.rule,
-                "ruleIndex": index,
+                "ruleIndex": violation.rule.index(),
                 "level": sarif_level(violation.level),
                 "message": {"text": format!("{}: {}", report.image, violation.message)},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
@@ -168,9 +122,18 @@ fn escape_markdown(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
+/// One output of the gate step on GitHub Actions (`manifest-digest`, `verdict`, …).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionOutput {
+    /// The output's name, as the Action declares it.
+    pub name: &'static str,
+    /// Its value: a digest, a word, or empty when there is none.
+    pub value: String,
+}
+
 /// A Markdown job summary: verdict, digests, a table of violations.
 #[must_use]
-pub fn github_summary(report: &GateReport, outputs: &[(&str, String)]) -> String {
+pub fn github_summary(report: &GateReport, outputs: &[ActionOutput]) -> String {
     let mut out = String::new();
     let icon = if report.passed() { "✅" } else { "❌" };
     let _ = writeln!(out, "## {icon} exelock gate: {}\n", report.verdict);
@@ -180,8 +143,8 @@ pub fn github_summary(report: &GateReport, outputs: &[(&str, String)]) -> String
         "**Attestation:** {}\n",
         escape_markdown(&report.attestation)
     );
-    for (name, value) in outputs.iter().filter(|(_, value)| !value.is_empty()) {
-        let _ = writeln!(out, "- {name}: `{value}`");
+    for output in outputs.iter().filter(|output| !output.value.is_empty()) {
+        let _ = writeln!(out, "- {}: `{}`", output.name, output.value);
     }
     for skipped in &report.skipped {
         let _ = writeln!(
@@ -220,80 +183,39 @@ pub fn github_summary(report: &GateReport, outputs: &[(&str, String)]) -> String
 
 /// `name=value` lines for `$GITHUB_OUTPUT` (values are single-line digests and words).
 #[must_use]
-pub fn github_outputs(outputs: &[(&str, String)]) -> String {
+pub fn github_outputs(outputs: &[ActionOutput]) -> String {
     outputs
         .iter()
-        .map(|(name, value)| format!("{name}={}\n", value.replace(['\n', '\r'], " ")))
+        .map(|output| {
+            format!(
+                "{}={}\n",
+                output.name,
+                output.value.replace(['\n', '\r'], " ")
+            )
+        })
         .collect()
-}
-
-/// Plain text for a person.
-#[must_use]
-pub fn text(report: &GateReport) -> String {
-    let mut out = String::new();
-    for violation in &report.violations {
-        let level = match violation.level {
-            Level::Deny => "DENY",
-            Level::Warn | Level::Off => "WARN",
-        };
-        let _ = writeln!(out, "{level}  {:<26} {}", violation.rule, violation.message);
-    }
-    for skipped in &report.skipped {
-        let _ = writeln!(
-            out,
-            "SKIP  {:<26} not evaluated: {}",
-            skipped.rule, skipped.reason
-        );
-    }
-    let _ = writeln!(
-        out,
-        "image digest: {}",
-        report
-            .manifest_digest
-            .as_deref()
-            .unwrap_or("none (a legacy docker archive names no manifest)")
-    );
-    let _ = writeln!(out, "attestation: {}", report.attestation);
-    let denied = report
-        .violations
-        .iter()
-        .filter(|v| v.level == Level::Deny)
-        .count();
-    let warned = report.violations.len() - denied;
-    let skipped = if report.skipped.is_empty() {
-        String::new()
-    } else {
-        format!(", {} not evaluated", report.skipped.len())
-    };
-    let _ = writeln!(
-        out,
-        "gate {}: {} ({denied} denied, {warned} warned{skipped})",
-        report.verdict.to_uppercase(),
-        report.image
-    );
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::Violation;
+    use crate::gate::{Verdict, Violation};
 
     fn report() -> GateReport {
         GateReport {
             image: "reg/app:1".into(),
             manifest_digest: Some("sha256:ab".into()),
-            verdict: "fail",
+            verdict: Verdict::Fail,
             attestation: "missing: none".into(),
             violations: vec![
                 Violation {
-                    rule: "setuid",
+                    rule: RuleId::Setuid,
                     level: Level::Deny,
                     message: "/usr/bin/sudo is setuid".into(),
                     path: Some("/usr/bin/sudo".into()),
                 },
                 Violation {
-                    rule: "hazards/downloaders",
+                    rule: RuleId::Downloaders,
                     level: Level::Warn,
                     message: "100% curl,\nnewline".into(),
                     path: Some("/usr/bin/curl".into()),
@@ -321,8 +243,14 @@ mod tests {
     #[test]
     fn summary_and_outputs() {
         let outputs = [
-            ("verdict", "fail".to_owned()),
-            ("manifest-digest", "sha256:ab".to_owned()),
+            ActionOutput {
+                name: "verdict",
+                value: "fail".to_owned(),
+            },
+            ActionOutput {
+                name: "manifest-digest",
+                value: "sha256:ab".to_owned(),
+            },
         ];
         let summary = github_summary(&report(), &outputs);
         assert!(summary.starts_with("## ❌ exelock gate: fail"));

@@ -6,7 +6,6 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +15,9 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 mod attest;
 mod color;
+mod diff;
+mod gate;
+mod render;
 mod serve;
 mod shell;
 mod triage;
@@ -86,13 +88,10 @@ enum Command {
     /// Scan an image and print its executable manifest.
     #[command(after_help = SCAN_AFTER_HELP)]
     Scan(ScanArgs),
-    /// Compare the executables of two images or manifest files: added, removed, changed, moved;
-    /// and their OS packages.
-    #[command(after_help = DIFF_AFTER_HELP)]
-    Diff(DiffArgs),
-    /// CI gate: scan (and optionally attest) an image, then fail on policy violations.
-    #[command(after_help = GATE_AFTER_HELP)]
-    Gate(GateArgs),
+    #[command(about = diff::DIFF_ABOUT, after_help = diff::DIFF_AFTER_HELP)]
+    Diff(diff::DiffArgs),
+    #[command(about = gate::GATE_ABOUT, after_help = gate::GATE_AFTER_HELP)]
+    Gate(gate::GateArgs),
     /// Write a cosign-compatible key pair: PREFIX.key (encrypted, 0600) and PREFIX.pub.
     #[command(after_help = attest::GENERATE_KEY_PAIR_AFTER_HELP)]
     GenerateKeyPair(attest::GenerateKeyPairArgs),
@@ -114,126 +113,6 @@ enum Command {
     /// Write the man pages: exelock.1 and one per subcommand.
     #[command(after_help = shell::MAN_AFTER_HELP)]
     Man(shell::ManArgs),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ReportFormat {
-    /// Lines for a person.
-    Text,
-    /// The report as JSON.
-    Json,
-}
-
-/// `exelock gate`'s help after the options. Lines starting `$ ` are run by the test suite from
-/// the repository root; `# exit N` states a non-zero exit code.
-const GATE_AFTER_HELP: &str = r"Exit codes: 0 pass, 1 a deny rule fired, 2 usage or input error.
-On GitHub Actions (GITHUB_ACTIONS=true) it also prints ::error/::warning annotations, appends a
-Markdown summary to $GITHUB_STEP_SUMMARY and writes manifest-digest (the sha256 of the executable
-manifest itself), image-digest (the platform image manifest's digest that was gated),
-attestation-digest and verdict to $GITHUB_OUTPUT. The policy format is documented in
-docs/policy.md.
-
-Examples:
-  $ EXELOCK_PASSWORD= exelock gate oci:testdata/images/tiny --policy testdata/examples/exelock.toml \
-      --attest --key testdata/attest/keys/openssl_p256.pem
-  $ exelock gate oci:testdata/images/demo --policy testdata/examples/exelock.toml   # exit 1: setuid, apk
-  $ exelock gate oci:testdata/images/demo --policy testdata/examples/warn-only.toml \
-      --baseline oci:testdata/images/tiny --sarif /tmp/exelock-example.sarif
-  $ exelock gate oci:testdata/images/demo --policy testdata/examples/exelock.toml --format json   # exit 1
-
-With a registry:
-  exelock gate ghcr.io/acme/app@sha256:… --policy exelock.toml --attest --keyless --push
-  exelock gate ghcr.io/acme/app@sha256:… --verify-key cosign.pub --bake https://exelock.example/v1/bake/ghcr.io/acme/app";
-
-#[derive(Args, Debug)]
-struct GateArgs {
-    /// The image to gate (any source `scan` reads).
-    image: String,
-    /// The policy file (see docs/policy.md).
-    #[arg(long, value_name = "FILE", default_value = "exelock.toml")]
-    policy: PathBuf,
-    /// Judge this manifest (from `exelock scan -o`) instead of scanning the image.
-    #[arg(long, value_name = "FILE")]
-    manifest: Option<PathBuf>,
-    /// The bake list to check (overrides the policy's bake.file): a file, or the service's
-    /// http(s)://…/v1/bake/REPOSITORY (bearer EXELOCK_READ_TOKEN when set).
-    #[arg(long, value_name = "FILE|URL")]
-    bake: Option<String>,
-    /// Baseline image or manifest file (overrides the policy's baseline.image or baseline.manifest).
-    #[arg(long, value_name = "IMAGE|FILE")]
-    baseline: Option<String>,
-    /// Platform of a multi-platform image to gate (default linux/amd64).
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
-    platform: Option<Platform>,
-    /// Sign the manifest as an attestation in this run (with --key FILE or --keyless).
-    #[arg(long)]
-    attest: bool,
-    #[command(flatten)]
-    signing: attest::SigningArgs,
-    /// With --attest: store the attestation in the image's registry.
-    #[arg(long, requires = "attest")]
-    push: bool,
-    /// With --push: also write the cosign .att image.
-    #[arg(long, requires = "push")]
-    legacy_cosign: bool,
-    /// Check the image's stored attestation with this public key.
-    #[arg(long, value_name = "FILE")]
-    verify_key: Option<PathBuf>,
-    /// Check a keyless attestation: the certificate identity (with --certificate-oidc-issuer; --trusted-root for another instance than the public-good one).
-    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
-    certificate_identity: Option<String>,
-    /// Check a keyless attestation: the OIDC issuer.
-    #[arg(long, value_name = "URL", requires = "certificate_identity")]
-    certificate_oidc_issuer: Option<String>,
-    /// Sigstore trusted_root.json to check against (default: the public-good instance's, built in).
-    #[arg(long, value_name = "FILE")]
-    trusted_root: Option<PathBuf>,
-    /// Output format on stdout.
-    #[arg(long, value_enum, default_value = "text")]
-    format: ReportFormat,
-    /// Also write the report as SARIF 2.1.0 to FILE.
-    #[arg(long, value_name = "FILE")]
-    sarif: Option<PathBuf>,
-    /// No progress or notes on stderr.
-    #[arg(short, long)]
-    quiet: bool,
-    #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    cache: CacheArgs,
-}
-
-/// `exelock diff`'s help after the options (`$ ` lines are run by the test suite).
-const DIFF_AFTER_HELP: &str = r"A and B are image references or manifest files written by `exelock scan -o`.
-When both record package data (format 2), it also lists OS packages added, removed or at another
-version (by name, arch and database) and executables whose bytes stopped matching their package
-(`altered`); when only one does, it says packages were not compared.
-Exit code 0 whatever the differences; use `exelock gate` with a [baseline] rule to fail on them.
-
-Examples:
-  $ exelock diff oci:testdata/images/tiny oci:testdata/images/demo --format table
-  $ exelock diff oci:testdata/images/demo docker-archive:testdata/images/demo.docker.tar --format json
-  $ exelock diff oci:testdata/images/twice oci-archive:testdata/images/twice.oci.tar --format table -q";
-
-#[derive(Args, Debug)]
-struct DiffArgs {
-    /// The old image or manifest file.
-    a: String,
-    /// The new image or manifest file.
-    b: String,
-    /// Output format; defaults to `table` on a terminal and `json` otherwise.
-    #[arg(long, value_enum)]
-    format: Option<ScanFormat>,
-    /// Platform to compare for multi-platform images (default linux/amd64).
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
-    platform: Option<Platform>,
-    /// No progress or notes on stderr.
-    #[arg(short, long)]
-    quiet: bool,
-    #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    cache: CacheArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -472,8 +351,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let color = cli.color;
     let status = match cli.command {
         Command::Scan(args) => run_scan(&args, color),
-        Command::Diff(args) => run_diff(&args, color),
-        Command::Gate(args) => run_gate(&args, color),
+        Command::Diff(args) => diff::run_diff(&args, color),
+        Command::Gate(args) => gate::run_gate(&args, color),
         Command::GenerateKeyPair(args) => attest::run_generate_key_pair(&args),
         Command::Attest(args) => attest::run_attest(&args),
         Command::Verify(args) => attest::run_verify(&args),
@@ -666,12 +545,12 @@ fn run_scan(args: &ScanArgs, color: ColorWhen) -> Result<ExitStatus> {
             args.quiet,
             cache.as_ref(),
         )?;
-        let rendered = render_manifests(&manifests, format, args.all_platforms)?;
         if format == ScanFormat::Table && args.output.is_none() {
             let mut stdout = color.stdout();
-            stdout.write_all(color::scan_table(&String::from_utf8_lossy(&rendered)).as_bytes())?;
+            stdout.write_all(render::scan::styled_tables(&manifests).as_bytes())?;
             stdout.flush()?;
         } else {
+            let rendered = render_manifests(&manifests, format, args.all_platforms)?;
             write_output(args.output.as_deref(), &rendered)?;
         }
         return Ok(ExitStatus::Success);
@@ -703,12 +582,7 @@ fn render_manifests(
             .map(Manifest::to_json)
             .collect::<Result<Vec<_>, _>>()?
             .concat(),
-        ScanFormat::Table => manifests
-            .iter()
-            .map(|manifest| terminal_safe(&render_table(manifest)).into_owned())
-            .collect::<Vec<_>>()
-            .join("\n")
-            .into_bytes(),
+        ScanFormat::Table => render::scan::tables(manifests).into_bytes(),
     })
 }
 
@@ -883,8 +757,7 @@ fn run_fleet_scan(
                         rendered.push(b'\n');
                     }
                     ScanFormat::Table => {
-                        rendered
-                            .extend_from_slice(terminal_safe(&render_table(manifest)).as_bytes());
+                        rendered.extend_from_slice(render::scan::table(manifest).as_bytes());
                         rendered.push(b'\n');
                     }
                 }
@@ -897,543 +770,6 @@ fn run_fleet_scan(
     } else {
         ExitStatus::Success
     })
-}
-
-fn run_diff(args: &DiffArgs, color: ColorWhen) -> Result<ExitStatus> {
-    let selection = selection_of(args.platform.as_ref(), false);
-    let registry = args.registry.settings_for(&[&args.a, &args.b])?;
-    let cache = args.cache.layer_cache();
-    let a = manifest_of(&args.a, &selection, &registry, args.quiet, cache.as_ref())?;
-    let b = manifest_of(&args.b, &selection, &registry, args.quiet, cache.as_ref())?;
-    let changes = crate::diff::diff(&a, &b);
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        ScanFormat::Table
-    } else {
-        ScanFormat::Json
-    });
-    match format {
-        ScanFormat::Json => {
-            let mut out = serde_json::to_vec_pretty(&serde_json::json!({
-                "a": a.image,
-                "b": b.image,
-                "diff": changes,
-            }))?;
-            out.push(b'\n');
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&out)?;
-            stdout.flush()?;
-        }
-        ScanFormat::Table => {
-            let mut stdout = color.stdout();
-            stdout
-                .write_all(color::diff_table(&terminal_safe(&render_diff(&changes))).as_bytes())?;
-            stdout.flush()?;
-        }
-    }
-    Ok(ExitStatus::Success)
-}
-
-/// `dir/relative` unless `relative` is absolute.
-fn beside(dir: &Path, relative: &Path) -> PathBuf {
-    if relative.is_absolute() {
-        relative.to_owned()
-    } else {
-        dir.join(relative)
-    }
-}
-
-fn run_gate(args: &GateArgs, color: ColorWhen) -> Result<ExitStatus> {
-    let policy_text = fs_err::read_to_string(&args.policy).context(
-        "cannot read the policy (write one as in docs/policy.md, or pass --policy FILE)",
-    )?;
-    let policy_name = args.policy.display().to_string();
-    let policy = crate::policy::Policy::parse(&policy_text, &policy_name)?;
-    let policy_dir = args.policy.parent().unwrap_or(Path::new("."));
-    let mut images = vec![args.image.as_str()];
-    images.extend(args.baseline.as_deref());
-    let registry = args.registry.settings_for(&images)?;
-    let selection = selection_of(args.platform.as_ref(), false);
-    let manifest = match &args.manifest {
-        Some(path) => read_manifest_file(path)?,
-        None => manifest_of(
-            &args.image,
-            &selection,
-            &registry,
-            args.quiet,
-            args.cache.layer_cache().as_ref(),
-        )?,
-    };
-    let bake_source = match (&args.bake, &policy.bake.file) {
-        (Some(argument), _) => Some(BakeSource::parse(Path::new(argument), None)?),
-        (None, Some(file)) => Some(BakeSource::parse(file, Some(policy_dir))?),
-        (None, None) => None,
-    };
-    let bake = match &bake_source {
-        Some(BakeSource::File(path)) => Some(
-            serde_json::from_slice::<crate::bake::BakeList>(&fs_err::read(path)?)
-                .with_context(|| format!("{} is not a bake list", path.display()))?,
-        ),
-        Some(BakeSource::Url(url)) => Some(fetch_bake_list(url, args.quiet)?),
-        None => None,
-    };
-    let baseline_source = args.baseline.clone().or_else(|| {
-        policy.baseline.image.clone().or_else(|| {
-            policy
-                .baseline
-                .manifest
-                .as_ref()
-                .map(|file| beside(policy_dir, file).display().to_string())
-        })
-    });
-    let baseline = match &baseline_source {
-        Some(source) => Some(
-            manifest_of(
-                source,
-                &selection,
-                &registry,
-                args.quiet,
-                args.cache.layer_cache().as_ref(),
-            )
-            .with_context(|| format!("cannot read the baseline {source}"))?,
-        ),
-        None => None,
-    };
-    let (attestation, attestation_digest) =
-        gate_attestation(args, &manifest, &selection, &registry)?;
-    let report = crate::gate::evaluate(
-        &policy,
-        &crate::gate::GateInput {
-            manifest: &manifest,
-            attestation: &attestation,
-            bake: bake.as_ref(),
-            baseline: baseline.as_ref(),
-        },
-    );
-    let manifest_digest = crate::digest::Sha256Digest::of(&manifest.to_json()?).to_string();
-    // manifest-digest is the executable manifest's own sha256 (what an attestation's predicate
-    // hashes to); image-digest the platform image manifest that was gated (the subject).
-    let image_digest = manifest
-        .image
-        .manifest_digest
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let outputs = [
-        ("manifest-digest", manifest_digest),
-        ("image-digest", image_digest),
-        ("attestation-digest", attestation_digest),
-        ("verdict", report.verdict.to_owned()),
-    ];
-    let mut stdout = std::io::stdout().lock();
-    match args.format {
-        ReportFormat::Text => {
-            let mut text = color.stdout();
-            text.write_all(
-                color::gate_text(&terminal_safe(&crate::report::text(&report))).as_bytes(),
-            )?;
-            text.flush()?;
-        }
-        ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &report)?;
-            stdout.write_all(b"\n")?;
-        }
-    }
-    if let Some(path) = &args.sarif {
-        let mut sarif = serde_json::to_vec_pretty(&crate::report::sarif(&report, &policy_name))?;
-        sarif.push(b'\n');
-        write_atomically(path, &sarif)?;
-    }
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true") {
-        stdout.write_all(crate::report::github_annotations(&report).as_bytes())?;
-        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-            append(
-                Path::new(&path),
-                &crate::report::github_summary(&report, &outputs),
-            )?;
-        }
-        if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
-            append(Path::new(&path), &crate::report::github_outputs(&outputs))?;
-        }
-    }
-    stdout.flush()?;
-    Ok(if report.passed() {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    })
-}
-
-/// Where the gate reads its bake list: a file, or the service's `GET /v1/bake/{repository}`.
-enum BakeSource {
-    File(PathBuf),
-    Url(reqwest::Url),
-}
-
-impl BakeSource {
-    /// An `http://` or `https://` URL, else a file (relative to `relative_to` when given).
-    fn parse(text: &Path, relative_to: Option<&Path>) -> Result<Self> {
-        let Some(url) = text.to_str().filter(|text| {
-            let lower = text.to_ascii_lowercase();
-            lower.starts_with("http://") || lower.starts_with("https://")
-        }) else {
-            return Ok(Self::File(match relative_to {
-                Some(dir) => beside(dir, text),
-                None => text.to_owned(),
-            }));
-        };
-        reqwest::Url::parse(url).map(Self::Url).with_context(|| {
-            // Shown without any user:password@ it may carry.
-            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let rest = match rest[..authority_end].rfind('@') {
-                Some(at) => &rest[at + 1..],
-                None => rest,
-            };
-            format!("the bake list {scheme}://{rest} is not a usable URL")
-        })
-    }
-}
-
-/// A bake list answer larger than this is refused: lists hold one short entry per baked binary.
-const BAKE_LIST_MAX_BYTES: usize = 16 << 20;
-/// The whole fetch (connect, answer, body) must finish within this.
-const BAKE_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Reads a bake list from `exelock serve` (`GET /v1/bake/{repository}`), with EXELOCK_READ_TOKEN
-/// as bearer when set. Any answer but 200 with a bake list is an error naming the URL and the
-/// status (and the service's explanation); the token never appears in it.
-fn fetch_bake_list(url: &reqwest::Url, quiet: bool) -> Result<crate::bake::BakeList> {
-    let shown = url_without_credentials(url);
-    let token = std::env::var(serve::READ_TOKEN_VARIABLE)
-        .ok()
-        .map(zeroize::Zeroizing::new)
-        .filter(|token| !token.trim().is_empty());
-    if token.is_some() && url.scheme() == "http" && !is_loopback_host(url) && !quiet {
-        eprintln!(
-            "warning: {} goes to {shown} over plain HTTP, readable on the way",
-            serve::READ_TOKEN_VARIABLE
-        );
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the HTTP client")?;
-    let (status, body) = runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(BAKE_FETCH_TIMEOUT)
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("exelock/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot start the HTTP client")?;
-        let mut request = client
-            .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(token) = &token {
-            request = request.bearer_auth(token.trim());
-        }
-        let mut response = request
-            .send()
-            .await
-            .map_err(reqwest::Error::without_url)
-            .with_context(|| format!("cannot read the bake list {shown}"))?;
-        let status = response.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(reqwest::Error::without_url)
-            .with_context(|| format!("cannot read the bake list {shown}"))?
-        {
-            if body.len() + chunk.len() > BAKE_LIST_MAX_BYTES {
-                if status.is_success() {
-                    anyhow::bail!(
-                        "the bake list {shown} is larger than {BAKE_LIST_MAX_BYTES} bytes"
-                    );
-                }
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
-        anyhow::Ok((status, body))
-    })?;
-    if status != reqwest::StatusCode::OK {
-        let explanation = String::from_utf8_lossy(&body[..body.len().min(300)])
-            .trim()
-            .to_owned();
-        let explanation = if explanation.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", terminal_safe(&explanation))
-        };
-        let hint = match (status.as_u16(), &token) {
-            (401 | 403, None) => " (set EXELOCK_READ_TOKEN to the service's read token)",
-            (401 | 403, Some(_)) => " (EXELOCK_READ_TOKEN is not the service's read token)",
-            _ => "",
-        };
-        anyhow::bail!("cannot read the bake list {shown}: HTTP {status}{explanation}{hint}");
-    }
-    serde_json::from_slice(&body)
-        .with_context(|| format!("{shown} did not answer with a bake list"))
-}
-
-/// The URL as it may be shown: without a user name or password.
-fn url_without_credentials(url: &reqwest::Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
-}
-
-fn is_loopback_host(url: &reqwest::Url) -> bool {
-    url.host_str().is_some_and(|host| {
-        host == "localhost"
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|address| address.is_loopback())
-    })
-}
-
-/// What the gate knows about the attestation: made in this run (`--attest`), or found in the
-/// registry and verified (`--verify-key` or a keyless identity); and the pushed referrer digest.
-fn gate_attestation(
-    args: &GateArgs,
-    manifest: &Manifest,
-    selection: &PlatformSelection,
-    registry: &RegistrySettings,
-) -> Result<(crate::gate::AttestationStatus, String)> {
-    use crate::gate::AttestationStatus;
-    let trust = attest::TrustArgs {
-        public_key: args.verify_key.clone(),
-        certificate_identity: args.certificate_identity.clone(),
-        certificate_oidc_issuer: args.certificate_oidc_issuer.clone(),
-        trusted_root: args.trusted_root.clone(),
-    }
-    .trust()?;
-    let Some(subject) = manifest.image.manifest_digest else {
-        return Ok((
-            AttestationStatus::Missing {
-                reason: format!(
-                    "{} has no manifest digest to attest (a legacy docker archive)",
-                    manifest.image.name
-                ),
-            },
-            String::new(),
-        ));
-    };
-    if args.attest {
-        let (attested, own_trust) = attest::attest_image(&attest::AttestRequest {
-            reference: &args.image,
-            signing: &args.signing,
-            manifest_file: None,
-            manifests_in_hand: Some(std::slice::from_ref(manifest)),
-            in_hand_scanned_now: args.manifest.is_none(),
-            selection,
-            registry,
-            push: args.push,
-            legacy_cosign: args.legacy_cosign,
-            quiet: args.quiet,
-            cache: None,
-        })?;
-        let pushed = attested
-            .iter()
-            .find_map(|item| {
-                item.pushed
-                    .as_ref()
-                    .map(|pushed| pushed.referrer.to_string())
-            })
-            .unwrap_or_default();
-        let Some(made) = attested.iter().find(|item| item.subject == subject) else {
-            return Ok((
-                AttestationStatus::Missing {
-                    reason: "the attestation made in this run names another digest".to_owned(),
-                },
-                pushed,
-            ));
-        };
-        let status = match trust.or(own_trust) {
-            Some(trust) => match crate::attest::verify_bundle(&made.attestation.bundle_json, &subject, &trust) {
-                Ok(verified) => AttestationStatus::Verified { signer: verified.signer().to_owned() },
-                Err(error) => AttestationStatus::Missing { reason: format!("the attestation made in this run does not verify: {error}") },
-            },
-            None => AttestationStatus::Verified {
-                signer: "this run's keyless signature (pass --certificate-identity and --certificate-oidc-issuer to re-check it)".to_owned(),
-            },
-        };
-        return Ok((status, pushed));
-    }
-    let Some(trust) = trust else {
-        return Ok((
-            AttestationStatus::Missing {
-                reason:
-                    "none made (--attest) and none checked (--verify-key or --certificate-identity)"
-                        .to_owned(),
-            },
-            String::new(),
-        ));
-    };
-    if image::is_local_reference(&args.image) {
-        return Ok((
-            AttestationStatus::Missing {
-                reason: format!(
-                    "{} is local; attestations are looked up in registries",
-                    args.image
-                ),
-            },
-            String::new(),
-        ));
-    }
-    let store = crate::image::registry::RegistrySource::open(&args.image, registry)?;
-    Ok(
-        match attest::check_registry_attestation(&store, &subject, &trust, None)? {
-            attest::Checked::Valid {
-                attestation,
-                origin,
-            } => (
-                AttestationStatus::Verified {
-                    signer: format!("{} ({origin})", attestation.signer()),
-                },
-                String::new(),
-            ),
-            attest::Checked::Invalid { reasons } => (
-                AttestationStatus::Missing {
-                    reason: reasons.join("; "),
-                },
-                String::new(),
-            ),
-        },
-    )
-}
-
-fn append(path: &Path, text: &str) -> Result<()> {
-    let mut file = fs_err::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    file.write_all(text.as_bytes())?;
-    Ok(())
-}
-
-fn render_diff(changes: &crate::diff::Diff) -> String {
-    let short = |hex: &str| format!("sha256:{}", &hex[..hex.len().min(12)]);
-    let mut out = String::new();
-    for entry in &changes.added {
-        let _ = writeln!(
-            out,
-            "added    {}  ({}, {}, mode {})",
-            entry.path,
-            entry.kind,
-            short(&entry.sha256),
-            entry.mode
-        );
-    }
-    for entry in &changes.removed {
-        let _ = writeln!(
-            out,
-            "removed  {}  ({}, {})",
-            entry.path,
-            entry.kind,
-            short(&entry.sha256)
-        );
-    }
-    for changed in &changes.changed {
-        let mut parts = Vec::new();
-        for difference in &changed.differences {
-            let (before, after) = match *difference {
-                "sha256" => (short(&changed.before.sha256), short(&changed.after.sha256)),
-                "mode" => (changed.before.mode.clone(), changed.after.mode.clone()),
-                _ => (
-                    changed.before.kind.to_owned(),
-                    changed.after.kind.to_owned(),
-                ),
-            };
-            parts.push(format!("{difference} {before} -> {after}"));
-        }
-        let _ = writeln!(out, "changed  {}  ({})", changed.path, parts.join(", "));
-    }
-    for moved in &changes.moved {
-        let _ = writeln!(
-            out,
-            "moved    {} -> {}  ({})",
-            moved.from,
-            moved.to,
-            short(&moved.sha256)
-        );
-    }
-    for altered in &changes.altered {
-        let _ = writeln!(
-            out,
-            "altered  {}  (bytes differ from package {}; {})",
-            altered.path,
-            altered.package.as_ref().map_or_else(
-                || "<unknown>".to_owned(),
-                |package| format!("{} {} ({})", package.name, package.version, package.db)
-            ),
-            altered
-                .before
-                .map_or("new in B".to_owned(), |before| format!(
-                    "was {}",
-                    before.code()
-                ))
-        );
-    }
-    let _ = writeln!(
-        out,
-        "{} added, {} removed, {} changed, {} moved",
-        changes.added.len(),
-        changes.removed.len(),
-        changes.changed.len(),
-        changes.moved.len()
-    );
-    if let Some(packages) = changes
-        .packages
-        .as_ref()
-        .filter(|packages| !packages.is_empty() || !changes.altered.is_empty())
-    {
-        let describe = |package: &crate::manifest::Package| {
-            let arch = if package.arch.is_empty() {
-                String::new()
-            } else {
-                format!("{}, ", package.arch)
-            };
-            format!(
-                "{} {}  ({arch}{})",
-                package.name, package.version, package.db
-            )
-        };
-        for package in &packages.added {
-            let _ = writeln!(out, "package added    {}", describe(package));
-        }
-        for package in &packages.removed {
-            let _ = writeln!(out, "package removed  {}", describe(package));
-        }
-        for changed in &packages.changed {
-            let arch = if changed.arch.is_empty() {
-                String::new()
-            } else {
-                format!("{}, ", changed.arch)
-            };
-            let _ = writeln!(
-                out,
-                "package changed  {} {} -> {}  ({arch}{})",
-                changed.name, changed.before, changed.after, changed.db
-            );
-        }
-        let _ = writeln!(
-            out,
-            "packages: {} added, {} removed, {} at another version; {} executables altered",
-            packages.added.len(),
-            packages.removed.len(),
-            packages.changed.len(),
-            changes.altered.len()
-        );
-    }
-    if let Some(reason) = &changes.packages_not_compared {
-        let _ = writeln!(out, "packages: not compared: {reason}");
-    }
-    out
 }
 
 /// Text for a terminal: control characters other than line feeds, which image paths and
@@ -1486,87 +822,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     file.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-fn short_digest(digest: Option<&crate::digest::Sha256Digest>) -> String {
-    digest.map_or_else(
-        || "none".to_owned(),
-        |digest| format!("sha256:{}", &digest.hex()[..12]),
-    )
-}
-
-/// The person's view of a manifest: one row per executable, then links, hidden and a summary.
-fn render_table(manifest: &Manifest) -> String {
-    let path_width = manifest
-        .executables
-        .iter()
-        .map(|exe| exe.path.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 60);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<path_width$}  {:<17}  {:>5}  {:>10}  {:<12}  LAYER",
-        "PATH", "KIND", "MODE", "SIZE", "SHA256"
-    );
-    for exe in &manifest.executables {
-        let _ = writeln!(
-            out,
-            "{:<path_width$}  {:<17}  {:>5}  {:>10}  {:<12}  {}",
-            exe.path,
-            exe.kind.code(),
-            format!("{:04o}", exe.mode),
-            human_size(exe.size),
-            &exe.sha256.hex()[..12],
-            exe.layer
-        );
-    }
-    for link in &manifest.links {
-        let _ = writeln!(out, "link    {} -> {}", link.path, link.target);
-    }
-    for hidden in &manifest.hidden {
-        let _ = writeln!(
-            out,
-            "hidden  {} (sha256:{}, written by layer {}, hidden by layer {})",
-            hidden.path,
-            &hidden.sha256.hex()[..12],
-            hidden.layer,
-            hidden.hidden_by
-        );
-    }
-    let kinds = catalog::count_kinds(&manifest.executables)
-        .iter()
-        .map(|(kind, count)| format!("{count} {}", kind.code()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let _ = writeln!(
-        out,
-        "{} executables ({kinds}), {} links, {} hidden, {} layers; {} {} manifest {}",
-        manifest.executables.len(),
-        manifest.links.len(),
-        manifest.hidden.len(),
-        manifest.layers.len(),
-        manifest.image.name,
-        manifest.image.platform,
-        short_digest(manifest.image.manifest_digest.as_ref()),
-    );
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,114 @@
+//! The gate's report for a person: a line per violation (`DENY`, `WARN`) and per rule not
+//! evaluated (`SKIP`), the image digest, the attestation and the verdict.
+
+use std::fmt::Write as _;
+
+use crate::cli::color;
+use crate::cli::terminal_safe;
+use crate::gate::{GateReport, Verdict};
+use crate::policy::Level;
+
+/// The report for a terminal: control characters escaped, levels and the verdict styled.
+pub fn text(report: &GateReport) -> String {
+    color::gate_text(&terminal_safe(&plain_text(report)))
+}
+
+/// The report as lines for a person: each violation and rule not evaluated, the digests and
+/// attestation, the verdict with counts.
+fn plain_text(report: &GateReport) -> String {
+    let mut out = String::new();
+    for violation in &report.violations {
+        let level = match violation.level {
+            Level::Deny => "DENY",
+            Level::Warn | Level::Off => "WARN",
+        };
+        let _ = writeln!(
+            out,
+            "{level}  {:<26} {}",
+            violation.rule.code(),
+            violation.message
+        );
+    }
+    for skipped in &report.skipped {
+        let _ = writeln!(
+            out,
+            "SKIP  {:<26} not evaluated: {}",
+            skipped.rule.code(),
+            skipped.reason
+        );
+    }
+    let _ = writeln!(
+        out,
+        "image digest: {}",
+        report
+            .manifest_digest
+            .as_deref()
+            .unwrap_or("none (a legacy docker archive names no manifest)")
+    );
+    let _ = writeln!(out, "attestation: {}", report.attestation);
+    let denied = report
+        .violations
+        .iter()
+        .filter(|v| v.level == Level::Deny)
+        .count();
+    let warned = report.violations.len() - denied;
+    let skipped = if report.skipped.is_empty() {
+        String::new()
+    } else {
+        format!(", {} not evaluated", report.skipped.len())
+    };
+    let verdict = match report.verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+    };
+    let _ = writeln!(
+        out,
+        "gate {verdict}: {} ({denied} denied, {warned} warned{skipped})",
+        report.image
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::{RuleId, Skipped, Violation};
+
+    #[test]
+    fn lines_per_violation_and_skipped_rule_then_the_verdict() {
+        let report = GateReport {
+            image: "reg/app:1".into(),
+            manifest_digest: None,
+            verdict: Verdict::Fail,
+            attestation: "missing: none".into(),
+            violations: vec![
+                Violation {
+                    rule: RuleId::Setuid,
+                    level: Level::Deny,
+                    message: "/usr/bin/sudo is setuid".into(),
+                    path: Some("/usr/bin/sudo".into()),
+                },
+                Violation {
+                    rule: RuleId::Downloaders,
+                    level: Level::Warn,
+                    message: "/usr/bin/curl is one of the downloaders".into(),
+                    path: Some("/usr/bin/curl".into()),
+                },
+            ],
+            skipped: vec![Skipped {
+                rule: RuleId::Unowned,
+                level: Level::Warn,
+                reason: "no package data".into(),
+            }],
+        };
+        assert_eq!(
+            plain_text(&report),
+            "DENY  setuid                     /usr/bin/sudo is setuid\n\
+             WARN  hazards/downloaders        /usr/bin/curl is one of the downloaders\n\
+             SKIP  unowned                    not evaluated: no package data\n\
+             image digest: none (a legacy docker archive names no manifest)\n\
+             attestation: missing: none\n\
+             gate FAIL: reg/app:1 (1 denied, 1 warned, 1 not evaluated)\n"
+        );
+    }
+}
