@@ -265,21 +265,22 @@ declare -A AUTH_OF=(
   [findings]="Authorization: Bearer $(cat findings.token)"
 )
 
-# post_each SOURCE PORT...: every distinct body of SOURCE once, spread over the replicas; prints
-# how many were answered 200.
-post_each() {
-  local source=$1
-  shift
-  python3 - "bodies-$source.jsonl" "${PATH_OF[$source]}" "${AUTH_OF[$source]}" "$@" <<'PY'
+# post BODIES SOURCE MODE PORT...: posts each line of BODIES to SOURCE's endpoint with its
+# credentials, MODE "spread" (each body once, over the replicas in turn, 16 at a time) or "every"
+# (each body to every replica, one at a time, e.g. to warm each replica's cache); prints how many
+# were answered 200.
+post() {
+  local bodies=$1 source=$2 mode=$3
+  shift 3
+  python3 - "$bodies" "${PATH_OF[$source]}" "${AUTH_OF[$source]}" "$mode" "$@" <<'PY'
 import concurrent.futures, http.client, sys, threading
-bodies, path, auth, ports = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+bodies, path, auth, mode, ports = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 name, value = auth.split(": ", 1)
 local = threading.local()
 def post(item):
-    index, body = item
-    port = ports[index % len(ports)]
+    port, body = item
     connections = local.__dict__.setdefault("connections", {})
-    connection = connections.get(port) or connections.setdefault(port, http.client.HTTPConnection("127.0.0.1", int(port), timeout=30))
+    connection = connections.get(port) or connections.setdefault(port, http.client.HTTPConnection("127.0.0.1", int(port), timeout=60))
     try:
         connection.request("POST", path, body, {"Content-Type": "application/json", name: value})
         response = connection.getresponse()
@@ -288,9 +289,12 @@ def post(item):
     except OSError:
         connections.pop(port, None)
         return 0
-lines = [(i, line.rstrip("\n")) for i, line in enumerate(open(bodies))]
-with concurrent.futures.ThreadPoolExecutor(16) as pool:
-    statuses = list(pool.map(post, lines))
+lines = [line.rstrip("\n") for line in open(bodies)]
+if mode == "every":
+    statuses = [post((port, line)) for port in ports for line in lines]
+else:
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(post, [(ports[i % len(ports)], line) for i, line in enumerate(lines)]))
 print(sum(status == 200 for status in statuses))
 PY
 }
@@ -318,21 +322,7 @@ run_configuration() {
   local warm=0
   for source in "${SOURCES[@]}"; do
     head -n $(( ${#IMAGES[@]} * 3 )) "bodies-$source.jsonl" >"$name/warm-$source.jsonl"
-    warm=$(( warm + $(python3 - "$name/warm-$source.jsonl" "${PATH_OF[$source]}" "${AUTH_OF[$source]}" "${ports[@]}" <<'PY'
-import http.client, sys
-bodies, path, auth, ports = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-name, value = auth.split(": ", 1)
-ok = 0
-for port in ports:
-    for line in open(bodies):
-        connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
-        connection.request("POST", path, line.rstrip("\n"), {"Content-Type": "application/json", name: value})
-        response = connection.getresponse()
-        response.read()
-        ok += response.status == 200
-print(ok)
-PY
-    ) ))
+    warm=$(( warm + $(post "$name/warm-$source.jsonl" "$source" every "${ports[@]}") ))
   done
 
   # The load: the four sources at once, each N/4 requests spread over the replicas.
@@ -360,7 +350,7 @@ PY
   # Every distinct finding once more, so each must now be stored exactly once.
   local covered=0
   for source in "${SOURCES[@]}"; do
-    covered=$(( covered + $(post_each "$source" "${ports[@]}") ))
+    covered=$(( covered + $(post "bodies-$source.jsonl" "$source" spread "${ports[@]}") ))
   done
 
   # The baseline, same run: the same replicas answering their cheapest route (/healthz: no body,
