@@ -8,8 +8,9 @@ use anyhow::Result;
 use clap::Args;
 
 use super::color::ColorWhen;
+use super::scan::ScanFormat;
 use super::{
-    CacheArgs, ExitStatus, Platform, RegistryArgs, ScanFormat, manifest_of, parse_platform, render,
+    CacheArgs, ExitStatus, Platform, RegistryArgs, manifest_of, parse_platform, render,
     selection_of,
 };
 use crate::catalog::cache::LayerCache;
