@@ -23,8 +23,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::support::registry::free_port;
-use crate::support::{Fault, FaultProxy};
-use crate::triage::Setup;
+use crate::support::{Fault, FaultProxy, exelock_in, exelock_process_in};
+use crate::triage::{Setup, keyed_dir};
 
 const AUDIENCE: &str = "https://exelock.example/v1/scc";
 const PUSH_ACCOUNT: &str = "scc-push@acme-sec.iam.gserviceaccount.com";
@@ -104,29 +104,6 @@ fn claims() -> Value {
     })
 }
 
-fn serve_command(dir: &Path) -> std::process::Command {
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("exelock"));
-    command.current_dir(dir).env("DOCKER_CONFIG", dir);
-    for variable in [
-        "EXELOCK_LISTEN",
-        "EXELOCK_DB",
-        "EXELOCK_ALLOW_REGISTRY",
-        "EXELOCK_ALLOW_PRIVATE_ADDRESS",
-        "EXELOCK_GUARDDUTY_API_KEY",
-        "EXELOCK_GUARDDUTY_BASIC",
-        "EXELOCK_FALCO_TOKEN",
-        "EXELOCK_FINDINGS_TOKEN",
-        "EXELOCK_READ_TOKEN",
-        "EXELOCK_WEBHOOK_URL",
-        "EXELOCK_TLS_CERT",
-        "EXELOCK_TLS_KEY",
-        "EXELOCK_TLS_CLIENT_CA",
-    ] {
-        command.env_remove(variable);
-    }
-    command
-}
-
 /// Writes the tokens and keys the services read from files into `dir/secrets`.
 fn write_secrets(dir: &Path) {
     let secrets = dir.join("secrets");
@@ -204,7 +181,7 @@ impl Service {
         write_secrets(dir);
         let port = free_port();
         let log = dir.join(format!("serve-{port}.log"));
-        let child = serve_command(dir)
+        let child = exelock_process_in(dir)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
             .stdout(Stdio::from(
@@ -696,7 +673,7 @@ fn every_source_judged_stored_and_baked() {
         )
         .unwrap();
         let gate = |image: &str| {
-            crate::triage::exelock(dir)
+            exelock_in(dir)
                 .env("EXELOCK_READ_TOKEN", READ_TOKEN)
                 .args([
                     "gate",
@@ -722,17 +699,6 @@ fn every_source_judged_stored_and_baked() {
         assert_eq!(new.status.code(), Some(0), "{new:?}");
         fs_err::remove_dir_all(rebuilt).unwrap();
     }
-}
-
-/// A new temporary directory holding a fresh key pair (`cosign.key`, `cosign.pub`).
-fn keyed_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let output = crate::triage::exelock(dir.path())
-        .arg("generate-key-pair")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    dir
 }
 
 /// The id SCC gives a finding named `name`.
@@ -1413,7 +1379,7 @@ fn a_store_that_cannot_open_stops_the_start() {
     let port = free_port();
     let db = format!("postgres://exelock:hunter2-secret@127.0.0.1:{port}/exelock");
     let log = dir.join("serve.log");
-    let mut child = serve_command(dir)
+    let mut child = exelock_process_in(dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(base_args(&db, &["registry.example"]))
         .stdout(Stdio::null())
