@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::support::certificates::{Certificate, Usage};
 use crate::support::registry::free_port;
 use crate::support::{Fault, FaultProxy, exelock_in, exelock_process_in};
 use crate::triage::{Setup, keyed_dir};
@@ -1253,83 +1254,18 @@ fn needs_action_alerts_reach_the_webhook_once_after_retries() {
     );
 }
 
-/// openssl extension sections for a CA, a server on 127.0.0.1 and a client.
-const PKI_CNF: &str = "\
-[req]
-distinguished_name = dn
-[dn]
-[ca]
-basicConstraints = critical,CA:true
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical,CA:false
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1
-[client]
-basicConstraints = critical,CA:false
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
-";
-
-/// A P-256 key and certificate `dir/NAME.{key,pem}`: self-signed with the `ca` extensions, or
-/// signed by `issuer` with the `extensions` section.
-fn certificate(dir: &Path, name: &str, extensions: &str, issuer: Option<&str>) -> PathBuf {
-    let cnf = dir.join("openssl.cnf");
-    fs_err::write(&cnf, PKI_CNF).unwrap();
-    let key = dir.join(format!("{name}.key"));
-    let cert = dir.join(format!("{name}.pem"));
-    let mut request = std::process::Command::new("openssl");
-    request
-        .args(["req", "-new", "-config"])
-        .arg(&cnf)
-        .args([
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-        ])
-        .arg(&key)
-        .args(["-subj", &format!("/CN={name}")]);
-    match issuer {
-        None => {
-            run(request
-                .args(["-x509", "-extensions", extensions, "-days", "2", "-out"])
-                .arg(&cert));
-        }
-        Some(issuer) => {
-            let csr = dir.join(format!("{name}.csr"));
-            run(request.arg("-out").arg(&csr));
-            run(std::process::Command::new("openssl")
-                .args(["x509", "-req", "-in"])
-                .arg(&csr)
-                .arg("-CA")
-                .arg(dir.join(format!("{issuer}.pem")))
-                .arg("-CAkey")
-                .arg(dir.join(format!("{issuer}.key")))
-                .args(["-set_serial", &now().to_string(), "-days", "2", "-extfile"])
-                .arg(&cnf)
-                .args(["-extensions", extensions, "-out"])
-                .arg(&cert));
-        }
-    }
-    cert
-}
-
 #[test]
 fn mutual_tls_admits_only_clients_the_ca_signed() {
     let dir = keyed_dir();
     let dir = dir.path();
     let pki = dir.join("pki");
     fs_err::create_dir_all(&pki).unwrap();
-    let ca = certificate(&pki, "ca", "ca", None);
-    certificate(&pki, "other-ca", "ca", None);
-    certificate(&pki, "server", "server", Some("ca"));
-    certificate(&pki, "falcosidekick", "client", Some("ca"));
-    certificate(&pki, "stranger", "client", Some("other-ca"));
+    let authority = Certificate::authority(&pki, "ca");
+    let other_authority = Certificate::authority(&pki, "other-ca");
+    authority.issue(&pki, "server", Usage::Server);
+    authority.issue(&pki, "falcosidekick", Usage::Client);
+    other_authority.issue(&pki, "stranger", Usage::Client);
+    let ca = authority.cert;
     let client = |identity: Option<&str>| {
         let mut builder = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&fs_err::read(&ca).unwrap()).unwrap()]);

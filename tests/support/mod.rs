@@ -2,7 +2,8 @@
 //! run ended ([`command`]); a real local OCI registry per test
 //! ([`registry::Registry`], CNCF distribution's `docker-registry` in plain,
 //! htpasswd, TLS or token-auth mode) and an in-process fault-injecting
-//! reverse proxy ([`faults::FaultProxy`]) to put in front of it, and local Sigstore services
+//! reverse proxy ([`faults::FaultProxy`]) to put in front of it, test certificates
+//! ([`certificates`]), and local Sigstore services
 //! (Fulcio, Rekor v1 and v2, a TSA: [`sigstore_services::SigstoreServices`]) for keyless signing.
 //!
 //! A podman service speaking the Docker Engine API ([`podman::Podman`]), one per test
@@ -14,6 +15,7 @@
 // Not every test binary uses every helper.
 #![allow(dead_code)]
 
+pub mod certificates;
 pub mod command;
 pub mod faults;
 pub mod fixtures;
