@@ -6,30 +6,13 @@ use std::path::Path;
 
 use rstest::rstest;
 
-use crate::support::command::{binary, test_environment};
+use crate::support::command::{binary, subcommands, test_environment};
 use crate::support::fixtures::root;
 use crate::support::{assert_input_error, assert_policy_failure, exelock, transcript};
 
 /// Variables that decide colour on a terminal (besides those every run goes without), removed
 /// so each terminal test states its own.
 const TERMINAL: &[&str] = &["CI", "TERM"];
-
-/// The subcommands `exelock --help` lists (but `help`).
-fn subcommands() -> Vec<String> {
-    let output = exelock().arg("--help").output().unwrap();
-    let help = String::from_utf8(output.stdout).unwrap();
-    let commands = help
-        .split("Commands:\n")
-        .nth(1)
-        .expect("exelock --help lists its commands");
-    commands
-        .lines()
-        .take_while(|line| line.starts_with("  "))
-        .filter_map(|line| line.split_whitespace().next())
-        .filter(|name| *name != "help")
-        .map(str::to_owned)
-        .collect()
-}
 
 /// One `$ ` example of a help text: the command (continuation lines joined) and the exit code
 /// its `# exit N` comment states (0 without one).

@@ -88,6 +88,21 @@ pub fn exelock_process_in(dir: &Path) -> std::process::Command {
     command
 }
 
+/// The subcommands `exelock --help` lists (but `help`).
+pub fn subcommands() -> Vec<String> {
+    let output = exelock().arg("--help").output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    help.split("Commands:\n")
+        .nth(1)
+        .expect("exelock --help lists its commands")
+        .lines()
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
 /// What a run printed: stdout, then stderr.
 pub fn printed(output: &Output) -> String {
     format!(
