@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
+use crate::support::command::{self, test_environment};
 use crate::support::fixtures::{Layout, root};
 use crate::support::registry::TlsFiles;
 
@@ -81,10 +82,7 @@ fn pack_release(served: &Path) -> String {
     fs_err::create_dir_all(binary.parent().unwrap()).unwrap();
     fs_err::write(
         &binary,
-        format!(
-            "#!/bin/sh\nexec '{}' \"$@\"\n",
-            assert_cmd::cargo::cargo_bin("exelock").display()
-        ),
+        format!("#!/bin/sh\nexec '{}' \"$@\"\n", command::binary().display()),
     )
     .unwrap();
     fs_err::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -123,7 +121,9 @@ fn pack_release(served: &Path) -> String {
 
 /// Runs every step of action.yml, the install step included, as a runner would.
 fn run_action(inputs: &Value, runner_temp: &Path, server: &FileServer, ca: &Path) -> RunResult {
-    let output = Command::new("python3")
+    // The Action keeps its layer cache in the runner's temp dir, as on GitHub.
+    let output = test_environment(&mut Command::new("python3"))
+        .env_remove("EXELOCK_NO_CACHE")
         .current_dir(root())
         .arg("tests/tools/run_action.py")
         .arg("action.yml")
@@ -135,7 +135,6 @@ fn run_action(inputs: &Value, runner_temp: &Path, server: &FileServer, ca: &Path
         .env("GITHUB_STEP_SUMMARY", runner_temp.join("summary.md"))
         .env("EXELOCK_RELEASE_BASE_URL", server.base_url())
         .env("CURL_CA_BUNDLE", ca)
-        .env_remove("GITHUB_OUTPUT")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -258,7 +257,7 @@ fn the_install_script_downloads_over_https_only() {
     let plain = FileServer::start(&served, None);
     let runner = tempfile::tempdir().unwrap();
     // The right archive with the right checksum, but over plain HTTP: not even requested.
-    let output = Command::new("scripts/action-install.sh")
+    let output = test_environment(&mut Command::new("scripts/action-install.sh"))
         .current_dir(root())
         .env("RUNNER_TEMP", runner.path())
         .env("EXELOCK_VERSION", VERSION)

@@ -4,37 +4,23 @@
 use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
-use crate::support::{Mode, Registry};
+use crate::support::{
+    Mode, Registry, assert_input_error, assert_policy_failure, exelock_in, printed,
+};
 
+/// The password of the keys the tests make.
 const PASSWORD: &str = "correct horse";
 
-fn exelock(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("exelock").unwrap();
-    command
-        .current_dir(dir)
-        .env("EXELOCK_NO_CACHE", "1")
-        .env("EXELOCK_PASSWORD", PASSWORD)
-        .env_remove("COSIGN_PASSWORD")
-        .env("DOCKER_CONFIG", dir)
-        .env_remove("SIGSTORE_ID_TOKEN")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
-    command
-}
-
+/// `exelock ARGS` in `dir`, with the password of the keys made there.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    exelock(dir).args(args).output().unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    exelock_in(dir)
+        .env("EXELOCK_PASSWORD", PASSWORD)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// A temp dir with a fresh key pair (cosign.key, cosign.pub) and a second one (other.*).
@@ -45,7 +31,7 @@ fn keys() -> tempfile::TempDir {
             dir.path(),
             &["generate-key-pair", "--output-key-prefix", prefix],
         );
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", printed(&output));
     }
     dir
 }
@@ -75,10 +61,9 @@ fn generated_keys_are_cosign_format_and_private() {
     let public = fs_err::read_to_string(dir.path().join("cosign.pub")).unwrap();
     assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"));
     let again = run(dir.path(), &["generate-key-pair"]);
-    assert_eq!(again.status.code(), Some(2));
-    assert!(text(&again).contains("exists; pass --force"));
+    assert_input_error(&again, "exists; pass --force");
     // A wrong password is a clear error, and the password never shows.
-    let output = exelock(dir.path())
+    let output = exelock_in(dir.path())
         .env("EXELOCK_PASSWORD", "wrong-password-123")
         .args([
             "attest",
@@ -91,13 +76,8 @@ fn generated_keys_are_cosign_format_and_private() {
         ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output).contains("cannot decrypt the private key"),
-        "{}",
-        text(&output)
-    );
-    assert!(!text(&output).contains("wrong-password-123"));
+    assert_input_error(&output, "cannot decrypt the private key");
+    assert!(!printed(&output).contains("wrong-password-123"));
 }
 
 #[test]
@@ -116,7 +96,7 @@ fn cosign_and_pkcs8_keys_sign_attestations() {
             "-q",
         ],
     );
-    assert!(pkcs8.status.success(), "{}", text(&pkcs8));
+    assert!(pkcs8.status.success(), "{}", printed(&pkcs8));
     let digest = layout_manifest_digest("tiny");
     let verify = run(
         dir.path(),
@@ -130,9 +110,9 @@ fn cosign_and_pkcs8_keys_sign_attestations() {
             keys.join("openssl_p256.pub").to_str().unwrap(),
         ],
     );
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    assert_eq!(verify.status.code(), Some(0), "{}", printed(&verify));
     // A key made by `cosign generate-key-pair` (empty password).
-    let cosign = exelock(dir.path())
+    let cosign = exelock_in(dir.path())
         .env("EXELOCK_PASSWORD", "")
         .args([
             "attest",
@@ -147,7 +127,7 @@ fn cosign_and_pkcs8_keys_sign_attestations() {
         ])
         .output()
         .unwrap();
-    assert!(cosign.status.success(), "{}", text(&cosign));
+    assert!(cosign.status.success(), "{}", printed(&cosign));
 }
 
 fn layout_manifest_digest(image: &str) -> String {
@@ -170,7 +150,7 @@ fn offline_bundle_round_trip_and_forgeries() {
             "-q",
         ],
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     let digest = layout_manifest_digest("traps");
     let ok = run(
         path,
@@ -186,20 +166,16 @@ fn offline_bundle_round_trip_and_forgeries() {
             "verified.json",
         ],
     );
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert_eq!(ok.status.code(), Some(0), "{}", printed(&ok));
     assert!(
-        text(&ok).contains(&format!("verified {digest} {digest}: signed by key")),
+        printed(&ok).contains(&format!("verified {digest} {digest}: signed by key")),
         "{}",
-        text(&ok)
+        printed(&ok)
     );
     let verified: Value =
         serde_json::from_slice(&fs_err::read(path.join("verified.json")).unwrap()).unwrap();
     let scanned: Value = serde_json::from_slice(
-        &exelock(path)
-            .args(["scan", &fixture("traps"), "-q", "--format", "json"])
-            .output()
-            .unwrap()
-            .stdout,
+        &run(path, &["scan", &fixture("traps"), "-q", "--format", "json"]).stdout,
     )
     .unwrap();
     assert_eq!(verified["executables"], scanned["executables"]);
@@ -216,16 +192,10 @@ fn offline_bundle_round_trip_and_forgeries() {
             "cosign.pub",
         ],
     );
-    assert_eq!(by_image.status.code(), Some(0), "{}", text(&by_image));
+    assert_eq!(by_image.status.code(), Some(0), "{}", printed(&by_image));
 
     let expect_rejected = |args: &[&str], needle: &str| {
-        let output = run(path, args);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", text(&output));
-        assert!(
-            text(&output).contains(needle),
-            "{args:?}: missing {needle:?} in {}",
-            text(&output)
-        );
+        assert_policy_failure(&run(path, args), needle);
         assert!(!path.join("never.json").exists());
     };
     // Wrong key.
@@ -321,23 +291,21 @@ fn offline_bundle_round_trip_and_forgeries() {
         "trust policy expects",
     );
     // Usage errors are exit 2.
-    assert_eq!(
-        run(
+    assert_input_error(
+        &run(
             path,
             &[
                 "verify",
                 "--bundle",
                 "traps.bundle.json",
                 "--image-digest",
-                &digest
-            ]
-        )
-        .status
-        .code(),
-        Some(2)
+                &digest,
+            ],
+        ),
+        "say whom to trust",
     );
-    assert_eq!(
-        run(
+    assert_input_error(
+        &run(
             path,
             &[
                 "verify",
@@ -346,12 +314,10 @@ fn offline_bundle_round_trip_and_forgeries() {
                 "--image-digest",
                 &digest,
                 "--key",
-                "cosign.pub"
-            ]
-        )
-        .status
-        .code(),
-        Some(2)
+                "cosign.pub",
+            ],
+        ),
+        "missing.json",
     );
 }
 
@@ -367,12 +333,7 @@ fn registry_round_trip_single_and_multi_arch() {
 
     // Nothing attested yet.
     let missing = run(path, &["verify", &tiny, "--key", "cosign.pub"]);
-    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
-    assert!(
-        text(&missing).contains("no attestation is stored"),
-        "{}",
-        text(&missing)
-    );
+    assert_policy_failure(&missing, "no attestation is stored");
 
     let attest = run(
         path,
@@ -386,7 +347,7 @@ fn registry_round_trip_single_and_multi_arch() {
             "-q",
         ],
     );
-    assert!(attest.status.success(), "{}", text(&attest));
+    assert!(attest.status.success(), "{}", printed(&attest));
     let verify = run(
         path,
         &[
@@ -399,17 +360,15 @@ fn registry_round_trip_single_and_multi_arch() {
             "-q",
         ],
     );
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    assert_eq!(verify.status.code(), Some(0), "{}", printed(&verify));
     assert!(
-        text(&verify).contains("found as OCI referrer"),
+        printed(&verify).contains("found as OCI referrer"),
         "{}",
-        text(&verify)
+        printed(&verify)
     );
-    assert_eq!(
-        run(path, &["verify", &tiny, "--key", "other.pub"])
-            .status
-            .code(),
-        Some(1)
+    assert_policy_failure(
+        &run(path, &["verify", &tiny, "--key", "other.pub"]),
+        "NOT VERIFIED",
     );
 
     // The cosign .att image holds a DSSE envelope that verifies on its own too.
@@ -429,12 +388,12 @@ fn registry_round_trip_single_and_multi_arch() {
         path,
         &["attest", &multi, "--key", "cosign.key", "--push", "-q"],
     );
-    assert!(attest.status.success(), "{}", text(&attest));
+    assert!(attest.status.success(), "{}", printed(&attest));
     assert_eq!(
         String::from_utf8_lossy(&attest.stdout).lines().count(),
         4,
         "{}",
-        text(&attest)
+        printed(&attest)
     );
     for platform in ["linux/amd64", "linux/arm64"] {
         let verify = run(
@@ -453,7 +412,7 @@ fn registry_round_trip_single_and_multi_arch() {
             verify.status.code(),
             Some(0),
             "{platform}: {}",
-            text(&verify)
+            printed(&verify)
         );
         assert_eq!(
             String::from_utf8_lossy(&verify.stdout)
@@ -461,7 +420,7 @@ fn registry_round_trip_single_and_multi_arch() {
                 .count(),
             2,
             "{}",
-            text(&verify)
+            printed(&verify)
         );
     }
 
@@ -496,12 +455,7 @@ fn registry_round_trip_single_and_multi_arch() {
         )
         .unwrap();
     let moved = run(path, &["verify", &demo, "--key", "cosign.pub"]);
-    assert_eq!(moved.status.code(), Some(1), "{}", text(&moved));
-    assert!(
-        text(&moved).contains(&demo_digest.to_string()),
-        "{}",
-        text(&moved)
-    );
+    assert_policy_failure(&moved, &demo_digest.to_string());
 }
 
 #[test]
@@ -544,21 +498,20 @@ fn a_bad_referrer_does_not_hide_a_good_attestation() {
         path,
         &["attest", &tiny, "--key", "cosign.key", "--push", "-q"],
     );
-    assert!(attest.status.success(), "{}", text(&attest));
+    assert!(attest.status.success(), "{}", printed(&attest));
     // Gone after the push listed it: the registry would refuse a fallback index naming it.
     raw.delete_manifest(&referrers[2]);
     let verify = run(path, &["verify", &tiny, "--key", "cosign.pub", "-q"]);
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    assert_eq!(verify.status.code(), Some(0), "{}", printed(&verify));
     assert!(
-        text(&verify).contains(&format!("verified {tiny} {subject}: signed by key")),
+        printed(&verify).contains(&format!("verified {tiny} {subject}: signed by key")),
         "{}",
-        text(&verify)
+        printed(&verify)
     );
 
     // Against another key, every candidate is listed with its reason: exit 1, not an error.
     let other = run(path, &["verify", &tiny, "--key", "other.pub"]);
-    assert_eq!(other.status.code(), Some(1), "{}", text(&other));
-    let report = text(&other);
+    let report = assert_policy_failure(&other, "NOT VERIFIED");
     for expected in [
         "more than the 16777216 bytes allowed",
         "has no layer of media type application/vnd.dev.sigstore.bundle.v0.3+json",
@@ -589,7 +542,7 @@ fn bundle_files_are_checked_entry_by_entry_and_capped() {
             "-q",
         ],
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     let good: Value =
         serde_json::from_slice(&fs_err::read(path.join("good.json")).unwrap()).unwrap();
     let digest = layout_manifest_digest("tiny");
@@ -613,11 +566,11 @@ fn bundle_files_are_checked_entry_by_entry_and_capped() {
         serde_json::json!([{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}, good]);
     fs_err::write(path.join("mixed.json"), serde_json::to_vec(&mixed).unwrap()).unwrap();
     let output = verify("mixed.json");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
     assert!(
-        text(&output).contains("found as bundle file mixed.json#1"),
+        printed(&output).contains("found as bundle file mixed.json#1"),
         "{}",
-        text(&output)
+        printed(&output)
     );
 
     // Nothing valid and something unreadable: an input error, naming the entry.
@@ -629,26 +582,18 @@ fn bundle_files_are_checked_entry_by_entry_and_capped() {
     )
     .unwrap();
     let output = verify("unreadable.json");
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(
-        text(&output).contains(
-            "cannot read bundle file unreadable.json#0: the Sigstore bundle has no DSSE envelope"
-        ),
-        "{}",
-        text(&output)
+    assert_input_error(
+        &output,
+        "cannot read bundle file unreadable.json#0: the Sigstore bundle has no DSSE envelope",
     );
 
     // More entries than a bundle file may hold: refused before any is checked.
     let many = Value::Array(vec![good; 65]);
     fs_err::write(path.join("many.json"), serde_json::to_vec(&many).unwrap()).unwrap();
     let output = verify("many.json");
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(
-        text(&output).contains(
-            "the bundle file many.json holds 65 attestations, more than the 64 exelock reads"
-        ),
-        "{}",
-        text(&output)
+    assert_input_error(
+        &output,
+        "the bundle file many.json holds 65 attestations, more than the 64 exelock reads",
     );
 }
 
@@ -658,7 +603,7 @@ fn attest_with_a_manifest_file_signs_only_the_image_it_describes() {
     let path = dir.path();
     let scan = |image: &str, file: &str| {
         let output = run(path, &["scan", &fixture(image), "-q", "-o", file]);
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", printed(&output));
         serde_json::from_slice::<Value>(&fs_err::read(path.join(file)).unwrap()).unwrap()
     };
     let tiny = scan("tiny", "tiny.json");
@@ -681,21 +626,10 @@ fn attest_with_a_manifest_file_signs_only_the_image_it_describes() {
     };
     let refused = |manifest: &str, needle: &str| {
         let output = attest(manifest);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{manifest}: {}",
-            text(&output)
-        );
+        let stderr = assert_input_error(&output, "refusing to sign");
         assert!(
-            text(&output).contains("refusing to sign"),
-            "{}",
-            text(&output)
-        );
-        assert!(
-            text(&output).contains(needle),
-            "{manifest}: {needle:?} not in {}",
-            text(&output)
+            stderr.contains(needle),
+            "{manifest}: {needle:?} not in {stderr}"
         );
         assert!(!path.join("signed.json").exists(), "{manifest} was signed");
     };
@@ -729,6 +663,6 @@ fn attest_with_a_manifest_file_signs_only_the_image_it_describes() {
 
     // Its own manifest is signed.
     let output = attest("tiny.json");
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     assert!(path.join("signed.json").exists());
 }

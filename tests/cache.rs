@@ -12,30 +12,25 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::support::fixtures::{Layout, root};
-use crate::support::{FaultProxy, Mode, Registry};
+use crate::support::fixtures::Layout;
+use crate::support::{FaultProxy, Mode, Registry, assert_input_error, exelock_process};
 
-/// The binary, with the layer cache in `cache` or (`None`) disabled.
-fn exelock(cache: Option<&Path>) -> Command {
-    Command::from_std(exelock_std(cache))
-}
-
-fn exelock_std(cache: Option<&Path>) -> std::process::Command {
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("exelock"));
-    command
-        .current_dir(root())
-        .env_remove("EXELOCK_NO_CACHE")
-        .env_remove("EXELOCK_CACHE_DIR")
-        .env_remove("XDG_CACHE_HOME");
-    match cache {
-        Some(dir) => command.env("EXELOCK_CACHE_DIR", dir),
-        None => command.env("EXELOCK_NO_CACHE", "1"),
-    };
+/// `exelock` with its layer cache in `cache`, or (`None`) off as every test's is.
+fn exelock_caching_in(cache: Option<&Path>) -> std::process::Command {
+    let mut command = exelock_process();
+    if let Some(dir) = cache {
+        command
+            .env_remove("EXELOCK_NO_CACHE")
+            .env("EXELOCK_CACHE_DIR", dir);
+    }
     command
 }
 
 fn run(cache: Option<&Path>, args: &[&str]) -> Output {
-    exelock(cache).args(args).output().unwrap()
+    Command::from_std(exelock_caching_in(cache))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// `exelock scan --format json ARGS`'s stdout; the scan must succeed.
@@ -255,12 +250,7 @@ fn a_cached_layer_is_not_read() {
     }
     assert_eq!(scan(Some(&cache), &[&reference, "-q"]), cold);
     let without = run(None, &["scan", &reference, "-q"]);
-    assert_eq!(without.status.code(), Some(2));
-    assert!(
-        stderr(&without).contains("is missing"),
-        "{}",
-        stderr(&without)
-    );
+    assert_input_error(&without, "is missing");
 }
 
 #[test]
@@ -273,15 +263,13 @@ fn a_descriptor_naming_another_blob_is_still_read_and_checked() {
         Some(cache.path()),
         &["scan", "oci:testdata/bad/corrupt-gzip", "-q"],
     );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("deflate"), "{}", stderr(&output));
+    assert_input_error(&output, "deflate");
     // The config's diff_id names another layer than the blob holds: no entry serves it.
     let output = run(
         Some(cache.path()),
         &["scan", "oci:testdata/bad/diffid-mismatch", "-q"],
     );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("diff_id"), "{}", stderr(&output));
+    assert_input_error(&output, "diff_id");
 }
 
 #[test]
@@ -419,12 +407,7 @@ fn one_failing_image_does_not_stop_the_others() {
             "oci:testdata/images/demo",
         ],
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("escapes the root"),
-        "{}",
-        stderr(&output)
-    );
+    assert_input_error(&output, "escapes the root");
     assert_lines_are(
         &output.stdout,
         &[
@@ -587,12 +570,7 @@ fn eviction_keeps_the_cap_and_the_recently_used() {
             "2 lightyears",
         ],
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("lightyears"),
-        "{}",
-        stderr(&output)
-    );
+    assert_input_error(&output, "lightyears");
 }
 
 #[test]
@@ -603,7 +581,7 @@ fn concurrent_scans_sharing_a_cache_agree() {
     for round in 0..2 {
         let children: Vec<_> = (0..6)
             .map(|n| {
-                let mut command = exelock_std(Some(cache.path()));
+                let mut command = exelock_caching_in(Some(cache.path()));
                 command
                     .args(["scan", "--format", "json", "-q", images[n % 2]])
                     .stdout(std::process::Stdio::piped())
@@ -653,7 +631,7 @@ fn every_scanning_command_takes_the_cache_flags() {
     ] {
         // The flag alone, no environment (the other directory must stay empty).
         let elsewhere = tempfile::tempdir().unwrap();
-        let output = exelock(Some(elsewhere.path()))
+        let output = Command::from_std(exelock_caching_in(Some(elsewhere.path())))
             .env_remove("EXELOCK_CACHE_DIR")
             .env("XDG_CACHE_HOME", elsewhere.path())
             .args(&command)
@@ -704,12 +682,7 @@ fn output_dir_refuses_what_it_cannot_write_faithfully() {
             "oci:testdata/images/tiny",
         ],
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("list each image once"),
-        "{}",
-        stderr(&output)
-    );
+    assert_input_error(&output, "list each image once");
     assert!(!Path::new(dir).exists());
     // Tables are for terminals; the directory holds JSON manifests.
     let output = run(
@@ -724,20 +697,10 @@ fn output_dir_refuses_what_it_cannot_write_faithfully() {
             "oci:testdata/images/tiny",
         ],
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("--output-dir writes JSON"),
-        "{}",
-        stderr(&output)
-    );
+    assert_input_error(&output, "--output-dir writes JSON");
     // An empty list is a usage error naming what is missing.
     let list = work.path().join("empty.txt");
     fs_err::write(&list, "# nothing yet\n\n").unwrap();
     let output = run(None, &["scan", "-q", "--from-file", list.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("no image to scan"),
-        "{}",
-        stderr(&output)
-    );
+    assert_input_error(&output, "no image to scan");
 }

@@ -16,6 +16,7 @@ mod deploy;
 mod engine;
 mod gate;
 mod keyless;
+mod messages;
 mod output;
 mod packages;
 mod prefix;

@@ -20,8 +20,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::support::fixtures::{Layout, root};
-use crate::support::{Mode, Registry};
+use crate::support::{Mode, Registry, assert_policy_failure, exelock_in, printed};
 
+/// The password of every key the tests make, exelock's and cosign's.
 const PASSWORD: &str = "correct horse";
 const PREDICATE: &str = "https://exelock.dev/manifest/v2";
 /// A trusted root that trusts nothing: key-based verification needs none, and given one, cosign
@@ -123,16 +124,10 @@ impl Workspace {
         command
     }
 
-    fn exelock(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_exelock"));
-        command
-            .current_dir(self.dir.path())
-            .env("EXELOCK_NO_CACHE", "1")
-            .env("EXELOCK_PASSWORD", PASSWORD)
-            .env_remove("COSIGN_PASSWORD")
-            .env("DOCKER_CONFIG", self.dir.path())
-            .env_remove("SIGSTORE_ID_TOKEN")
-            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
+    /// exelock in the workspace, with the password of its keys.
+    fn exelock(&self) -> assert_cmd::Command {
+        let mut command = exelock_in(self.dir.path());
+        command.env("EXELOCK_PASSWORD", PASSWORD);
         command
     }
 
@@ -161,17 +156,9 @@ impl Workspace {
     }
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 fn succeeds(output: &std::io::Result<Output>) {
     let output = output.as_ref().unwrap();
-    assert!(output.status.success(), "{}", text(output));
+    assert!(output.status.success(), "{}", printed(output));
 }
 
 fn tiny_layout() -> String {
@@ -227,14 +214,14 @@ fn a_bundle_cosign_attests_verifies_in_exelock() {
     );
     let digest = tiny_digest();
     let verified = workspace.exelock_verify("cosign.bundle.json", &digest, "cosign.pub");
-    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
     assert!(
-        text(&verified).contains(&format!("verified {digest} {digest}: signed by key")),
+        printed(&verified).contains(&format!("verified {digest} {digest}: signed by key")),
         "{}",
-        text(&verified)
+        printed(&verified)
     );
     let wrong_key = workspace.exelock_verify("cosign.bundle.json", &digest, "other.pub");
-    assert_eq!(wrong_key.status.code(), Some(1), "{}", text(&wrong_key));
+    assert_policy_failure(&wrong_key, "NOT VERIFIED");
 
     // exelock names a key the way cosign does: an empty keyid, the same bundle hint.
     workspace.exelock_attest_tiny("exelock.bundle.json");
@@ -298,16 +285,9 @@ fn a_cosign_bundle_of_another_predicate_verifies_with_any_predicate_type() {
             Some(0),
             "{}: {}",
             release.name(),
-            text(&verified)
+            printed(&verified)
         );
-        let wrong_key = verify("other.pub");
-        assert_eq!(
-            wrong_key.status.code(),
-            Some(1),
-            "{}: {}",
-            release.name(),
-            text(&wrong_key)
-        );
+        assert_policy_failure(&verify("other.pub"), "NOT VERIFIED");
     }
 }
 
@@ -349,12 +329,12 @@ fn an_exelock_bundle_verifies_in_cosign() {
             verified.status.success(),
             "{}: {}",
             release.name(),
-            text(&verified)
+            printed(&verified)
         );
         assert!(
-            text(&verified).contains("Verified OK"),
+            printed(&verified).contains("Verified OK"),
             "{}",
-            text(&verified)
+            printed(&verified)
         );
 
         // A statement changed after signing: cosign refuses it.
@@ -378,12 +358,12 @@ fn an_exelock_bundle_verifies_in_cosign() {
             Some(1),
             "{}: {}",
             release.name(),
-            text(&refused)
+            printed(&refused)
         );
         assert!(
-            text(&refused).contains("accepted signatures do not match threshold"),
+            printed(&refused).contains("accepted signatures do not match threshold"),
             "{}",
-            text(&refused)
+            printed(&refused)
         );
     }
 }
@@ -404,7 +384,7 @@ fn an_older_exelock_bundle_with_a_key_id_still_verifies() {
     let workspace = Workspace { dir };
     let verified =
         workspace.exelock_verify(bundle.to_str().unwrap(), &digest, key.to_str().unwrap());
-    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
 
     let Some(cosign) = cosign_binary(Release::V3_1) else {
         return;
@@ -420,11 +400,11 @@ fn an_older_exelock_bundle_with_a_key_id_still_verifies() {
         .args(["--digestAlg", "sha256"])
         .output()
         .unwrap();
-    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert_eq!(refused.status.code(), Some(1), "{}", printed(&refused));
     assert!(
-        text(&refused).contains("accepted signatures do not match threshold, Found: 0"),
+        printed(&refused).contains("accepted signatures do not match threshold, Found: 0"),
         "{}",
-        text(&refused)
+        printed(&refused)
     );
 }
 
@@ -472,22 +452,26 @@ fn pushed_attestations_verify_in_cosign() {
     // referrers API). cosign 3.1 reads it; cosign 2.5 reads only the .att image, so finds none.
     attest(&[]);
     let from_referrer = cosign_verify_attestation(&workspace, &cosign_3, &image, "cosign.pub", &[]);
-    assert!(from_referrer.status.success(), "{}", text(&from_referrer));
-    let wrong_key = cosign_verify_attestation(&workspace, &cosign_3, &image, "other.pub", &[]);
-    assert_eq!(wrong_key.status.code(), Some(1), "{}", text(&wrong_key));
-    let none = cosign_verify_attestation(&workspace, &cosign_2, &image, "cosign.pub", &[]);
-    assert_eq!(none.status.code(), Some(1), "{}", text(&none));
     assert!(
-        text(&none).contains("no matching attestations"),
+        from_referrer.status.success(),
         "{}",
-        text(&none)
+        printed(&from_referrer)
+    );
+    let wrong_key = cosign_verify_attestation(&workspace, &cosign_3, &image, "other.pub", &[]);
+    assert_eq!(wrong_key.status.code(), Some(1), "{}", printed(&wrong_key));
+    let none = cosign_verify_attestation(&workspace, &cosign_2, &image, "cosign.pub", &[]);
+    assert_eq!(none.status.code(), Some(1), "{}", printed(&none));
+    assert!(
+        printed(&none).contains("no matching attestations"),
+        "{}",
+        printed(&none)
     );
 
     // And the legacy .att image: cosign 2.5 reads it, and so does cosign 3.1 when told to
     // ignore bundles.
     attest(&["--legacy-cosign"]);
     let from_att = cosign_verify_attestation(&workspace, &cosign_2, &image, "cosign.pub", &[]);
-    assert!(from_att.status.success(), "{}", text(&from_att));
+    assert!(from_att.status.success(), "{}", printed(&from_att));
     let from_att = cosign_verify_attestation(
         &workspace,
         &cosign_3,
@@ -495,7 +479,7 @@ fn pushed_attestations_verify_in_cosign() {
         "cosign.pub",
         &["--new-bundle-format=false"],
     );
-    assert!(from_att.status.success(), "{}", text(&from_att));
+    assert!(from_att.status.success(), "{}", printed(&from_att));
     let wrong_key = cosign_verify_attestation(&workspace, &cosign_2, &image, "other.pub", &[]);
-    assert_eq!(wrong_key.status.code(), Some(1), "{}", text(&wrong_key));
+    assert_eq!(wrong_key.status.code(), Some(1), "{}", printed(&wrong_key));
 }

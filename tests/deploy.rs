@@ -10,9 +10,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use yaml_rust2::{Yaml, YamlLoader};
 
+use crate::support::exelock;
 use crate::support::fixtures::root;
 
 /// What the help names: option flags (`--listen`) and environment variables.
@@ -107,11 +107,7 @@ fn known_from_help(help: &str) -> Known {
 }
 
 fn serve_help() -> String {
-    let output = Command::cargo_bin("exelock")
-        .unwrap()
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
+    let output = exelock().args(["serve", "--help"]).output().unwrap();
     assert!(output.status.success(), "exelock serve --help failed");
     String::from_utf8(output.stdout).unwrap()
 }

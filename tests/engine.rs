@@ -9,17 +9,7 @@ use serde_json::Value;
 
 use crate::support::fixtures::root;
 use crate::support::podman::{LOADED_FIXTURES, Podman};
-
-/// The CLI with none of the engine variables of the machine running the tests.
-fn exelock() -> Command {
-    let mut command = Command::cargo_bin("exelock").unwrap();
-    command
-        .current_dir(root())
-        .env("EXELOCK_NO_CACHE", "1")
-        .env_remove("DOCKER_HOST")
-        .env_remove("XDG_RUNTIME_DIR");
-    command
-}
+use crate::support::{assert_input_error, exelock};
 
 /// Runs `command` with `args`, which must succeed, and parses its JSON output.
 fn json_of(command: &mut Command, args: &[&str]) -> Value {
@@ -150,11 +140,9 @@ fn an_image_the_engine_lacks_is_an_input_error_naming_it() {
         .args(["scan", "podman:exelock-fixture/absent:1.0"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_input_error(&output, "has no such image");
     assert!(
         stderr.contains("podman:exelock-fixture/absent:1.0")
-            && stderr.contains("has no such image")
             && stderr.contains(&podman.docker_host()),
         "{stderr}"
     );
@@ -194,7 +182,6 @@ fn diff_and_gate_take_engine_references() {
     fs_err::write(&policy, "").unwrap();
     let output = exelock()
         .env("DOCKER_HOST", podman.docker_host())
-        .env_remove("GITHUB_ACTIONS")
         .args(["gate", "--format", "json", "-q", "--policy"])
         .arg(&policy)
         .arg("podman:exelock-fixture/demo")
@@ -224,12 +211,8 @@ fn a_missing_engine_socket_is_named() {
         .args(["scan", "docker:app"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(&socket.display().to_string()) && stderr.contains("DOCKER_HOST"),
-        "{stderr}"
-    );
+    let stderr = assert_input_error(&output, &socket.display().to_string());
+    assert!(stderr.contains("DOCKER_HOST"), "{stderr}");
 
     // Without DOCKER_HOST, a rootless podman's socket is looked for under XDG_RUNTIME_DIR.
     let output = exelock()
@@ -237,13 +220,13 @@ fn a_missing_engine_socket_is_named() {
         .args(["scan", "podman:app"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
     if !std::path::Path::new("/run/podman/podman.sock").exists() {
-        assert_eq!(output.status.code(), Some(2));
+        let stderr = assert_input_error(
+            &output,
+            &dir.path().join("podman/podman.sock").display().to_string(),
+        );
         assert!(
-            stderr.contains(&dir.path().join("podman/podman.sock").display().to_string())
-                && stderr.contains("/run/podman/podman.sock")
-                && stderr.contains("DOCKER_HOST"),
+            stderr.contains("/run/podman/podman.sock") && stderr.contains("DOCKER_HOST"),
             "{stderr}"
         );
     }
@@ -253,12 +236,7 @@ fn a_missing_engine_socket_is_named() {
         .args(["scan", "docker:app"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("DOCKER_HOST \"ssh://builder@host\""),
-        "{stderr}"
-    );
+    assert_input_error(&output, "DOCKER_HOST \"ssh://builder@host\"");
 }
 
 #[test]
@@ -267,11 +245,9 @@ fn unsupported_references_point_at_the_engine_prefixes() {
         .args(["scan", "Not A Reference"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = assert_input_error(&output, "docker:NAME / podman:NAME");
     assert!(
-        stderr.contains("docker:NAME / podman:NAME")
-            && stderr.contains("a bare name is always a registry image"),
+        stderr.contains("a bare name is always a registry image"),
         "{stderr}"
     );
     let help = exelock().args(["scan", "--help"]).output().unwrap();
@@ -324,10 +300,9 @@ fn a_truncated_or_empty_stdin_archive_is_an_input_error() {
         ("empty", Vec::new()),
     ] {
         let output = scan_stdin("oci-archive:-", input);
-        assert_eq!(output.status.code(), Some(2), "{what}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = assert_input_error(&output, "stdin");
         assert!(
-            stderr.starts_with("error: oci-archive:-: ") && stderr.contains("stdin"),
+            stderr.starts_with("error: oci-archive:-: "),
             "{what}: {stderr}"
         );
         assert!(!stderr.contains("panicked"), "{what}: {stderr}");
@@ -337,9 +312,7 @@ fn a_truncated_or_empty_stdin_archive_is_an_input_error() {
         "docker-archive:-",
         fixture("demo.docker.tar")[..30_000].to_vec(),
     );
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("stdin: is truncated"), "{stderr}");
+    assert_input_error(&output, "stdin: is truncated");
 }
 
 #[test]
@@ -349,9 +322,7 @@ fn stdin_is_read_by_one_input_only() {
         .write_stdin(fixture("demo.docker.tar"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("can be read only once"), "{stderr}");
+    assert_input_error(&output, "can be read only once");
     let output = exelock()
         .args([
             "scan",
@@ -363,7 +334,5 @@ fn stdin_is_read_by_one_input_only() {
         .write_stdin(fixture("demo.docker.tar"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("both read stdin"), "{stderr}");
+    assert_input_error(&output, "both read stdin");
 }

@@ -5,21 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
+use crate::support::command::{binary, test_environment};
 use crate::support::fixtures::root;
-
-fn exelock() -> Command {
-    let mut command = Command::cargo_bin("exelock").unwrap();
-    command
-        .current_dir(root())
-        .env("EXELOCK_NO_CACHE", "1")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY");
-    command
-}
+use crate::support::{assert_input_error, assert_policy_failure, exelock};
 
 /// Tools `scripts/test.sh` installs into `.tools/` (npm) and the Python environment (pip).
 fn tool_dir() -> PathBuf {
@@ -100,18 +90,14 @@ fn policy_errors_name_the_line_and_exit_2() {
         "--policy",
         policy.to_str().unwrap(),
     ]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("bad.toml: line 3, column 1") && stderr.contains("allw"),
-        "{stderr}"
-    );
+    let stderr = assert_input_error(&output, "bad.toml: line 3, column 1");
+    assert!(stderr.contains("allw"), "{stderr}");
     let missing = gate(&[
         "oci:testdata/images/tiny",
         "--policy",
         "/nonexistent/exelock.toml",
     ]);
-    assert_eq!(missing.status.code(), Some(2));
+    assert_input_error(&missing, "/nonexistent/exelock.toml");
 }
 
 #[test]
@@ -158,13 +144,8 @@ fn bake_and_baseline_rules_from_the_command_line() {
         "--baseline",
         manifest_path.to_str().unwrap(),
     ]);
-    assert_eq!(output.status.code(), Some(1));
-    let text = stdout(&output);
-    assert!(
-        text.contains("/usr/local/bin/tool (sha256:abab")
-            && text.contains("was not baked into the image"),
-        "{text}"
-    );
+    let text = assert_policy_failure(&output, "was not baked into the image");
+    assert!(text.contains("/usr/local/bin/tool (sha256:abab"), "{text}");
     assert!(
         !text.contains("/bin/hello"),
         "a baked binary was reported: {text}"
@@ -180,12 +161,9 @@ fn bake_and_baseline_rules_from_the_command_line() {
         "--baseline",
         "oci:testdata/images/traps",
     ]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stdout(&output)
-            .contains("/bin/hello.sh is new since the baseline (2 new, at most 0 allowed)"),
-        "{}",
-        stdout(&output)
+    assert_policy_failure(
+        &output,
+        "/bin/hello.sh is new since the baseline (2 new, at most 0 allowed)",
     );
 }
 
@@ -296,13 +274,8 @@ fn bake_list_from_the_service_url() {
         "--bake",
         &url,
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-    let text = stdout(&output);
-    assert!(
-        text.contains("/usr/local/bin/tool (sha256:abab")
-            && text.contains("was not baked into the image"),
-        "{text}"
-    );
+    let text = assert_policy_failure(&output, "was not baked into the image");
+    assert!(text.contains("/usr/local/bin/tool (sha256:abab"), "{text}");
     assert!(
         !text.contains("/bin/hello"),
         "a baked binary was reported: {text}"
@@ -370,17 +343,12 @@ fn bake_list_from_the_service_url() {
             url,
             "-q",
         ]);
-        command.env_remove("EXELOCK_READ_TOKEN");
         if let Some(token) = token {
             command.env("EXELOCK_READ_TOKEN", token);
         }
         let output = command.output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
-        assert!(
-            stderr.contains(url.as_str()) && stderr.contains(expected),
-            "{url}: {stderr}"
-        );
+        let stderr = assert_input_error(&output, expected);
+        assert!(stderr.contains(url.as_str()), "{url}: {stderr}");
         assert!(
             !stderr.contains("read-secret") && !stderr.contains("wrong"),
             "a token was printed: {stderr}"
@@ -404,12 +372,7 @@ fn bake_list_from_the_service_url() {
         "--bake",
         &closed,
     ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(&format!("cannot read the bake list {closed}")),
-        "{stderr}"
-    );
+    assert_input_error(&output, &format!("cannot read the bake list {closed}"));
 }
 
 #[test]
@@ -472,13 +435,9 @@ fn github_actions_gets_annotations_summary_and_outputs() {
         .env("GITHUB_STEP_SUMMARY", &summary)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let text = stdout(&output);
-    assert!(
-        text.contains(
-            "::error title=exelock setuid::oci:testdata/images/traps: /usr/bin/sudo is setuid"
-        ),
-        "{text}"
+    let text = assert_policy_failure(
+        &output,
+        "::error title=exelock setuid::oci:testdata/images/traps: /usr/bin/sudo is setuid",
     );
     assert!(
         text.contains("::warning title=exelock attestation::"),
@@ -624,9 +583,11 @@ fn run_action(inputs: &Value, runner_temp: &Path, summary: &Path) -> (Option<i32
     fs_err::create_dir_all(&bin).unwrap();
     let exe = bin.join("exelock");
     if !exe.exists() {
-        std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("exelock"), &exe).unwrap();
+        std::os::unix::fs::symlink(binary(), &exe).unwrap();
     }
-    let output = std::process::Command::new("python3")
+    // The Action keeps its layer cache in the runner's temp dir, as on GitHub.
+    let output = test_environment(&mut std::process::Command::new("python3"))
+        .env_remove("EXELOCK_NO_CACHE")
         .current_dir(root())
         .arg("tests/tools/run_action.py")
         .arg("action.yml")

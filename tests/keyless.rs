@@ -21,29 +21,7 @@ use crate::support::sigstore_services::{
     FULCIO_DEPLOYMENT_ENVIRONMENT, FULCIO_TOKEN_SUBJECT, GITHUB_ENVIRONMENT, GITHUB_ISSUER,
     GITHUB_SUB, ServiceUrls, SigstoreServices, TrustFiles,
 };
-
-/// `exelock` with none of the environment it reads for signing.
-fn exelock(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("exelock").unwrap();
-    command
-        .current_dir(dir)
-        .env("EXELOCK_NO_CACHE", "1")
-        .env("DOCKER_CONFIG", dir)
-        .env_remove("SIGSTORE_ID_TOKEN")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        .env_remove("EXELOCK_PASSWORD")
-        .env_remove("COSIGN_PASSWORD");
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use crate::support::{assert_input_error, assert_policy_failure, exelock_in, printed, transcript};
 
 fn tiny() -> String {
     format!("oci:{}", root().join("testdata/images/tiny").display())
@@ -55,7 +33,7 @@ fn tiny_digest() -> String {
 
 /// `attest oci:tiny --keyless --signing-config … --bundle bundle.json -q` plus `extra`.
 fn attest(dir: &Path, signing_config: &Path, extra: &[&str]) -> Command {
-    let mut command = exelock(dir);
+    let mut command = exelock_in(dir);
     command.args([
         "attest",
         &tiny(),
@@ -130,7 +108,7 @@ fn sigstore_verify(
 
 /// `exelock verify --bundle bundle.json` with keyless trust and the services' trusted root.
 fn exelock_verify(dir: &Path, trust: &TrustFiles, identity: &str, issuer: &str) -> Output {
-    exelock(dir)
+    exelock_in(dir)
         .args([
             "verify",
             "--bundle",
@@ -205,7 +183,7 @@ fn keyless_with_rekor_v1_and_a_github_token() {
     )
     .output()
     .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     assert_eq!(
         (
             services.log_size(1),
@@ -261,14 +239,14 @@ fn keyless_with_rekor_v1_and_a_github_token() {
     assert!(wrong.to_string().contains("issuer"), "{wrong}");
 
     let verified = exelock_verify(dir.path(), &trust, &identity, GITHUB_ISSUER);
-    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
     assert!(
-        text(&verified).contains(&format!("signed by {identity}")),
+        printed(&verified).contains(&format!("signed by {identity}")),
         "{}",
-        text(&verified)
+        printed(&verified)
     );
     let refused = exelock_verify(dir.path(), &trust, EMAIL, GITHUB_ISSUER);
-    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert_policy_failure(&refused, "rejected (identity)");
 }
 
 #[test]
@@ -280,7 +258,7 @@ fn keyless_with_rekor_v2_and_an_email_token() {
         .env("SIGSTORE_ID_TOKEN", services.email_token())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     assert_eq!(
         (
             services.log_size(1),
@@ -323,14 +301,9 @@ fn keyless_with_rekor_v2_and_an_email_token() {
     );
 
     let verified = exelock_verify(dir.path(), &trust, EMAIL, EMAIL_ISSUER);
-    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
     let refused = exelock_verify(dir.path(), &trust, EMAIL, GITHUB_ISSUER);
-    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
-    assert!(
-        text(&refused).contains("rejected (identity)"),
-        "{}",
-        text(&refused)
-    );
+    assert_policy_failure(&refused, "rejected (identity)");
 }
 
 /// A bundle of the local services, edited one way, must be refused by `exelock verify` for
@@ -347,7 +320,7 @@ fn assert_forgery_refused(
     let mut bundle = read_bundle(dir);
     edit(&mut bundle);
     fs_err::write(dir.join("forged.json"), bundle.to_string()).unwrap();
-    let output = exelock(dir)
+    let output = exelock_in(dir)
         .args([
             "verify",
             "--bundle",
@@ -364,11 +337,17 @@ fn assert_forgery_refused(
         .args(["--trusted-root", trust.trusted_root.to_str().unwrap()])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{name}: {}", text(&output));
+    // One check per forgery, named: the rows share the caller's line.
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{name}: {}",
+        transcript(&output)
+    );
     assert!(
-        text(&output).contains(&format!("rejected ({category})")),
+        printed(&output).contains(&format!("rejected ({category})")),
         "{name}: expected a {category} failure: {}",
-        text(&output)
+        transcript(&output)
     );
 }
 
@@ -394,7 +373,7 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
         .env("SIGSTORE_ID_TOKEN", services.email_token())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     let forge = |name, category, edit: &dyn Fn(&mut Value)| {
         assert_forgery_refused(
             dir.path(),
@@ -463,7 +442,7 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
     root["certificateAuthorities"] = Value::Array(Vec::new());
     let other_root = dir.path().join("other_root.json");
     fs_err::write(&other_root, root.to_string()).unwrap();
-    let output = exelock(dir.path())
+    let output = exelock_in(dir.path())
         .args([
             "verify",
             "--bundle",
@@ -480,12 +459,7 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
         .args(["--trusted-root", other_root.to_str().unwrap()])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(
-        text(&output).contains("rejected (certificate)"),
-        "{}",
-        text(&output)
-    );
+    assert_policy_failure(&output, "rejected (certificate)");
 }
 
 #[test]
@@ -501,7 +475,7 @@ fn keyless_in_github_actions_fetches_the_token() {
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", ACTIONS_REQUEST_TOKEN)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     let bundle = read_bundle(dir.path());
     sigstore_verify(
         &bundle,
@@ -520,17 +494,8 @@ fn keyless_in_github_actions_fetches_the_token() {
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "another-job")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(
-        text(&output).contains("answered HTTP 401"),
-        "{}",
-        text(&output)
-    );
-    assert!(
-        text(&output).contains("id-token: write"),
-        "{}",
-        text(&output)
-    );
+    let stderr = assert_input_error(&output, "answered HTTP 401");
+    assert!(stderr.contains("id-token: write"), "{stderr}");
     assert_eq!(services.log_size(1), EARLIER_ENTRIES + 1);
 }
 
@@ -547,20 +512,18 @@ fn a_token_fulcio_refuses_is_exit_2_naming_fulcio() {
     )
     .output()
     .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    let message = text(&output);
-    assert!(
-        message.contains(&format!(
+    let message = assert_input_error(
+        &output,
+        &format!(
             "Fulcio at {} did not issue a signing certificate",
             services.urls().fulcio
-        )),
-        "{message}"
+        ),
     );
     assert!(
         message.contains("HTTP 401") && message.contains("does not verify"),
         "{message}"
     );
-    assert!(!message.contains(&forged), "{message}");
+    assert!(!printed(&output).contains(&forged), "{message}");
     assert!(!dir.path().join("bundle.json").exists());
     assert_eq!(
         (services.log_size(1), services.timestamps_issued()),
@@ -595,8 +558,7 @@ fn an_unreachable_rekor_or_tsa_is_a_clear_error() {
         let output = attest(dir.path(), &config, &["--identity-token", &token])
             .output()
             .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-        assert!(text(&output).contains(expected), "{}", text(&output));
+        assert_input_error(&output, expected);
         assert!(!dir.path().join("bundle.json").exists());
     }
 }
@@ -605,7 +567,7 @@ fn an_unreachable_rekor_or_tsa_is_a_clear_error() {
 fn rekor_v2_needs_a_signing_config_that_lists_one() {
     // The built-in public-good config lists no Rekor v2 log; nothing is contacted.
     let dir = tempfile::tempdir().unwrap();
-    let output = exelock(dir.path())
+    let output = exelock_in(dir.path())
         .args([
             "attest",
             &tiny(),
@@ -619,17 +581,11 @@ fn rekor_v2_needs_a_signing_config_that_lists_one() {
         ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(
-        text(&output).contains("public-good signing config (pass --signing-config)"),
-        "{}",
-        text(&output)
+    let stderr = assert_input_error(
+        &output,
+        "public-good signing config (pass --signing-config)",
     );
-    assert!(
-        text(&output).contains("no eligible Rekor V2 endpoint"),
-        "{}",
-        text(&output)
-    );
+    assert!(stderr.contains("no eligible Rekor V2 endpoint"), "{stderr}");
 
     for (bad, expected) in [
         (
@@ -638,16 +594,11 @@ fn rekor_v2_needs_a_signing_config_that_lists_one() {
         ),
         (&["--signing-config", "x.json"], "--keyless"),
     ] {
-        let output = exelock(dir.path())
+        let output = exelock_in(dir.path())
             .args(["attest", &tiny(), "--bundle", "bundle.json"])
             .args(bad)
             .output()
             .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{bad:?}: {}", text(&output));
-        assert!(
-            text(&output).contains(expected),
-            "{bad:?}: {}",
-            text(&output)
-        );
+        assert_input_error(&output, expected);
     }
 }

@@ -5,18 +5,15 @@ use std::os::unix::fs::FileTypeExt as _;
 use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
-
 use crate::support::fixtures::root;
+use crate::support::{assert_input_error, exelock, exelock_in, printed};
 
 fn tiny() -> String {
     format!("oci:{}", root().join("testdata/images/tiny").display())
 }
 
 fn scan_to(dir: &Path, output: &Path) -> Output {
-    Command::cargo_bin("exelock")
-        .unwrap()
-        .env("EXELOCK_NO_CACHE", "1")
+    exelock()
         .current_dir(dir)
         .args(["scan", &tiny(), "-q", "--format", "json", "-o"])
         .arg(output)
@@ -26,22 +23,12 @@ fn scan_to(dir: &Path, output: &Path) -> Output {
 
 /// What `scan` writes for tiny, to compare against.
 fn expected_manifest() -> Vec<u8> {
-    let output = Command::cargo_bin("exelock")
-        .unwrap()
-        .env("EXELOCK_NO_CACHE", "1")
+    let output = exelock()
         .args(["scan", &tiny(), "-q", "--format", "json"])
         .output()
         .unwrap();
     assert!(output.status.success());
     output.stdout
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[test]
@@ -53,7 +40,7 @@ fn output_to_dev_stdout_is_written_in_place() {
     let link = dir.path().join("stdout");
     std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
     let output = scan_to(dir.path(), &link);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     assert_eq!(output.stdout, expected);
     assert!(
         fs_err::symlink_metadata(&link)
@@ -63,7 +50,7 @@ fn output_to_dev_stdout_is_written_in_place() {
     );
 
     let output = scan_to(dir.path(), Path::new("/dev/stdout"));
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     assert_eq!(output.stdout, expected);
     let stdout = fs_err::symlink_metadata("/dev/stdout").unwrap();
     assert!(!stdout.file_type().is_file(), "/dev/stdout became a file");
@@ -75,7 +62,7 @@ fn output_to_dev_null_is_written_in_place() {
     let link = dir.path().join("null");
     std::os::unix::fs::symlink("/dev/null", &link).unwrap();
     let output = scan_to(dir.path(), &link);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     assert!(
         fs_err::symlink_metadata(&link)
             .unwrap()
@@ -84,7 +71,7 @@ fn output_to_dev_null_is_written_in_place() {
     );
 
     let output = scan_to(dir.path(), Path::new("/dev/null"));
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     assert!(
         fs_err::metadata("/dev/null")
             .unwrap()
@@ -111,7 +98,7 @@ fn output_to_a_named_pipe_is_written_into_the_pipe() {
         .unwrap();
     let expected = expected_manifest();
     let output = scan_to(dir.path(), &fifo);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     // Still the pipe (a rename would have replaced it with a file, and left it empty).
     assert!(fs_err::metadata(&fifo).unwrap().file_type().is_fifo());
     let mut written = vec![0; expected.len()];
@@ -126,20 +113,19 @@ fn regular_files_are_still_replaced_atomically() {
     let target = dir.path().join("manifest.json");
     fs_err::write(&target, "old, and longer than what replaces it".repeat(100)).unwrap();
     let output = scan_to(dir.path(), &target);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     assert_eq!(fs_err::read(&target).unwrap(), expected_manifest());
     assert_eq!(
         fs_err::metadata(&target).unwrap().permissions().mode() & 0o777,
         0o644
     );
     // A failed scan leaves it alone.
-    let failed = Command::cargo_bin("exelock")
-        .unwrap()
+    let failed = exelock()
         .args(["scan", "oci:/nonexistent/layout", "-q", "-o"])
         .arg(&target)
         .output()
         .unwrap();
-    assert_eq!(failed.status.code(), Some(2));
+    assert_input_error(&failed, "not an OCI image layout");
     assert_eq!(fs_err::read(&target).unwrap(), expected_manifest());
 }
 
@@ -147,10 +133,8 @@ fn regular_files_are_still_replaced_atomically() {
 fn a_bake_list_into_a_named_pipe_is_written_without_reading_the_pipe_first() {
     let dir = tempfile::tempdir().unwrap();
     let exelock = || {
-        let mut command = Command::cargo_bin("exelock").unwrap();
+        let mut command = exelock_in(dir.path());
         command
-            .current_dir(dir.path())
-            .env("EXELOCK_NO_CACHE", "1")
             .env("EXELOCK_PASSWORD", "pw")
             .timeout(std::time::Duration::from_secs(120));
         command
@@ -175,7 +159,7 @@ fn a_bake_list_into_a_named_pipe_is_written_without_reading_the_pipe_first() {
         ])
         .output()
         .unwrap();
-    assert!(attest.status.success(), "{}", text(&attest));
+    assert!(attest.status.success(), "{}", printed(&attest));
     let manifest: serde_json::Value = serde_json::from_slice(&expected_manifest()).unwrap();
     let digest = manifest["image"]["manifestDigest"].as_str().unwrap();
     let sha = manifest["executables"][0]["sha256"].as_str().unwrap();
@@ -209,7 +193,7 @@ fn a_bake_list_into_a_named_pipe_is_written_without_reading_the_pipe_first() {
         .arg(format!("reg.example/tiny@{digest}"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
     assert!(fs_err::metadata(&fifo).unwrap().file_type().is_fifo());
     let mut written = String::new();
     let mut byte = [0u8; 1];

@@ -6,33 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::{Value, json};
+
+use crate::support::{assert_policy_failure, exelock_in, printed};
 
 const CURL: &str = "7.88.1-10+deb12u5";
 const NO_ATTESTATION: &str = "[attestation]\nlevel = \"warn\"\n";
 
-fn exelock(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("exelock").unwrap();
-    command
-        .current_dir(dir)
-        .env("EXELOCK_NO_CACHE", "1")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY");
-    command
-}
-
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -137,7 +119,7 @@ fn debian(dir: &Path) -> PathBuf {
 
 fn gate(dir: &Path, manifest: &Path, policy: &str, extra: &[&str]) -> Output {
     let policy = write(dir, "exelock.toml", policy);
-    exelock(dir)
+    exelock_in(dir)
         .args(["gate", "reg.example/app:1", "-q", "--manifest"])
         .arg(manifest)
         .arg("--policy")
@@ -175,7 +157,7 @@ fn issue_11_gate_judges_packages_and_hazards_by_owner_and_path() {
         &format!("{NO_ATTESTATION}[unowned]\nlevel = \"warn\"\nallow = [\"/app/\"]\n"),
         &["--format", "json", "--sarif", sarif.to_str().unwrap()],
     );
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", printed(&output));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let expected = [
         ("altered-packages", "deny", "/usr/bin/curl"),
@@ -222,7 +204,7 @@ fn issue_11_gate_judges_packages_and_hazards_by_owner_and_path() {
         ),
         &[],
     );
-    assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient));
+    assert_eq!(lenient.status.code(), Some(0), "{}", printed(&lenient));
     assert!(!stdout(&lenient).contains("altered-packages"));
     assert!(!stdout(&lenient).contains("cron.daily"));
 }
@@ -247,7 +229,7 @@ fn a_format_1_manifest_says_the_package_rules_were_not_evaluated() {
         &policy,
         &["--sarif", sarif.to_str().unwrap()],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
     let lines: Vec<String> = stdout(&output)
         .lines()
         .filter(|line| line.starts_with("SKIP"))
@@ -281,7 +263,7 @@ fn a_format_1_manifest_says_the_package_rules_were_not_evaluated() {
 
     // On GitHub Actions, a warning annotation per rule not evaluated.
     let policy_file = write(dir.path(), "exelock.toml", &policy);
-    let actions = exelock(dir.path())
+    let actions = exelock_in(dir.path())
         .env("GITHUB_ACTIONS", "true")
         .args(["gate", "reg.example/app:1", "-q", "--manifest"])
         .arg(&old)
@@ -353,12 +335,12 @@ fn diff_reports_package_changes_and_newly_altered_executables() {
             ]),
         ),
     );
-    let json = exelock(dir.path())
+    let json = exelock_in(dir.path())
         .args(["diff", "-q", "--format", "json"])
         .args([&a, &b])
         .output()
         .unwrap();
-    assert_eq!(json.status.code(), Some(0), "{}", text(&json));
+    assert_eq!(json.status.code(), Some(0), "{}", printed(&json));
     let report: Value = serde_json::from_slice(&json.stdout).unwrap();
     let packages = &report["diff"]["packages"];
     assert_eq!(packages["added"][0]["name"], "jq");
@@ -371,7 +353,7 @@ fn diff_reports_package_changes_and_newly_altered_executables() {
     assert_eq!(report["diff"]["altered"][0]["path"], "/usr/bin/curl");
     assert_eq!(report["diff"]["altered"][0]["before"], "match");
 
-    let table = exelock(dir.path())
+    let table = exelock_in(dir.path())
         .args(["diff", "-q", "--format", "table"])
         .args([&a, &b])
         .output()
@@ -398,7 +380,7 @@ fn diff_reports_package_changes_and_newly_altered_executables() {
         "old.json",
         &manifest("reg.example/app:0", &[], None),
     );
-    let table = exelock(dir.path())
+    let table = exelock_in(dir.path())
         .args(["diff", "-q", "--format", "table"])
         .args([&old, &b])
         .output()
@@ -418,7 +400,7 @@ fn triage_evidence_names_the_package() {
     let image = debian(dir.path());
     let reference = format!("reg.example/debian@sha256:{}", hex("reg.example/debian:12"));
     let triage = |path: &str, content: &str, format: &str| {
-        exelock(dir.path())
+        exelock_in(dir.path())
             .args(["triage", "--path", path, "--sha256", &hex(content)])
             .args(["--image", &reference, "--manifest"])
             .arg(&image)
@@ -448,9 +430,7 @@ fn triage_evidence_names_the_package() {
 
     // curl replaced at run time, whose image copy already differed from its package.
     let modified = triage("/usr/bin/curl", "runtime-evil", "text");
-    assert_eq!(modified.status.code(), Some(1), "{}", text(&modified));
-    let out = stdout(&modified);
-    assert!(out.contains("=>  MODIFIED"), "{out}");
+    let out = assert_policy_failure(&modified, "=>  MODIFIED");
     assert!(
         out.contains(&format!("package curl {CURL} (dpkg) mismatch)")),
         "{out}"

@@ -2,7 +2,6 @@
 //! the scan and the prefix lookup both take the last write, in every transport form, and a
 //! registry that serves other bytes under a layer's digest gets an error, never a prefix.
 
-use assert_cmd::Command;
 use exelock::catalog::{self, PrefixDigest, PrefixMissing, PrefixRequest, PrefixResults};
 use exelock::digest::Sha256Digest;
 use exelock::image::registry::{RegistrySettings, RegistrySource};
@@ -10,7 +9,7 @@ use exelock::image::{self, ImageSource, PlatformSelection, ResolvedImage};
 use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
-use crate::support::{Mode, Registry};
+use crate::support::{Mode, Registry, exelock};
 
 fn forms() -> [&'static str; 5] {
     [
@@ -43,10 +42,7 @@ pub(crate) fn writes_of_app() -> (Vec<u8>, Vec<u8>) {
 }
 
 fn scan_json(reference: &str) -> Value {
-    let output = Command::cargo_bin("exelock")
-        .unwrap()
-        .env("EXELOCK_NO_CACHE", "1")
-        .current_dir(root())
+    let output = exelock()
         .args(["scan", "--format", "json", "-q", reference])
         .output()
         .unwrap();

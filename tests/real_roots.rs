@@ -10,41 +10,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Output};
+use std::process::Command as StdCommand;
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 use crate::support::rootfs::{self, OciImage, RpmRoot};
+use crate::support::{exelock, printed};
 
 /// What replaces `/usr/bin/ls` in the top layer of the altered Debian image.
 const NOT_LS: &[u8] = b"#!/bin/sh\necho 'not the packaged ls'\n";
-
-fn exelock() -> Command {
-    let mut command = Command::cargo_bin("exelock").unwrap();
-    command
-        .env("EXELOCK_NO_CACHE", "1")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY");
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn scan(image: &str) -> Value {
     let output = exelock()
         .args(["scan", image, "-q", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -58,7 +40,7 @@ fn gate(work: &Path, image: &str, policy: &str) -> (Option<i32>, Value) {
         .output()
         .unwrap();
     let report = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("no JSON report: {}", text(&output)));
+        .unwrap_or_else(|_| panic!("no JSON report: {}", printed(&output)));
     (output.status.code(), report)
 }
 
@@ -239,7 +221,7 @@ fn debian_root_only_the_overwritten_executable_is_altered() {
         .args(["-W", "-f", "${db:Status-Status} ${Package}\n"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
     let installed = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -346,7 +328,7 @@ fn debian_root_scans_with_the_base_layer_cached_equal_cold_scans() {
             .args(["scan", image, "-q", "--format", "json"])
             .output()
             .unwrap();
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
         output.stdout
     };
     let cold = scan_bytes(&debian.altered_image, false);

@@ -22,9 +22,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::support::certificates::{Certificate, Usage};
 use crate::support::registry::free_port;
-use crate::support::{Fault, FaultProxy};
-use crate::triage::Setup;
+use crate::support::{Fault, FaultProxy, exelock_in, exelock_process_in};
+use crate::triage::{Setup, keyed_dir};
 
 const AUDIENCE: &str = "https://exelock.example/v1/scc";
 const PUSH_ACCOUNT: &str = "scc-push@acme-sec.iam.gserviceaccount.com";
@@ -104,29 +105,6 @@ fn claims() -> Value {
     })
 }
 
-fn serve_command(dir: &Path) -> std::process::Command {
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("exelock"));
-    command.current_dir(dir).env("DOCKER_CONFIG", dir);
-    for variable in [
-        "EXELOCK_LISTEN",
-        "EXELOCK_DB",
-        "EXELOCK_ALLOW_REGISTRY",
-        "EXELOCK_ALLOW_PRIVATE_ADDRESS",
-        "EXELOCK_GUARDDUTY_API_KEY",
-        "EXELOCK_GUARDDUTY_BASIC",
-        "EXELOCK_FALCO_TOKEN",
-        "EXELOCK_FINDINGS_TOKEN",
-        "EXELOCK_READ_TOKEN",
-        "EXELOCK_WEBHOOK_URL",
-        "EXELOCK_TLS_CERT",
-        "EXELOCK_TLS_KEY",
-        "EXELOCK_TLS_CLIENT_CA",
-    ] {
-        command.env_remove(variable);
-    }
-    command
-}
-
 /// Writes the tokens and keys the services read from files into `dir/secrets`.
 fn write_secrets(dir: &Path) {
     let secrets = dir.join("secrets");
@@ -204,7 +182,7 @@ impl Service {
         write_secrets(dir);
         let port = free_port();
         let log = dir.join(format!("serve-{port}.log"));
-        let child = serve_command(dir)
+        let child = exelock_process_in(dir)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
             .stdout(Stdio::from(
@@ -696,7 +674,7 @@ fn every_source_judged_stored_and_baked() {
         )
         .unwrap();
         let gate = |image: &str| {
-            crate::triage::exelock(dir)
+            exelock_in(dir)
                 .env("EXELOCK_READ_TOKEN", READ_TOKEN)
                 .args([
                     "gate",
@@ -722,17 +700,6 @@ fn every_source_judged_stored_and_baked() {
         assert_eq!(new.status.code(), Some(0), "{new:?}");
         fs_err::remove_dir_all(rebuilt).unwrap();
     }
-}
-
-/// A new temporary directory holding a fresh key pair (`cosign.key`, `cosign.pub`).
-fn keyed_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let output = crate::triage::exelock(dir.path())
-        .arg("generate-key-pair")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    dir
 }
 
 /// The id SCC gives a finding named `name`.
@@ -1287,83 +1254,18 @@ fn needs_action_alerts_reach_the_webhook_once_after_retries() {
     );
 }
 
-/// openssl extension sections for a CA, a server on 127.0.0.1 and a client.
-const PKI_CNF: &str = "\
-[req]
-distinguished_name = dn
-[dn]
-[ca]
-basicConstraints = critical,CA:true
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical,CA:false
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1
-[client]
-basicConstraints = critical,CA:false
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
-";
-
-/// A P-256 key and certificate `dir/NAME.{key,pem}`: self-signed with the `ca` extensions, or
-/// signed by `issuer` with the `extensions` section.
-fn certificate(dir: &Path, name: &str, extensions: &str, issuer: Option<&str>) -> PathBuf {
-    let cnf = dir.join("openssl.cnf");
-    fs_err::write(&cnf, PKI_CNF).unwrap();
-    let key = dir.join(format!("{name}.key"));
-    let cert = dir.join(format!("{name}.pem"));
-    let mut request = std::process::Command::new("openssl");
-    request
-        .args(["req", "-new", "-config"])
-        .arg(&cnf)
-        .args([
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-        ])
-        .arg(&key)
-        .args(["-subj", &format!("/CN={name}")]);
-    match issuer {
-        None => {
-            run(request
-                .args(["-x509", "-extensions", extensions, "-days", "2", "-out"])
-                .arg(&cert));
-        }
-        Some(issuer) => {
-            let csr = dir.join(format!("{name}.csr"));
-            run(request.arg("-out").arg(&csr));
-            run(std::process::Command::new("openssl")
-                .args(["x509", "-req", "-in"])
-                .arg(&csr)
-                .arg("-CA")
-                .arg(dir.join(format!("{issuer}.pem")))
-                .arg("-CAkey")
-                .arg(dir.join(format!("{issuer}.key")))
-                .args(["-set_serial", &now().to_string(), "-days", "2", "-extfile"])
-                .arg(&cnf)
-                .args(["-extensions", extensions, "-out"])
-                .arg(&cert));
-        }
-    }
-    cert
-}
-
 #[test]
 fn mutual_tls_admits_only_clients_the_ca_signed() {
     let dir = keyed_dir();
     let dir = dir.path();
     let pki = dir.join("pki");
     fs_err::create_dir_all(&pki).unwrap();
-    let ca = certificate(&pki, "ca", "ca", None);
-    certificate(&pki, "other-ca", "ca", None);
-    certificate(&pki, "server", "server", Some("ca"));
-    certificate(&pki, "falcosidekick", "client", Some("ca"));
-    certificate(&pki, "stranger", "client", Some("other-ca"));
+    let authority = Certificate::authority(&pki, "ca");
+    let other_authority = Certificate::authority(&pki, "other-ca");
+    authority.issue(&pki, "server", Usage::Server);
+    authority.issue(&pki, "falcosidekick", Usage::Client);
+    other_authority.issue(&pki, "stranger", Usage::Client);
+    let ca = authority.cert;
     let client = |identity: Option<&str>| {
         let mut builder = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&fs_err::read(&ca).unwrap()).unwrap()]);
@@ -1413,7 +1315,7 @@ fn a_store_that_cannot_open_stops_the_start() {
     let port = free_port();
     let db = format!("postgres://exelock:hunter2-secret@127.0.0.1:{port}/exelock");
     let log = dir.join("serve.log");
-    let mut child = serve_command(dir)
+    let mut child = exelock_process_in(dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(base_args(&db, &["registry.example"]))
         .stdout(Stdio::null())

@@ -3,61 +3,16 @@
 //! subcommand's help examples run as written.
 
 use std::path::Path;
-use std::process::Output;
 
-use assert_cmd::Command;
 use rstest::rstest;
 
+use crate::support::command::{binary, subcommands, test_environment};
 use crate::support::fixtures::root;
+use crate::support::{assert_input_error, assert_policy_failure, exelock, transcript};
 
-/// Variables that change colour or passwords, removed so each test states its own.
-const AMBIENT: &[&str] = &[
-    "NO_COLOR",
-    "CLICOLOR",
-    "CLICOLOR_FORCE",
-    "CI",
-    "TERM",
-    "EXELOCK_PASSWORD",
-    "COSIGN_PASSWORD",
-    "GITHUB_ACTIONS",
-    "GITHUB_OUTPUT",
-    "GITHUB_STEP_SUMMARY",
-];
-
-fn exelock() -> Command {
-    let mut command = Command::cargo_bin("exelock").unwrap();
-    command.current_dir(root()).env("EXELOCK_NO_CACHE", "1");
-    for variable in AMBIENT {
-        command.env_remove(variable);
-    }
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// The subcommands `exelock --help` lists (but `help`).
-fn subcommands() -> Vec<String> {
-    let output = exelock().arg("--help").output().unwrap();
-    let help = String::from_utf8(output.stdout).unwrap();
-    let commands = help
-        .split("Commands:\n")
-        .nth(1)
-        .expect("exelock --help lists its commands");
-    commands
-        .lines()
-        .take_while(|line| line.starts_with("  "))
-        .filter_map(|line| line.split_whitespace().next())
-        .filter(|name| *name != "help")
-        .map(str::to_owned)
-        .collect()
-}
+/// Variables that decide colour on a terminal (besides those every run goes without), removed
+/// so each terminal test states its own.
+const TERMINAL: &[&str] = &["CI", "TERM"];
 
 /// One `$ ` example of a help text: the command (continuation lines joined) and the exit code
 /// its `# exit N` comment states (0 without one).
@@ -108,10 +63,7 @@ fn the_example_reader_joins_continuations_and_reads_exit_codes() {
 /// exiting as documented.
 #[test]
 fn every_subcommand_help_has_examples_that_run_as_documented() {
-    let bin_dir = assert_cmd::cargo::cargo_bin("exelock")
-        .parent()
-        .unwrap()
-        .to_owned();
+    let bin_dir = binary().parent().unwrap().to_owned();
     let path = std::env::join_paths(
         std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
     )
@@ -140,23 +92,19 @@ fn every_subcommand_help_has_examples_that_run_as_documented() {
                 "an example of {name} runs another command: {}",
                 example.command
             );
-            let mut command = std::process::Command::new("bash");
-            command
+            let output = test_environment(&mut std::process::Command::new("bash"))
                 .args(["-c", &example.command])
                 .current_dir(root())
                 .env("PATH", &path)
-                .env("EXELOCK_NO_CACHE", "1")
-                .stdin(std::process::Stdio::null());
-            for variable in AMBIENT {
-                command.env_remove(variable);
-            }
-            let output = command.output().unwrap();
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
             assert_eq!(
                 output.status.code(),
                 Some(example.exit),
                 "{}\n{}",
                 example.command,
-                text(&output)
+                transcript(&output)
             );
             ran += 1;
         }
@@ -169,7 +117,7 @@ fn completion_scripts_are_written_for_every_shell_and_parse() {
     let names = subcommands();
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let output = exelock().args(["completions", shell]).output().unwrap();
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
         let script = String::from_utf8(output.stdout).unwrap();
         for name in &names {
             assert!(
@@ -200,10 +148,10 @@ fn completion_scripts_are_written_for_every_shell_and_parse() {
             }
             Err(error) => panic!("cannot run {shell}: {error}"),
         };
-        assert!(parsed.status.success(), "{shell}: {}", text(&parsed));
+        assert!(parsed.status.success(), "{shell}: {}", transcript(&parsed));
     }
     let unknown = exelock().args(["completions", "tcsh"]).output().unwrap();
-    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert_input_error(&unknown, "tcsh");
 }
 
 /// What `man -l` (through preconv, as a reader sees the page) and, where groff is installed,
@@ -228,12 +176,12 @@ fn render_warnings(page: &Path) -> Option<String> {
         output.status.success(),
         "man -l {}: {}",
         page.display(),
-        text(&output)
+        transcript(&output)
     );
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("exelock"),
         "{}",
-        text(&output)
+        transcript(&output)
     );
     let mut warnings = String::from_utf8_lossy(&output.stderr).into_owned();
     if let Ok(groff) = std::process::Command::new("groff")
@@ -245,7 +193,7 @@ fn render_warnings(page: &Path) -> Option<String> {
             groff.status.success(),
             "groff {}: {}",
             page.display(),
-            text(&groff)
+            transcript(&groff)
         );
         warnings.push_str(&String::from_utf8_lossy(&groff.stderr));
     }
@@ -257,7 +205,7 @@ fn man_pages_are_written_per_subcommand_and_render_without_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let pages = dir.path().join("man1");
     let output = exelock().arg("man").arg(&pages).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
     let mut written: Vec<String> = fs_err::read_dir(&pages)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
@@ -309,16 +257,16 @@ fn diff_output(flag: Option<&str>, environment: &[(&str, &str)], terminal: bool)
     );
     let output = if terminal {
         let mut command = std::process::Command::new("python3");
-        command
+        test_environment(&mut command)
             .current_dir(root())
             .args([
                 "-c",
                 "import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))",
             ])
-            .arg(assert_cmd::cargo::cargo_bin("exelock"))
+            .arg(binary())
             .args(&args)
             .stdin(std::process::Stdio::null());
-        for variable in AMBIENT {
+        for variable in TERMINAL {
             command.env_remove(variable);
         }
         command.envs(environment.iter().copied()).output().unwrap()
@@ -329,7 +277,7 @@ fn diff_output(flag: Option<&str>, environment: &[(&str, &str)], terminal: bool)
             .output()
             .unwrap()
     };
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("added"), "{stdout}");
     stdout
@@ -370,12 +318,7 @@ fn color_styles_text_reports_but_never_json_and_reaches_help_and_errors() {
         .args(["--policy", "testdata/examples/exelock.toml", "-q"])
         .output()
         .unwrap();
-    assert_eq!(gate.status.code(), Some(1), "{}", text(&gate));
-    let report = String::from_utf8(gate.stdout).unwrap();
-    assert!(
-        report.contains("\u{1b}[1m\u{1b}[31mDENY\u{1b}[0m  setuid"),
-        "{report:?}"
-    );
+    let report = assert_policy_failure(&gate, "\u{1b}[1m\u{1b}[31mDENY\u{1b}[0m  setuid");
     assert!(
         report.contains("\u{1b}[1m\u{1b}[31mgate FAIL\u{1b}[0m: "),
         "{report:?}"
@@ -428,11 +371,10 @@ fn color_styles_text_reports_but_never_json_and_reaches_help_and_errors() {
         .args(["--color", "always", "scan", "oci:testdata/images/missing"])
         .output()
         .unwrap();
-    assert_eq!(error.status.code(), Some(2), "{}", text(&error));
+    let stderr = assert_input_error(&error, "testdata/images/missing");
     assert!(
-        String::from_utf8_lossy(&error.stderr).starts_with("\u{1b}[1m\u{1b}[31merror\u{1b}[0m: "),
-        "{}",
-        text(&error)
+        stderr.starts_with("\u{1b}[1m\u{1b}[31merror\u{1b}[0m: "),
+        "{stderr:?}"
     );
     let plain_error = exelock()
         .args(["scan", "oci:testdata/images/missing"])
@@ -444,6 +386,5 @@ fn color_styles_text_reports_but_never_json_and_reaches_help_and_errors() {
         .args(["--color", "sometimes", "scan", "x"])
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("sometimes"));
+    assert_input_error(&bad, "sometimes");
 }

@@ -8,9 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
-
 use crate::support::fixtures::root;
+use crate::support::{assert_input_error, assert_policy_failure, exelock, printed};
 
 /// The identity and issuer of the conformance suite's signing workflow.
 const CONFORMANCE_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
@@ -121,10 +120,7 @@ fn conformance() -> PathBuf {
 }
 
 fn verify(args: &[&str]) -> Output {
-    Command::cargo_bin("exelock")
-        .unwrap()
-        .env_remove("SIGSTORE_ID_TOKEN")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+    exelock()
         .arg("verify")
         .args(["--predicate-type", "any"])
         .args(args)
@@ -132,16 +128,8 @@ fn verify(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 fn check(name: &str, how: &str, output: &Output, expect: Expect) {
-    let text = text(output);
+    let text = printed(output);
     match expect {
         Pass => {
             assert_eq!(output.status.code(), Some(0), "{name} ({how}): {text}");
@@ -288,8 +276,7 @@ fn a_bundle_from_another_instance_is_refused_by_the_default_root() {
         "--certificate-oidc-issuer",
         CONFORMANCE_ISSUER,
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains("rejected ("), "{}", text(&output));
+    assert_policy_failure(&output, "rejected (");
 }
 
 /// A row of `testdata/sigstore/extra-vectors.json`.
@@ -419,10 +406,5 @@ fn message_signature_bundles_are_not_attestations() {
         "--certificate-oidc-issuer",
         CONFORMANCE_ISSUER,
     ]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(
-        text(&output).contains("message signature, not an attestation"),
-        "{}",
-        text(&output)
-    );
+    assert_input_error(&output, "message signature, not an attestation");
 }

@@ -3,40 +3,24 @@
 //! streaming the image's layer, and the bake list the gate then checks.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::{Value, json};
 
 use crate::support::fixtures::root;
-use crate::support::{Mode, Registry};
+use crate::support::{Mode, Registry, assert_policy_failure, exelock_in, printed};
 
-pub(crate) fn exelock(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("exelock").unwrap();
-    command
-        .current_dir(dir)
-        .env("EXELOCK_NO_CACHE", "1")
-        .env("EXELOCK_PASSWORD", "pw")
-        .env("DOCKER_CONFIG", dir);
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+/// The password of the keys the tests make.
+const PASSWORD: &str = "pw";
 
 /// A new temporary directory holding a fresh key pair (`cosign.key`, `cosign.pub`).
-fn keyed_dir() -> tempfile::TempDir {
+pub(crate) fn keyed_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let generated = exelock(dir.path())
+    let generated = exelock_in(dir.path())
+        .env("EXELOCK_PASSWORD", PASSWORD)
         .arg("generate-key-pair")
         .output()
         .unwrap();
-    assert!(generated.status.success(), "{}", text(&generated));
+    assert!(generated.status.success(), "{}", printed(&generated));
     dir
 }
 
@@ -47,11 +31,12 @@ fn pushed_and_attested(layout: &str, dest: &str) -> (Registry, tempfile::TempDir
     registry.push_oci_layout(layout, dest);
     let dir = keyed_dir();
     let reference = format!("{}/{dest}", registry.host());
-    let attest = exelock(dir.path())
+    let attest = exelock_in(dir.path())
+        .env("EXELOCK_PASSWORD", PASSWORD)
         .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
         .output()
         .unwrap();
-    assert!(attest.status.success(), "{}", text(&attest));
+    assert!(attest.status.success(), "{}", printed(&attest));
     (registry, dir, reference)
 }
 
@@ -66,7 +51,7 @@ impl Setup {
     pub(crate) fn new() -> Self {
         let (registry, dir, reference) =
             pushed_and_attested("oci:testdata/images/traps:latest", "fx/traps:v1");
-        let scan = exelock(dir.path())
+        let scan = exelock_in(dir.path())
             .args(["scan", &reference, "-q", "--format", "json"])
             .output()
             .unwrap();
@@ -81,7 +66,8 @@ impl Setup {
     /// Attests the image again into a bundle file in the set-up's directory, for offline use.
     fn write_bundle(&self, file: &str) {
         let reference = format!("{}/fx/traps:v1", self.registry.host());
-        let bundle = exelock(self.dir.path())
+        let bundle = exelock_in(self.dir.path())
+            .env("EXELOCK_PASSWORD", PASSWORD)
             .args([
                 "attest",
                 &reference,
@@ -93,7 +79,7 @@ impl Setup {
             ])
             .output()
             .unwrap();
-        assert!(bundle.status.success(), "{}", text(&bundle));
+        assert!(bundle.status.success(), "{}", printed(&bundle));
     }
 
     pub(crate) fn digest(&self) -> String {
@@ -145,7 +131,7 @@ impl Setup {
     fn triage(&self, findings: &Value, extra: &[&str]) -> (Option<i32>, Value, String) {
         let file = self.dir.path().join("findings.json");
         fs_err::write(&file, findings.to_string()).unwrap();
-        let output = exelock(self.dir.path())
+        let output = exelock_in(self.dir.path())
             .args([
                 "triage",
                 "findings.json",
@@ -158,7 +144,7 @@ impl Setup {
             .output()
             .unwrap();
         let parsed = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-        (output.status.code(), parsed, text(&output))
+        (output.status.code(), parsed, printed(&output))
     }
 }
 
@@ -376,7 +362,7 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
         "processes": [{"binary": {"path": "/usr/bin/tool", "sha256": setup.sha("/usr/bin/tool")}}]});
     let file = setup.dir.path().join("batch.jsonl");
     fs_err::write(&file, format!("{falco}\n{{not json\n{no_image}\n")).unwrap();
-    let output = exelock(setup.dir.path())
+    let output = exelock_in(setup.dir.path())
         .args([
             "triage",
             "batch.jsonl",
@@ -387,7 +373,7 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
         ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", printed(&output));
     let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -412,11 +398,11 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("batch.jsonl line 2"),
         "{}",
-        text(&output)
+        printed(&output)
     );
 
     // --image fills in what SCC dropped.
-    let output = exelock(setup.dir.path())
+    let output = exelock_in(setup.dir.path())
         .args([
             "triage",
             "batch.jsonl",
@@ -440,14 +426,14 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
         last["binaries"][0]["verdict"],
         "unchanged",
         "{}",
-        text(&output)
+        printed(&output)
     );
 
     // Offline: a bundle and --path flags; a wrong key makes it unverifiable, never legitimate.
     setup.write_bundle("b.json");
     let image = format!("{host}/fx/traps@{}", setup.digest());
     let flags = |key: &str| {
-        exelock(setup.dir.path())
+        exelock_in(setup.dir.path())
             .args([
                 "triage",
                 "--path",
@@ -467,9 +453,10 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
             .unwrap()
     };
     let good = flags("cosign.pub");
-    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert_eq!(good.status.code(), Some(0), "{}", printed(&good));
     assert!(
-        exelock(setup.dir.path())
+        exelock_in(setup.dir.path())
+            .env("EXELOCK_PASSWORD", PASSWORD)
             .args(["generate-key-pair", "--output-key-prefix", "other"])
             .output()
             .unwrap()
@@ -477,12 +464,12 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
             .success()
     );
     let wrong = flags("other.pub");
-    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert_eq!(wrong.status.code(), Some(1), "{}", printed(&wrong));
     let report: Value = serde_json::from_slice(&wrong.stdout).unwrap();
     assert_eq!(report[0]["binaries"][0]["verdict"], "unverifiable");
 
     // Offline, a tag-only Falco finding is tied to the bundle by --image's digest.
-    let offline = exelock(setup.dir.path())
+    let offline = exelock_in(setup.dir.path())
         .args([
             "triage",
             "batch.jsonl",
@@ -505,13 +492,13 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
         lines[0]["binaries"][0]["verdict"],
         "foreign",
         "{}",
-        text(&offline)
+        printed(&offline)
     );
     assert_eq!(
         lines[1]["binaries"][0]["verdict"],
         "unchanged",
         "{}",
-        text(&offline)
+        printed(&offline)
     );
 }
 
@@ -541,19 +528,14 @@ fn triage_bake_gate_loop() {
     let policy = setup.dir.path().join("exelock.toml");
     fs_err::write(&policy, "[attestation]\nlevel = \"warn\"\n[setuid]\nlevel = \"off\"\n[bake]\nfile = \"bake.json\"\n").unwrap();
     let gate = |image: &str| {
-        exelock(setup.dir.path())
+        exelock_in(setup.dir.path())
             .args(["gate", image, "--policy", "exelock.toml", "-q"])
             .output()
             .unwrap()
     };
     let old = gate(&format!("{}/fx/traps:v1", setup.registry.host()));
-    assert_eq!(old.status.code(), Some(1), "{}", text(&old));
-    assert!(
-        text(&old).contains("/opt/tools/busybox (sha256:")
-            && text(&old).contains("the same content is at /bin/busybox"),
-        "{}",
-        text(&old)
-    );
+    let report = assert_policy_failure(&old, "the same content is at /bin/busybox");
+    assert!(report.contains("/opt/tools/busybox (sha256:"), "{report}");
     // The rebuild: the old image plus a layer with the binary at the runtime path.
     let rebuilt = rebuild_with(
         setup.dir.path(),
@@ -562,7 +544,7 @@ fn triage_bake_gate_loop() {
         &crate::scan::file_in_layer("traps", 0, "bin/busybox"),
     );
     let new = gate(&format!("oci:{}", rebuilt.display()));
-    assert_eq!(new.status.code(), Some(0), "{}", text(&new));
+    assert_eq!(new.status.code(), Some(0), "{}", printed(&new));
 }
 
 /// Copies a fixture layout and appends one uncompressed layer holding `path` (0755).
@@ -624,13 +606,13 @@ pub(crate) fn rebuild_with(dir: &Path, image: &str, path: &str, content: &[u8]) 
 /// A finding's JSON report for one `triage` run with extra arguments, from a findings file.
 fn triage_file(dir: &Path, findings: &Value, args: &[&str]) -> (Option<i32>, Value, String) {
     fs_err::write(dir.join("case.json"), findings.to_string()).unwrap();
-    let output = exelock(dir)
+    let output = exelock_in(dir)
         .args(["triage", "case.json", "--format", "json"])
         .args(args)
         .output()
         .unwrap();
     let parsed = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (output.status.code(), parsed, text(&output))
+    (output.status.code(), parsed, printed(&output))
 }
 
 fn notes(binary: &Value) -> String {
@@ -724,7 +706,7 @@ fn scc_chooses_the_container_by_name_and_an_ambiguous_choice_is_unknown() {
 fn an_index_digest_is_judged_against_every_platform() {
     let (registry, dir, reference) =
         pushed_and_attested("oci:testdata/images/multiarch:latest", "fx/multi:v1");
-    let scan = exelock(dir.path())
+    let scan = exelock_in(dir.path())
         .args([
             "scan",
             &reference,
@@ -879,7 +861,8 @@ fn partial_hashes_come_from_the_last_write_and_verified_layer_bytes() {
 fn partial_hashes_offline_from_a_local_copy_of_the_image() {
     let dir = keyed_dir();
     let layout = format!("oci:{}", root().join("testdata/images/twice").display());
-    let attest = exelock(dir.path())
+    let attest = exelock_in(dir.path())
+        .env("EXELOCK_PASSWORD", PASSWORD)
         .args([
             "attest",
             &layout,
@@ -891,9 +874,9 @@ fn partial_hashes_offline_from_a_local_copy_of_the_image() {
         ])
         .output()
         .unwrap();
-    assert!(attest.status.success(), "{}", text(&attest));
+    assert!(attest.status.success(), "{}", printed(&attest));
     let manifest: Value = serde_json::from_slice(
-        &exelock(dir.path())
+        &exelock_in(dir.path())
             .args(["scan", &layout, "-q", "--format", "json"])
             .output()
             .unwrap()

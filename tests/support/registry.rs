@@ -27,6 +27,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use tempfile::TempDir;
 use tokio::io::{AsyncWriteExt, BufReader};
 
+use super::certificates::{Certificate, Usage};
 use super::http::{self, BackgroundServer};
 
 /// The registry binary (Debian package `docker-registry`).
@@ -685,26 +686,8 @@ fn unix_now() -> u64 {
 }
 
 // ---------------------------------------------------------------------------
-// Certificates (openssl CLI)
+// Certificates
 // ---------------------------------------------------------------------------
-
-/// openssl config: extension sections for a CA and a server leaf.
-const OPENSSL_CNF: &str = "\
-[req]
-distinguished_name = dn
-[dn]
-[v3_ca]
-basicConstraints = critical,CA:true
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-subjectKeyIdentifier = hash
-[v3_leaf]
-basicConstraints = critical,CA:false
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid,issuer
-";
 
 /// A test CA and a server certificate it signed (also for other HTTPS servers of the harness).
 pub struct TlsFiles {
@@ -717,87 +700,17 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
-    /// A P-256 CA and a P-256 server certificate for 127.0.0.1/localhost
-    /// signed by it.
+    /// A P-256 CA (`ca.pem`) and a P-256 server certificate for 127.0.0.1/localhost
+    /// (`server.pem`, `server.key`) signed by it.
     pub fn generate(dir: &Path) -> TlsFiles {
-        make_dir(dir);
-        let cnf = dir.join("openssl.cnf");
-        write_file(&cnf, OPENSSL_CNF.as_bytes());
-        let ca_key = dir.join("ca.key");
-        let ca_cert = dir.join("ca.pem");
-        self_signed_p256(&cnf, &ca_key, &ca_cert, "/CN=exelock test CA");
-
-        let leaf_key = dir.join("server.key");
-        let leaf_csr = dir.join("server.csr");
-        let leaf_cert = dir.join("server.pem");
-        run(
-            Command::new("openssl")
-                .args(["req", "-new", "-config"])
-                .arg(&cnf)
-                .args([
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1",
-                    "-nodes",
-                    "-keyout",
-                ])
-                .arg(&leaf_key)
-                .arg("-out")
-                .arg(&leaf_csr)
-                .args(["-subj", "/CN=localhost"]),
-            "openssl req (server CSR)",
-        );
-        let serial = format!(
-            "{}",
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-                | 1
-        );
-        run(
-            Command::new("openssl")
-                .args(["x509", "-req", "-in"])
-                .arg(&leaf_csr)
-                .arg("-CA")
-                .arg(&ca_cert)
-                .arg("-CAkey")
-                .arg(&ca_key)
-                .args(["-set_serial", &serial, "-days", "7", "-sha256", "-extfile"])
-                .arg(&cnf)
-                .args(["-extensions", "v3_leaf", "-out"])
-                .arg(&leaf_cert),
-            "openssl x509 -req (sign server certificate)",
-        );
+        let authority = Certificate::authority(dir, "ca");
+        let server = authority.issue(dir, "server", Usage::Server);
         TlsFiles {
-            ca_cert,
-            leaf_cert,
-            leaf_key,
+            ca_cert: authority.cert,
+            leaf_cert: server.cert,
+            leaf_key: server.key,
         }
     }
-}
-
-/// A self-signed P-256 CA certificate and its PKCS#8 PEM key.
-fn self_signed_p256(cnf: &Path, key: &Path, cert: &Path, subject: &str) {
-    run(
-        Command::new("openssl")
-            .args(["req", "-x509", "-new", "-config"])
-            .arg(cnf)
-            .args(["-extensions", "v3_ca"])
-            .args([
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-            ])
-            .arg(key)
-            .arg("-out")
-            .arg(cert)
-            .args(["-days", "7", "-sha256", "-subj", subject]),
-        "openssl req -x509 (self-signed P-256 certificate)",
-    );
 }
 
 // ---------------------------------------------------------------------------
@@ -844,12 +757,10 @@ pub struct TokenIssuer {
 impl TokenIssuer {
     /// Generates a signing key + certificate in `dir` and starts serving.
     pub fn start(dir: &Path, credentials: Credentials, service: &str, issuer: &str) -> TokenIssuer {
-        make_dir(dir);
-        let cnf = dir.join("openssl.cnf");
-        write_file(&cnf, OPENSSL_CNF.as_bytes());
-        let key_path = dir.join("signing.key");
-        let cert_pem = dir.join("signing.pem");
-        self_signed_p256(&cnf, &key_path, &cert_pem, &format!("/CN={issuer}"));
+        let Certificate {
+            key: key_path,
+            cert: cert_pem,
+        } = Certificate::authority(dir, "signing");
         let key_der = pem_to_der(&read_lossy(&key_path));
         let cert_der = pem_to_der(&read_lossy(&cert_pem));
         let key = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
