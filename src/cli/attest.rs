@@ -275,7 +275,10 @@ pub(super) fn run_generate_key_pair(args: &GenerateKeyPairArgs) -> Result<ExitSt
         }
     }
     let password = read_password(true)?;
-    let (private_pem, public_pem) = keys::generate_key_pair(password.as_bytes())?;
+    let keys::KeyPairPem {
+        private_pem,
+        public_pem,
+    } = keys::generate_key_pair(password.as_bytes())?;
     if args.force {
         let _ = std::fs::remove_file(&private_path);
     }

@@ -5,9 +5,9 @@ use std::io::Read as _;
 use std::path::Path;
 
 use super::Error;
-use crate::attest::Trust;
 use crate::attest::VerifiedAttestation;
 use crate::attest::lookup::{self, Candidate, CandidateKind};
+use crate::attest::{NotVerified, Trust};
 use crate::digest::Sha256Digest;
 use crate::image::registry::{self, RegistrySource, RejectionReason};
 
@@ -69,20 +69,31 @@ pub fn check_registry_attestation(
     trust: &Trust,
     platform: Option<&str>,
 ) -> Result<Checked, Error> {
-    Ok(check_registry_candidates(store, digest, trust, platform)?.0)
+    Ok(check_registry_candidates(store, digest, trust, platform)?.checked)
 }
 
-/// [`check_registry_attestation`], and whether a stored document could not be fetched for a
-/// reason that may pass (so "none valid" may not be final).
+/// What [`check_registry_candidates`] found in a registry.
+pub(super) struct RegistryCheck {
+    /// The first valid attestation, or why each candidate failed.
+    pub(super) checked: Checked,
+    /// A stored document could not be fetched for a reason that may pass, so "none valid"
+    /// may not be final.
+    pub(super) transient: bool,
+}
+
+/// [`check_registry_attestation`], and whether "none valid" may not be final.
 pub(super) fn check_registry_candidates(
     store: &RegistrySource,
     digest: &Sha256Digest,
     trust: &Trust,
     platform: Option<&str>,
-) -> Result<(Checked, bool), Error> {
+) -> Result<RegistryCheck, Error> {
     let found = registry_candidates(store, digest)?;
     let lookup = lookup::check_candidates(found.candidates, digest, trust);
-    Ok((first_valid(lookup, found.unread, platform), found.transient))
+    Ok(RegistryCheck {
+        checked: first_valid(lookup, found.unread, platform),
+        transient: found.transient,
+    })
 }
 
 /// The documents a registry stores as attestations of a digest.
@@ -196,7 +207,7 @@ pub fn refuse_unreadable<T>(lookup: lookup::Lookup<T>) -> Result<lookup::Lookup<
         && let Some(unreadable) = lookup
             .rejected
             .iter()
-            .find(|rejected| !rejected.error.is_verification_failure())
+            .find(|rejected| matches!(rejected.reason, NotVerified::Error(_)))
     {
         return Err(Error::UnreadableAttestation(unreadable.to_string()));
     }
