@@ -93,14 +93,14 @@ enum Command {
     /// CI gate: scan (and optionally attest) an image, then fail on policy violations.
     #[command(after_help = GATE_AFTER_HELP)]
     Gate(GateArgs),
-    /// Write a cosign-compatible key pair: PREFIX.key (encrypted, 0600) and PREFIX.pub.
-    #[command(after_help = attest::GENERATE_KEY_PAIR_AFTER_HELP)]
+    #[command(
+        about = attest::GENERATE_KEY_PAIR_ABOUT,
+        after_help = attest::GENERATE_KEY_PAIR_AFTER_HELP
+    )]
     GenerateKeyPair(attest::GenerateKeyPairArgs),
-    /// Sign an image's executable manifest as an in-toto attestation (DSSE, Sigstore bundle) and store it next to the image.
-    #[command(after_help = attest::ATTEST_AFTER_HELP)]
+    #[command(about = attest::ATTEST_ABOUT, after_help = attest::ATTEST_AFTER_HELP)]
     Attest(attest::AttestArgs),
-    /// Find and verify an image's attestation: the signature, that it is for exactly this digest, the predicate type.
-    #[command(after_help = attest::VERIFY_AFTER_HELP)]
+    #[command(about = attest::VERIFY_ABOUT, after_help = attest::VERIFY_AFTER_HELP)]
     Verify(attest::VerifyArgs),
     /// Judge runtime "added binary" findings (SCC, GuardDuty, Falco) against the image's signed manifest.
     #[command(after_help = triage::TRIAGE_AFTER_HELP)]
@@ -1224,19 +1224,25 @@ fn gate_attestation(
         ));
     };
     if args.attest {
-        let (attested, own_trust) = attest::attest_image(&attest::AttestRequest {
+        let signing = attest::SigningSettings::resolve(
+            &args.image,
+            &args.signing,
+            args.push.then_some(attest::Push {
+                legacy_cosign: args.legacy_cosign,
+            }),
+        )?;
+        let attested = attest::attest_image(&attest::AttestRequest {
             reference: &args.image,
-            signing: &args.signing,
-            manifest_file: None,
-            manifests_in_hand: Some(std::slice::from_ref(manifest)),
-            in_hand_scanned_now: args.manifest.is_none(),
+            signing: &signing,
+            manifests: attest::ManifestsToSign::InHand {
+                manifests: std::slice::from_ref(manifest),
+                scanned_now: args.manifest.is_none(),
+            },
             selection,
             registry,
-            push: args.push,
-            legacy_cosign: args.legacy_cosign,
             quiet: args.quiet,
-            cache: None,
         })?;
+        let own_trust = signing.own_trust();
         let pushed = attested
             .iter()
             .find_map(|item| {
