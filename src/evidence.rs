@@ -23,8 +23,8 @@ mod resolve;
 mod tests;
 
 pub use attestation::{
-    Checked, RegistryCandidates, bundle_file_candidates, bundle_file_lookup, check_bundle_file,
-    check_registry_attestation, refuse_unreadable, registry_candidates,
+    Checked, StatementLookup, check_bundle_file, check_bundle_file_statements,
+    check_registry_attestation, check_registry_statements,
 };
 pub use report::{FindingReport, JudgedBinary};
 pub use resolve::{

@@ -30,7 +30,7 @@ use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey 
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use super::Error;
+use super::{Error, Rejection};
 
 /// PEM label of the encrypted private keys cosign v2 and later write.
 pub const SIGSTORE_PRIVATE_KEY_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
@@ -41,18 +41,25 @@ pub const PKCS8_PRIVATE_KEY_LABEL: &str = "PRIVATE KEY";
 /// PEM label of a SubjectPublicKeyInfo public key.
 pub const PUBLIC_KEY_LABEL: &str = "PUBLIC KEY";
 
+/// A key pair as the files `generate-key-pair` writes.
+pub struct KeyPairPem {
+    /// The private key, encrypted, as cosign writes it (`cosign.key`).
+    pub private_pem: Zeroizing<Vec<u8>>,
+    /// The public key (`cosign.pub`).
+    pub public_pem: Vec<u8>,
+}
+
 /// Generates a P-256 key pair in cosign's format: the private key encrypted with `password`
 /// (which may be empty, as `COSIGN_PASSWORD=""` allows) and the public key.
 ///
-/// Returns `(private key PEM, public key PEM)`.
-///
 /// # Errors
 /// [`Error::Random`] when the system RNG fails, [`Error::KeyEncrypt`] when encryption fails.
-pub fn generate_key_pair(password: &[u8]) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), Error> {
+pub fn generate_key_pair(password: &[u8]) -> Result<KeyPairPem, Error> {
     let signer = KeySigner::generate()?;
-    let private = signer.to_encrypted_pem(password)?;
-    let public = signer.public_key_pem()?.into_bytes();
-    Ok((private, public))
+    Ok(KeyPairPem {
+        private_pem: signer.to_encrypted_pem(password)?,
+        public_pem: signer.public_key_pem()?.into_bytes(),
+    })
 }
 
 /// A P-256 signing key.
@@ -248,9 +255,9 @@ impl PublicKey {
     /// OpenSSL and Go produce, are accepted.
     ///
     /// # Errors
-    /// [`Error::BadSignature`] when the signature is not DER or does not verify.
-    pub fn verify(&self, message: &[u8], der_signature: &[u8]) -> Result<(), Error> {
-        let bad = || Error::BadSignature {
+    /// [`Rejection::BadSignature`] when the signature is not DER or does not verify.
+    pub fn verify(&self, message: &[u8], der_signature: &[u8]) -> Result<(), Rejection> {
+        let bad = || Rejection::BadSignature {
             signer: format!("key {}", self.key_id),
         };
         let signature = Signature::from_der(der_signature).map_err(|_| bad())?;
@@ -352,7 +359,10 @@ mod tests {
     #[test]
     fn generated_key_pair_round_trips_with_password() {
         // One scrypt encryption and two decryptions: the slow part of this module's tests.
-        let (private, public) = generate_key_pair(b"correct horse").unwrap();
+        let KeyPairPem {
+            private_pem: private,
+            public_pem: public,
+        } = generate_key_pair(b"correct horse").unwrap();
         let text = std::str::from_utf8(&private).unwrap();
         assert!(text.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"));
         let signer = KeySigner::from_pem(&private, b"correct horse").unwrap();
@@ -361,10 +371,10 @@ mod tests {
         let signature = signer.sign(b"message").unwrap();
         public.verify(b"message", &signature).unwrap();
 
-        let error = KeySigner::from_pem(&private, b"wrong").unwrap_err();
+        // An error, not a rejection: the type says so.
+        let error: Error = KeySigner::from_pem(&private, b"wrong").unwrap_err();
         assert!(matches!(error, Error::KeyDecrypt { .. }), "{error:?}");
         assert!(error.to_string().contains("wrong password"), "{error}");
-        assert!(!error.is_verification_failure());
     }
 
     #[test]
@@ -460,18 +470,18 @@ mod tests {
     fn tampered_message_or_signature_fails() {
         let signer = KeySigner::generate().unwrap();
         let mut signature = signer.sign(b"message").unwrap();
-        let error = signer
+        let error: Rejection = signer
             .public_key()
             .verify(b"messagE", &signature)
             .unwrap_err();
-        assert!(error.is_verification_failure());
+        assert!(matches!(error, Rejection::BadSignature { .. }), "{error:?}");
         let last = signature.len() - 1;
         signature[last] ^= 1;
         let error = signer
             .public_key()
             .verify(b"message", &signature)
             .unwrap_err();
-        assert!(matches!(error, Error::BadSignature { .. }), "{error:?}");
+        assert!(matches!(error, Rejection::BadSignature { .. }), "{error:?}");
     }
 
     /// `pem_text` with its base64 body on one line, as keys pasted into CI secrets often are.

@@ -13,11 +13,11 @@
 use serde::de::{Deserializer as _, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::Error;
 use super::verify::{
     PredicateType, SubjectDigest, Trust, VerifiedAttestation, VerifiedStatement, verify_bundle,
     verify_envelope, verify_envelope_statement, verify_statement,
 };
+use super::{Error, NotVerified};
 use crate::digest::Sha256Digest;
 
 /// The largest attestation (one bundle or envelope) exelock reads. Real ones are kilobytes to a
@@ -63,20 +63,25 @@ pub struct Found<T = VerifiedAttestation> {
 pub struct Rejected {
     /// Where it came from.
     pub origin: String,
-    /// Why it was rejected; [`Error::is_verification_failure`] tells a forgery or another
-    /// image's attestation from a document that could not be read.
-    pub error: Error,
+    /// Why: a [`NotVerified::Rejected`] forgery or another image's attestation, or a
+    /// [`NotVerified::Error`] document that could not be read.
+    pub reason: NotVerified,
 }
 
 impl std::fmt::Display for Rejected {
     /// `origin: rejected (category): error: cause: …` for attestations that do not hold,
     /// `origin: error: cause: …` for unreadable ones: the whole chain on one line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.error.rejection_category() {
-            Some(category) => write!(f, "{}: rejected ({category}): {}", self.origin, self.error)?,
-            None => write!(f, "{}: {}", self.origin, self.error)?,
+        match &self.reason {
+            NotVerified::Rejected(rejection) => write!(
+                f,
+                "{}: rejected ({}): {rejection}",
+                self.origin,
+                rejection.category()
+            )?,
+            NotVerified::Error(error) => write!(f, "{}: {error}", self.origin)?,
         }
-        let mut source = std::error::Error::source(&self.error);
+        let mut source = std::error::Error::source(&self.reason);
         while let Some(cause) = source {
             write!(f, ": {cause}")?;
             source = cause.source();
@@ -127,7 +132,7 @@ pub fn check_statement_candidates(
 /// Runs `verify` on every candidate; one over [`MAX_ATTESTATION_BYTES`] is rejected unread.
 fn check_candidates_with<T>(
     candidates: impl IntoIterator<Item = Candidate>,
-    verify: impl Fn(CandidateKind, &[u8]) -> Result<T, Error>,
+    verify: impl Fn(CandidateKind, &[u8]) -> Result<T, NotVerified>,
 ) -> Lookup<T> {
     let mut lookup = Lookup {
         valid: Vec::new(),
@@ -144,7 +149,8 @@ fn check_candidates_with<T>(
                 what: "the attestation".to_owned(),
                 size: bytes.len(),
                 limit: MAX_ATTESTATION_BYTES,
-            })
+            }
+            .into())
         } else {
             verify(kind, &bytes)
         };
@@ -153,7 +159,7 @@ fn check_candidates_with<T>(
                 attestation,
                 origin,
             }),
-            Err(error) => lookup.rejected.push(Rejected { origin, error }),
+            Err(reason) => lookup.rejected.push(Rejected { origin, reason }),
         }
     }
     lookup

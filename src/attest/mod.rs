@@ -7,7 +7,8 @@
 //!   ephemeral key, the signature recorded in Rekor and timestamped by a TSA).
 //! - [`verify_bundle`] / [`verify_envelope`] check all of it against a [`Trust`] and the image
 //!   digest the caller expects, and return a [`VerifiedAttestation`] only if every check passed;
-//!   nothing else can make one.
+//!   nothing else can make one. Otherwise they say why ([`NotVerified`]): the attestation could
+//!   not be read or checked ([`Error`]), or it was read and does not hold ([`Rejection`]).
 //! - [`lookup::check_candidates`] verifies every candidate a registry or bundle file offered and
 //!   returns all valid ones, with a reason for each other one.
 //!
@@ -47,13 +48,11 @@ pub const DSSE_ENVELOPE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+jso
 /// The DSSE payload type of an in-toto statement.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
-/// Errors signing or verifying attestations.
-///
-/// [`Error::is_verification_failure`] splits them into "the attestation does not hold" (forged,
-/// tampered, for another image, untrusted signer) and "could not be read or made".
+/// Something could not be read or made: malformed input, an unusable key or trusted root, a
+/// failed signing service. The CLI's exit 2. Never a judgement about an attestation: that is a
+/// [`Rejection`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    // ---- input and tool errors -------------------------------------------------------------
     /// A JSON document does not parse (or lacks a required field).
     #[error("the {document} is not valid")]
     Json {
@@ -210,13 +209,19 @@ pub enum Error {
         "keyless verification needs a Sigstore bundle (certificate and transparency-log entry), not a bare DSSE envelope"
     )]
     KeylessNeedsBundle,
-    // ---- keyless signing -------------------------------------------------------------------
     /// Keyless signing failed: the signing config, the identity token, or Fulcio, Rekor or the
     /// TSA (the cause names which).
     #[error("keyless signing failed")]
     Keyless(#[from] keyless::Error),
+    /// The statement has no predicate.
+    #[error("the statement has no predicate")]
+    MissingPredicate,
+}
 
-    // ---- verification failures -------------------------------------------------------------
+/// An attestation that was read does not hold: forged, tampered, for another image or
+/// predicate, or signed by someone the trust does not name. The CLI's exit 1.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
     /// The envelope does not carry exactly one signature.
     #[error("the envelope must carry exactly one signature (got {got}, expected 1)")]
     SignatureCount {
@@ -266,9 +271,6 @@ pub enum Error {
         /// The predicate type wanted (exelock's manifest unless `--predicate-type` says otherwise).
         expected: String,
     },
-    /// The statement has no predicate.
-    #[error("the statement has no predicate")]
-    MissingPredicate,
     /// No subject of the statement is the image (or artifact) being verified.
     #[error(
         "the attestation is for another image: no subject has the digest asked for, so it was moved from another image or made for another digest (got {got}, expected {expected})"
@@ -303,10 +305,10 @@ pub enum Error {
     },
     /// Sigstore's verification refused the bundle's certificate, log entries, timestamps or
     /// structure.
-    #[error("Sigstore's check of the {category} failed")]
-    Rejected {
+    #[error("Sigstore's check of the {check} failed")]
+    Sigstore {
         /// Which part failed.
-        category: Rejection,
+        check: SigstoreCheck,
         /// Sigstore's reason.
         #[source]
         source: Box<sigstore_verify::Error>,
@@ -331,58 +333,85 @@ pub enum Error {
     },
 }
 
+/// Why verification gave no verified attestation: the attestation could not be read or checked
+/// ([`Error`]), or it was read and does not hold ([`Rejection`]). Callers tell the two apart by
+/// the variant; the message and its causes are the inner one's.
+#[derive(Debug, thiserror::Error)]
+pub enum NotVerified {
+    /// It could not be read or checked.
+    #[error(transparent)]
+    Error(#[from] Error),
+    /// It does not hold.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+}
+
 fn display_optional(digest: Option<&Sha256Digest>) -> String {
     digest.map_or_else(|| "null".to_owned(), ToString::to_string)
 }
 
-impl Error {
-    /// Whether the attestation was read and rejected (forged, tampered, for another image, signed
-    /// by an untrusted signer): the CLI's exit 1. `false` means it could not be read or made at
-    /// all (malformed input, unreadable key, network failure): exit 2.
+impl Rejection {
+    /// Which part of the attestation failed, as the CLI lists it per candidate.
     #[must_use]
-    pub const fn is_verification_failure(&self) -> bool {
+    pub const fn category(&self) -> RejectionCategory {
         match self {
-            Self::Json { .. }
-            | Self::Serialize { .. }
-            | Self::Base64 { .. }
-            | Self::BundleMediaType { .. }
-            | Self::BundleIncomplete { .. }
-            | Self::Pem { .. }
-            | Self::KeyFormat { .. }
-            | Self::KeyDecrypt { .. }
-            | Self::KeyEncrypt { .. }
-            | Self::PrivateKey { .. }
-            | Self::PublicKey { .. }
-            | Self::Random { .. }
-            | Self::Sign { .. }
-            | Self::TrustedRoot { .. }
-            | Self::BundleFormat { .. }
-            | Self::TooLarge { .. }
-            | Self::TooManyAttestations { .. }
-            | Self::TooManyLogEntries { .. }
-            | Self::BundleFileJson { .. }
-            | Self::KeylessNeedsBundle
-            | Self::Keyless(_)
-            | Self::MissingPredicate => false,
             Self::SignatureCount { .. }
             | Self::DuplicateSignature { .. }
-            | Self::BadSignature { .. }
-            | Self::PayloadType { .. }
-            | Self::StatementType { .. }
-            | Self::PredicateType { .. }
-            | Self::SubjectMismatch { .. }
-            | Self::ManifestDigestMismatch { .. }
-            | Self::TrustMismatch { .. }
-            | Self::Rejected { .. }
+            | Self::BadSignature { .. } => RejectionCategory::Signature,
+            Self::SubjectMismatch { .. } | Self::ManifestDigestMismatch { .. } => {
+                RejectionCategory::Subject
+            }
+            Self::PayloadType { .. } | Self::StatementType { .. } | Self::PredicateType { .. } => {
+                RejectionCategory::Predicate
+            }
+            Self::TrustMismatch { .. }
             | Self::IdentityMismatch { .. }
-            | Self::IssuerMismatch { .. } => true,
+            | Self::IssuerMismatch { .. } => RejectionCategory::Identity,
+            Self::Sigstore { check, .. } => RejectionCategory::Sigstore(*check),
         }
+    }
+}
+
+/// The part of an attestation a [`Rejection`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectionCategory {
+    /// The DSSE signature: missing, repeated, or not verifying.
+    Signature,
+    /// The subject: another image's digest, or a manifest of another image.
+    Subject,
+    /// The payload type, the statement type or the predicate type.
+    Predicate,
+    /// Who signed: a key where a keyless identity was wanted (or the reverse), another identity
+    /// or OIDC issuer.
+    Identity,
+    /// One of Sigstore's own checks.
+    Sigstore(SigstoreCheck),
+}
+
+impl RejectionCategory {
+    /// The category's name in messages: `signature`, `subject`, `predicate`, `identity`, or the
+    /// Sigstore check's.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Signature => "signature",
+            Self::Subject => "subject",
+            Self::Predicate => "predicate",
+            Self::Identity => "identity",
+            Self::Sigstore(check) => check.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for RejectionCategory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
 /// The part of Sigstore's verification that refused a bundle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
+pub enum SigstoreCheck {
     /// The signing certificate: chain, validity at the signing time, SCT, X.509 profile.
     Certificate,
     /// A transparency-log entry: SET, inclusion proof, checkpoint, or an entry that does not
@@ -394,8 +423,8 @@ pub enum Rejection {
     Bundle,
 }
 
-impl Rejection {
-    /// The category's name in messages.
+impl SigstoreCheck {
+    /// The check's name in messages.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -407,32 +436,9 @@ impl Rejection {
     }
 }
 
-impl std::fmt::Display for Rejection {
+impl std::fmt::Display for SigstoreCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl Error {
-    /// For an attestation that was read and does not hold, which part failed: `signature`,
-    /// `subject`, `predicate`, `identity`, or Sigstore's [`Rejection`] category. `None` for
-    /// inputs that could not be read or made.
-    #[must_use]
-    pub const fn rejection_category(&self) -> Option<&'static str> {
-        Some(match self {
-            Self::SignatureCount { .. }
-            | Self::DuplicateSignature { .. }
-            | Self::BadSignature { .. } => "signature",
-            Self::SubjectMismatch { .. } | Self::ManifestDigestMismatch { .. } => "subject",
-            Self::PayloadType { .. } | Self::StatementType { .. } | Self::PredicateType { .. } => {
-                "predicate"
-            }
-            Self::TrustMismatch { .. }
-            | Self::IdentityMismatch { .. }
-            | Self::IssuerMismatch { .. } => "identity",
-            Self::Rejected { category, .. } => category.as_str(),
-            _ => return None,
-        })
     }
 }
 

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Error;
 use super::verify::{PredicateType, SubjectDigest};
+use super::{Error, NotVerified, Rejection};
 use crate::digest::Sha256Digest;
 use crate::manifest::{self, Manifest};
 
@@ -104,35 +104,37 @@ pub struct CheckedStatement {
 /// algorithm is `expected`.
 ///
 /// # Errors
-/// - verification failures: [`Error::StatementType`], [`Error::PredicateType`],
-///   [`Error::SubjectMismatch`];
-/// - input errors: [`Error::Json`] when the payload does not parse.
+/// - rejections: [`Rejection::StatementType`], [`Rejection::PredicateType`],
+///   [`Rejection::SubjectMismatch`];
+/// - errors: [`Error::Json`] when the payload does not parse.
 pub fn check_statement(
     payload: &[u8],
     expected: &SubjectDigest,
     predicate: &PredicateType,
-) -> Result<CheckedStatement, Error> {
+) -> Result<CheckedStatement, NotVerified> {
     let statement = parse(payload)?;
     let accepted_type = statement.statement_type == STATEMENT_TYPE
         || (statement.statement_type == STATEMENT_TYPE_V01
             && *predicate != PredicateType::Manifest);
     if !accepted_type {
-        return Err(Error::StatementType {
+        return Err(Rejection::StatementType {
             got: statement.statement_type,
-        });
+        }
+        .into());
     }
     if !predicate.accepts(&statement.predicate_type) {
-        return Err(Error::PredicateType {
+        return Err(Rejection::PredicateType {
             got: statement.predicate_type,
             expected: predicate.expected().to_owned(),
-        });
+        }
+        .into());
     }
     let hex = expected.hex();
     let subject = statement
         .subject
         .iter()
         .find(|subject| subject.digest.get(expected.algorithm_name()) == Some(&hex))
-        .ok_or_else(|| Error::SubjectMismatch {
+        .ok_or_else(|| Rejection::SubjectMismatch {
             got: describe_subjects(&statement.subject),
             expected: expected.clone(),
         })?;
@@ -146,9 +148,11 @@ pub fn check_statement(
 /// manifest or index.
 ///
 /// # Errors
-/// [`Error::ManifestDigestMismatch`] (a verification failure); [`Error::Json`] and
-/// [`Error::MissingPredicate`] (input errors).
-pub fn check_manifest(payload: &[u8], expected_digest: &Sha256Digest) -> Result<Manifest, Error> {
+/// [`Rejection::ManifestDigestMismatch`]; [`Error::Json`] and [`Error::MissingPredicate`].
+pub fn check_manifest(
+    payload: &[u8],
+    expected_digest: &Sha256Digest,
+) -> Result<Manifest, NotVerified> {
     let statement = parse(payload)?;
     let predicate = statement.predicate.ok_or(Error::MissingPredicate)?;
     let manifest: Manifest = serde_json::from_value(predicate).map_err(|source| Error::Json {
@@ -159,13 +163,23 @@ pub fn check_manifest(payload: &[u8], expected_digest: &Sha256Digest) -> Result<
     if image.manifest_digest != Some(*expected_digest)
         && image.index_digest != Some(*expected_digest)
     {
-        return Err(Error::ManifestDigestMismatch {
+        return Err(Rejection::ManifestDigestMismatch {
             manifest_digest: image.manifest_digest,
             index_digest: image.index_digest,
             expected: *expected_digest,
-        });
+        }
+        .into());
     }
     Ok(manifest)
+}
+
+/// A payload that passed [`check_manifest_statement`].
+#[derive(Debug)]
+pub struct CheckedManifestStatement {
+    /// What the statement says about itself.
+    pub statement: CheckedStatement,
+    /// The manifest it carries, naming the expected image.
+    pub manifest: Manifest,
 }
 
 /// [`check_statement`] for the manifest predicate, then [`check_manifest`].
@@ -175,13 +189,16 @@ pub fn check_manifest(payload: &[u8], expected_digest: &Sha256Digest) -> Result<
 pub fn check_manifest_statement(
     payload: &[u8],
     expected_digest: &Sha256Digest,
-) -> Result<(CheckedStatement, Manifest), Error> {
-    let checked = check_statement(
+) -> Result<CheckedManifestStatement, NotVerified> {
+    let statement = check_statement(
         payload,
         &SubjectDigest::from(*expected_digest),
         &PredicateType::Manifest,
     )?;
-    Ok((checked, check_manifest(payload, expected_digest)?))
+    Ok(CheckedManifestStatement {
+        statement,
+        manifest: check_manifest(payload, expected_digest)?,
+    })
 }
 
 /// Of an artifact's digests, the one to check against a statement: the first in an algorithm
@@ -292,10 +309,10 @@ pub(crate) mod tests {
         );
         assert_eq!(value["predicateType"], manifest::PREDICATE_TYPE);
         assert_eq!(value["predicate"], serde_json::to_value(&manifest).unwrap());
-        let (checked, checked_manifest) = check_manifest_statement(&json, &image_digest()).unwrap();
-        assert_eq!(checked_manifest, manifest);
-        assert_eq!(checked.subject_name, "registry.example/app");
-        assert_eq!(checked.predicate_type, manifest::PREDICATE_TYPE);
+        let checked = check_manifest_statement(&json, &image_digest()).unwrap();
+        assert_eq!(checked.manifest, manifest);
+        assert_eq!(checked.statement.subject_name, "registry.example/app");
+        assert_eq!(checked.statement.predicate_type, manifest::PREDICATE_TYPE);
     }
 
     /// A statement as JSON, with `edit` applied.
@@ -354,7 +371,7 @@ pub(crate) mod tests {
         #[case] message: &str,
     ) {
         let error = check_manifest_statement(&statement_with(edit), &image_digest()).unwrap_err();
-        assert!(error.is_verification_failure(), "{error:?}");
+        assert!(matches!(error, NotVerified::Rejected(_)), "{error:?}");
         assert!(error.to_string().contains(message), "{error}");
     }
 
@@ -373,19 +390,27 @@ pub(crate) mod tests {
     #[test]
     fn unreadable_payload_is_an_input_error() {
         let error = check_manifest_statement(b"nope", &image_digest()).unwrap_err();
-        assert!(matches!(error, Error::Json { .. }), "{error:?}");
-        assert!(!error.is_verification_failure());
+        assert!(
+            matches!(error, NotVerified::Error(Error::Json { .. })),
+            "{error:?}"
+        );
     }
 
     #[test]
     fn predicate_that_is_not_a_manifest_is_an_input_error() {
         let payload = statement_with(|v| v["predicate"] = json!({"builder": {"id": "x"}}));
         let error = check_manifest_statement(&payload, &image_digest()).unwrap_err();
-        assert!(matches!(error, Error::Json { .. }), "{error:?}");
+        assert!(
+            matches!(error, NotVerified::Error(Error::Json { .. })),
+            "{error:?}"
+        );
         let payload = statement_with(|v| {
             v.as_object_mut().unwrap().remove("predicate");
         });
         let error = check_manifest_statement(&payload, &image_digest()).unwrap_err();
-        assert!(matches!(error, Error::MissingPredicate), "{error:?}");
+        assert!(
+            matches!(error, NotVerified::Error(Error::MissingPredicate)),
+            "{error:?}"
+        );
     }
 }

@@ -62,8 +62,8 @@ fn resigned_statement(
 }
 
 /// Verifies `envelope` both bare and in a key bundle; both must fail the same way, as a
-/// verification failure. Returns the error.
-fn rejected(envelope: &dsse::Envelope, key: &keys::PublicKey, expected: Sha256Digest) -> Error {
+/// rejection. Returns the rejection.
+fn rejected(envelope: &dsse::Envelope, key: &keys::PublicKey, expected: Sha256Digest) -> Rejection {
     let trust = Trust::key(key.clone()).unwrap();
     let bare = verify_envelope(&envelope.to_json().unwrap(), &expected, &trust).unwrap_err();
     let bundle_json = bundle::Bundle::with_public_key(envelope, &key.key_id())
@@ -71,9 +71,11 @@ fn rejected(envelope: &dsse::Envelope, key: &keys::PublicKey, expected: Sha256Di
         .unwrap();
     let bundled = verify_bundle(&bundle_json, &expected, &trust).unwrap_err();
     assert_eq!(bare.to_string(), bundled.to_string());
-    assert!(bare.is_verification_failure(), "{bare:?}");
-    assert!(bundled.is_verification_failure(), "{bundled:?}");
-    bare
+    assert!(matches!(bundled, NotVerified::Rejected(_)), "{bundled:?}");
+    match bare {
+        NotVerified::Rejected(rejection) => rejection,
+        NotVerified::Error(error) => panic!("not a rejection: {error:?}"),
+    }
 }
 
 #[test]
@@ -115,7 +117,7 @@ fn forgery_tampered_payload() {
     let text = String::from_utf8(envelope.payload.clone()).unwrap();
     envelope.payload = text.replace("/bin/app", "/bin/evil").into_bytes();
     let error = rejected(&envelope, signer.public_key(), image_digest());
-    assert!(matches!(error, Error::BadSignature { .. }), "{error:?}");
+    assert!(matches!(error, Rejection::BadSignature { .. }), "{error:?}");
     assert!(error.to_string().contains("tampered"), "{error}");
 }
 
@@ -127,11 +129,11 @@ fn forgery_tampered_signature() {
     let middle = sig.len() / 2;
     sig[middle] ^= 0x01;
     let error = rejected(&envelope, signer.public_key(), image_digest());
-    assert!(matches!(error, Error::BadSignature { .. }), "{error:?}");
+    assert!(matches!(error, Rejection::BadSignature { .. }), "{error:?}");
     // A signature that is not even DER is rejected the same way.
     envelope.signatures[0].sig = vec![0xff; 8];
     let error = rejected(&envelope, signer.public_key(), image_digest());
-    assert!(matches!(error, Error::BadSignature { .. }), "{error:?}");
+    assert!(matches!(error, Rejection::BadSignature { .. }), "{error:?}");
 }
 
 #[test]
@@ -154,7 +156,10 @@ fn forgery_moved_from_another_image() {
     let signer = signer();
     let envelope = attest_for(other_digest(), &signer).envelope;
     let error = rejected(&envelope, signer.public_key(), image_digest());
-    assert!(matches!(error, Error::SubjectMismatch { .. }), "{error:?}");
+    assert!(
+        matches!(error, Rejection::SubjectMismatch { .. }),
+        "{error:?}"
+    );
     let text = error.to_string();
     assert!(text.contains("moved from another image"), "{text}");
     assert!(
@@ -174,7 +179,10 @@ fn forgery_wrong_predicate_type() {
         statement["predicateType"] = json!("https://slsa.dev/provenance/v1");
     });
     let error = rejected(&envelope, signer.public_key(), image_digest());
-    assert!(matches!(error, Error::PredicateType { .. }), "{error:?}");
+    assert!(
+        matches!(error, Rejection::PredicateType { .. }),
+        "{error:?}"
+    );
     assert!(
         error.to_string().contains(
             "(got \"https://slsa.dev/provenance/v1\", expected \"https://exelock.dev/manifest/v2\")"
@@ -193,7 +201,7 @@ fn forgery_payload_swapped_for_another_valid_statement() {
     let mut envelope = genuine.envelope;
     envelope.payload = swapped_in.statement_json;
     let error = rejected(&envelope, signer.public_key(), image_digest());
-    assert!(matches!(error, Error::BadSignature { .. }), "{error:?}");
+    assert!(matches!(error, Rejection::BadSignature { .. }), "{error:?}");
 }
 
 #[test]
@@ -203,7 +211,7 @@ fn forgery_empty_signature_list() {
     envelope.signatures.clear();
     let error = rejected(&envelope, signer.public_key(), image_digest());
     assert!(
-        matches!(error, Error::SignatureCount { got: 0 }),
+        matches!(error, Rejection::SignatureCount { got: 0 }),
         "{error:?}"
     );
     assert!(error.to_string().contains("(got 0, expected 1)"), "{error}");
@@ -217,7 +225,7 @@ fn forgery_duplicated_signatures() {
     envelope.signatures.push(copy);
     let error = rejected(&envelope, signer.public_key(), image_digest());
     assert!(
-        matches!(error, Error::DuplicateSignature { count: 2 }),
+        matches!(error, Rejection::DuplicateSignature { count: 2 }),
         "{error:?}"
     );
 }
@@ -234,7 +242,7 @@ fn two_different_signatures_are_rejected() {
     });
     let error = rejected(&envelope, signer.public_key(), image_digest());
     assert!(
-        matches!(error, Error::SignatureCount { got: 2 }),
+        matches!(error, Rejection::SignatureCount { got: 2 }),
         "{error:?}"
     );
 }
@@ -245,7 +253,7 @@ fn signed_but_wrong_payload_type_is_rejected() {
     let attestation = attest_for(image_digest(), &signer);
     let envelope = sign_payload(&attestation.statement_json, "application/json", &signer);
     let error = rejected(&envelope, signer.public_key(), image_digest());
-    assert!(matches!(error, Error::PayloadType { .. }), "{error:?}");
+    assert!(matches!(error, Rejection::PayloadType { .. }), "{error:?}");
 }
 
 #[test]
@@ -255,7 +263,10 @@ fn signed_but_wrong_statement_type_is_rejected() {
         statement["_type"] = json!("https://in-toto.io/Statement/v0.1");
     });
     let error = rejected(&envelope, signer.public_key(), image_digest());
-    assert!(matches!(error, Error::StatementType { .. }), "{error:?}");
+    assert!(
+        matches!(error, Rejection::StatementType { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -267,7 +278,7 @@ fn signed_manifest_of_another_image_is_rejected() {
     });
     let error = rejected(&envelope, signer.public_key(), image_digest());
     assert!(
-        matches!(error, Error::ManifestDigestMismatch { .. }),
+        matches!(error, Rejection::ManifestDigestMismatch { .. }),
         "{error:?}"
     );
     assert!(
@@ -293,10 +304,10 @@ fn unreadable_inputs_are_not_verification_failures() {
         ),
     ] {
         let error = verify_bundle(bundle, &image_digest(), &trust).unwrap_err();
-        assert!(!error.is_verification_failure(), "{what}: {error:?}");
+        assert!(matches!(error, NotVerified::Error(_)), "{what}: {error:?}");
     }
     let error = verify_envelope(b"[]", &image_digest(), &trust).unwrap_err();
-    assert!(!error.is_verification_failure(), "{error:?}");
+    assert!(matches!(error, NotVerified::Error(_)), "{error:?}");
 }
 
 #[test]
@@ -311,18 +322,28 @@ fn bare_envelopes_cannot_be_verified_keyless() {
     };
     let envelope_json = attestation.envelope.to_json().unwrap();
     let error = verify_envelope(&envelope_json, &image_digest(), &trust).unwrap_err();
-    assert!(matches!(error, Error::KeylessNeedsBundle), "{error:?}");
-    assert!(!error.is_verification_failure());
+    assert!(
+        matches!(error, NotVerified::Error(Error::KeylessNeedsBundle)),
+        "{error:?}"
+    );
     // And a key bundle does not satisfy a keyless policy.
     let error = verify_bundle(&attestation.bundle_json, &image_digest(), &trust).unwrap_err();
-    assert!(matches!(error, Error::TrustMismatch { .. }), "{error:?}");
-    assert!(error.is_verification_failure());
+    assert!(
+        matches!(
+            error,
+            NotVerified::Rejected(Rejection::TrustMismatch { .. })
+        ),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn attests_with_a_cosign_key_file() {
     // The documented flow: `generate_key_pair` output on disk, read back, sign, verify.
-    let (private, public) = keys::generate_key_pair(b"").unwrap();
+    let keys::KeyPairPem {
+        private_pem: private,
+        public_pem: public,
+    } = keys::generate_key_pair(b"").unwrap();
     let signer = keys::KeySigner::from_pem(&private, b"").unwrap();
     let public = keys::PublicKey::from_pem(&public).unwrap();
     let attestation = attest_for(image_digest(), &signer);
@@ -435,7 +456,13 @@ fn interop_securesystemslib_signs_exelock_verifies() {
     verify_bundle(&bundle_json, &image_digest(), &trust).unwrap();
     // And it is bound to this image.
     let error = verify_envelope(&envelope_json, &other_digest(), &trust).unwrap_err();
-    assert!(matches!(error, Error::SubjectMismatch { .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            NotVerified::Rejected(Rejection::SubjectMismatch { .. })
+        ),
+        "{error:?}"
+    );
 }
 
 /// The message-signature vectors of sigstore-conformance (blob signatures, not attestations:

@@ -11,7 +11,7 @@
 //! DSSE signature over `PAE(payloadType, payload)`; and that a subject of the in-toto statement
 //! has the expected digest.
 //!
-//! exelock's own checks come on top, in this order (each failure is its own [`Error`]):
+//! exelock's own checks come on top, in this order (each failure is its own [`Rejection`]):
 //! 1. the envelope carries exactly one signature (none, several, or one repeated: rejected);
 //! 2. the bundle's verification material fits the trust (a key for [`Trust::Key`], a
 //!    certificate for [`Trust::Keyless`]);
@@ -46,7 +46,9 @@ use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 use super::keys::PublicKey;
 use super::statement::{self, CheckedStatement};
 use super::trusted_root::TrustedRoot;
-use super::{BUNDLE_MEDIA_TYPE, Error, IN_TOTO_PAYLOAD_TYPE, Rejection, dsse};
+use super::{
+    BUNDLE_MEDIA_TYPE, Error, IN_TOTO_PAYLOAD_TYPE, NotVerified, Rejection, SigstoreCheck, dsse,
+};
 use crate::digest::Sha256Digest;
 use crate::manifest::{self, Manifest};
 
@@ -351,13 +353,13 @@ impl VerifiedAttestation {
 /// against `trust` for the image `expected_digest`.
 ///
 /// # Errors
-/// Verification failures ([`Error::is_verification_failure`]) for anything forged, tampered,
-/// untrusted or about another image; input errors when the bundle cannot be read.
+/// [`NotVerified::Rejected`] for anything forged, tampered, untrusted or about another image;
+/// [`NotVerified::Error`] when the bundle cannot be read.
 pub fn verify_bundle(
     bundle_json: &[u8],
     expected_digest: &Sha256Digest,
     trust: &Trust,
-) -> Result<VerifiedAttestation, Error> {
+) -> Result<VerifiedAttestation, NotVerified> {
     let verified = verify_statement(
         bundle_json,
         &[SubjectDigest::from(*expected_digest)],
@@ -376,7 +378,7 @@ pub fn verify_envelope(
     envelope_json: &[u8],
     expected_digest: &Sha256Digest,
     trust: &Trust,
-) -> Result<VerifiedAttestation, Error> {
+) -> Result<VerifiedAttestation, NotVerified> {
     let verified = verify_envelope_statement(
         envelope_json,
         &[SubjectDigest::from(*expected_digest)],
@@ -395,9 +397,9 @@ pub fn verify_envelope_statement(
     subjects: &[SubjectDigest],
     predicate: &PredicateType,
     trust: &Trust,
-) -> Result<VerifiedStatement, Error> {
+) -> Result<VerifiedStatement, NotVerified> {
     if matches!(trust, Trust::Keyless { .. }) {
-        return Err(Error::KeylessNeedsBundle);
+        return Err(Error::KeylessNeedsBundle.into());
     }
     let envelope: serde_json::Value =
         serde_json::from_slice(envelope_json).map_err(|source| Error::Json {
@@ -422,15 +424,15 @@ pub fn verify_envelope_statement(
 /// statement must name one of them; the one in an algorithm its subjects use is checked.
 ///
 /// # Errors
-/// Verification failures ([`Error::is_verification_failure`]) for anything forged, tampered,
-/// untrusted, of another predicate or about another subject; input errors when the bundle
-/// cannot be read or `subjects` is empty.
+/// [`NotVerified::Rejected`] for anything forged, tampered, untrusted, of another predicate or
+/// about another subject; [`NotVerified::Error`] when the bundle cannot be read or `subjects`
+/// is empty.
 pub fn verify_statement(
     bundle_json: &[u8],
     subjects: &[SubjectDigest],
     predicate: &PredicateType,
     trust: &Trust,
-) -> Result<VerifiedStatement, Error> {
+) -> Result<VerifiedStatement, NotVerified> {
     let outline = Outline::read(bundle_json)?;
     let subject = statement::choose_subject(&outline.payload, subjects).ok_or_else(|| {
         Error::BundleFormat {
@@ -443,12 +445,14 @@ pub fn verify_statement(
         return Err(Error::TooManyLogEntries {
             got: outline.tlog_entries,
             limit: MAX_TLOG_ENTRIES,
-        });
+        }
+        .into());
     }
     if outline.payload_type != IN_TOTO_PAYLOAD_TYPE {
-        return Err(Error::PayloadType {
+        return Err(Rejection::PayloadType {
             got: outline.payload_type,
-        });
+        }
+        .into());
     }
     let text = std::str::from_utf8(bundle_json).map_err(|_| Error::BundleFormat {
         reason: "it is not UTF-8 text".to_owned(),
@@ -465,9 +469,10 @@ pub fn verify_statement(
             // --insecure-ignore-tlog, so the DSSE signature is checked here.
             let envelope = dsse::Envelope::from_json(&outline.envelope_json)?;
             let [signature] = envelope.signatures.as_slice() else {
-                return Err(Error::SignatureCount {
+                return Err(Rejection::SignatureCount {
                     got: envelope.signatures.len(),
-                });
+                }
+                .into());
             };
             key.verify(&envelope.pae(), &signature.sig)?;
             key_signer(key)
@@ -482,7 +487,7 @@ pub fn verify_statement(
             trusted_root
                 .verifier()
                 .verify(artifact, &bundle, &policy)
-                .map_err(|error| rejection(error, &outline, subject, || key_signer(key)))?;
+                .map_err(|error| refusal(error, &outline, subject, || key_signer(key)))?;
             key_signer(key)
         }
         Trust::Keyless {
@@ -495,7 +500,7 @@ pub fn verify_statement(
             trusted_root
                 .verifier()
                 .verify(artifact, &bundle, &policy)
-                .map_err(|error| rejection(error, &outline, subject, keyless_signer))?;
+                .map_err(|error| refusal(error, &outline, subject, keyless_signer))?;
             keyless_signer()
         }
     };
@@ -521,7 +526,7 @@ fn key_signer(key: &PublicKey) -> String {
 fn manifest_attestation(
     verified: VerifiedStatement,
     expected_digest: &Sha256Digest,
-) -> Result<VerifiedAttestation, Error> {
+) -> Result<VerifiedAttestation, NotVerified> {
     let manifest = statement::check_manifest(&verified.statement_json, expected_digest)?;
     Ok(VerifiedAttestation {
         manifest,
@@ -531,18 +536,19 @@ fn manifest_attestation(
     })
 }
 
-/// What Sigstore's verification said no to, as exelock's error: the failures exelock names on
-/// its own (signature, subject, identity) keep their variants, the rest keep their category.
-fn rejection(
+/// What Sigstore's verification said no to, as exelock's rejection: the failures exelock names
+/// on its own (signature, subject, identity) keep their variants, the rest keep the check that
+/// failed. A trusted root or an artifact Sigstore cannot use is an error, not a rejection.
+fn refusal(
     error: sigstore_verify::Error,
     outline: &Outline,
     subject: &SubjectDigest,
     signer: impl Fn() -> String,
-) -> Error {
+) -> NotVerified {
     use sigstore_verify::Error as Sigstore;
-    let category = match &error {
+    let check = match &error {
         Sigstore::SignatureInvalid(_) => {
-            return Error::BadSignature { signer: signer() };
+            return Rejection::BadSignature { signer: signer() }.into();
         }
         Sigstore::ArtifactMismatch(_)
             if statement::check_statement(&outline.payload, subject, &PredicateType::Any)
@@ -551,29 +557,32 @@ fn rejection(
             // The statement does name the subject: what differs is the digest a log entry
             // recorded (a Rekor v2 hashedrekord over the DSSE envelope), so another envelope
             // was logged than the one in the bundle.
-            Rejection::TransparencyLog
+            SigstoreCheck::TransparencyLog
         }
         Sigstore::ArtifactMismatch(_) => {
-            return Error::SubjectMismatch {
+            return Rejection::SubjectMismatch {
                 got: statement::describe_subjects_of(&outline.payload),
                 expected: subject.clone(),
-            };
+            }
+            .into();
         }
         Sigstore::IdentityMismatch { expected, actual } => {
-            return Error::IdentityMismatch {
+            return Rejection::IdentityMismatch {
                 got: actual
                     .as_ref()
                     .map_or_else(|| "no email or URI SAN".to_owned(), ToString::to_string),
                 expected: expected.to_string(),
-            };
+            }
+            .into();
         }
         Sigstore::IssuerMismatch { expected, actual } => {
-            return Error::IssuerMismatch {
+            return Rejection::IssuerMismatch {
                 got: actual
                     .clone()
                     .unwrap_or_else(|| "no issuer extension".to_owned()),
                 expected: expected.clone(),
-            };
+            }
+            .into();
         }
         Sigstore::Bundle(structure) => {
             use sigstore_verify::bundle::Error as Structure;
@@ -582,34 +591,37 @@ fn rejection(
                 | Structure::MissingInclusionProof(_)
                 | Structure::MissingCheckpoint
                 | Structure::LogIndexOutOfRange { .. }
-                | Structure::CheckpointRootMismatch => Rejection::TransparencyLog,
+                | Structure::CheckpointRootMismatch => SigstoreCheck::TransparencyLog,
                 Structure::MissingSigningTimeEvidence | Structure::MissingTimestamp => {
-                    Rejection::Timestamp
+                    SigstoreCheck::Timestamp
                 }
-                _ => Rejection::Bundle,
+                _ => SigstoreCheck::Bundle,
             }
         }
-        Sigstore::Certificate(_) => Rejection::Certificate,
-        Sigstore::TransparencyLog(_) => Rejection::TransparencyLog,
-        Sigstore::Timestamp(_) => Rejection::Timestamp,
+        Sigstore::Certificate(_) => SigstoreCheck::Certificate,
+        Sigstore::TransparencyLog(_) => SigstoreCheck::TransparencyLog,
+        Sigstore::Timestamp(_) => SigstoreCheck::Timestamp,
         Sigstore::InvalidTrustRoot(_)
         | Sigstore::TrustRoot(_)
         | Sigstore::TrustedCertificate(_) => {
             return Error::TrustedRoot {
                 reason: error.to_string(),
-            };
+            }
+            .into();
         }
         Sigstore::UnsupportedArtifact(_) | Sigstore::ArtifactRead(_) => {
             return Error::BundleFormat {
                 reason: error.to_string(),
-            };
+            }
+            .into();
         }
-        _ => Rejection::Bundle,
+        _ => SigstoreCheck::Bundle,
     };
-    Error::Rejected {
-        category,
+    Rejection::Sigstore {
+        check,
         source: Box::new(error),
     }
+    .into()
 }
 
 /// The parts of a bundle exelock checks itself before Sigstore's verification, read leniently
@@ -627,7 +639,7 @@ struct Outline {
 }
 
 impl Outline {
-    fn read(bundle_json: &[u8]) -> Result<Self, Error> {
+    fn read(bundle_json: &[u8]) -> Result<Self, NotVerified> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Bundle {
@@ -673,7 +685,8 @@ impl Outline {
         {
             return Err(Error::BundleMediaType {
                 got: bundle.media_type,
-            });
+            }
+            .into());
         }
         let Some(envelope_raw) = bundle.dsse_envelope else {
             return Err(Error::BundleIncomplete {
@@ -682,7 +695,8 @@ impl Outline {
                 } else {
                     "DSSE envelope"
                 },
-            });
+            }
+            .into());
         };
         let envelope: Envelope =
             serde_json::from_str(envelope_raw.get()).map_err(|source| Error::Json {
@@ -691,9 +705,10 @@ impl Outline {
             })?;
         let signatures = envelope.signatures.unwrap_or_default();
         if signatures.len() > dsse::MAX_SIGNATURES {
-            return Err(Error::SignatureCount {
+            return Err(Rejection::SignatureCount {
                 got: signatures.len(),
-            });
+            }
+            .into());
         }
         let payload = dsse::decode_base64(&envelope.payload).map_err(|source| Error::Base64 {
             field: "DSSE payload",
@@ -720,28 +735,28 @@ impl Outline {
     }
 
     /// Exactly one signature: none, two different ones, or one repeated are all refused.
-    fn check_signatures(&self) -> Result<(), Error> {
+    fn check_signatures(&self) -> Result<(), Rejection> {
         match self.signatures.as_slice() {
             [_] => Ok(()),
             [first, rest @ ..] if !rest.is_empty() && rest.iter().all(|other| other == first) => {
-                Err(Error::DuplicateSignature {
+                Err(Rejection::DuplicateSignature {
                     count: self.signatures.len(),
                 })
             }
-            signatures => Err(Error::SignatureCount {
+            signatures => Err(Rejection::SignatureCount {
                 got: signatures.len(),
             }),
         }
     }
 
-    fn check_material_fits(&self, trust: &Trust) -> Result<(), Error> {
+    fn check_material_fits(&self, trust: &Trust) -> Result<(), Rejection> {
         match trust {
-            Trust::Key { .. } if self.has_certificate => Err(Error::TrustMismatch {
+            Trust::Key { .. } if self.has_certificate => Err(Rejection::TrustMismatch {
                 bundle: "a certificate (keyless)",
                 trust: "a public key",
             }),
             Trust::Keyless { .. } if self.has_public_key || !self.has_certificate => {
-                Err(Error::TrustMismatch {
+                Err(Rejection::TrustMismatch {
                     bundle: "a public key",
                     trust: "a keyless identity",
                 })

@@ -1,9 +1,11 @@
-//! `generate-key-pair`, `attest` and `verify` on the command line, and the attestation lookup
-//! `gate` and `triage` share.
+//! `generate-key-pair`, `attest` and `verify` on the command line, and the signing and trust
+//! flags `gate`, `triage` and `serve` share.
 //!
-//! Wiring only: reading key files, passwords, tokens and bundle files, fetching candidates from
-//! the registry, and rendering. Choosing the signer, verifying and the lookup itself are
-//! `crate::attest`'s.
+//! Each command resolves its flags into a plain settings value first (the signer, the trust,
+//! where the attestations are and what they must be about, where output goes), then runs in a
+//! straight line, then renders what it found with pure functions. Reading key files, passwords,
+//! tokens and bundle files happens while resolving; choosing the signer, verifying and the
+//! lookup itself are `crate::attest`'s and `crate::evidence`'s.
 
 use std::io::{IsTerminal, Read as _, Write};
 use std::path::{Path, PathBuf};
@@ -17,18 +19,23 @@ use super::{
     scan_reference, selection_of, write_atomically,
 };
 use crate::attest::keyless::{IdentityTokenSource, RekorVersion, SigningConfig};
-use crate::attest::keys::{self, PublicKey};
-use crate::attest::lookup;
-use crate::attest::{
-    self, PredicateType, Signer, SubjectDigest, Trust, TrustedRoot, VerifiedStatement,
-};
+use crate::attest::keys::{self, KeyPairPem, PublicKey};
+use crate::attest::{self, PredicateType, Signer, SubjectDigest, Trust, TrustedRoot};
 use crate::catalog::cache::LayerCache;
 use crate::digest::Sha256Digest;
 pub(super) use crate::evidence::{Checked, check_registry_attestation};
-use crate::evidence::{bundle_file_candidates, check_bundle_file, refuse_unreadable};
+use crate::evidence::{
+    StatementLookup, check_bundle_file, check_bundle_file_statements, check_registry_statements,
+};
 use crate::image::registry::{RegistrySettings, RegistrySource};
 use crate::image::{self, ImageSource as _, PlatformSelection, ResolvedImage};
 use crate::manifest::{Manifest, PREDICATE_TYPE};
+
+// ---- generate-key-pair ------------------------------------------------------------------------
+
+/// `exelock generate-key-pair`'s summary.
+pub(super) const GENERATE_KEY_PAIR_ABOUT: &str =
+    r"Write a cosign-compatible key pair: PREFIX.key (encrypted, 0600) and PREFIX.pub";
 
 /// `exelock generate-key-pair`'s help after the options (`$ ` lines are run by the test suite
 /// from the repository root; `# exit N` states a non-zero exit code).
@@ -47,6 +54,48 @@ pub(super) struct GenerateKeyPairArgs {
     #[arg(long)]
     force: bool,
 }
+
+pub(super) fn run_generate_key_pair(args: &GenerateKeyPairArgs) -> Result<ExitStatus> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let prefix = args.output_key_prefix.display().to_string();
+    let private_path = PathBuf::from(format!("{prefix}.key"));
+    let public_path = PathBuf::from(format!("{prefix}.pub"));
+    for path in [&private_path, &public_path] {
+        if path.exists() && !args.force {
+            bail!("{} exists; pass --force to overwrite it", path.display());
+        }
+    }
+    let password = read_password(true)?;
+    let KeyPairPem {
+        private_pem,
+        public_pem,
+    } = keys::generate_key_pair(password.as_bytes())?;
+    if args.force {
+        let _ = std::fs::remove_file(&private_path);
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&private_path)
+        .with_context(|| format!("cannot create {}", private_path.display()))?;
+    file.write_all(&private_pem)
+        .with_context(|| format!("cannot write {}", private_path.display()))?;
+    write_atomically(&public_path, &public_pem)?;
+    std::fs::set_permissions(
+        &public_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .with_context(|| format!("cannot make {} readable", public_path.display()))?;
+    eprintln!(
+        "wrote {} (encrypted, mode 0600) and {}",
+        private_path.display(),
+        public_path.display()
+    );
+    Ok(ExitStatus::Success)
+}
+
+// ---- signing and trust, shared with gate, triage and serve ----------------------------------
 
 /// Who signs: a key file, or keyless through Fulcio, Rekor and a timestamp authority.
 #[derive(Args, Debug, Clone)]
@@ -75,6 +124,57 @@ pub(super) struct SigningArgs {
 
 fn parse_rekor_version(text: &str) -> Result<RekorVersion, String> {
     text.parse()
+}
+
+impl SigningArgs {
+    /// The signer the flags ask for: the key file (password from the environment or a prompt),
+    /// or keyless with the services of the signing config (given or built in) and the token
+    /// given or fetched from GitHub Actions.
+    fn signer(&self) -> Result<Signer> {
+        if let Some(path) = &self.key {
+            let pem = Zeroizing::new(fs_err::read(path)?);
+            let password = read_password(false)?;
+            return Signer::from_key_pem(&pem, password.as_bytes())
+                .with_context(|| format!("cannot load the private key {}", path.display()));
+        }
+        if !self.keyless {
+            bail!("say how to sign: --key FILE or --keyless");
+        }
+        let signing_config = match &self.signing_config {
+            Some(path) => SigningConfig::from_json(&fs_err::read_to_string(path)?)
+                .with_context(|| format!("{} is not a usable signing config", path.display()))?,
+            None => SigningConfig::public_good()?,
+        };
+        let services = signing_config
+            .services(self.rekor_version)
+            .with_context(|| match &self.signing_config {
+                Some(path) => format!(
+                    "cannot sign keyless with Rekor v{} and {}",
+                    self.rekor_version,
+                    path.display()
+                ),
+                None => format!(
+                    "cannot sign keyless with Rekor v{} and the public-good signing config (pass --signing-config)",
+                    self.rekor_version
+                ),
+            })?;
+        let token = match &self.identity_token {
+            Some(token) => IdentityTokenSource::Token(token.clone()),
+            None => match (
+                std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+                std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+            ) {
+                (Ok(request_url), Ok(request_token)) => IdentityTokenSource::GitHubActions {
+                    request_url,
+                    request_token,
+                },
+                _ => bail!(
+                    "--keyless needs an OIDC token: --identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions with `permissions: id-token: write`"
+                ),
+            },
+        };
+        Ok(Signer::keyless(services, token)?)
+    }
 }
 
 /// How to check a signature: a public key, or a keyless identity.
@@ -130,6 +230,77 @@ impl TrustArgs {
     }
 }
 
+/// The key password: EXELOCK_PASSWORD, COSIGN_PASSWORD, else a prompt on the terminal.
+fn read_password(confirm: bool) -> Result<Zeroizing<String>> {
+    for variable in ["EXELOCK_PASSWORD", "COSIGN_PASSWORD"] {
+        if let Ok(value) = std::env::var(variable) {
+            return Ok(Zeroizing::new(value));
+        }
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "no key password: set EXELOCK_PASSWORD or COSIGN_PASSWORD (it may be empty), or run on a terminal"
+        );
+    }
+    let first = Zeroizing::new(rpassword::prompt_password(
+        "Enter password for private key: ",
+    )?);
+    if confirm {
+        let second = Zeroizing::new(rpassword::prompt_password(
+            "Enter password for private key again: ",
+        )?);
+        if *first != *second {
+            bail!("the passwords do not match");
+        }
+    }
+    Ok(first)
+}
+
+/// Who signs, and whether the attestations go to the image's registry: resolved from the
+/// signing flags before anything is scanned or signed.
+pub(super) struct SigningSettings {
+    signer: Signer,
+    push: Option<Push>,
+}
+
+/// Storing attestations in the image's registry (an OCI 1.1 referrer, with the fallback tag
+/// where needed).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Push {
+    /// Also the cosign `.att` image that cosign verify-attestation and Kyverno read.
+    pub(super) legacy_cosign: bool,
+}
+
+impl SigningSettings {
+    /// The signer `signing` asks for, and `push` for the image `reference`, which must then be
+    /// a registry image (checked first: a local image is refused before any password prompt).
+    pub(super) fn resolve(
+        reference: &str,
+        signing: &SigningArgs,
+        push: Option<Push>,
+    ) -> Result<Self> {
+        if push.is_some() && image::is_local_reference(reference) {
+            bail!(
+                "--push needs a registry image; {reference} is local (write the bundle with --bundle instead)"
+            );
+        }
+        Ok(Self {
+            signer: signing.signer()?,
+            push,
+        })
+    }
+
+    /// The trust that verifies what this signer signs, where the signer alone determines it.
+    pub(super) fn own_trust(&self) -> Option<Trust> {
+        self.signer.trust()
+    }
+}
+
+// ---- attest ------------------------------------------------------------------------------------
+
+/// `exelock attest`'s summary.
+pub(super) const ATTEST_ABOUT: &str = r"Sign an image's executable manifest as an in-toto attestation (DSSE, Sigstore bundle) and store it next to the image";
+
 /// `exelock attest`'s help after the options (`$ ` lines are run by the test suite).
 pub(super) const ATTEST_AFTER_HELP: &str = r"Every platform image of an index is attested (subject = its digest), and the index too (subject = the
 index digest). Stored as OCI 1.1 referrers, with the sha256-<hex> fallback tag where the registry has no
@@ -175,6 +346,294 @@ pub(super) struct AttestArgs {
     #[command(flatten)]
     cache: CacheArgs,
 }
+
+/// `attest`, resolved: what to sign, who signs, where it goes.
+struct AttestSettings {
+    reference: String,
+    signing: SigningSettings,
+    manifest_file: Option<PathBuf>,
+    selection: PlatformSelection,
+    registry: RegistrySettings,
+    cache: Option<LayerCache>,
+    bundle_output: Option<PathBuf>,
+    quiet: bool,
+}
+
+impl AttestSettings {
+    fn resolve(args: &AttestArgs) -> Result<Self> {
+        let selection = match &args.platform {
+            Some(platform) => PlatformSelection::Only(platform.clone()),
+            None => PlatformSelection::All,
+        };
+        let registry = args.registry.settings_for(&[&args.image])?;
+        let cache = args.cache.layer_cache();
+        let push = args.push.then_some(Push {
+            legacy_cosign: args.legacy_cosign,
+        });
+        Ok(Self {
+            reference: args.image.clone(),
+            signing: SigningSettings::resolve(&args.image, &args.signing, push)?,
+            manifest_file: args.manifest.clone(),
+            selection,
+            registry,
+            cache,
+            bundle_output: args.bundle.clone(),
+            quiet: args.quiet,
+        })
+    }
+
+    /// What to sign and how, for [`attest_image`].
+    fn request(&self) -> AttestRequest<'_> {
+        AttestRequest {
+            reference: &self.reference,
+            signing: &self.signing,
+            manifests: match &self.manifest_file {
+                Some(path) => ManifestsToSign::File(path),
+                None => ManifestsToSign::Scan {
+                    cache: self.cache.as_ref(),
+                },
+            },
+            selection: &self.selection,
+            registry: &self.registry,
+            quiet: self.quiet,
+        }
+    }
+}
+
+pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
+    let settings = AttestSettings::resolve(args)?;
+    let attested = attest_image(&settings.request())?;
+    if let Some(path) = &settings.bundle_output {
+        write_atomically(path, &bundle_file(&attested)?)?;
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(render_attested(&settings.reference, &attested).as_bytes())?;
+    Ok(ExitStatus::Success)
+}
+
+/// The in-toto subject name: the repository for registry images, the reference otherwise.
+fn subject_name(reference: &str) -> String {
+    if image::is_local_reference(reference) {
+        return reference.to_owned();
+    }
+    image::registry::parse_reference(reference).map_or_else(
+        |_| reference.to_owned(),
+        |parsed| format!("{}/{}", parsed.registry(), parsed.repository()),
+    )
+}
+
+/// One signed subject.
+pub(super) struct Attested {
+    pub(super) subject: Sha256Digest,
+    pub(super) platform: String,
+    pub(super) attestation: attest::Attestation,
+    pub(super) pushed: Option<image::registry::PushedAttestation>,
+}
+
+/// Which manifests to sign.
+#[derive(Clone, Copy)]
+pub(super) enum ManifestsToSign<'a> {
+    /// Scan the image now (through the layer cache, if any).
+    Scan {
+        /// The layer cache.
+        cache: Option<&'a LayerCache>,
+    },
+    /// A manifest file (`exelock scan -o`); it must describe an image the reference resolves to.
+    File(&'a Path),
+    /// Manifests the caller already has.
+    InHand {
+        /// The manifests.
+        manifests: &'a [Manifest],
+        /// Whether they were scanned from the reference in this run (not read from a file), so
+        /// they need not be checked against a second resolution: a stream (stdin) cannot be
+        /// read twice, and an engine would export the image again.
+        scanned_now: bool,
+    },
+}
+
+/// What to attest and how.
+#[derive(Clone, Copy)]
+pub(super) struct AttestRequest<'a> {
+    /// The image.
+    pub(super) reference: &'a str,
+    /// Who signs, and whether to push.
+    pub(super) signing: &'a SigningSettings,
+    /// Which manifests.
+    pub(super) manifests: ManifestsToSign<'a>,
+    /// Which platforms.
+    pub(super) selection: &'a PlatformSelection,
+    /// How to reach the registry.
+    pub(super) registry: &'a RegistrySettings,
+    /// No progress on stderr.
+    pub(super) quiet: bool,
+}
+
+/// Scans (or reads) and signs every selected platform image, and the index it came from.
+pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<Vec<Attested>> {
+    let AttestRequest {
+        reference,
+        signing,
+        manifests,
+        selection,
+        registry,
+        quiet,
+    } = *request;
+    let (manifests, scanned_now): (Vec<Manifest>, bool) = match manifests {
+        ManifestsToSign::File(path) => (vec![read_manifest_file(path)?], false),
+        ManifestsToSign::InHand {
+            manifests,
+            scanned_now,
+        } => (manifests.to_vec(), scanned_now),
+        ManifestsToSign::Scan { cache } => (
+            scan_reference(reference, selection, registry, 0, quiet, cache)?,
+            true,
+        ),
+    };
+    // Nothing is signed for a digest this run did not resolve: a manifest file (or a manifest
+    // handed in) must describe exactly an image the reference resolves to now.
+    if !scanned_now {
+        if image::reads_stdin(reference) {
+            bail!(
+                "{reference} is read from stdin, so a manifest file cannot be checked against it; scan and attest in one run"
+            );
+        }
+        let resolution = image::open(reference, registry)?.resolve(selection)?;
+        for manifest in &manifests {
+            check_resolves_to(manifest, reference, &resolution.images)?;
+        }
+    }
+    let name = subject_name(reference);
+    let store = match signing.push {
+        Some(_) => Some(RegistrySource::open(reference, registry)?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for manifest in &manifests {
+        let Some(platform_digest) = manifest.image.manifest_digest else {
+            bail!(
+                "{} has no manifest digest (a legacy docker save archive): push it to a registry and attest the registry image",
+                manifest.image.name
+            );
+        };
+        let mut subjects = vec![platform_digest];
+        subjects.extend(manifest.image.index_digest);
+        for subject in subjects {
+            let attestation = signing.signer.attest(manifest, &name, subject)?;
+            let pushed = match (&store, signing.push) {
+                (Some(store), Some(push)) => {
+                    let envelope = attestation.envelope.to_json()?;
+                    Some(store.push_attestation(
+                        &subject,
+                        &attestation.bundle_json,
+                        PREDICATE_TYPE,
+                        push.legacy_cosign.then_some(envelope.as_slice()),
+                    )?)
+                }
+                _ => None,
+            };
+            out.push(Attested {
+                subject,
+                platform: manifest.image.platform.clone(),
+                attestation,
+                pushed,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `manifest` describes one of the `images` `reference` resolved to: the same platform
+/// manifest, index and config digests. Otherwise signing it would vouch for a digest this run
+/// never saw.
+fn check_resolves_to(manifest: &Manifest, reference: &str, images: &[ResolvedImage]) -> Result<()> {
+    let wanted = &manifest.image;
+    let same = |resolved: &ResolvedImage| {
+        resolved.manifest_digest == wanted.manifest_digest
+            && resolved.index_digest == wanted.index_digest
+            && resolved.config_digest == wanted.config_digest
+    };
+    if images.iter().any(same) {
+        return Ok(());
+    }
+    let digests =
+        |manifest: Option<&Sha256Digest>, index: Option<&Sha256Digest>, config: &Sha256Digest| {
+            let or_none = |digest: Option<&Sha256Digest>| {
+                digest.map_or_else(|| "none".to_owned(), ToString::to_string)
+            };
+            format!(
+                "manifest {}, index {}, config {config}",
+                or_none(manifest),
+                or_none(index)
+            )
+        };
+    bail!(
+        "refusing to sign: the manifest is for {} ({}), but {reference} resolves to {}",
+        wanted.name,
+        digests(
+            wanted.manifest_digest.as_ref(),
+            wanted.index_digest.as_ref(),
+            &wanted.config_digest
+        ),
+        images
+            .iter()
+            .map(|resolved| format!(
+                "{} ({})",
+                resolved.platform,
+                digests(
+                    resolved.manifest_digest.as_ref(),
+                    resolved.index_digest.as_ref(),
+                    &resolved.config_digest
+                )
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
+}
+
+/// The `--bundle` file: the one bundle, or a JSON array when several subjects were attested.
+fn bundle_file(attested: &[Attested]) -> Result<Vec<u8>> {
+    let bundles: Vec<serde_json::Value> = attested
+        .iter()
+        .map(|a| serde_json::from_slice(&a.attestation.bundle_json))
+        .collect::<Result<_, _>>()?;
+    let mut bytes = match bundles.as_slice() {
+        [one] => serde_json::to_vec_pretty(one)?,
+        _ => serde_json::to_vec_pretty(&bundles)?,
+    };
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// `attested REFERENCE DIGEST (PLATFORM)[: referrer …, fallback tag …, cosign tag …]`, a line
+/// per signed subject.
+fn render_attested(reference: &str, attested: &[Attested]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for item in attested {
+        let _ = write!(
+            out,
+            "attested {reference} {} ({})",
+            item.subject, item.platform
+        );
+        if let Some(pushed) = &item.pushed {
+            let _ = write!(out, ": referrer {}", pushed.referrer);
+            if let Some(tag) = &pushed.fallback_tag {
+                let _ = write!(out, ", fallback tag {tag}");
+            }
+            if let Some(tag) = &pushed.legacy_tag {
+                let _ = write!(out, ", cosign tag {tag}");
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+// ---- verify ------------------------------------------------------------------------------------
+
+/// `exelock verify`'s summary.
+pub(super) const VERIFY_ABOUT: &str = r"Find and verify an image's attestation: the signature, that it is for exactly this digest, the predicate type";
 
 /// `exelock verify`'s help after the options (`$ ` lines are run by the test suite).
 /// testdata/examples/demo.bundle.json attests testdata/images/demo (see testdata/README.md).
@@ -238,346 +697,296 @@ pub(super) struct VerifyArgs {
     registry: RegistryArgs,
 }
 
-/// The key password: EXELOCK_PASSWORD, COSIGN_PASSWORD, else a prompt on the terminal.
-fn read_password(confirm: bool) -> Result<Zeroizing<String>> {
-    for variable in ["EXELOCK_PASSWORD", "COSIGN_PASSWORD"] {
-        if let Ok(value) = std::env::var(variable) {
-            return Ok(Zeroizing::new(value));
-        }
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "no key password: set EXELOCK_PASSWORD or COSIGN_PASSWORD (it may be empty), or run on a terminal"
-        );
-    }
-    let first = Zeroizing::new(rpassword::prompt_password(
-        "Enter password for private key: ",
-    )?);
-    if confirm {
-        let second = Zeroizing::new(rpassword::prompt_password(
-            "Enter password for private key again: ",
-        )?);
-        if *first != *second {
-            bail!("the passwords do not match");
-        }
-    }
-    Ok(first)
+/// `verify`, resolved: whom to trust, what to verify and where to find it, where output goes.
+struct VerifySettings {
+    trust: Trust,
+    wanted: Wanted,
+    registry: RegistrySettings,
+    output: Option<PathBuf>,
+    quiet: bool,
 }
 
-pub(super) fn run_generate_key_pair(args: &GenerateKeyPairArgs) -> Result<ExitStatus> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let prefix = args.output_key_prefix.display().to_string();
-    let private_path = PathBuf::from(format!("{prefix}.key"));
-    let public_path = PathBuf::from(format!("{prefix}.pub"));
-    for path in [&private_path, &public_path] {
-        if path.exists() && !args.force {
-            bail!("{} exists; pass --force to overwrite it", path.display());
-        }
-    }
-    let password = read_password(true)?;
-    let (private_pem, public_pem) = keys::generate_key_pair(password.as_bytes())?;
-    if args.force {
-        let _ = std::fs::remove_file(&private_path);
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&private_path)
-        .with_context(|| format!("cannot create {}", private_path.display()))?;
-    file.write_all(&private_pem)
-        .with_context(|| format!("cannot write {}", private_path.display()))?;
-    write_atomically(&public_path, &public_pem)?;
-    std::fs::set_permissions(
-        &public_path,
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .with_context(|| format!("cannot make {} readable", public_path.display()))?;
-    eprintln!(
-        "wrote {} (encrypted, mode 0600) and {}",
-        private_path.display(),
-        public_path.display()
-    );
-    Ok(ExitStatus::Success)
+/// What `verify` looks for.
+enum Wanted {
+    /// Attestations of exelock's executable manifest about an image digest.
+    Manifest(AttestationSource<Sha256Digest>),
+    /// In-toto attestations of another predicate (`--predicate-type URI|any`) about an image or
+    /// any artifact, which has one digest per algorithm.
+    Statement {
+        predicate: PredicateType,
+        source: AttestationSource<Vec<SubjectDigest>>,
+    },
 }
 
-/// The signer the flags ask for: the key file (password from the environment or a prompt), or
-/// keyless with the services of the signing config (given or built in) and the token given or
-/// fetched from GitHub Actions.
-fn signer_of(args: &SigningArgs) -> Result<Signer> {
-    if let Some(path) = &args.key {
-        let pem = Zeroizing::new(fs_err::read(path)?);
-        let password = read_password(false)?;
-        return Signer::from_key_pem(&pem, password.as_bytes())
-            .with_context(|| format!("cannot load the private key {}", path.display()));
-    }
-    if !args.keyless {
-        bail!("say how to sign: --key FILE or --keyless");
-    }
-    let signing_config = match &args.signing_config {
-        Some(path) => SigningConfig::from_json(&fs_err::read_to_string(path)?)
-            .with_context(|| format!("{} is not a usable signing config", path.display()))?,
-        None => SigningConfig::public_good()?,
-    };
-    let services = signing_config
-        .services(args.rekor_version)
-        .with_context(|| match &args.signing_config {
-            Some(path) => format!(
-                "cannot sign keyless with Rekor v{} and {}",
-                args.rekor_version,
-                path.display()
-            ),
-            None => format!(
-                "cannot sign keyless with Rekor v{} and the public-good signing config (pass --signing-config)",
-                args.rekor_version
-            ),
-        })?;
-    let token = match &args.identity_token {
-        Some(token) => IdentityTokenSource::Token(token.clone()),
-        None => match (
-            std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
-            std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-        ) {
-            (Ok(request_url), Ok(request_token)) => IdentityTokenSource::GitHubActions {
-                request_url,
-                request_token,
-            },
-            _ => bail!(
-                "--keyless needs an OIDC token: --identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions with `permissions: id-token: write`"
-            ),
-        },
-    };
-    Ok(Signer::keyless(services, token)?)
+/// Where the attestations are, and what they must be about.
+enum AttestationSource<Subject> {
+    /// A bundle file, about the subject given (or resolved from the image named).
+    BundleFile {
+        path: PathBuf,
+        /// How the output names what was verified: the image, the artifact, or the digest.
+        name: String,
+        subject: Subject,
+    },
+    /// The image's registry: every platform image selected, and the index, is a subject.
+    Registry {
+        reference: String,
+        platform: Option<Platform>,
+    },
 }
 
-/// The in-toto subject name: the repository for registry images, the reference otherwise.
-fn subject_name(reference: &str) -> String {
-    if image::is_local_reference(reference) {
-        return reference.to_owned();
-    }
-    image::registry::parse_reference(reference).map_or_else(
-        |_| reference.to_owned(),
-        |parsed| format!("{}/{}", parsed.registry(), parsed.repository()),
-    )
-}
-
-/// One signed subject.
-pub(super) struct Attested {
-    pub(super) subject: Sha256Digest,
-    pub(super) platform: String,
-    pub(super) attestation: attest::Attestation,
-    pub(super) pushed: Option<image::registry::PushedAttestation>,
-}
-
-/// What to attest and how.
-pub(super) struct AttestRequest<'a> {
-    /// The image.
-    pub(super) reference: &'a str,
-    /// Who signs.
-    pub(super) signing: &'a SigningArgs,
-    /// A manifest file instead of scanning.
-    pub(super) manifest_file: Option<&'a Path>,
-    /// Manifests already scanned by the caller.
-    pub(super) manifests_in_hand: Option<&'a [Manifest]>,
-    /// Whether the manifests in hand were scanned from `reference` in this run (not read from
-    /// a file), so they need not be checked against a second resolution: a stream (stdin)
-    /// cannot be read twice, and an engine would export the image again.
-    pub(super) in_hand_scanned_now: bool,
-    /// Which platforms.
-    pub(super) selection: &'a PlatformSelection,
-    /// How to reach the registry.
-    pub(super) registry: &'a RegistrySettings,
-    /// Store in the registry.
-    pub(super) push: bool,
-    /// Also the cosign `.att` image.
-    pub(super) legacy_cosign: bool,
-    /// No progress on stderr.
-    pub(super) quiet: bool,
-    /// The layer cache for a scan.
-    pub(super) cache: Option<&'a LayerCache>,
-}
-
-/// Scans (or reads) and signs every selected platform image, and the index it came from.
-pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<(Vec<Attested>, Option<Trust>)> {
-    let AttestRequest {
-        reference,
-        signing,
-        manifest_file,
-        manifests_in_hand,
-        in_hand_scanned_now,
-        selection,
-        registry,
-        push,
-        legacy_cosign,
-        quiet,
-        cache,
-    } = *request;
-    if push && image::is_local_reference(reference) {
-        bail!(
-            "--push needs a registry image; {reference} is local (write the bundle with --bundle instead)"
-        );
-    }
-    let signer = signer_of(signing)?;
-    let (manifests, scanned_now): (Vec<Manifest>, bool) = match (manifest_file, manifests_in_hand) {
-        (Some(path), _) => (vec![read_manifest_file(path)?], false),
-        (None, Some(manifests)) => (manifests.to_vec(), in_hand_scanned_now),
-        (None, None) => (
-            scan_reference(reference, selection, registry, 0, quiet, cache)?,
-            true,
-        ),
-    };
-    // Nothing is signed for a digest this run did not resolve: a manifest file (or a manifest
-    // handed in) must describe exactly an image the reference resolves to now.
-    if !scanned_now {
-        if image::reads_stdin(reference) {
+impl VerifySettings {
+    fn resolve(args: &VerifyArgs) -> Result<Self> {
+        let Some(trust) = args.trust.trust()? else {
             bail!(
-                "{reference} is read from stdin, so a manifest file cannot be checked against it; scan and attest in one run"
-            );
-        }
-        let resolution = image::open(reference, registry)?.resolve(selection)?;
-        for manifest in &manifests {
-            check_resolves_to(manifest, reference, &resolution.images)?;
-        }
-    }
-    let name = subject_name(reference);
-    let store = if push {
-        Some(RegistrySource::open(reference, registry)?)
-    } else {
-        None
-    };
-    let mut out = Vec::new();
-    for manifest in &manifests {
-        let Some(platform_digest) = manifest.image.manifest_digest else {
-            bail!(
-                "{} has no manifest digest (a legacy docker save archive): push it to a registry and attest the registry image",
-                manifest.image.name
+                "say whom to trust: --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer (the public-good trusted root is built in; --trusted-root FILE for another instance)"
             );
         };
-        let mut subjects = vec![platform_digest];
-        subjects.extend(manifest.image.index_digest);
-        for subject in subjects {
-            let attestation = signer.attest(manifest, &name, subject)?;
-            let pushed = match &store {
-                Some(store) => {
-                    let envelope = attestation.envelope.to_json()?;
-                    Some(store.push_attestation(
-                        &subject,
-                        &attestation.bundle_json,
-                        PREDICATE_TYPE,
-                        legacy_cosign.then_some(envelope.as_slice()),
-                    )?)
+        let manifest_wanted = args.predicate_type == PredicateType::Manifest;
+        if manifest_wanted && (args.artifact.is_some() || args.subject_digest.is_some()) {
+            bail!(
+                "--artifact and --subject-digest verify attestations of other predicates (--predicate-type URI|any); an exelock manifest is about an image: name it, or pass --image-digest"
+            );
+        }
+        let registry = args.registry.settings()?;
+        let wanted = if manifest_wanted {
+            Wanted::Manifest(manifest_source(args, &registry)?)
+        } else {
+            Wanted::Statement {
+                predicate: args.predicate_type.clone(),
+                source: statement_source(args, &registry)?,
+            }
+        };
+        Ok(Self {
+            trust,
+            wanted,
+            registry,
+            output: args.output.clone(),
+            quiet: args.quiet,
+        })
+    }
+}
+
+/// Where the manifest attestations are: a bundle file for the digest given or the image's, or
+/// the image's registry.
+fn manifest_source(
+    args: &VerifyArgs,
+    registry: &RegistrySettings,
+) -> Result<AttestationSource<Sha256Digest>> {
+    Ok(match (&args.bundle, &args.image) {
+        (Some(path), _) => {
+            let digest = match (args.image_digest, &args.image) {
+                (Some(digest), _) => digest,
+                (None, Some(reference)) => {
+                    image_digest_of(reference, registry, args.platform.as_ref())?
                 }
-                None => None,
+                (None, None) => bail!("with --bundle, name the image or its --image-digest"),
             };
-            out.push(Attested {
-                subject,
-                platform: manifest.image.platform.clone(),
-                attestation,
-                pushed,
-            });
+            AttestationSource::BundleFile {
+                path: path.clone(),
+                name: args.image.clone().unwrap_or_else(|| digest.to_string()),
+                subject: digest,
+            }
         }
-    }
-    Ok((out, signer.trust()))
+        (None, Some(reference)) => AttestationSource::Registry {
+            reference: reference.clone(),
+            platform: args.platform.clone(),
+        },
+        (None, None) => {
+            bail!("name the image to verify, or pass --bundle FILE with --image-digest")
+        }
+    })
 }
 
-/// Whether `manifest` describes one of the `images` `reference` resolved to: the same platform
-/// manifest, index and config digests. Otherwise signing it would vouch for a digest this run
-/// never saw.
-fn check_resolves_to(manifest: &Manifest, reference: &str, images: &[ResolvedImage]) -> Result<()> {
-    let wanted = &manifest.image;
-    let same = |resolved: &ResolvedImage| {
-        resolved.manifest_digest == wanted.manifest_digest
-            && resolved.index_digest == wanted.index_digest
-            && resolved.config_digest == wanted.config_digest
-    };
-    if images.iter().any(same) {
-        return Ok(());
-    }
-    let digests =
-        |manifest: Option<&Sha256Digest>, index: Option<&Sha256Digest>, config: &Sha256Digest| {
-            let or_none = |digest: Option<&Sha256Digest>| {
-                digest.map_or_else(|| "none".to_owned(), ToString::to_string)
+/// Where the statements of another predicate are: a bundle file for the artifact, subject
+/// digest, image digest or image given, or the image's registry.
+fn statement_source(
+    args: &VerifyArgs,
+    registry: &RegistrySettings,
+) -> Result<AttestationSource<Vec<SubjectDigest>>> {
+    Ok(match (&args.bundle, &args.image) {
+        (Some(path), _) => {
+            let subjects = match (&args.artifact, &args.subject_digest, args.image_digest) {
+                (Some(artifact), _, _) => artifact_digests(artifact)?,
+                (None, Some(digest), _) => vec![digest.clone()],
+                (None, None, Some(digest)) => vec![SubjectDigest::from(digest)],
+                (None, None, None) => match &args.image {
+                    Some(reference) => vec![SubjectDigest::from(image_digest_of(
+                        reference,
+                        registry,
+                        args.platform.as_ref(),
+                    )?)],
+                    None => bail!(
+                        "with --bundle, name the subject: --artifact FILE, --subject-digest ALG:HEX, --image-digest, or the image"
+                    ),
+                },
             };
-            format!(
-                "manifest {}, index {}, config {config}",
-                or_none(manifest),
-                or_none(index)
-            )
-        };
-    bail!(
-        "refusing to sign: the manifest is for {} ({}), but {reference} resolves to {}",
-        wanted.name,
-        digests(
-            wanted.manifest_digest.as_ref(),
-            wanted.index_digest.as_ref(),
-            &wanted.config_digest
+            let name = args
+                .artifact
+                .as_ref()
+                .map(|artifact| artifact.display().to_string())
+                .or_else(|| args.image.clone())
+                .unwrap_or_else(|| subjects[0].to_string());
+            AttestationSource::BundleFile {
+                path: path.clone(),
+                name,
+                subject: subjects,
+            }
+        }
+        (None, Some(reference)) => AttestationSource::Registry {
+            reference: reference.clone(),
+            platform: args.platform.clone(),
+        },
+        (None, None) => bail!(
+            "name the image to verify, or pass --bundle FILE with --artifact, --subject-digest or --image-digest"
         ),
-        images
-            .iter()
-            .map(|resolved| format!(
-                "{} ({})",
-                resolved.platform,
-                digests(
-                    resolved.manifest_digest.as_ref(),
-                    resolved.index_digest.as_ref(),
-                    &resolved.config_digest
-                )
-            ))
-            .collect::<Vec<_>>()
-            .join("; ")
-    )
+    })
 }
 
-pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
-    let selection = match &args.platform {
-        Some(platform) => PlatformSelection::Only(platform.clone()),
-        None => PlatformSelection::All,
-    };
-    let registry = args.registry.settings_for(&[&args.image])?;
-    let (attested, _) = attest_image(&AttestRequest {
-        reference: &args.image,
-        signing: &args.signing,
-        manifest_file: args.manifest.as_deref(),
-        manifests_in_hand: None,
-        in_hand_scanned_now: false,
-        selection: &selection,
-        registry: &registry,
-        push: args.push,
-        legacy_cosign: args.legacy_cosign,
-        quiet: args.quiet,
-        cache: args.cache.layer_cache().as_ref(),
-    })?;
-    if let Some(path) = &args.bundle {
-        let bundles: Vec<serde_json::Value> = attested
-            .iter()
-            .map(|a| serde_json::from_slice(&a.attestation.bundle_json))
-            .collect::<Result<_, _>>()?;
-        let mut bytes = match bundles.as_slice() {
-            [one] => serde_json::to_vec_pretty(one)?,
-            _ => serde_json::to_vec_pretty(&bundles)?,
-        };
-        bytes.push(b'\n');
-        write_atomically(path, &bytes)?;
-    }
+pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
+    let settings = VerifySettings::resolve(args)?;
     let mut stdout = std::io::stdout().lock();
-    for item in &attested {
-        write!(
-            stdout,
-            "attested {} {} ({})",
-            args.image, item.subject, item.platform
-        )?;
-        if let Some(pushed) = &item.pushed {
-            write!(stdout, ": referrer {}", pushed.referrer)?;
-            if let Some(tag) = &pushed.fallback_tag {
-                write!(stdout, ", fallback tag {tag}")?;
+    // `-o` gets what verified only when everything did.
+    let all_valid = match &settings.wanted {
+        Wanted::Manifest(source) => {
+            let checks = verify_manifests(source, &settings)?;
+            stdout.write_all(render_manifest_checks(&checks).as_bytes())?;
+            let all_valid = checks
+                .iter()
+                .all(|check| matches!(check.checked, Checked::Valid { .. }));
+            if let (Some(path), true) = (&settings.output, all_valid) {
+                write_atomically(path, &manifests_file(checks)?)?;
             }
-            if let Some(tag) = &pushed.legacy_tag {
-                write!(stdout, ", cosign tag {tag}")?;
-            }
+            all_valid
         }
-        writeln!(stdout)?;
+        Wanted::Statement { predicate, source } => {
+            let checks = verify_statements(predicate, source, &settings)?;
+            stdout.write_all(render_statement_checks(&checks, predicate).as_bytes())?;
+            let all_valid = checks
+                .iter()
+                .all(|check| !check.found.lookup.valid.is_empty());
+            if let (Some(path), true) = (&settings.output, all_valid) {
+                write_atomically(path, &statements_file(&checks)?)?;
+            }
+            all_valid
+        }
+    };
+    Ok(if all_valid {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+/// A manifest attestation looked up for one subject digest.
+struct ManifestCheck {
+    /// The image (or digest) as the output names it.
+    name: String,
+    digest: Sha256Digest,
+    checked: Checked,
+}
+
+/// Statements of another predicate looked up for one subject.
+struct StatementCheck {
+    /// The image, artifact or digest as the output names it.
+    name: String,
+    subject: SubjectDigest,
+    found: StatementLookup,
+}
+
+/// Verifies the manifest attestations of every subject `source` names; notes about resolving
+/// an index go to stderr unless quiet.
+fn verify_manifests(
+    source: &AttestationSource<Sha256Digest>,
+    settings: &VerifySettings,
+) -> Result<Vec<ManifestCheck>> {
+    let trust = &settings.trust;
+    match source {
+        AttestationSource::BundleFile {
+            path,
+            name,
+            subject,
+        } => Ok(vec![ManifestCheck {
+            name: name.clone(),
+            digest: *subject,
+            checked: check_bundle_file(path, subject, trust)?,
+        }]),
+        AttestationSource::Registry {
+            reference,
+            platform,
+        } => {
+            let (store, resolution) =
+                open_attested_image(reference, &settings.registry, platform.as_ref())?;
+            if !settings.quiet {
+                for note in &resolution.notes {
+                    eprintln!("note: {note}");
+                }
+            }
+            let mut checks = Vec::new();
+            for resolved in &resolution.images {
+                let platform = resolved.platform.to_string();
+                for digest in subjects_of(resolved) {
+                    checks.push(ManifestCheck {
+                        name: reference.clone(),
+                        digest,
+                        checked: check_registry_attestation(
+                            &store,
+                            &digest,
+                            trust,
+                            Some(&platform),
+                        )?,
+                    });
+                }
+            }
+            Ok(checks)
+        }
     }
-    Ok(ExitStatus::Success)
+}
+
+/// Verifies the statements of `predicate` for every subject `source` names.
+fn verify_statements(
+    predicate: &PredicateType,
+    source: &AttestationSource<Vec<SubjectDigest>>,
+    settings: &VerifySettings,
+) -> Result<Vec<StatementCheck>> {
+    let trust = &settings.trust;
+    match source {
+        AttestationSource::BundleFile {
+            path,
+            name,
+            subject,
+        } => Ok(vec![StatementCheck {
+            name: name.clone(),
+            subject: subject[0].clone(),
+            found: check_bundle_file_statements(path, subject, predicate, trust)?,
+        }]),
+        AttestationSource::Registry {
+            reference,
+            platform,
+        } => {
+            let (store, resolution) =
+                open_attested_image(reference, &settings.registry, platform.as_ref())?;
+            let mut checks = Vec::new();
+            for resolved in &resolution.images {
+                for digest in subjects_of(resolved) {
+                    checks.push(StatementCheck {
+                        name: reference.clone(),
+                        subject: SubjectDigest::from(digest),
+                        found: check_registry_statements(&store, &digest, predicate, trust)?,
+                    });
+                }
+            }
+            Ok(checks)
+        }
+    }
+}
+
+/// The digests a platform image's attestations are stored under: its manifest's, then its
+/// index's.
+fn subjects_of(resolved: &ResolvedImage) -> impl Iterator<Item = Sha256Digest> {
+    resolved
+        .manifest_digest
+        .into_iter()
+        .chain(resolved.index_digest)
 }
 
 /// The digest of the image `reference` names (of `platform` in an index).
@@ -637,226 +1046,121 @@ fn artifact_digests(path: &Path) -> Result<Vec<SubjectDigest>> {
     ])
 }
 
-pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
-    let Some(trust) = args.trust.trust()? else {
-        bail!(
-            "say whom to trust: --key cosign.pub, or --certificate-identity and --certificate-oidc-issuer (the public-good trusted root is built in; --trusted-root FILE for another instance)"
-        );
-    };
-    if args.predicate_type != PredicateType::Manifest {
-        return run_verify_statement(args, &trust);
-    }
-    if args.artifact.is_some() || args.subject_digest.is_some() {
-        bail!(
-            "--artifact and --subject-digest verify attestations of other predicates (--predicate-type URI|any); an exelock manifest is about an image: name it, or pass --image-digest"
-        );
-    }
-    let registry = args.registry.settings()?;
-    let mut checks: Vec<(String, Sha256Digest, Checked)> = Vec::new();
-    match (&args.bundle, &args.image) {
-        (Some(bundle), _) => {
-            let digest = match (args.image_digest, &args.image) {
-                (Some(digest), _) => digest,
-                (None, Some(reference)) => {
-                    image_digest_of(reference, &registry, args.platform.as_ref())?
-                }
-                (None, None) => bail!("with --bundle, name the image or its --image-digest"),
-            };
-            checks.push((
-                args.image.clone().unwrap_or_else(|| digest.to_string()),
-                digest,
-                check_bundle_file(bundle, &digest, &trust)?,
-            ));
-        }
-        (None, Some(reference)) => {
-            let (store, resolution) =
-                open_attested_image(reference, &registry, args.platform.as_ref())?;
-            if !args.quiet {
-                for note in &resolution.notes {
-                    eprintln!("note: {note}");
-                }
-            }
-            for resolved in &resolution.images {
-                let platform = resolved.platform.to_string();
-                let subjects = resolved
-                    .manifest_digest
-                    .into_iter()
-                    .chain(resolved.index_digest);
-                for subject in subjects {
-                    let checked =
-                        check_registry_attestation(&store, &subject, &trust, Some(&platform))?;
-                    checks.push((reference.clone(), subject, checked));
-                }
-            }
-        }
-        (None, None) => {
-            bail!("name the image to verify, or pass --bundle FILE with --image-digest")
-        }
-    }
-    let mut stdout = std::io::stdout().lock();
-    let mut verified_manifests: Vec<Manifest> = Vec::new();
-    let mut all_valid = true;
-    for (name, digest, checked) in checks {
+/// `verified NAME DIGEST: signed by …` for each valid attestation, `NOT VERIFIED …` and a line
+/// per reason for each digest without one.
+fn render_manifest_checks(checks: &[ManifestCheck]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for ManifestCheck {
+        name,
+        digest,
+        checked,
+    } in checks
+    {
         match checked {
             Checked::Valid {
                 attestation,
                 origin,
             } => {
-                writeln!(
-                    stdout,
+                let _ = writeln!(
+                    out,
                     "verified {name} {digest}: signed by {}, found as {origin}; {} executables, platform {}",
                     attestation.signer(),
                     attestation.manifest().executables.len(),
                     attestation.manifest().image.platform
-                )?;
-                if !verified_manifests.contains(attestation.manifest()) {
-                    verified_manifests.push(attestation.into_manifest());
-                }
+                );
             }
             Checked::Invalid { reasons } => {
-                all_valid = false;
-                writeln!(
-                    stdout,
+                let _ = writeln!(
+                    out,
                     "NOT VERIFIED {name} {digest}: no valid attestation for this digest"
-                )?;
+                );
                 for reason in reasons {
-                    writeln!(stdout, "  - {reason}")?;
+                    let _ = writeln!(out, "  - {reason}");
                 }
             }
         }
     }
-    if let (Some(path), true) = (&args.output, all_valid) {
-        let mut bytes = match verified_manifests.as_slice() {
-            [one] => one.to_json()?,
-            many => {
-                let mut out = serde_json::to_vec_pretty(many)?;
-                out.push(b'\n');
-                out
-            }
-        };
-        if bytes.last() != Some(&b'\n') {
-            bytes.push(b'\n');
-        }
-        write_atomically(path, &bytes)?;
-    }
-    Ok(if all_valid {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    })
+    out
 }
 
-/// `verify --predicate-type URI|any`: the same checks for an in-toto attestation of another
-/// predicate, about an image or any artifact; `-o` writes the verified statement.
-fn run_verify_statement(args: &VerifyArgs, trust: &Trust) -> Result<ExitStatus> {
-    let registry = args.registry.settings()?;
-    let predicate = &args.predicate_type;
-    let mut checks: Vec<(
-        String,
-        SubjectDigest,
-        lookup::Lookup<VerifiedStatement>,
-        Vec<String>,
-    )> = Vec::new();
-    match (&args.bundle, &args.image) {
-        (Some(bundle), _) => {
-            let subjects = match (&args.artifact, &args.subject_digest, args.image_digest) {
-                (Some(path), _, _) => artifact_digests(path)?,
-                (None, Some(digest), _) => vec![digest.clone()],
-                (None, None, Some(digest)) => vec![SubjectDigest::from(digest)],
-                (None, None, None) => match &args.image {
-                    Some(reference) => vec![SubjectDigest::from(image_digest_of(
-                        reference,
-                        &registry,
-                        args.platform.as_ref(),
-                    )?)],
-                    None => bail!(
-                        "with --bundle, name the subject: --artifact FILE, --subject-digest ALG:HEX, --image-digest, or the image"
-                    ),
-                },
-            };
-            let lookup = refuse_unreadable(lookup::check_statement_candidates(
-                bundle_file_candidates(bundle)?,
-                &subjects,
-                predicate,
-                trust,
-            ))?;
-            let name = args
-                .artifact
-                .as_ref()
-                .map(|path| path.display().to_string())
-                .or_else(|| args.image.clone())
-                .unwrap_or_else(|| subjects[0].to_string());
-            checks.push((name, subjects[0].clone(), lookup, Vec::new()));
-        }
-        (None, Some(reference)) => {
-            let (store, resolution) =
-                open_attested_image(reference, &registry, args.platform.as_ref())?;
-            for resolved in &resolution.images {
-                for digest in resolved
-                    .manifest_digest
-                    .into_iter()
-                    .chain(resolved.index_digest)
-                {
-                    let found = crate::evidence::registry_candidates(&store, &digest)?;
-                    let unread = found.unread;
-                    let subject = SubjectDigest::from(digest);
-                    let lookup = lookup::check_statement_candidates(
-                        found.candidates,
-                        std::slice::from_ref(&subject),
-                        predicate,
-                        trust,
-                    );
-                    checks.push((reference.clone(), subject, lookup, unread));
-                }
-            }
-        }
-        (None, None) => bail!(
-            "name the image to verify, or pass --bundle FILE with --artifact, --subject-digest or --image-digest"
-        ),
-    }
-    let mut stdout = std::io::stdout().lock();
-    let mut statements: Vec<serde_json::Value> = Vec::new();
-    let mut all_valid = true;
-    for (name, subject, lookup, unread) in checks {
-        if let Some(found) = lookup.valid.first() {
-            let verified = &found.attestation;
-            writeln!(
-                stdout,
+/// `verified NAME SUBJECT: PREDICATE attestation signed by …` for each subject with a valid
+/// statement, `NOT VERIFIED …` and a line per reason for each without one.
+fn render_statement_checks(checks: &[StatementCheck], predicate: &PredicateType) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for StatementCheck {
+        name,
+        subject,
+        found,
+    } in checks
+    {
+        if let Some(valid) = found.lookup.valid.first() {
+            let verified = &valid.attestation;
+            let _ = writeln!(
+                out,
                 "verified {name} {subject}: {} attestation signed by {}, found as {}",
                 verified.predicate_type(),
                 verified.signer(),
-                found.origin
-            )?;
-            let statement: serde_json::Value = serde_json::from_slice(verified.statement_json())?;
-            if !statements.contains(&statement) {
-                statements.push(statement);
-            }
+                valid.origin
+            );
         } else {
-            all_valid = false;
-            writeln!(
-                stdout,
+            let _ = writeln!(
+                out,
                 "NOT VERIFIED {name} {subject}: no valid attestation with predicate type {} for this digest",
                 predicate.expected()
-            )?;
-            for reason in unread
-                .into_iter()
-                .chain(lookup.rejected.iter().map(ToString::to_string))
-            {
-                writeln!(stdout, "  - {reason}")?;
+            );
+            let rejected = found.lookup.rejected.iter().map(ToString::to_string);
+            for reason in found.unread.iter().cloned().chain(rejected) {
+                let _ = writeln!(out, "  - {reason}");
             }
         }
     }
-    if let (Some(path), true) = (&args.output, all_valid) {
-        let mut bytes = match statements.as_slice() {
-            [one] => serde_json::to_vec_pretty(one)?,
-            many => serde_json::to_vec_pretty(many)?,
-        };
-        bytes.push(b'\n');
-        write_atomically(path, &bytes)?;
+    out
+}
+
+/// `-o`'s content: the verified manifest, or a JSON array of the distinct ones.
+fn manifests_file(checks: Vec<ManifestCheck>) -> Result<Vec<u8>> {
+    let mut manifests: Vec<Manifest> = Vec::new();
+    for check in checks {
+        if let Checked::Valid { attestation, .. } = check.checked
+            && !manifests.contains(attestation.manifest())
+        {
+            manifests.push(attestation.into_manifest());
+        }
     }
-    Ok(if all_valid {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
-    })
+    let mut bytes = match manifests.as_slice() {
+        [one] => one.to_json()?,
+        many => {
+            let mut out = serde_json::to_vec_pretty(many)?;
+            out.push(b'\n');
+            out
+        }
+    };
+    if bytes.last() != Some(&b'\n') {
+        bytes.push(b'\n');
+    }
+    Ok(bytes)
+}
+
+/// `-o`'s content for another predicate: the first valid statement of each subject, or a JSON
+/// array of the distinct ones.
+fn statements_file(checks: &[StatementCheck]) -> Result<Vec<u8>> {
+    let mut statements: Vec<serde_json::Value> = Vec::new();
+    for valid in checks
+        .iter()
+        .filter_map(|check| check.found.lookup.valid.first())
+    {
+        let statement: serde_json::Value =
+            serde_json::from_slice(valid.attestation.statement_json())?;
+        if !statements.contains(&statement) {
+            statements.push(statement);
+        }
+    }
+    let mut bytes = match statements.as_slice() {
+        [one] => serde_json::to_vec_pretty(one)?,
+        many => serde_json::to_vec_pretty(many)?,
+    };
+    bytes.push(b'\n');
+    Ok(bytes)
 }

@@ -582,19 +582,27 @@ fn attest_in_run(
     manifest: &Manifest,
     subject: Sha256Digest,
 ) -> Result<GateAttestation> {
-    let (attested, own_trust) = attest::attest_image(&attest::AttestRequest {
+    // The signer is resolved here, when the run signs, as `attest` resolves it: a key's
+    // password is asked for, or a keyless identity obtained, only once the scan succeeded.
+    let signing = attest::SigningSettings::resolve(
+        &settings.image,
+        &sign.signing,
+        sign.push.then_some(attest::Push {
+            legacy_cosign: sign.legacy_cosign,
+        }),
+    )?;
+    let attested = attest::attest_image(&attest::AttestRequest {
         reference: &settings.image,
-        signing: &sign.signing,
-        manifest_file: None,
-        manifests_in_hand: Some(std::slice::from_ref(manifest)),
-        in_hand_scanned_now: settings.manifest_file.is_none(),
+        signing: &signing,
+        manifests: attest::ManifestsToSign::InHand {
+            manifests: std::slice::from_ref(manifest),
+            scanned_now: settings.manifest_file.is_none(),
+        },
         selection: &settings.platforms,
         registry: &settings.registry,
-        push: sign.push,
-        legacy_cosign: sign.legacy_cosign,
         quiet: settings.quiet,
-        cache: None,
     })?;
+    let own_trust = signing.own_trust();
     let pushed = attested.iter().find_map(|item| {
         item.pushed
             .as_ref()

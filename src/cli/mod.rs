@@ -93,14 +93,14 @@ enum Command {
     Diff(diff::DiffArgs),
     #[command(about = gate::GATE_ABOUT, after_help = gate::GATE_AFTER_HELP)]
     Gate(gate::GateArgs),
-    /// Write a cosign-compatible key pair: PREFIX.key (encrypted, 0600) and PREFIX.pub.
-    #[command(after_help = attest::GENERATE_KEY_PAIR_AFTER_HELP)]
+    #[command(
+        about = attest::GENERATE_KEY_PAIR_ABOUT,
+        after_help = attest::GENERATE_KEY_PAIR_AFTER_HELP
+    )]
     GenerateKeyPair(attest::GenerateKeyPairArgs),
-    /// Sign an image's executable manifest as an in-toto attestation (DSSE, Sigstore bundle) and store it next to the image.
-    #[command(after_help = attest::ATTEST_AFTER_HELP)]
+    #[command(about = attest::ATTEST_ABOUT, after_help = attest::ATTEST_AFTER_HELP)]
     Attest(attest::AttestArgs),
-    /// Find and verify an image's attestation: the signature, that it is for exactly this digest, the predicate type.
-    #[command(after_help = attest::VERIFY_AFTER_HELP)]
+    #[command(about = attest::VERIFY_ABOUT, after_help = attest::VERIFY_AFTER_HELP)]
     Verify(attest::VerifyArgs),
     /// Judge runtime "added binary" findings (SCC, GuardDuty, Falco) against the image's signed manifest.
     #[command(after_help = triage::TRIAGE_AFTER_HELP)]

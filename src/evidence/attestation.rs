@@ -1,13 +1,14 @@
 //! Attestation candidates fetched from a registry or read from a bundle file, and checked for
-//! an image digest: the lookup `verify`, `gate`, `triage` and `serve` share.
+//! an image digest: the lookup `verify`, `gate`, `triage` and `serve` share; and the same for
+//! in-toto statements of other predicates (`verify --predicate-type`).
 
 use std::io::Read as _;
 use std::path::Path;
 
 use super::Error;
-use crate::attest::Trust;
 use crate::attest::VerifiedAttestation;
 use crate::attest::lookup::{self, Candidate, CandidateKind};
+use crate::attest::{NotVerified, PredicateType, SubjectDigest, Trust, VerifiedStatement};
 use crate::digest::Sha256Digest;
 use crate::image::registry::{self, RegistrySource, RejectionReason};
 
@@ -69,30 +70,41 @@ pub fn check_registry_attestation(
     trust: &Trust,
     platform: Option<&str>,
 ) -> Result<Checked, Error> {
-    Ok(check_registry_candidates(store, digest, trust, platform)?.0)
+    Ok(check_registry_candidates(store, digest, trust, platform)?.checked)
 }
 
-/// [`check_registry_attestation`], and whether a stored document could not be fetched for a
-/// reason that may pass (so "none valid" may not be final).
+/// What [`check_registry_candidates`] found in a registry.
+pub(super) struct RegistryCheck {
+    /// The first valid attestation, or why each candidate failed.
+    pub(super) checked: Checked,
+    /// A stored document could not be fetched for a reason that may pass, so "none valid"
+    /// may not be final.
+    pub(super) transient: bool,
+}
+
+/// [`check_registry_attestation`], and whether "none valid" may not be final.
 pub(super) fn check_registry_candidates(
     store: &RegistrySource,
     digest: &Sha256Digest,
     trust: &Trust,
     platform: Option<&str>,
-) -> Result<(Checked, bool), Error> {
+) -> Result<RegistryCheck, Error> {
     let found = registry_candidates(store, digest)?;
     let lookup = lookup::check_candidates(found.candidates, digest, trust);
-    Ok((first_valid(lookup, found.unread, platform), found.transient))
+    Ok(RegistryCheck {
+        checked: first_valid(lookup, found.unread, platform),
+        transient: found.transient,
+    })
 }
 
 /// The documents a registry stores as attestations of a digest.
-pub struct RegistryCandidates {
+struct RegistryCandidates {
     /// Fetched and digest-checked, not yet verified.
-    pub candidates: Vec<Candidate>,
+    candidates: Vec<Candidate>,
     /// Why a stored one could not even be read, or that there is none.
-    pub unread: Vec<String>,
+    unread: Vec<String>,
     /// Whether one could not be read for a reason that may pass (unreachable, 429, 5xx).
-    pub transient: bool,
+    transient: bool,
 }
 
 /// The documents a registry stores as attestations of `digest`, and why any stored one could
@@ -100,7 +112,7 @@ pub struct RegistryCandidates {
 ///
 /// # Errors
 /// The registry could not be asked.
-pub fn registry_candidates(
+fn registry_candidates(
     store: &RegistrySource,
     digest: &Sha256Digest,
 ) -> Result<RegistryCandidates, Error> {
@@ -160,7 +172,7 @@ pub fn check_bundle_file(
 ///
 /// # Errors
 /// The file cannot be read, or holds nothing valid and an entry that cannot be read at all.
-pub fn bundle_file_lookup(
+pub(super) fn bundle_file_lookup(
     path: &Path,
     digest: &Sha256Digest,
     trust: &Trust,
@@ -173,7 +185,7 @@ pub fn bundle_file_lookup(
 ///
 /// # Errors
 /// The file cannot be read or is malformed as a whole.
-pub fn bundle_file_candidates(path: &Path) -> Result<Vec<Candidate>, Error> {
+fn bundle_file_candidates(path: &Path) -> Result<Vec<Candidate>, Error> {
     let label = path.display().to_string();
     let mut bytes = Vec::new();
     fs_err::File::open(path)?
@@ -191,14 +203,70 @@ pub fn bundle_file_candidates(path: &Path) -> Result<Vec<Candidate>, Error> {
 ///
 /// # Errors
 /// [`Error::UnreadableAttestation`] then.
-pub fn refuse_unreadable<T>(lookup: lookup::Lookup<T>) -> Result<lookup::Lookup<T>, Error> {
+fn refuse_unreadable<T>(lookup: lookup::Lookup<T>) -> Result<lookup::Lookup<T>, Error> {
     if lookup.valid.is_empty()
         && let Some(unreadable) = lookup
             .rejected
             .iter()
-            .find(|rejected| !rejected.error.is_verification_failure())
+            .find(|rejected| matches!(rejected.reason, NotVerified::Error(_)))
     {
         return Err(Error::UnreadableAttestation(unreadable.to_string()));
     }
     Ok(lookup)
+}
+
+/// Statements of another predicate checked for one subject: every valid one, why each other
+/// candidate failed, and why stored documents could not even be read.
+pub struct StatementLookup {
+    /// The verified statements and the rejected candidates.
+    pub lookup: lookup::Lookup<VerifiedStatement>,
+    /// Why a stored document could not be read, or that there is none (registries only).
+    pub unread: Vec<String>,
+}
+
+/// Verifies every statement stored in a registry for the image `digest` as an attestation of
+/// `predicate`.
+///
+/// # Errors
+/// The registry could not be asked.
+pub fn check_registry_statements(
+    store: &RegistrySource,
+    digest: &Sha256Digest,
+    predicate: &PredicateType,
+    trust: &Trust,
+) -> Result<StatementLookup, Error> {
+    let found = registry_candidates(store, digest)?;
+    let lookup = lookup::check_statement_candidates(
+        found.candidates,
+        &[SubjectDigest::from(*digest)],
+        predicate,
+        trust,
+    );
+    Ok(StatementLookup {
+        lookup,
+        unread: found.unread,
+    })
+}
+
+/// Verifies every entry of a bundle file as an attestation of `predicate` for the artifact with
+/// the digests `subjects`.
+///
+/// # Errors
+/// The file cannot be read, or holds nothing valid and an entry that cannot be read at all.
+pub fn check_bundle_file_statements(
+    path: &Path,
+    subjects: &[SubjectDigest],
+    predicate: &PredicateType,
+    trust: &Trust,
+) -> Result<StatementLookup, Error> {
+    let lookup = lookup::check_statement_candidates(
+        bundle_file_candidates(path)?,
+        subjects,
+        predicate,
+        trust,
+    );
+    Ok(StatementLookup {
+        lookup: refuse_unreadable(lookup)?,
+        unread: Vec::new(),
+    })
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::attestation::{bundle_file_lookup, check_registry_candidates};
+use super::attestation::{RegistryCheck, bundle_file_lookup, check_registry_candidates};
 use super::report::FindingReport;
 use super::{Checked, Error, ImageQuery, join_digests};
 use crate::attest::Trust;
@@ -145,6 +145,14 @@ impl ImagePrefixes {
     }
 }
 
+/// A reference the finding's image may be found under in its registry.
+struct CandidateReference {
+    /// `repository@digest`, or `repository:tag`.
+    reference: String,
+    /// The tag it was resolved through, where it is one: reports say so.
+    via_tag: Option<String>,
+}
+
 impl Resolver {
     /// Resolves through registries, verifying attestations with `trust` (none: every image is
     /// unresolvable, saying how to give one).
@@ -274,20 +282,27 @@ impl Resolver {
         let named = parsed
             .digest()
             .and_then(|digest| digest.parse::<Sha256Digest>().ok());
-        let mut candidates: Vec<(String, Option<String>)> = digests
+        let mut candidates: Vec<CandidateReference> = digests
             .iter()
             .chain(named.iter().filter(|digest| !digests.contains(digest)))
-            .map(|digest| (format!("{repository}@{digest}"), None))
+            .map(|digest| CandidateReference {
+                reference: format!("{repository}@{digest}"),
+                via_tag: None,
+            })
             .collect();
         if let Some(tag) = parsed.tag().filter(|_| parsed.digest().is_none()) {
-            candidates.push((
-                format!("{repository}:{tag}"),
-                Some(format!("{repository}:{tag}")),
-            ));
+            candidates.push(CandidateReference {
+                reference: format!("{repository}:{tag}"),
+                via_tag: Some(format!("{repository}:{tag}")),
+            });
         }
         let mut failures = Vec::new();
         let mut transient = false;
-        for (candidate, via_tag) in candidates {
+        for CandidateReference {
+            reference: candidate,
+            via_tag,
+        } in candidates
+        {
             let store = RegistrySource::open(&candidate, &self.registry)?;
             let resolution = match store.resolve(&PlatformSelection::All) {
                 Ok(resolution) => resolution,
@@ -312,13 +327,14 @@ impl Resolver {
                 };
                 let platform = resolved.platform.to_string();
                 match check_registry_candidates(&store, &subject, trust, Some(&platform))? {
-                    (
-                        Checked::Valid {
-                            attestation,
-                            origin,
-                        },
-                        _,
-                    ) => {
+                    RegistryCheck {
+                        checked:
+                            Checked::Valid {
+                                attestation,
+                                origin,
+                            },
+                        ..
+                    } => {
                         let evidence = ImageEvidence::signed(*attestation, origin, via_tag.clone());
                         let layers = layers_match(evidence.manifest(), &resolved).map(|()| {
                             LayerAccess::Registry {
@@ -328,7 +344,10 @@ impl Resolver {
                         });
                         manifests.push(ResolvedManifest { evidence, layers });
                     }
-                    (Checked::Invalid { reasons }, transient) => {
+                    RegistryCheck {
+                        checked: Checked::Invalid { reasons },
+                        transient,
+                    } => {
                         return Err(Error::NoValidAttestation {
                             candidate,
                             platform,

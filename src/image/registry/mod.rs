@@ -127,13 +127,26 @@ fn speaks_plain_http(host: &str) -> bool {
     answer.starts_with("HTTP/") && !answer.contains("HTTPS server")
 }
 
+/// A failed registry request as exelock reports it.
+struct RequestFailure {
+    /// What went wrong, without secrets.
+    message: String,
+    /// The HTTP status, where one is known.
+    status: Option<u16>,
+    /// Whether trying again may help (unreachable, 429, 5xx).
+    transient: bool,
+}
+
 /// Why a request failed, without secrets; and whether trying again may help.
-fn describe(error: &OciDistributionError) -> (String, Option<u16>, bool) {
+fn describe(error: &OciDistributionError) -> RequestFailure {
     match error {
         OciDistributionError::ServerError { code, message, .. } => {
-            let retry = *code == 429 || *code >= 500;
             let message = message.chars().take(200).collect::<String>();
-            (format!("HTTP {code}: {}", message.trim()), Some(*code), retry)
+            RequestFailure {
+                message: format!("HTTP {code}: {}", message.trim()),
+                status: Some(*code),
+                transient: *code == 429 || *code >= 500,
+            }
         }
         OciDistributionError::RegistryError { envelope, .. } => {
             let codes = envelope
@@ -155,21 +168,27 @@ fn describe(error: &OciDistributionError) -> (String, Option<u16>, bool) {
                 OciErrorCode::Toomanyrequests => Some(429),
                 _ => None,
             });
-            (format!("registry error: {codes}"), status, status == Some(429))
+            RequestFailure {
+                message: format!("registry error: {codes}"),
+                status,
+                transient: status == Some(429),
+            }
         }
-        OciDistributionError::UnauthorizedError { .. } => (
-            "HTTP 401 unauthorized: check the credentials (--username with --password-stdin, EXELOCK_REGISTRY_USERNAME/EXELOCK_REGISTRY_PASSWORD, or docker login)".to_owned(),
-            Some(401),
-            false,
-        ),
-        OciDistributionError::AuthenticationFailure(_) => (
-            "authentication failed: the registry or its token service refused the credentials".to_owned(),
-            Some(401),
-            false,
-        ),
-        OciDistributionError::ImageManifestNotFoundError(_) => {
-            ("manifest unknown: no such tag or digest".to_owned(), Some(404), false)
-        }
+        OciDistributionError::UnauthorizedError { .. } => RequestFailure {
+            message: "HTTP 401 unauthorized: check the credentials (--username with --password-stdin, EXELOCK_REGISTRY_USERNAME/EXELOCK_REGISTRY_PASSWORD, or docker login)".to_owned(),
+            status: Some(401),
+            transient: false,
+        },
+        OciDistributionError::AuthenticationFailure(_) => RequestFailure {
+            message: "authentication failed: the registry or its token service refused the credentials".to_owned(),
+            status: Some(401),
+            transient: false,
+        },
+        OciDistributionError::ImageManifestNotFoundError(_) => RequestFailure {
+            message: "manifest unknown: no such tag or digest".to_owned(),
+            status: Some(404),
+            transient: false,
+        },
         OciDistributionError::RequestError(error) => {
             let mut text = error.to_string();
             let mut source = std::error::Error::source(error);
@@ -177,11 +196,25 @@ fn describe(error: &OciDistributionError) -> (String, Option<u16>, bool) {
                 text = format!("{text}: {cause}");
                 source = cause.source();
             }
-            let retry = error.is_connect() || error.is_timeout() || error.is_body() || error.is_request();
-            (text, error.status().map(|status| status.as_u16()), retry)
+            RequestFailure {
+                message: text,
+                status: error.status().map(|status| status.as_u16()),
+                transient: error.is_connect()
+                    || error.is_timeout()
+                    || error.is_body()
+                    || error.is_request(),
+            }
         }
-        OciDistributionError::IoError(error) => (error.to_string(), None, true),
-        other => (other.to_string(), None, false),
+        OciDistributionError::IoError(error) => RequestFailure {
+            message: error.to_string(),
+            status: None,
+            transient: true,
+        },
+        other => RequestFailure {
+            message: other.to_string(),
+            status: None,
+            transient: false,
+        },
     }
 }
 
@@ -272,7 +305,11 @@ impl RegistrySource {
     }
 
     fn registry_error(&self, operation: &str, error: &OciDistributionError) -> Error {
-        let (message, status, transient) = describe(error);
+        let RequestFailure {
+            message,
+            status,
+            transient,
+        } = describe(error);
         Error::Registry {
             image: self.name.clone(),
             registry: self.reference.resolve_registry().to_owned(),
@@ -296,8 +333,7 @@ impl RegistrySource {
             match self.runtime.block_on(request()) {
                 Ok(value) => return Ok(value),
                 Err(error) => {
-                    let (_, _, retryable) = describe(&error);
-                    if !retryable || attempt >= self.max_attempts {
+                    if !describe(&error).transient || attempt >= self.max_attempts {
                         let mut error = self.registry_error(operation, &error);
                         if let (true, Error::Registry { message, .. }) = (attempt > 1, &mut error) {
                             *message = format!("{message} (after {attempt} attempts)");
