@@ -132,12 +132,21 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// A bundle file could not be read through.
-    #[error("cannot read {label}")]
+    /// A bundle file could not be opened or read through.
+    #[error("cannot read the bundle {label}")]
     BundleFileRead {
         /// The file, as shown.
         label: String,
         /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file could not be opened (the cause names it).
+    #[error("cannot read the {what}")]
+    InputFile {
+        /// What the file is: `bundle`, `manifest`.
+        what: &'static str,
+        /// The cause, naming the file.
         #[source]
         source: std::io::Error,
     },

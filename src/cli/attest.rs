@@ -132,7 +132,7 @@ impl SigningArgs {
     /// given or fetched from GitHub Actions.
     fn signer(&self) -> Result<Signer> {
         if let Some(path) = &self.key {
-            let pem = Zeroizing::new(fs_err::read(path)?);
+            let pem = Zeroizing::new(fs_err::read(path).context("cannot read the signing key")?);
             let password = read_password(false)?;
             return Signer::from_key_pem(&pem, password.as_bytes())
                 .with_context(|| format!("cannot load the private key {}", path.display()));
@@ -141,8 +141,10 @@ impl SigningArgs {
             bail!("say how to sign: --key FILE or --keyless");
         }
         let signing_config = match &self.signing_config {
-            Some(path) => SigningConfig::from_json(&fs_err::read_to_string(path)?)
-                .with_context(|| format!("{} is not a usable signing config", path.display()))?,
+            Some(path) => SigningConfig::from_json(
+                &fs_err::read_to_string(path).context("cannot read the signing config")?,
+            )
+            .with_context(|| format!("{} is not a usable signing config", path.display()))?,
             None => SigningConfig::public_good()?,
         };
         let services = signing_config
@@ -205,11 +207,13 @@ impl TrustArgs {
             let Some(root_path) = &self.trusted_root else {
                 return Ok(TrustedRoot::public_good()?);
             };
-            TrustedRoot::from_json(&fs_err::read(root_path)?)
-                .with_context(|| format!("{} is not a usable trusted root", root_path.display()))
+            TrustedRoot::from_json(
+                &fs_err::read(root_path).context("cannot read the trusted root")?,
+            )
+            .with_context(|| format!("{} is not a usable trusted root", root_path.display()))
         };
         if let Some(path) = &self.public_key {
-            let pem = fs_err::read(path)?;
+            let pem = fs_err::read(path).context("cannot read the public key")?;
             let key = PublicKey::from_pem(&pem)
                 .with_context(|| format!("{} is not a usable public key", path.display()))?;
             return Ok(Some(Trust::Key {

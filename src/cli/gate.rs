@@ -408,8 +408,10 @@ impl BakeSource {
     /// Reads the bake list from its file or the service.
     fn read(&self, quiet: bool) -> Result<BakeList> {
         match self {
-            Self::File(path) => serde_json::from_slice::<BakeList>(&fs_err::read(path)?)
-                .with_context(|| format!("{} is not a bake list", path.display())),
+            Self::File(path) => serde_json::from_slice::<BakeList>(
+                &fs_err::read(path).context("cannot read the bake list")?,
+            )
+            .with_context(|| format!("{} is not a bake list", path.display())),
             Self::Url { url, token } => {
                 fetch_bake_list(url, token.as_deref().map(String::as_str), quiet)
             }

@@ -188,7 +188,11 @@ pub(super) fn bundle_file_lookup(
 fn bundle_file_candidates(path: &Path) -> Result<Vec<Candidate>, Error> {
     let label = path.display().to_string();
     let mut bytes = Vec::new();
-    fs_err::File::open(path)?
+    fs_err::File::open(path)
+        .map_err(|source| Error::InputFile {
+            what: "bundle",
+            source,
+        })?
         .take(lookup::MAX_BUNDLE_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|source| Error::BundleFileRead {

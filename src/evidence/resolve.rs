@@ -640,7 +640,10 @@ fn layers_match(manifest: &Manifest, image: &ResolvedImage) -> Result<(), String
 /// # Errors
 /// The file cannot be read, is not JSON, or is not an exelock manifest.
 pub fn read_manifest_file(path: &Path) -> Result<Manifest, Error> {
-    let bytes = fs_err::read(path)?;
+    let bytes = fs_err::read(path).map_err(|source| Error::InputFile {
+        what: "manifest",
+        source,
+    })?;
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|source| Error::ManifestFile {
             path: path.to_owned(),
