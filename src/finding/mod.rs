@@ -142,20 +142,15 @@ impl Source {
     pub const ALL: [Self; 4] = [Self::Scc, Self::GuardDuty, Self::Falco, Self::Flags];
 }
 
-impl std::str::FromStr for Source {
-    type Err = String;
+impl FromStr for Source {
+    type Err = Error;
 
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
+    /// The inverse of [`Source::code`].
+    fn from_str(text: &str) -> Result<Self, Error> {
         Self::ALL
             .into_iter()
             .find(|source| source.code() == text)
-            .ok_or_else(|| {
-                let codes: Vec<&str> = Self::ALL.iter().map(|source| source.code()).collect();
-                format!(
-                    "{text:?} is not a finding source (one of {})",
-                    codes.join(", ")
-                )
-            })
+            .ok_or_else(|| Error::UnknownSource(text.to_owned()))
     }
 }
 
@@ -611,6 +606,9 @@ pub enum Error {
     /// `--input-format` names no known format.
     #[error("unknown input format {0:?}: expected auto, scc, guardduty or falco")]
     UnknownInputFormat(String),
+    /// A text that is no [`Source::code`].
+    #[error("{0:?} is not a finding source (one of {codes})", codes = Source::ALL.map(Source::code).join(", "))]
+    UnknownSource(String),
 }
 
 impl Error {
@@ -625,7 +623,7 @@ impl Error {
             | Self::Malformed { document, .. }
             | Self::TooLarge { document, .. }
             | Self::Read { document, .. } => Some(document),
-            Self::UnknownInputFormat(_) => None,
+            Self::UnknownInputFormat(_) | Self::UnknownSource(_) => None,
         }
     }
 
