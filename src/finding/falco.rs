@@ -1,9 +1,12 @@
 //! Falco events (`json_output: true`) and Falcosidekick payloads → [`Finding`].
 //!
-//! Schema: the JSON keys of `falcosecurity/falco` `userspace/engine/formats.cpp` (`hostname`,
-//! `output`, `output_fields`, `priority`, `rule`, `source`, `tags`, `time`) plus Falcosidekick's
-//! `uuid` (`types.FalcoPayload`); field names are those of the rules in
-//! `falcosecurity/rules` and the container plugin.
+//! Schema: the JSON keys of `falcosecurity/falco` `userspace/engine/formats.cpp`
+//! (<https://github.com/falcosecurity/falco/blob/master/userspace/engine/formats.cpp>:
+//! `hostname`, `output`, `output_fields`, `priority`, `rule`, `source`, `tags`, `time`) plus
+//! Falcosidekick's `uuid` (`types.FalcoPayload`,
+//! <https://github.com/falcosecurity/falcosidekick/blob/master/types/types.go>); field names are
+//! those of the rules in <https://github.com/falcosecurity/rules> and the container plugin.
+//! `docs/findings.md` maps them.
 //!
 //! Mapping choices:
 //!

@@ -2,7 +2,9 @@
 //!
 //! Schema: the `Finding`, `Resource`, `Container`, `ProcessDetails`, `LineageObject`,
 //! `RuntimeContext`, `KubernetesWorkloadDetails` and `EcsTaskDetails` shapes of
-//! `botocore/data/guardduty/2017-11-28/service-2.json`. The wire names are camelCase
+//! `botocore/data/guardduty/2017-11-28/service-2.json`
+//! (<https://github.com/boto/botocore/blob/develop/botocore/data/guardduty/2017-11-28/service-2.json>);
+//! `docs/findings.md` maps their fields. The wire names are camelCase
 //! (EventBridge `detail`); boto3 and `aws guardduty get-findings` print the member names,
 //! which are the same words in PascalCase. Both spellings are read.
 //!

@@ -1,7 +1,8 @@
 //! Runtime "added binary" findings, read from the JSON that detectors emit and normalised into
 //! one [`Finding`] shape for `triage`.
 //!
-//! Inputs, per `docs/formats.md` (kept in `/work/shared/docs/formats.md`):
+//! Inputs (each shape, its fields and its quirks, with the schemas and vendor documents they
+//! come from, are described in `docs/findings.md`):
 //!
 //! - Google Security Command Center (Container Threat Detection, Cloud Run Threat Detection):
 //!   a bare v1 or v2 `Finding` (REST camelCase with enum names), the Pub/Sub notification

@@ -2,9 +2,10 @@
 //! Detection) → [`Finding`].
 //!
 //! Schemas: `google/cloud/securitycenter/v1/{finding,process,file,container,kubernetes,
-//! resource,notification_message}.proto` and their v2 counterparts in googleapis; the
+//! resource,notification_message}.proto` and their v2 counterparts in googleapis
+//! (<https://github.com/googleapis/googleapis/tree/master/google/cloud/securitycenter>); the
 //! `ListFindingsResult.Resource` message of `securitycenter_service.proto` for gcloud and the
-//! REST list. Keys are read in camelCase (REST, gcloud, notifications) or snake_case (the
+//! REST list. `docs/findings.md` maps their fields. Keys are read in camelCase (REST, gcloud, notifications) or snake_case (the
 //! Python client's `to_dict()`); enums as names or numbers.
 //!
 //! Mapping choices:
