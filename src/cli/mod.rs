@@ -16,6 +16,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 mod attest;
 mod color;
+mod render;
 mod serve;
 mod shell;
 mod triage;

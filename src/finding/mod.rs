@@ -234,6 +234,31 @@ pub enum BinaryRole {
     Ancestor,
 }
 
+impl BinaryRole {
+    /// Every role.
+    pub const ALL: [Self; 6] = [
+        Self::Process,
+        Self::Parent,
+        Self::Library,
+        Self::Script,
+        Self::ModifyingProcess,
+        Self::Ancestor,
+    ];
+
+    /// The stable kebab-case code, as in JSON.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Process => "process",
+            Self::Parent => "parent",
+            Self::Library => "library",
+            Self::Script => "script",
+            Self::ModifyingProcess => "modifying-process",
+            Self::Ancestor => "ancestor",
+        }
+    }
+}
+
 /// What the detector claims happened, independent of vendor spelling.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Category {

@@ -1293,6 +1293,14 @@ fn category_codes_serialise_as_kebab_case() {
     );
 }
 
+/// A role's code is its JSON spelling.
+#[test]
+fn binary_role_codes_are_their_json() {
+    for role in BinaryRole::ALL {
+        assert_eq!(serde_json::to_value(role).unwrap(), json!(role.code()));
+    }
+}
+
 /// Every source reads back from its code, and nothing else reads as one.
 #[test]
 fn source_codes_round_trip() {
