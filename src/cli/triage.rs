@@ -1,29 +1,33 @@
 //! `exelock triage`: findings in, verdicts with evidence and next steps out.
 //!
-//! Arguments, inputs and rendering: findings are read as a stream and judged in batches; each
-//! image is resolved once (cached, bounded) and the prefix digests a batch needs are computed
-//! together (one pass per layer). Resolving, verifying and judging are `crate::evidence`'s;
-//! the verdicts are `crate::triage`'s.
+//! Resolve, run, render: [`TriageArgs`] become a [`TriageSettings`] before anything is judged
+//! (which inputs, the finding given by hand, trust, registry settings, offline evidence,
+//! allowlists, output); [`run_triage`] is then a straight line that reads the findings as a
+//! stream, judges them in batches (each image resolved once, cached and bounded; the prefix
+//! digests a batch needs computed together, one pass per layer), writes each report as it is
+//! made and merges the bake list; the text for people is `super::render::triage`'s.
+//! Resolving, verifying and judging are `crate::evidence`'s; the verdicts are `crate::triage`'s.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
 use super::attest::TrustArgs;
-use super::{ExitStatus, RegistryArgs, write_atomically};
-use crate::bake::BakeList;
+use super::color::ColorWhen;
+use super::{ExitStatus, RegistryArgs, render, write_atomically};
+use crate::attest::Trust;
+use crate::bake::{BakeEntry, BakeList};
 use crate::digest::Sha256Digest;
 use crate::evidence::{
     FindingReport, ImagePrefixes, ImageQuery, ImageState, IndexedImage, LocalLayers, Offline,
     Resolver,
 };
 use crate::finding::{self, Finding, InputFormat};
-use crate::image;
-use crate::triage::{self, Allowlist};
+use crate::image::{self, registry::RegistrySettings};
+use crate::triage::Allowlist;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(super) enum TriageFormat {
@@ -117,6 +121,227 @@ fn parse_input_format(text: &str) -> Result<InputFormat, String> {
         .map_err(|error: finding::Error| error.to_string())
 }
 
+/// Where findings are read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum FindingInput {
+    /// Standard input (`-`, or no file at all).
+    Stdin,
+    /// A finding file.
+    File(PathBuf),
+}
+
+impl FindingInput {
+    /// How errors and reports name the input.
+    fn label(&self) -> String {
+        match self {
+            Self::Stdin => "stdin".to_owned(),
+            Self::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// `exelock triage`, resolved: everything the run needs, checked before any finding is read.
+pub(super) struct TriageSettings {
+    /// The finding given by hand (`--path`, `--sha256`, `--image`), judged first.
+    by_hand: Option<Finding>,
+    /// The finding inputs, in order; none when only `--path` was given.
+    inputs: Vec<FindingInput>,
+    /// How to read them.
+    input_format: InputFormat,
+    /// `--image`: the image of findings that name none.
+    fallback_image: Option<String>,
+    /// Who must have signed the attestations.
+    trust: Option<Trust>,
+    /// How to reach registries.
+    registry: RegistrySettings,
+    /// Evidence that stands in for the registry's attestations (`--bundle`, `--manifest`).
+    offline: Option<Offline>,
+    /// A local copy of the image to read layers from (`--layers-from`), opened when the run
+    /// starts.
+    layers_from: Option<String>,
+    /// Known-good binaries.
+    allowlist: Allowlist,
+    /// How reports are written.
+    format: TriageFormat,
+    /// Whether text reports carry colour.
+    color: ColorWhen,
+    /// The bake list that legitimate binaries are added to.
+    emit_bake: Option<PathBuf>,
+}
+
+impl TriageSettings {
+    /// Resolves the arguments: which inputs, the finding given by hand, trust, registry
+    /// settings, offline evidence, allowlists, output.
+    ///
+    /// # Errors
+    ///
+    /// A usage error, or a key, trusted root or allowlist that cannot be read.
+    pub(super) fn resolve(args: &TriageArgs, color: ColorWhen) -> Result<Self> {
+        let inputs = if args.path.is_some() && args.files.is_empty() {
+            Vec::new()
+        } else if args.files.is_empty() {
+            vec![FindingInput::Stdin]
+        } else {
+            args.files
+                .iter()
+                .map(|file| {
+                    if file.as_os_str() == "-" {
+                        FindingInput::Stdin
+                    } else {
+                        FindingInput::File(file.clone())
+                    }
+                })
+                .collect()
+        };
+        if let Some(layers) = args
+            .layers_from
+            .as_deref()
+            .filter(|layers| image::reads_stdin(layers))
+            && inputs.contains(&FindingInput::Stdin)
+        {
+            bail!("--layers-from {layers} and the findings both read stdin; name a finding file");
+        }
+        let registry = args
+            .registry
+            .settings_for(&args.layers_from.as_deref().into_iter().collect::<Vec<_>>())?;
+        let trust = args.trust.trust()?;
+        let allowlist = read_allowlists(&args.allowlist)?;
+        let offline = match (&args.manifest, &args.bundle) {
+            (Some(path), _) => Some(Offline::ManifestFile(path.clone())),
+            (None, Some(path)) => Some(Offline::Bundle(path.clone())),
+            (None, None) => None,
+        };
+        let by_hand = match &args.path {
+            Some(path) => {
+                let image = args.image.as_deref().context("--path needs --image REF")?;
+                let sha256 = match &args.sha256 {
+                    Some(hex) => Some(
+                        Sha256Digest::from_hex(hex.trim_start_matches("sha256:"))
+                            .context("--sha256 is not 64 hex digits")?,
+                    ),
+                    None => None,
+                };
+                Some(finding::from_flags(path, sha256, image))
+            }
+            None => None,
+        };
+        Ok(Self {
+            by_hand,
+            inputs,
+            input_format: args.input_format,
+            fallback_image: args.image.clone(),
+            trust,
+            registry,
+            offline,
+            layers_from: args.layers_from.clone(),
+            allowlist,
+            format: args.format,
+            color,
+            emit_bake: args.emit_bake.clone(),
+        })
+    }
+
+    /// The resolver the settings describe; opens the local copy of the image, if any.
+    fn resolver(&self) -> Result<Resolver> {
+        let local_layers = match &self.layers_from {
+            Some(reference) => Some(LocalLayers::open(reference, &self.registry)?),
+            None => None,
+        };
+        let mut resolver = Resolver::new(self.trust.clone(), self.registry.clone());
+        if let Some(offline) = &self.offline {
+            resolver = resolver.with_offline(offline.clone());
+        }
+        if let Some(local_layers) = local_layers {
+            resolver = resolver.with_local_layers(local_layers);
+        }
+        Ok(resolver)
+    }
+}
+
+/// Runs `exelock triage`: every finding judged and reported, the bake list merged, and the
+/// exit status (1 when any binary needs action, else 2 when any input was malformed).
+pub(super) fn run_triage(args: &TriageArgs, color: ColorWhen) -> Result<ExitStatus> {
+    let settings = TriageSettings::resolve(args, color)?;
+    let mut triage = Triage::new(&settings)?;
+    if let Some(finding) = &settings.by_hand {
+        triage.add(finding.clone())?;
+    }
+    for (input, reader) in open_inputs(&settings.inputs)? {
+        triage.read(reader, &input.label(), settings.input_format)?;
+    }
+    let outcome = triage.finish()?;
+    if let Some(path) = &settings.emit_bake {
+        add_to_bake_list(path, outcome.bake)?;
+    }
+    if outcome.findings == 0 && outcome.input_errors == 0 {
+        bail!("no findings in the input");
+    }
+    Ok(if outcome.needs_action {
+        ExitStatus::Failure
+    } else if outcome.input_errors > 0 {
+        ExitStatus::Error
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// The allowlists at `paths` (allowlist or manifest files), merged; each entry credited to its
+/// file.
+pub(super) fn read_allowlists(paths: &[PathBuf]) -> Result<Allowlist> {
+    let mut allowlist = Allowlist::default();
+    for path in paths {
+        let label = path.display().to_string();
+        let bytes = fs_err::read(path)?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).with_context(|| format!("{label} is not JSON"))?;
+        let more = if value.get("executables").is_some() {
+            Allowlist::from_manifest_file(
+                &serde_json::from_value(value)
+                    .with_context(|| format!("{label} is not an exelock manifest"))?,
+                &label,
+            )
+        } else {
+            serde_json::from_value::<Allowlist>(value)
+                .with_context(|| {
+                    format!("{label} is not an allowlist ({{\"entries\":[{{\"sha256\":…}}]}})")
+                })?
+                .credited_to(&label)
+        };
+        allowlist.entries.extend(more.entries);
+    }
+    Ok(allowlist)
+}
+
+/// The finding inputs, opened for streaming, in order.
+fn open_inputs(inputs: &[FindingInput]) -> Result<Vec<(&FindingInput, Box<dyn Read>)>> {
+    inputs
+        .iter()
+        .map(|input| -> Result<(&FindingInput, Box<dyn Read>)> {
+            let reader: Box<dyn Read> = match input {
+                FindingInput::Stdin => Box::new(std::io::stdin()),
+                FindingInput::File(path) => Box::new(fs_err::File::open(path)?),
+            };
+            Ok((input, reader))
+        })
+        .collect()
+}
+
+/// Adds `entries` to the bake list at `path`, which grows across runs; a device or pipe
+/// (`/dev/stdout`) has nothing to merge with, and reading one could block.
+fn add_to_bake_list(path: &Path, entries: Vec<BakeEntry>) -> Result<()> {
+    let mut list: BakeList = match fs_err::metadata(path) {
+        Ok(metadata) if metadata.is_file() => serde_json::from_slice(&fs_err::read(path)?)
+            .with_context(|| format!("{} is not a bake list", path.display()))?,
+        Ok(_) => BakeList::default(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => BakeList::default(),
+        Err(error) => return Err(error.into()),
+    };
+    list.merge(entries);
+    let mut bytes = serde_json::to_vec_pretty(&list)?;
+    bytes.push(b'\n');
+    write_atomically(path, &bytes)
+}
+
 /// Most distinct images kept resolved at once; past it the cache starts over, so memory stays
 /// bounded however many images a stream of findings names.
 const MAX_CACHED_IMAGES: usize = 256;
@@ -129,61 +354,99 @@ struct CachedImage {
     prefixes: ImagePrefixes,
 }
 
-struct Triage<'a> {
-    args: &'a TriageArgs,
+/// A run of `exelock triage`: the findings read so far, the images resolved for them, and
+/// what was found.
+struct Triage<'s> {
     resolver: Resolver,
-    allowlist: Allowlist,
+    allowlist: &'s Allowlist,
+    fallback_image: Option<&'s str>,
     images: HashMap<ImageQuery, Result<CachedImage, String>>,
+    /// Findings read and not judged yet.
+    batch: Vec<Finding>,
     /// Legitimate binaries to bake in, one entry per path and digest.
-    bake: BTreeMap<(String, Sha256Digest), crate::bake::BakeEntry>,
+    bake: BTreeMap<(String, Sha256Digest), BakeEntry>,
+    findings: usize,
+    input_errors: usize,
     needs_action: bool,
     output: Output,
 }
 
-/// Where reports go: streamed, so a million findings need no more memory than one batch.
-struct Output {
-    format: TriageFormat,
-    /// Buffered: a report per line would otherwise be a write per finding; flushed after each
-    /// batch, so a person watching sees results as batches finish.
-    /// Styles pass for text as `--color` resolves; JSON passes through untouched.
-    stdout: std::io::BufWriter<anstream::AutoStream<std::io::StdoutLock<'static>>>,
-    written: usize,
+/// What a run found, once every finding is judged and reported.
+struct Outcome {
+    findings: usize,
+    input_errors: usize,
+    needs_action: bool,
+    bake: Vec<BakeEntry>,
 }
 
-impl Output {
-    fn write(&mut self, finding: &Finding, report: &FindingReport) -> Result<()> {
-        match self.format {
-            TriageFormat::Text => {
-                self.stdout.write_all(
-                    super::color::triage_text(&super::terminal_safe(&render_text(finding, report)))
-                        .as_bytes(),
-                )?;
-            }
-            TriageFormat::Jsonl => {
-                serde_json::to_writer(&mut self.stdout, report)?;
-                self.stdout.write_all(b"\n")?;
-            }
-            TriageFormat::Json => {
-                self.stdout
-                    .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
-                serde_json::to_writer_pretty(&mut self.stdout, report)?;
-            }
+impl<'s> Triage<'s> {
+    fn new(settings: &'s TriageSettings) -> Result<Self> {
+        Ok(Self {
+            resolver: settings.resolver()?,
+            allowlist: &settings.allowlist,
+            fallback_image: settings.fallback_image.as_deref(),
+            images: HashMap::new(),
+            batch: Vec::new(),
+            bake: BTreeMap::new(),
+            findings: 0,
+            input_errors: 0,
+            needs_action: false,
+            output: Output::new(settings.format, settings.color),
+        })
+    }
+
+    /// Adds a finding; a full batch is judged.
+    fn add(&mut self, finding: Finding) -> Result<()> {
+        self.findings += 1;
+        self.batch.push(finding);
+        if self.batch.len() >= BATCH {
+            self.judge_batch()?;
         }
-        self.written += 1;
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<()> {
-        if self.format == TriageFormat::Json {
-            self.stdout
-                .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+    /// Reads the findings of one input as a stream; a malformed finding or input is reported
+    /// on stderr and counted, and the rest still judged.
+    fn read(&mut self, reader: impl Read, label: &str, format: InputFormat) -> Result<()> {
+        let mut judge_error = None;
+        let read = finding::read_findings(reader, label, format, &mut |parsed| {
+            if judge_error.is_some() {
+                return;
+            }
+            match parsed {
+                Ok(finding) => {
+                    if let Err(error) = self.add(finding) {
+                        judge_error = Some(error);
+                    }
+                }
+                Err(error) => {
+                    self.input_errors += 1;
+                    eprintln!("error: {error}");
+                }
+            }
+        });
+        if let Some(error) = judge_error {
+            return Err(error);
         }
-        self.stdout.flush()?;
+        if let Err(error) = read {
+            self.input_errors += 1;
+            eprintln!("error: {error}");
+        }
         Ok(())
     }
-}
 
-impl Triage<'_> {
+    /// Judges what is left and closes the output.
+    fn finish(mut self) -> Result<Outcome> {
+        self.judge_batch()?;
+        self.output.finish()?;
+        Ok(Outcome {
+            findings: self.findings,
+            input_errors: self.input_errors,
+            needs_action: self.needs_action,
+            bake: self.bake.into_values().collect(),
+        })
+    }
+
     /// Resolves an image once; later findings about it reuse the result.
     fn ensure_resolved(&mut self, query: &ImageQuery) {
         if self.images.contains_key(query) {
@@ -227,11 +490,12 @@ impl Triage<'_> {
         }
     }
 
-    fn judge_batch(&mut self, batch: Vec<Finding>) -> Result<()> {
-        let queried: Vec<(Finding, Result<ImageQuery, String>)> = batch
+    /// Judges the findings read so far and writes their reports.
+    fn judge_batch(&mut self) -> Result<()> {
+        let queried: Vec<(Finding, Result<ImageQuery, String>)> = std::mem::take(&mut self.batch)
             .into_iter()
             .map(|finding| {
-                let query = ImageQuery::for_finding(&finding, self.args.image.as_deref())
+                let query = ImageQuery::for_finding(&finding, self.fallback_image)
                     .map_err(|error| error.to_string());
                 if let Ok(query) = &query {
                     self.ensure_resolved(query);
@@ -249,22 +513,22 @@ impl Triage<'_> {
         }
         for (finding, query) in &queried {
             let report = match query {
-                Err(reason) => FindingReport::unresolved(finding, None, reason, &self.allowlist),
+                Err(reason) => FindingReport::unresolved(finding, None, reason, self.allowlist),
                 Ok(query) => match (self.images.get(query), indexes.get(query)) {
                     (Some(Ok(cached)), Some(index)) => {
-                        index.judge(finding, &cached.prefixes, &self.allowlist)
+                        index.judge(finding, &cached.prefixes, self.allowlist)
                     }
                     (Some(Err(reason)), _) => FindingReport::unresolved(
                         finding,
                         Some(query.label()),
                         reason,
-                        &self.allowlist,
+                        self.allowlist,
                     ),
                     _ => FindingReport::unresolved(
                         finding,
                         Some(query.label()),
                         "the image was not resolved",
-                        &self.allowlist,
+                        self.allowlist,
                     ),
                 },
             };
@@ -281,280 +545,56 @@ impl Triage<'_> {
     }
 }
 
-pub(super) fn read_allowlists(paths: &[PathBuf]) -> Result<Allowlist> {
-    let mut allowlist = Allowlist::default();
-    for path in paths {
-        let label = path.display().to_string();
-        let bytes = fs_err::read(path)?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).with_context(|| format!("{label} is not JSON"))?;
-        let more = if value.get("executables").is_some() {
-            Allowlist::from_manifest_file(
-                &serde_json::from_value(value)
-                    .with_context(|| format!("{label} is not an exelock manifest"))?,
-                &label,
-            )
-        } else {
-            serde_json::from_value::<Allowlist>(value)
-                .with_context(|| {
-                    format!("{label} is not an allowlist ({{\"entries\":[{{\"sha256\":…}}]}})")
-                })?
-                .credited_to(&label)
-        };
-        allowlist.entries.extend(more.entries);
-    }
-    Ok(allowlist)
+/// Where reports go: streamed, so a million findings need no more memory than one batch.
+struct Output {
+    format: TriageFormat,
+    /// Buffered: a report per line would otherwise be a write per finding; flushed after each
+    /// batch, so a person watching sees results as batches finish.
+    /// Styles pass for text as `--color` resolves; JSON passes through untouched.
+    stdout: std::io::BufWriter<anstream::AutoStream<std::io::StdoutLock<'static>>>,
+    written: usize,
 }
 
-pub(super) fn run_triage(args: &TriageArgs, color: super::ColorWhen) -> Result<ExitStatus> {
-    let findings_from_stdin = (args.path.is_none() && args.files.is_empty())
-        || args.files.iter().any(|file| file.as_os_str() == "-");
-    if let Some(layers) = args
-        .layers_from
-        .as_deref()
-        .filter(|layers| image::reads_stdin(layers))
-        && findings_from_stdin
-    {
-        bail!("--layers-from {layers} and the findings both read stdin; name a finding file");
-    }
-    let registry = args
-        .registry
-        .settings_for(&args.layers_from.as_deref().into_iter().collect::<Vec<_>>())?;
-    let trust = args.trust.trust()?;
-    let allowlist = read_allowlists(&args.allowlist)?;
-    let local_layers = match &args.layers_from {
-        Some(reference) => Some(LocalLayers::open(reference, &registry)?),
-        None => None,
-    };
-    let mut resolver = Resolver::new(trust, registry);
-    if let Some(path) = &args.manifest {
-        resolver = resolver.with_offline(Offline::ManifestFile(path.clone()));
-    } else if let Some(path) = &args.bundle {
-        resolver = resolver.with_offline(Offline::Bundle(path.clone()));
-    }
-    if let Some(local_layers) = local_layers {
-        resolver = resolver.with_local_layers(local_layers);
-    }
-    let mut triage = Triage {
-        args,
-        resolver,
-        allowlist,
-        images: HashMap::new(),
-        bake: BTreeMap::new(),
-        needs_action: false,
-        output: Output {
-            format: args.format,
-            stdout: std::io::BufWriter::new(match args.format {
+impl Output {
+    fn new(format: TriageFormat, color: ColorWhen) -> Self {
+        Self {
+            format,
+            stdout: std::io::BufWriter::new(match format {
                 TriageFormat::Text => color.stdout(),
                 TriageFormat::Json | TriageFormat::Jsonl => {
                     anstream::AutoStream::always_ansi(std::io::stdout().lock())
                 }
             }),
             written: 0,
-        },
-    };
-    let mut batch = Vec::new();
-    if let Some(path) = &args.path {
-        let image = args.image.as_deref().context("--path needs --image REF")?;
-        let sha256 = match &args.sha256 {
-            Some(hex) => Some(
-                Sha256Digest::from_hex(hex.trim_start_matches("sha256:"))
-                    .context("--sha256 is not 64 hex digits")?,
-            ),
-            None => None,
-        };
-        batch.push(finding::from_flags(path, sha256, image));
-    }
-    let mut input_errors = 0;
-    let mut findings = batch.len();
-    if args.path.is_none() || !args.files.is_empty() {
-        let mut read_error = None;
-        for (label, reader) in open_inputs(&args.files)? {
-            let result = finding::read_findings(reader, &label, args.input_format, &mut |parsed| {
-                if read_error.is_some() {
-                    return;
-                }
-                match parsed {
-                    Ok(finding) => {
-                        findings += 1;
-                        batch.push(finding);
-                        if batch.len() >= BATCH
-                            && let Err(error) = triage.judge_batch(std::mem::take(&mut batch))
-                        {
-                            read_error = Some(error);
-                        }
-                    }
-                    Err(error) => {
-                        input_errors += 1;
-                        eprintln!("error: {error}");
-                    }
-                }
-            });
-            if let Some(error) = read_error.take() {
-                return Err(error);
-            }
-            if let Err(error) = result {
-                input_errors += 1;
-                eprintln!("error: {error}");
-            }
         }
     }
-    triage.judge_batch(batch)?;
-    triage.output.finish()?;
-    if let Some(path) = &args.emit_bake {
-        // A bake list grows across runs; a device or pipe (/dev/stdout) has nothing to merge
-        // with, and reading one could block.
-        let mut list: BakeList = match fs_err::metadata(path) {
-            Ok(metadata) if metadata.is_file() => serde_json::from_slice(&fs_err::read(path)?)
-                .with_context(|| format!("{} is not a bake list", path.display()))?,
-            Ok(_) => BakeList::default(),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => BakeList::default(),
-            Err(error) => return Err(error.into()),
-        };
-        list.merge(std::mem::take(&mut triage.bake).into_values());
-        let mut bytes = serde_json::to_vec_pretty(&list)?;
-        bytes.push(b'\n');
-        write_atomically(path, &bytes)?;
-    }
-    if findings == 0 && input_errors == 0 {
-        bail!("no findings in the input");
-    }
-    Ok(if triage.needs_action {
-        ExitStatus::Failure
-    } else if input_errors > 0 {
-        ExitStatus::Error
-    } else {
-        ExitStatus::Success
-    })
-}
 
-/// The finding inputs, opened for streaming: files, and stdin for `-` or none.
-fn open_inputs(files: &[PathBuf]) -> Result<Vec<(String, Box<dyn std::io::Read>)>> {
-    if files.is_empty() {
-        return Ok(vec![("stdin".to_owned(), Box::new(std::io::stdin()))]);
-    }
-    files
-        .iter()
-        .map(|file| -> Result<(String, Box<dyn std::io::Read>)> {
-            if file.as_os_str() == "-" {
-                return Ok(("stdin".to_owned(), Box::new(std::io::stdin())));
+    fn write(&mut self, finding: &Finding, report: &FindingReport) -> Result<()> {
+        match self.format {
+            TriageFormat::Text => {
+                self.stdout
+                    .write_all(render::triage::styled_report(finding, report).as_bytes())?;
             }
-            Ok((
-                file.display().to_string(),
-                Box::new(fs_err::File::open(file)?),
-            ))
-        })
-        .collect()
-}
+            TriageFormat::Jsonl => {
+                serde_json::to_writer(&mut self.stdout, report)?;
+                self.stdout.write_all(b"\n")?;
+            }
+            TriageFormat::Json => {
+                self.stdout
+                    .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
+                serde_json::to_writer_pretty(&mut self.stdout, report)?;
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
 
-fn render_text(finding: &Finding, report: &FindingReport) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} finding {} ({}{}) from {}",
-        finding.source,
-        finding.id,
-        finding.raw_category,
-        finding
-            .severity
-            .as_deref()
-            .map_or(String::new(), |s| format!(", {s}")),
-        finding.document
-    );
-    if let Some(image) = &report.image {
-        let _ = writeln!(out, "  image: {image}");
+    fn finish(&mut self) -> Result<()> {
+        if self.format == TriageFormat::Json {
+            self.stdout
+                .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+        }
+        self.stdout.flush()?;
+        Ok(())
     }
-    for judged in &report.binaries {
-        let judgement = &judged.judgement;
-        let _ = writeln!(
-            out,
-            "  [{}] {}  sha256:{}  =>  {}{}  ({})",
-            serde_json::to_value(judgement.role)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            judgement.path.as_deref().unwrap_or("<no path>"),
-            judgement.sha256.map_or_else(
-                || "<none>".to_owned(),
-                |digest| digest.hex()[..16].to_owned()
-            ),
-            judgement.verdict.code().to_uppercase(),
-            if judgement.malicious {
-                ", MALICIOUS"
-            } else {
-                ""
-            },
-            judged.response.action.code()
-        );
-        let evidence = &judgement.evidence;
-        let _ = writeln!(out, "      compared: {}", evidence.compared);
-        if let Some(provenance) = &evidence.provenance {
-            let _ = writeln!(
-                out,
-                "      manifest: {} {}{} {}",
-                evidence.image.as_deref().unwrap_or_default(),
-                evidence
-                    .manifest_digest
-                    .map(|digest| digest.to_string())
-                    .unwrap_or_default(),
-                evidence
-                    .platform
-                    .as_deref()
-                    .map_or_else(String::new, |platform| format!(" ({platform})")),
-                match provenance {
-                    triage::Provenance::Signed { signer, origin } =>
-                        format!("signed by {signer} ({origin})"),
-                    triage::Provenance::Unsigned { file } =>
-                        format!("UNSIGNED (manifest file {file})"),
-                }
-            );
-        }
-        for entry in &evidence.entries {
-            let package = match (&entry.package, entry.package_digest) {
-                (Some(package), digest) => format!(
-                    ", package {} {} ({}){}",
-                    package.name,
-                    package.version,
-                    package.db,
-                    digest.map_or(String::new(), |digest| format!(" {}", digest.code()))
-                ),
-                (None, Some(crate::manifest::PackageDigest::Unowned)) => ", no package".to_owned(),
-                (None, _) => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "      entry: {} sha256:{} ({} bytes, layer {} {}{package})",
-                entry.path,
-                entry.sha256.hex(),
-                entry.size,
-                entry.layer,
-                entry
-                    .layer_digest
-                    .map(|digest| digest.to_string())
-                    .unwrap_or_default()
-            );
-        }
-        if let Some(allowed) = &evidence.allowlist {
-            let _ = writeln!(
-                out,
-                "      allowlist: sha256:{} {}",
-                allowed.sha256.hex(),
-                allowed.source.as_deref().unwrap_or_default()
-            );
-        }
-        for note in &evidence.notes {
-            let _ = writeln!(out, "      note: {note}");
-        }
-        let _ = writeln!(out, "      => {}", judged.response.summary);
-        for (number, step) in judged.response.steps.iter().enumerate() {
-            let _ = writeln!(out, "         {}. {step}", number + 1);
-        }
-    }
-    if let Some(playbook) = &report.playbook {
-        let _ = writeln!(out, "  playbook ({}):", playbook.action.code());
-        for (number, step) in playbook.steps.iter().enumerate() {
-            let _ = writeln!(out, "     {}. {step}", number + 1);
-        }
-    }
-    out
 }

@@ -1,9 +1,12 @@
 //! Falco events (`json_output: true`) and Falcosidekick payloads → [`Finding`].
 //!
-//! Schema: the JSON keys of `falcosecurity/falco` `userspace/engine/formats.cpp` (`hostname`,
-//! `output`, `output_fields`, `priority`, `rule`, `source`, `tags`, `time`) plus Falcosidekick's
-//! `uuid` (`types.FalcoPayload`); field names are those of the rules in
-//! `falcosecurity/rules` and the container plugin.
+//! Schema: the JSON keys of `falcosecurity/falco` `userspace/engine/formats.cpp`
+//! (<https://github.com/falcosecurity/falco/blob/master/userspace/engine/formats.cpp>:
+//! `hostname`, `output`, `output_fields`, `priority`, `rule`, `source`, `tags`, `time`) plus
+//! Falcosidekick's `uuid` (`types.FalcoPayload`,
+//! <https://github.com/falcosecurity/falcosidekick/blob/master/types/types.go>); field names are
+//! those of the rules in <https://github.com/falcosecurity/rules> and the container plugin.
+//! `docs/findings.md` maps them.
 //!
 //! Mapping choices:
 //!
@@ -23,110 +26,81 @@
 //!
 //! This module only reads JSON text it is given: no I/O, no manifest.
 
-use serde::Deserialize;
-
-use super::field::{At as _, Case, FieldError, Obj, Scalar, Seg};
+use super::field::{At, Case, FieldError, Obj, Scalar, wire_object};
 use super::{
     Binary, BinaryRole, Category, Context, Error, Finding, ImageBuilder, ImageRef, Problem, Source,
-    context_text, finish, owned, parse_sha256,
+    category_in, context_text, finish, owned, parse_sha256,
 };
+
+/// The Falco rules that report an added binary or fileless execution.
+static CATEGORIES: [(&str, Category); 3] = [
+    (
+        "Drop and execute new binary in container",
+        Category::AddedBinary,
+    ),
+    ("Fileless execution via memfd_create", Category::Fileless),
+    ("Execution from /dev/shm", Category::Fileless),
+];
 
 /// Maps a Falco rule name.
 pub(super) fn category(raw: &str) -> Category {
-    let rule = raw.trim();
-    if rule.eq_ignore_ascii_case("Drop and execute new binary in container") {
-        Category::AddedBinary
-    } else if rule.eq_ignore_ascii_case("Fileless execution via memfd_create")
-        || rule.eq_ignore_ascii_case("Execution from /dev/shm")
-    {
-        Category::Fileless
-    } else {
-        Category::Other(owned(rule))
+    category_in(&CATEGORIES, raw.trim(), raw)
+}
+
+wire_object! {
+    /// A Falco or Falcosidekick payload (the fields read).
+    struct Payload<'a>: Exact {
+        uuid: Scalar<'a> = "uuid",
+        rule: Scalar<'a> = "rule",
+        priority: Scalar<'a> = "priority",
+        time: Scalar<'a> = "time",
+        source: Scalar<'a> = "source",
+        hostname: Scalar<'a> = "hostname",
+        output_fields: Obj<OutputFields<'a>> = "output_fields",
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Payload<'a> {
-    #[serde(borrow)]
-    uuid: Scalar<'a>,
-    #[serde(borrow)]
-    rule: Scalar<'a>,
-    #[serde(borrow)]
-    priority: Scalar<'a>,
-    #[serde(borrow)]
-    time: Scalar<'a>,
-    #[serde(borrow)]
-    source: Scalar<'a>,
-    #[serde(borrow)]
-    hostname: Scalar<'a>,
-    #[serde(borrow)]
-    output_fields: Obj<OutputFields<'a>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct OutputFields<'a> {
-    #[serde(borrow, rename = "proc.exepath")]
-    exepath: Scalar<'a>,
-    #[serde(borrow, rename = "proc.pid")]
-    pid: Scalar<'a>,
-    #[serde(borrow, rename = "proc.cmdline")]
-    cmdline: Scalar<'a>,
-    #[serde(borrow, rename = "proc.is_exe_from_memfd")]
-    is_exe_from_memfd: Scalar<'a>,
-    #[serde(borrow, rename = "proc.pexepath")]
-    pexepath: Scalar<'a>,
-    #[serde(borrow, rename = "proc.ppid")]
-    ppid: Scalar<'a>,
-    #[serde(borrow, rename = "container.id")]
-    container_id: Scalar<'a>,
-    #[serde(borrow, rename = "container.full_id")]
-    container_full_id: Scalar<'a>,
-    #[serde(borrow, rename = "container.name")]
-    container_name: Scalar<'a>,
-    #[serde(borrow, rename = "container.image")]
-    image: Scalar<'a>,
-    #[serde(borrow, rename = "container.image.repository")]
-    repository: Scalar<'a>,
-    #[serde(borrow, rename = "container.image.tag")]
-    tag: Scalar<'a>,
-    #[serde(borrow, rename = "container.image.digest")]
-    digest: Scalar<'a>,
-    #[serde(borrow, rename = "k8s.pod.name")]
-    pod: Scalar<'a>,
-    #[serde(borrow, rename = "k8s.ns.name")]
-    namespace: Scalar<'a>,
-    #[serde(borrow, rename = "user.name")]
-    user: Scalar<'a>,
+wire_object! {
+    /// `output_fields` (the fields read).
+    struct OutputFields<'a>: Dotted {
+        exepath: Scalar<'a> = "proc.exepath",
+        pid: Scalar<'a> = "proc.pid",
+        cmdline: Scalar<'a> = "proc.cmdline",
+        is_exe_from_memfd: Scalar<'a> = "proc.is_exe_from_memfd",
+        pexepath: Scalar<'a> = "proc.pexepath",
+        ppid: Scalar<'a> = "proc.ppid",
+        container_id: Scalar<'a> = "container.id",
+        container_full_id: Scalar<'a> = "container.full_id",
+        container_name: Scalar<'a> = "container.name",
+        image: Scalar<'a> = "container.image",
+        repository: Scalar<'a> = "container.image.repository",
+        tag: Scalar<'a> = "container.image.tag",
+        digest: Scalar<'a> = "container.image.digest",
+        pod: Scalar<'a> = "k8s.pod.name",
+        namespace: Scalar<'a> = "k8s.ns.name",
+        user: Scalar<'a> = "user.name",
+    }
 }
 
 /// A Falco string: `null`, `""` and `<NA>` are absent.
-fn text<'s>(value: &'s Scalar<'_>) -> Result<Option<&'s str>, Problem> {
-    Ok(value.text()?.filter(|text| *text != "<NA>"))
+fn text<'v>(field: At<'v, '_, Scalar<'_>>) -> Result<Option<&'v str>, FieldError> {
+    Ok(field.text()?.filter(|text| *text != "<NA>"))
 }
 
 /// Reads one Falco or Falcosidekick payload.
 pub(super) fn parse(json: &str, label: &str) -> Result<Finding, Error> {
-    let payload = serde_json::from_str::<Payload<'_>>(json).map_err(|source| Error::Malformed {
-        document: label.to_owned(),
-        vendor: Source::Falco,
-        source,
-    })?;
-    convert(&payload, label)
+    let payload = serde_json::from_str::<Payload<'_>>(json)
+        .map_err(Error::malformed(label, Source::Falco))?;
+    convert(At::root(&payload), label)
         .map_err(|error| Error::field(label, Source::Falco, Case::Camel, &error))
 }
 
-fn convert(payload: &Payload<'_>, label: &str) -> Result<Finding, FieldError> {
-    fn top<'s>(value: &'s Scalar<'_>, key: &'static str) -> Result<Option<&'s str>, FieldError> {
-        text(value).at(Seg::Raw(key))
-    }
-    let rule = top(&payload.rule, "rule")?
-        .ok_or(Problem::Missing)
-        .at(Seg::Raw("rule"))?;
-    let time = top(&payload.time, "time")?;
-    let hostname = top(&payload.hostname, "hostname")?;
-    let id = match top(&payload.uuid, "uuid")? {
+fn convert(payload: At<'_, '_, Payload<'_>>, label: &str) -> Result<Finding, FieldError> {
+    let rule_field = payload.rule();
+    let rule = text(rule_field)?.ok_or_else(|| rule_field.error(Problem::Missing))?;
+    let time = text(payload.time())?;
+    let hostname = text(payload.hostname())?;
+    let id = match text(payload.uuid())? {
         Some(uuid) => owned(uuid),
         None => match (time, hostname) {
             (Some(time), Some(hostname)) => owned(&format!("{rule}@{time}@{hostname}")),
@@ -134,20 +108,18 @@ fn convert(payload: &Payload<'_>, label: &str) -> Result<Finding, FieldError> {
             (None, _) => label.to_owned(),
         },
     };
-    let severity =
-        top(&payload.priority, "priority")?.map(|priority| owned(&priority.to_uppercase()));
+    let severity = text(payload.priority())?.map(|priority| owned(&priority.to_uppercase()));
 
     let mut context = Context {
         hostname: context_text(hostname),
         // Falco's Helm chart sets the hostname to the node name; a hostname that is no valid
         // node name is kept as the hostname only.
         node: hostname.and_then(super::node_name).map(owned),
-        detector: context_text(top(&payload.source, "source")?),
+        detector: context_text(text(payload.source())?),
         ..Context::default()
     };
-    let fields = payload.output_fields.get().at(Seg::Raw("output_fields"))?;
-    let (image, binaries) = match fields {
-        Some(fields) => read_fields(fields, &mut context).at(Seg::Raw("output_fields"))?,
+    let (image, binaries) = match payload.output_fields().object()? {
+        Some(fields) => read_fields(fields, &mut context)?,
         None => (ImageRef::default(), Vec::new()),
     };
 
@@ -166,23 +138,14 @@ fn convert(payload: &Payload<'_>, label: &str) -> Result<Finding, FieldError> {
 }
 
 fn read_fields(
-    fields: &OutputFields<'_>,
+    fields: At<'_, '_, OutputFields<'_>>,
     context: &mut Context,
 ) -> Result<(ImageRef, Vec<Binary>), FieldError> {
-    let field = |value: &Scalar<'_>, key: &'static str| -> Result<Option<String>, FieldError> {
-        Ok(text(value).at(Seg::Quoted(key))?.map(str::to_owned))
-    };
-    let at = Seg::Quoted;
-
     let mut binaries = Vec::new();
-    let exepath = text(&fields.exepath).at(at("proc.exepath"))?;
-    let memfd = fields
-        .is_exe_from_memfd
-        .flag()
-        .at(at("proc.is_exe_from_memfd"))?
-        .unwrap_or(false);
-    let pid = fields.pid.int().at(at("proc.pid"))?;
-    let cmdline = text(&fields.cmdline).at(at("proc.cmdline"))?;
+    let exepath = text(fields.exepath())?;
+    let memfd = fields.is_exe_from_memfd().flag()?.unwrap_or(false);
+    let pid = fields.pid().int()?;
+    let cmdline = text(fields.cmdline())?;
     if exepath.is_some() || memfd || pid.is_some() || cmdline.is_some() {
         let mut binary = Binary::new(BinaryRole::Process, exepath);
         binary.fileless |= memfd;
@@ -192,28 +155,25 @@ fn read_fields(
         }
         binaries.push(binary);
     }
-    if let Some(parent) = text(&fields.pexepath).at(at("proc.pexepath"))? {
+    if let Some(parent) = text(fields.pexepath())? {
         let mut binary = Binary::new(BinaryRole::Parent, Some(parent));
-        binary.pid = fields.ppid.int().at(at("proc.ppid"))?;
+        binary.pid = fields.ppid().int()?;
         binaries.push(binary);
     }
 
-    let full_id = field(&fields.container_full_id, "container.full_id")?;
-    let short_id = field(&fields.container_id, "container.id")?;
-    context.container_id = context_text(full_id.or(short_id).as_deref());
-    context.container = context_text(field(&fields.container_name, "container.name")?.as_deref());
-    context.pod = context_text(field(&fields.pod, "k8s.pod.name")?.as_deref());
-    context.namespace = context_text(field(&fields.namespace, "k8s.ns.name")?.as_deref());
-    context.user = context_text(field(&fields.user, "user.name")?.as_deref());
+    let full_id = text(fields.container_full_id())?;
+    let short_id = text(fields.container_id())?;
+    context.container_id = context_text(full_id.or(short_id));
+    context.container = context_text(text(fields.container_name())?);
+    context.pod = context_text(text(fields.pod())?);
+    context.namespace = context_text(text(fields.namespace())?);
+    context.user = context_text(text(fields.user())?);
 
-    let repository = text(&fields.repository).at(at("container.image.repository"))?;
-    let tag = text(&fields.tag).at(at("container.image.tag"))?;
-    let digest = text(&fields.digest)
-        .at(at("container.image.digest"))?
-        .map(parse_sha256)
-        .transpose()
-        .at(at("container.image.digest"))?;
-    let full_image = text(&fields.image).at(at("container.image"))?;
+    let repository = text(fields.repository())?;
+    let tag = text(fields.tag())?;
+    let digest_field = fields.digest();
+    let digest = digest_field.check(text(digest_field)?.map(parse_sha256).transpose())?;
+    let full_image = text(fields.image())?;
     let mut image = ImageBuilder::default();
     // A repository alone is not a reference: without a tag or digest it would read as
     // `:latest`, which is a guess. `container.image` (the full name) is the fallback.

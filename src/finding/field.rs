@@ -2,11 +2,14 @@
 //!
 //! Every type here deserializes from *any* JSON value without failing: a value of the wrong
 //! type is kept as [`Got`] (what it was) instead of aborting the whole document. The vendor
-//! modules then read the fields they need through accessors that know the expected type and
-//! return a [`FieldError`] whose path grows as it bubbles up (`binary` → `processes[0]` →
-//! `finding`). A typed serde error would say "invalid type at line 1 column 9000"; this way an
-//! error names the field, and the happy path stays allocation-light (strings borrow from the
-//! input where JSON escapes allow).
+//! modules declare their objects with [`wire_object!`], which writes each field's wire name
+//! once: serde matches keys by it, and the field's accessor locates the value under it. They
+//! then read values through [`At`], which knows the path from the finding down
+//! (`finding.processes[0].binary.hashedSize`) and the expected type, so a wrong value is a
+//! [`FieldError`] that names its field as the document spells it. A typed serde error would say
+//! "invalid type at line 1 column 9000"; this way an error names the field, and the happy path
+//! stays allocation-light (strings borrow from the input where JSON escapes allow, and a path
+//! is only written out for an error).
 //!
 //! Nothing here knows any vendor's schema, and nothing here panics.
 
@@ -575,6 +578,410 @@ impl Case {
     }
 }
 
+/// How a wire object spells its keys: which spellings of a field's wire name are read, and
+/// how an error path shows the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spelling {
+    /// Schema keys written in camelCase, read in camelCase or snake_case (SCC: REST and the
+    /// Python client's `to_dict`); an error path shows them in the document's [`Case`].
+    CamelOrSnake,
+    /// Schema keys written in camelCase, read in camelCase or PascalCase (GuardDuty: the wire
+    /// and boto3 or the AWS CLI); an error path shows them in the document's [`Case`].
+    CamelOrPascal,
+    /// Keys read and shown exactly as written (Falco's payload, SCC `sourceProperties`, the
+    /// EventBridge envelope, a Pub/Sub message).
+    Exact,
+    /// Keys read exactly as written that contain dots (Falco `output_fields`), shown as
+    /// `["proc.exepath"]`.
+    Dotted,
+}
+
+impl Spelling {
+    /// Whether `key`, as found in a document, is a spelling of the wire name `wire`.
+    pub(crate) fn reads(self, key: &str, wire: &str) -> bool {
+        key == wire
+            || match self {
+                Self::CamelOrSnake => is_snake_case_of(key, wire),
+                Self::CamelOrPascal => is_pascal_case_of(key, wire),
+                Self::Exact | Self::Dotted => false,
+            }
+    }
+
+    /// The path step that names the field `wire`.
+    pub(crate) const fn seg(self, wire: &'static str) -> Seg {
+        match self {
+            Self::CamelOrSnake | Self::CamelOrPascal => Seg::Key(wire),
+            Self::Exact => Seg::Raw(wire),
+            Self::Dotted => Seg::Quoted(wire),
+        }
+    }
+}
+
+/// Whether `key` is the snake_case of the camelCase `camel` (`hashed_size` of `hashedSize`):
+/// every upper-case letter of `camel` is `_` and the letter in lower case in `key`.
+fn is_snake_case_of(key: &str, camel: &str) -> bool {
+    let mut key = key.bytes();
+    for byte in camel.bytes() {
+        if byte.is_ascii_uppercase() {
+            if key.next() != Some(b'_') || key.next() != Some(byte.to_ascii_lowercase()) {
+                return false;
+            }
+        } else if key.next() != Some(byte) {
+            return false;
+        }
+    }
+    key.next().is_none()
+}
+
+/// Whether `key` is the PascalCase of the camelCase `camel` (`HashedSize` of `hashedSize`).
+fn is_pascal_case_of(key: &str, camel: &str) -> bool {
+    match (key.as_bytes().split_first(), camel.as_bytes().split_first()) {
+        (Some((key_first, key_rest)), Some((first, rest))) => {
+            *key_first == first.to_ascii_uppercase() && key_rest == rest
+        }
+        _ => false,
+    }
+}
+
+/// Reads the keys of a wire object (see [`wire_object!`]): which field each names, refusing a
+/// field given twice (in any of its spellings) as serde's derive does.
+pub(crate) struct WireKeys {
+    spelling: Spelling,
+    names: &'static [&'static str],
+    /// Bit `i` is set once `names[i]` was read.
+    seen: u64,
+}
+
+impl WireKeys {
+    /// Keys of an object with the fields `names` (at most 64), spelled as `spelling` says.
+    pub(crate) const fn new(spelling: Spelling, names: &'static [&'static str]) -> Self {
+        Self {
+            spelling,
+            names,
+            seen: 0,
+        }
+    }
+
+    /// The next key of `map`: `None` at the end, `Some(Some(wire))` for the field whose wire
+    /// name is `wire`, `Some(None)` for a key of no field (its value is the caller's to skip).
+    ///
+    /// # Errors
+    ///
+    /// The map's error, or a duplicate field.
+    pub(crate) fn next<'de, A: MapAccess<'de>>(
+        &mut self,
+        map: &mut A,
+    ) -> Result<Option<Option<&'static str>>, A::Error> {
+        let Some(key) = map.next_key::<Scalar<'de>>()? else {
+            return Ok(None);
+        };
+        let Scalar::Str(key) = key else {
+            return Ok(Some(None));
+        };
+        let Some(index) = self
+            .names
+            .iter()
+            .position(|wire| self.spelling.reads(&key, wire))
+        else {
+            return Ok(Some(None));
+        };
+        let wire = self.names[index];
+        // `wire_object!` refuses more than 64 fields, so every field has a bit.
+        if let Some(bit) = u32::try_from(index)
+            .ok()
+            .and_then(|shift| 1_u64.checked_shl(shift))
+        {
+            if self.seen & bit != 0 {
+                return Err(de::Error::duplicate_field(wire));
+            }
+            self.seen |= bit;
+        }
+        Ok(Some(Some(wire)))
+    }
+}
+
+/// Declares a wire object: a struct of lenient fields ([`Scalar`], [`Obj`], [`List`]) read
+/// from a JSON object, where each field's wire name is written once, next to the field.
+///
+/// ```text
+/// wire_object! {
+///     /// A file.
+///     struct File<'a>: CamelOrSnake {
+///         path: Scalar<'a> = "path",
+///         hashed_size: Scalar<'a> = "hashedSize",
+///     }
+/// }
+/// ```
+///
+/// The wire name is what serde matches (in every spelling the [`Spelling`] reads; a field
+/// given twice is an error, an unknown key is skipped, a missing field is its default) and
+/// what an error path shows: the struct gets no public fields, only accessors on
+/// [`At`]`<File>` (`file.hashed_size()`) that return the field located under its wire name.
+macro_rules! wire_object {
+    (
+        $(#[$meta:meta])*
+        struct $name:ident<'a>: $spelling:ident {
+            $( $(#[$field_meta:meta])* $field:ident: $ty:ty = $wire:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Default)]
+        struct $name<'a> {
+            $( $(#[$field_meta])* $field: $ty, )+
+        }
+
+        impl<'de: 'a, 'a> ::serde::Deserialize<'de> for $name<'a> {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                struct Fields<'a>(::std::marker::PhantomData<&'a ()>);
+
+                impl<'de: 'a, 'a> ::serde::de::Visitor<'de> for Fields<'a> {
+                    type Value = $name<'a>;
+
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str(concat!("struct ", stringify!($name)))
+                    }
+
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> ::std::result::Result<Self::Value, A::Error> {
+                        const _: () = assert!([$($wire),+].len() <= 64, "at most 64 fields");
+                        let mut object = $name::default();
+                        let mut keys = $crate::finding::field::WireKeys::new(
+                            $crate::finding::field::Spelling::$spelling,
+                            &[$($wire),+],
+                        );
+                        while let Some(field) = keys.next(&mut map)? {
+                            match field {
+                                $( Some($wire) => object.$field = map.next_value()?, )+
+                                _ => {
+                                    map.next_value::<::serde::de::IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(object)
+                    }
+                }
+
+                deserializer.deserialize_map(Fields(::std::marker::PhantomData))
+            }
+        }
+
+        impl<'v, 'a> $crate::finding::field::At<'v, '_, $name<'a>> {
+            $(
+                #[doc = concat!("`", $wire, "`, located.")]
+                fn $field(&self) -> $crate::finding::field::At<'v, '_, $ty> {
+                    self.child(
+                        $crate::finding::field::Spelling::$spelling.seg($wire),
+                        &self.value().$field,
+                    )
+                }
+            )+
+        }
+    };
+}
+
+pub(crate) use wire_object;
+
+/// One step of a located value's path, linked to the steps above it.
+#[derive(Clone, Copy, Debug)]
+struct Path<'p> {
+    /// This step; `None` at a root that has no name.
+    seg: Option<Seg>,
+    /// The step above, if any.
+    parent: Option<&'p Path<'p>>,
+}
+
+/// A value of a document with the path that leads to it, so that reading it can name the
+/// field when it is wrong. Descending borrows the parent's path: nothing is allocated unless
+/// an error is made.
+pub(crate) struct At<'v, 'p, T: ?Sized> {
+    value: &'v T,
+    path: Path<'p>,
+}
+
+impl<T: ?Sized> Clone for At<'_, '_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for At<'_, '_, T> {}
+
+impl<'v, 'p, T: ?Sized> At<'v, 'p, T> {
+    /// The document itself, or what the error paths are relative to.
+    pub(crate) const fn root(value: &'v T) -> Self {
+        Self {
+            value,
+            path: Path {
+                seg: None,
+                parent: None,
+            },
+        }
+    }
+
+    /// A value that error paths name by `seg` (an envelope's `finding`, `detail`, `message`).
+    pub(crate) const fn under(seg: Seg, value: &'v T) -> Self {
+        Self {
+            value,
+            path: Path {
+                seg: Some(seg),
+                parent: None,
+            },
+        }
+    }
+
+    /// The value.
+    pub(crate) const fn value(&self) -> &'v T {
+        self.value
+    }
+
+    /// `value`, found under this one at `seg`.
+    pub(crate) fn child<U>(&self, seg: Seg, value: &'v U) -> At<'v, '_, U> {
+        At {
+            value,
+            path: Path {
+                seg: Some(seg),
+                parent: Some(&self.path),
+            },
+        }
+    }
+
+    /// `problem`, at this value's path.
+    pub(crate) fn error(&self, problem: Problem) -> FieldError {
+        let mut path = Vec::new();
+        let mut step = Some(&self.path);
+        while let Some(current) = step {
+            path.extend(current.seg);
+            step = current.parent;
+        }
+        path.reverse();
+        FieldError { path, problem }
+    }
+
+    /// `result`, its problem at this value's path.
+    pub(crate) fn check<U>(&self, result: Result<U, Problem>) -> Result<U, FieldError> {
+        result.map_err(|problem| self.error(problem))
+    }
+}
+
+impl<'v> At<'v, '_, Scalar<'_>> {
+    /// See [`Scalar::text`].
+    pub(crate) fn text(&self) -> Result<Option<&'v str>, FieldError> {
+        self.check(self.value.text())
+    }
+
+    /// [`At::text`] that must be present.
+    pub(crate) fn required_text(&self) -> Result<&'v str, FieldError> {
+        self.text()?.ok_or_else(|| self.error(Problem::Missing))
+    }
+
+    /// [`At::text`] read further by `parse`, whose problem is this field's.
+    pub(crate) fn parsed_text<U>(
+        &self,
+        parse: impl FnOnce(&'v str) -> Result<U, Problem>,
+    ) -> Result<Option<U>, FieldError> {
+        self.text()?.map(|text| self.check(parse(text))).transpose()
+    }
+
+    /// See [`Scalar::text_or_none`].
+    pub(crate) fn text_or_none(&self) -> Option<&'v str> {
+        self.value.text_or_none()
+    }
+
+    /// See [`Scalar::int`].
+    pub(crate) fn int(&self) -> Result<Option<i64>, FieldError> {
+        self.check(self.value.int())
+    }
+
+    /// See [`Scalar::size`].
+    pub(crate) fn size(&self) -> Result<Option<u64>, FieldError> {
+        self.check(self.value.size())
+    }
+
+    /// See [`Scalar::number`].
+    pub(crate) fn number(&self) -> Result<Option<f64>, FieldError> {
+        self.check(self.value.number())
+    }
+
+    /// See [`Scalar::flag`].
+    pub(crate) fn flag(&self) -> Result<Option<bool>, FieldError> {
+        self.check(self.value.flag())
+    }
+
+    /// See [`Scalar::proto_enum`].
+    pub(crate) fn proto_enum(&self) -> Result<Option<EnumValue<'v>>, FieldError> {
+        self.check(self.value.proto_enum())
+    }
+}
+
+impl<'v, 'p, T> At<'v, 'p, Obj<T>> {
+    /// The object, if present, located where this field is.
+    pub(crate) fn object(self) -> Result<Option<At<'v, 'p, T>>, FieldError> {
+        Ok(self.check(self.value.get())?.map(|value| At {
+            value,
+            path: self.path,
+        }))
+    }
+}
+
+impl<'v, 'p, T> At<'v, 'p, List<T>> {
+    /// The elements (none when absent).
+    pub(crate) fn items(self) -> Result<Items<'v, 'p, T>, FieldError> {
+        Ok(Items {
+            items: self.check(self.value.get())?,
+            overflow: self.value.overflow,
+            path: self.path,
+        })
+    }
+
+    /// The elements, which must be at most `limit`.
+    pub(crate) fn at_most(self, limit: usize) -> Result<Items<'v, 'p, T>, FieldError> {
+        let items = self.items()?;
+        if items.overflow || items.items.len() > limit {
+            return Err(self.error(Problem::TooMany { limit }));
+        }
+        Ok(items)
+    }
+}
+
+/// The elements of a located [`List`], each located by its index.
+pub(crate) struct Items<'v, 'p, T> {
+    items: &'v [T],
+    overflow: bool,
+    path: Path<'p>,
+}
+
+impl<'v, T> Items<'v, '_, T> {
+    /// Every element kept, with its index.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = At<'v, '_, T>> {
+        self.items.iter().enumerate().map(|(index, value)| At {
+            value,
+            path: Path {
+                seg: Some(Seg::Index(index)),
+                parent: Some(&self.path),
+            },
+        })
+    }
+
+    /// The elements kept, not located.
+    pub(crate) const fn values(&self) -> &'v [T] {
+        self.items
+    }
+
+    /// The first element.
+    pub(crate) fn first(&self) -> Option<At<'v, '_, T>> {
+        self.iter().next()
+    }
+
+    /// More elements followed than a [`List`] keeps.
+    pub(crate) const fn overflow(&self) -> bool {
+        self.overflow
+    }
+}
+
 /// A field that failed, with its path from the finding down, outermost first.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct FieldError {
@@ -583,20 +990,6 @@ pub(crate) struct FieldError {
 }
 
 impl FieldError {
-    /// An error at the current position; callers add the path with [`At`].
-    pub(crate) fn new(problem: Problem) -> Self {
-        Self {
-            path: Vec::new(),
-            problem,
-        }
-    }
-
-    /// This error under `path` (outermost first).
-    pub(crate) fn prefixed(mut self, path: &[Seg]) -> Self {
-        self.path.splice(0..0, path.iter().copied());
-        self
-    }
-
     /// The path as text, in `case`.
     pub(crate) fn path(&self, case: Case) -> String {
         let mut out = String::new();
@@ -627,57 +1020,6 @@ impl FieldError {
             }
         }
         out
-    }
-}
-
-/// Adds path segments to errors as they bubble up.
-pub(crate) trait At<T> {
-    /// Prefixes `seg` to the error's path.
-    fn at(self, seg: Seg) -> Result<T, FieldError>;
-
-    /// Prefixes the key `key`.
-    fn key(self, key: &'static str) -> Result<T, FieldError>
-    where
-        Self: Sized,
-    {
-        self.at(Seg::Key(key))
-    }
-
-    /// Prefixes the array index `index`.
-    fn index(self, index: usize) -> Result<T, FieldError>
-    where
-        Self: Sized,
-    {
-        self.at(Seg::Index(index))
-    }
-
-    /// Prefixes a whole path, outermost first.
-    fn within(self, path: &[Seg]) -> Result<T, FieldError>;
-}
-
-impl<T> At<T> for Result<T, Problem> {
-    fn at(self, seg: Seg) -> Result<T, FieldError> {
-        self.map_err(|problem| FieldError {
-            path: vec![seg],
-            problem,
-        })
-    }
-
-    fn within(self, path: &[Seg]) -> Result<T, FieldError> {
-        self.map_err(|problem| FieldError {
-            path: path.to_vec(),
-            problem,
-        })
-    }
-}
-
-impl<T> At<T> for Result<T, FieldError> {
-    fn at(self, seg: Seg) -> Result<T, FieldError> {
-        self.map_err(|error| error.prefixed(&[seg]))
-    }
-
-    fn within(self, path: &[Seg]) -> Result<T, FieldError> {
-        self.map_err(|error| error.prefixed(path))
     }
 }
 
@@ -774,13 +1116,13 @@ mod tests {
 
     #[test]
     fn paths_render_in_the_document_case() {
-        let error: Result<(), FieldError> = Err(Problem::Missing)
-            .key("hashedSize")
-            .key("binary")
-            .index(0)
-            .key("processes")
-            .key("finding");
-        let error = error.unwrap_err();
+        let finding = At::under(Seg::Key("finding"), &());
+        let processes = finding.child(Seg::Key("processes"), &());
+        let process = processes.child(Seg::Index(0), &());
+        let binary = process.child(Seg::Key("binary"), &());
+        let error = binary
+            .child(Seg::Key("hashedSize"), &())
+            .error(Problem::Missing);
         assert_eq!(
             error.path(Case::Camel),
             "finding.processes[0].binary.hashedSize"
@@ -793,12 +1135,83 @@ mod tests {
             error.path(Case::Pascal),
             "Finding.Processes[0].Binary.HashedSize"
         );
-        let falco: Result<(), FieldError> = Err(Problem::Missing)
-            .at(Seg::Quoted("proc.exepath"))
-            .at(Seg::Raw("output_fields"));
+        let fields = At::under(Seg::Raw("output_fields"), &());
+        let falco = fields
+            .child(Seg::Quoted("proc.exepath"), &())
+            .error(Problem::Missing);
+        assert_eq!(falco.path(Case::Camel), "output_fields[\"proc.exepath\"]");
+    }
+
+    #[rstest]
+    #[case::camel(Spelling::CamelOrSnake, "hashedSize", true)]
+    #[case::snake(Spelling::CamelOrSnake, "hashed_size", true)]
+    #[case::pascal_is_not_snake(Spelling::CamelOrSnake, "HashedSize", false)]
+    #[case::mixed(Spelling::CamelOrSnake, "hashed_Size", false)]
+    #[case::double_underscore(Spelling::CamelOrSnake, "hashed__size", false)]
+    #[case::trailing(Spelling::CamelOrSnake, "hashed_size_", false)]
+    #[case::lower(Spelling::CamelOrSnake, "hashedsize", false)]
+    #[case::pascal(Spelling::CamelOrPascal, "HashedSize", true)]
+    #[case::camel_too(Spelling::CamelOrPascal, "hashedSize", true)]
+    #[case::snake_is_not_pascal(Spelling::CamelOrPascal, "hashed_size", false)]
+    #[case::upper(Spelling::CamelOrPascal, "HASHEDSIZE", false)]
+    #[case::exact(Spelling::Exact, "hashedSize", true)]
+    #[case::exact_only(Spelling::Exact, "hashed_size", false)]
+    #[case::dotted_only_exact(Spelling::Dotted, "HashedSize", false)]
+    fn spellings_read_the_wire_name_and_their_alternative(
+        #[case] spelling: Spelling,
+        #[case] key: &str,
+        #[case] expected: bool,
+    ) {
+        assert_eq!(spelling.reads(key, "hashedSize"), expected);
+    }
+
+    wire_object! {
+        /// A wire object for the tests below.
+        struct Sample<'a>: CamelOrSnake {
+            hashed_size: Scalar<'a> = "hashedSize",
+            items: List<Scalar<'a>> = "items",
+        }
+    }
+
+    #[test]
+    fn wire_objects_read_both_spellings_and_locate_by_the_wire_name() {
+        let sample: Sample<'_> =
+            serde_json::from_str(r#"{"hashed_size": "x", "other": [1, {"a": 2}]}"#).unwrap();
+        let located = At::under(Seg::Key("binary"), &sample);
+        let error = located.hashed_size().size().unwrap_err();
+        assert_eq!(error.path(Case::Snake), "binary.hashed_size");
+        assert_eq!(error.path(Case::Camel), "binary.hashedSize");
         assert_eq!(
-            falco.unwrap_err().path(Case::Camel),
-            "output_fields[\"proc.exepath\"]"
+            error.problem.to_string(),
+            "expected an integer or a numeric string (got the string \"x\")"
+        );
+    }
+
+    #[rstest]
+    #[case::same_spelling(r#"{"hashedSize": 1, "hashedSize": 2}"#)]
+    #[case::two_spellings(r#"{"hashedSize": 1, "hashed_size": 2}"#)]
+    fn a_field_given_twice_is_refused(#[case] json: &str) {
+        let error = serde_json::from_str::<Sample<'_>>(json)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.starts_with("duplicate field `hashedSize`"), "{error}");
+    }
+
+    #[test]
+    fn list_elements_are_located_by_index_and_capped() {
+        let sample: Sample<'_> = serde_json::from_str(r#"{"items": ["a", 7]}"#).unwrap();
+        let root = At::root(&sample);
+        let items = root.items().items().unwrap();
+        let errors: Vec<String> = items
+            .iter()
+            .filter_map(|item| item.text().err())
+            .map(|error| error.path(Case::Camel))
+            .collect();
+        assert_eq!(errors, ["items[1]"]);
+        assert_eq!(
+            root.items().at_most(1).err().unwrap().problem,
+            Problem::TooMany { limit: 1 }
         );
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Schema: the `Finding`, `Resource`, `Container`, `ProcessDetails`, `LineageObject`,
 //! `RuntimeContext`, `KubernetesWorkloadDetails` and `EcsTaskDetails` shapes of
-//! `botocore/data/guardduty/2017-11-28/service-2.json`. The wire names are camelCase
+//! `botocore/data/guardduty/2017-11-28/service-2.json`
+//! (<https://github.com/boto/botocore/blob/develop/botocore/data/guardduty/2017-11-28/service-2.json>);
+//! `docs/findings.md` maps their fields. The wire names are camelCase
 //! (EventBridge `detail`); boto3 and `aws guardduty get-findings` print the member names,
 //! which are the same words in PascalCase. Both spellings are read.
 //!
@@ -34,30 +36,26 @@
 //!
 //! This module only reads JSON text it is given: no I/O, no manifest.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
-use super::field::Seg::{Index, Key};
-use super::field::{At as _, Case, FieldError, List, Obj, RawObject, Scalar, Seg};
+use super::field::{At, Case, FieldError, Items, List, Obj, RawObject, Scalar, Seg, wire_object};
 use super::{
-    Binary, BinaryRole, Category, ChosenContainer, ContainerEntry, ContainerSelector, Context,
-    EntryImage, Error, Finding, ImageBuilder, ImageRef, MAX_PROCESSES, Problem, Source,
-    choose_container, context_text, finish, node_name, owned, parse_sha256, reference_digest,
+    Binary, BinaryRole, CaseTable, Category, ChosenContainer, ContainerEntry, ContainerSelector,
+    Context, EntryImage, Error, Finding, ImageBuilder, ImageRef, MAX_PROCESSES, Problem, Source,
+    category_in, choose_container, context_text, finish, node_name, owned, parse_sha256,
+    reference_digest,
 };
+
+/// GuardDuty's threat families (the part of a finding type after `/`).
+static CATEGORIES: [(&str, Category); 3] = [
+    ("NewBinaryExecuted", Category::AddedBinary),
+    ("NewLibraryLoaded", Category::AddedLibrary),
+    ("FilelessExecution", Category::Fileless),
+];
 
 /// Maps a GuardDuty finding type by its threat family name.
 pub(super) fn category(raw: &str) -> Category {
     let family = raw.rsplit_once('/').map_or(raw, |(_, family)| family);
     let family = family.split(['.', '!']).next().unwrap_or(family).trim();
-    if family.eq_ignore_ascii_case("NewBinaryExecuted") {
-        Category::AddedBinary
-    } else if family.eq_ignore_ascii_case("NewLibraryLoaded") {
-        Category::AddedLibrary
-    } else if family.eq_ignore_ascii_case("FilelessExecution") {
-        Category::Fileless
-    } else {
-        Category::Other(owned(raw.trim()))
-    }
+    category_in(&CATEGORIES, family, raw)
 }
 
 /// GuardDuty's severity bands.
@@ -73,193 +71,184 @@ pub(super) fn severity_band(severity: f64) -> &'static str {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct GdFinding<'a> {
-    #[serde(borrow, alias = "AccountId")]
-    account_id: Scalar<'a>,
-    #[serde(borrow, alias = "Arn")]
-    arn: Scalar<'a>,
-    #[serde(borrow, alias = "Id")]
-    id: Scalar<'a>,
-    #[serde(borrow, alias = "Region")]
-    region: Scalar<'a>,
-    #[serde(borrow, rename = "type", alias = "Type")]
-    kind: Scalar<'a>,
-    #[serde(borrow, alias = "Severity")]
-    severity: Scalar<'a>,
-    #[serde(borrow, alias = "CreatedAt")]
-    created_at: Scalar<'a>,
-    #[serde(borrow, alias = "UpdatedAt")]
-    updated_at: Scalar<'a>,
-    #[serde(borrow, alias = "Resource")]
-    resource: Obj<GdResource<'a>>,
-    #[serde(borrow, alias = "Service")]
-    service: Obj<Service<'a>>,
+wire_object! {
+    /// A `Finding` (the fields read).
+    struct GdFinding<'a>: CamelOrPascal {
+        account_id: Scalar<'a> = "accountId",
+        arn: Scalar<'a> = "arn",
+        id: Scalar<'a> = "id",
+        region: Scalar<'a> = "region",
+        kind: Scalar<'a> = "type",
+        severity: Scalar<'a> = "severity",
+        created_at: Scalar<'a> = "createdAt",
+        updated_at: Scalar<'a> = "updatedAt",
+        resource: Obj<GdResource<'a>> = "resource",
+        service: Obj<Service<'a>> = "service",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Service<'a> {
-    #[serde(borrow, alias = "FeatureName")]
-    feature_name: Scalar<'a>,
-    #[serde(borrow, alias = "EventFirstSeen")]
-    event_first_seen: Scalar<'a>,
-    #[serde(borrow, alias = "EventLastSeen")]
-    event_last_seen: Scalar<'a>,
-    #[serde(borrow, alias = "RuntimeDetails")]
-    runtime_details: Obj<RuntimeDetails<'a>>,
+wire_object! {
+    /// `Service`.
+    struct Service<'a>: CamelOrPascal {
+        feature_name: Scalar<'a> = "featureName",
+        event_first_seen: Scalar<'a> = "eventFirstSeen",
+        event_last_seen: Scalar<'a> = "eventLastSeen",
+        runtime_details: Obj<RuntimeDetails<'a>> = "runtimeDetails",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct RuntimeDetails<'a> {
-    #[serde(borrow, alias = "Process")]
-    process: Obj<ProcessDetails<'a>>,
-    #[serde(borrow, alias = "Context")]
-    context: Obj<RuntimeContext<'a>>,
+wire_object! {
+    /// `RuntimeDetails`.
+    struct RuntimeDetails<'a>: CamelOrPascal {
+        process: Obj<ProcessDetails<'a>> = "process",
+        context: Obj<RuntimeContext<'a>> = "context",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct ProcessDetails<'a> {
-    #[serde(borrow, alias = "ExecutablePath")]
-    executable_path: Scalar<'a>,
-    #[serde(borrow, alias = "ExecutableSha256")]
-    executable_sha256: Scalar<'a>,
-    #[serde(borrow, alias = "Pid")]
-    pid: Scalar<'a>,
-    #[serde(borrow, alias = "ParentUuid")]
-    parent_uuid: Scalar<'a>,
-    #[serde(borrow, alias = "User")]
-    user: Scalar<'a>,
-    #[serde(borrow, alias = "Lineage")]
-    lineage: List<Obj<Lineage<'a>>>,
+wire_object! {
+    /// `ProcessDetails`.
+    struct ProcessDetails<'a>: CamelOrPascal {
+        executable_path: Scalar<'a> = "executablePath",
+        executable_sha256: Scalar<'a> = "executableSha256",
+        pid: Scalar<'a> = "pid",
+        parent_uuid: Scalar<'a> = "parentUuid",
+        user: Scalar<'a> = "user",
+        lineage: List<Obj<Lineage<'a>>> = "lineage",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Lineage<'a> {
-    #[serde(borrow, alias = "ExecutablePath")]
-    executable_path: Scalar<'a>,
-    #[serde(borrow, alias = "Pid")]
-    pid: Scalar<'a>,
-    #[serde(borrow, alias = "Uuid")]
-    uuid: Scalar<'a>,
+wire_object! {
+    /// `LineageObject`.
+    struct Lineage<'a>: CamelOrPascal {
+        executable_path: Scalar<'a> = "executablePath",
+        pid: Scalar<'a> = "pid",
+        uuid: Scalar<'a> = "uuid",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct RuntimeContext<'a> {
-    #[serde(borrow, alias = "ModifyingProcess")]
-    modifying_process: Obj<ProcessDetails<'a>>,
-    #[serde(borrow, alias = "LibraryPath")]
-    library_path: Scalar<'a>,
-    #[serde(borrow, alias = "ScriptPath")]
-    script_path: Scalar<'a>,
+wire_object! {
+    /// `RuntimeContext`.
+    struct RuntimeContext<'a>: CamelOrPascal {
+        modifying_process: Obj<ProcessDetails<'a>> = "modifyingProcess",
+        library_path: Scalar<'a> = "libraryPath",
+        script_path: Scalar<'a> = "scriptPath",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct GdResource<'a> {
-    #[serde(borrow, alias = "EksClusterDetails")]
-    eks_cluster_details: Obj<Cluster<'a>>,
-    #[serde(borrow, alias = "EcsClusterDetails")]
-    ecs_cluster_details: Obj<EcsCluster<'a>>,
-    #[serde(borrow, alias = "KubernetesDetails")]
-    kubernetes_details: Obj<KubernetesDetails<'a>>,
-    #[serde(borrow, alias = "ContainerDetails")]
-    container_details: Obj<Container<'a>>,
-    #[serde(borrow, alias = "InstanceDetails")]
-    instance_details: Obj<InstanceDetails<'a>>,
+wire_object! {
+    /// `Resource`.
+    struct GdResource<'a>: CamelOrPascal {
+        eks_cluster_details: Obj<Cluster<'a>> = "eksClusterDetails",
+        ecs_cluster_details: Obj<EcsCluster<'a>> = "ecsClusterDetails",
+        kubernetes_details: Obj<KubernetesDetails<'a>> = "kubernetesDetails",
+        container_details: Obj<Container<'a>> = "containerDetails",
+        instance_details: Obj<InstanceDetails<'a>> = "instanceDetails",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Cluster<'a> {
-    #[serde(borrow, alias = "Name")]
-    name: Scalar<'a>,
-    #[serde(borrow, alias = "Arn")]
-    arn: Scalar<'a>,
+wire_object! {
+    /// `EksClusterDetails`.
+    struct Cluster<'a>: CamelOrPascal {
+        name: Scalar<'a> = "name",
+        arn: Scalar<'a> = "arn",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct EcsCluster<'a> {
-    #[serde(borrow, alias = "Name")]
-    name: Scalar<'a>,
-    #[serde(borrow, alias = "Arn")]
-    arn: Scalar<'a>,
-    #[serde(borrow, alias = "TaskDetails")]
-    task_details: Obj<TaskDetails<'a>>,
+wire_object! {
+    /// `EcsClusterDetails`.
+    struct EcsCluster<'a>: CamelOrPascal {
+        name: Scalar<'a> = "name",
+        arn: Scalar<'a> = "arn",
+        task_details: Obj<TaskDetails<'a>> = "taskDetails",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct TaskDetails<'a> {
-    #[serde(borrow, alias = "Arn")]
-    arn: Scalar<'a>,
-    #[serde(borrow, alias = "Containers")]
-    containers: List<Obj<Container<'a>>>,
+wire_object! {
+    /// `EcsTaskDetails`.
+    struct TaskDetails<'a>: CamelOrPascal {
+        arn: Scalar<'a> = "arn",
+        containers: List<Obj<Container<'a>>> = "containers",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct KubernetesDetails<'a> {
-    #[serde(borrow, alias = "KubernetesWorkloadDetails")]
-    kubernetes_workload_details: Obj<Workload<'a>>,
+wire_object! {
+    /// `KubernetesDetails`.
+    struct KubernetesDetails<'a>: CamelOrPascal {
+        kubernetes_workload_details: Obj<Workload<'a>> = "kubernetesWorkloadDetails",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Workload<'a> {
-    #[serde(borrow, alias = "Name")]
-    name: Scalar<'a>,
-    #[serde(borrow, rename = "type", alias = "Type")]
-    kind: Scalar<'a>,
-    #[serde(borrow, alias = "Namespace")]
-    namespace: Scalar<'a>,
-    #[serde(borrow, alias = "Containers")]
-    containers: List<Obj<Container<'a>>>,
+wire_object! {
+    /// `KubernetesWorkloadDetails`.
+    struct Workload<'a>: CamelOrPascal {
+        name: Scalar<'a> = "name",
+        kind: Scalar<'a> = "type",
+        namespace: Scalar<'a> = "namespace",
+        containers: List<Obj<Container<'a>>> = "containers",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Container<'a> {
-    #[serde(borrow, alias = "Id")]
-    id: Scalar<'a>,
-    #[serde(borrow, alias = "Name")]
-    name: Scalar<'a>,
-    #[serde(borrow, alias = "Image")]
-    image: Scalar<'a>,
+wire_object! {
+    /// `Container`.
+    struct Container<'a>: CamelOrPascal {
+        id: Scalar<'a> = "id",
+        name: Scalar<'a> = "name",
+        image: Scalar<'a> = "image",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct InstanceDetails<'a> {
-    #[serde(borrow, alias = "InstanceId")]
-    instance_id: Scalar<'a>,
-    #[serde(borrow, alias = "NetworkInterfaces")]
-    network_interfaces: List<Obj<NetworkInterface<'a>>>,
+wire_object! {
+    /// `InstanceDetails`.
+    struct InstanceDetails<'a>: CamelOrPascal {
+        instance_id: Scalar<'a> = "instanceId",
+        network_interfaces: List<Obj<NetworkInterface<'a>>> = "networkInterfaces",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct NetworkInterface<'a> {
-    #[serde(borrow, alias = "PrivateDnsName")]
-    private_dns_name: Scalar<'a>,
+wire_object! {
+    /// `NetworkInterface`.
+    struct NetworkInterface<'a>: CamelOrPascal {
+        private_dns_name: Scalar<'a> = "privateDnsName",
+    }
 }
 
-/// The EventBridge envelope's own fields, used where `detail` lacks them.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    account: Scalar<'a>,
-    #[serde(borrow)]
-    region: Scalar<'a>,
-    #[serde(borrow)]
-    time: Scalar<'a>,
+wire_object! {
+    /// The EventBridge envelope's own fields, used where `detail` lacks them.
+    struct Envelope<'a>: Exact {
+        account: Scalar<'a> = "account",
+        region: Scalar<'a> = "region",
+        time: Scalar<'a> = "time",
+    }
+}
+
+/// The key of the findings of `aws guardduty get-findings`.
+const FINDINGS: &str = "Findings";
+/// The key of the finding in an EventBridge event.
+const DETAIL: &str = "detail";
+
+/// GuardDuty's case table: PascalCase when the finding's own keys are (the CLI and boto3
+/// form).
+const PASCAL_CASE: CaseTable = CaseTable {
+    case: Case::Pascal,
+    keys: &[
+        "Type",
+        "Id",
+        "Service",
+        "Resource",
+        "SchemaVersion",
+        "AccountId",
+    ],
+};
+
+/// Whether `object` is one of GuardDuty's envelopes: a `get-findings` page or an EventBridge
+/// event (`detail` with the event's `detail-type`, or its `source`).
+pub(super) fn is_envelope(object: &RawObject<'_>) -> bool {
+    object.has(FINDINGS)
+        || (object.has(DETAIL)
+            && (object.has("detail-type")
+                || object
+                    .get("source")
+                    .is_some_and(|source| source.get() == "\"aws.guardduty\"")))
 }
 
 /// Reads a GuardDuty document: `{"Findings": […]}`, an EventBridge event, or a bare finding.
@@ -269,36 +258,16 @@ pub(super) fn parse(
     label: &str,
     out: &mut Vec<Result<Finding, Error>>,
 ) {
-    if let Some(findings) = object.get("Findings") {
-        match serde_json::from_str::<List<&RawValue>>(findings.get()) {
-            Ok(list) => match list.get() {
-                Ok(findings) => {
-                    for (index, finding) in findings.iter().enumerate() {
-                        let label = format!("{label}#{index}");
-                        out.push(if finding.get().starts_with('{') {
-                            read(finding.get(), None, &label)
-                        } else {
-                            Err(Error::NotAnObject {
-                                got: super::json_kind(finding.get()),
-                                document: label,
-                            })
-                        });
-                    }
-                }
-                Err(problem) => out.push(Err(Error::field(
-                    label,
-                    Source::GuardDuty,
-                    Case::Pascal,
-                    &FieldError::new(problem).prefixed(&[Seg::Raw("Findings")]),
-                ))),
-            },
-            Err(source) => out.push(Err(Error::Malformed {
-                document: label.to_owned(),
-                vendor: Source::GuardDuty,
-                source,
-            })),
-        }
-    } else if let Some(detail) = object.get("detail") {
+    if let Some(findings) = object.get(FINDINGS) {
+        super::listed_findings(
+            findings,
+            FINDINGS,
+            Source::GuardDuty,
+            label,
+            out,
+            |json, label| read(json, None, label),
+        );
+    } else if let Some(detail) = object.get(DETAIL) {
         out.push(read(detail.get(), Some(json), label));
     } else {
         out.push(read(json, None, label));
@@ -307,125 +276,79 @@ pub(super) fn parse(
 
 /// One finding; `envelope` is the EventBridge event around it, whose paths start `detail.`.
 fn read(json: &str, envelope: Option<&str>, label: &str) -> Result<Finding, Error> {
-    let malformed = |source| Error::Malformed {
-        document: label.to_owned(),
-        vendor: Source::GuardDuty,
-        source,
-    };
+    let malformed = Error::malformed(label, Source::GuardDuty);
     let finding = serde_json::from_str::<Obj<GdFinding<'_>>>(json).map_err(malformed)?;
     let envelope = envelope
         .map(serde_json::from_str::<Envelope<'_>>)
         .transpose()
         .map_err(malformed)?;
-    let result = match finding.get() {
-        Ok(Some(finding)) => convert(finding, envelope.as_ref(), label),
-        Ok(None) => Err(FieldError::new(Problem::Missing)),
-        Err(problem) => Err(FieldError::new(problem)),
+    let located = match envelope {
+        Some(_) => At::under(Seg::Raw(DETAIL), &finding),
+        None => At::root(&finding),
     };
-    let result = if envelope.is_some() {
-        result.at(Seg::Raw("detail"))
-    } else {
-        result
+    let result = match located.object() {
+        Ok(Some(finding)) => convert(finding, envelope.as_ref().map(At::root), label),
+        Ok(None) => Err(located.error(Problem::Missing)),
+        Err(error) => Err(error),
     };
-    result.map_err(|error| Error::field(label, Source::GuardDuty, case_of(json), &error))
-}
-
-/// PascalCase when the finding's own keys are (the CLI and boto3 form).
-fn case_of(json: &str) -> Case {
-    match serde_json::from_str::<RawObject<'_>>(json) {
-        Ok(object)
-            if [
-                "Type",
-                "Id",
-                "Service",
-                "Resource",
-                "SchemaVersion",
-                "AccountId",
-            ]
-            .iter()
-            .any(|key| object.has(key)) =>
-        {
-            Case::Pascal
-        }
-        _ => Case::Camel,
-    }
+    result
+        .map_err(|error| Error::field(label, Source::GuardDuty, PASCAL_CASE.case_of(json), &error))
 }
 
 fn convert(
-    finding: &GdFinding<'_>,
-    envelope: Option<&Envelope<'_>>,
+    finding: At<'_, '_, GdFinding<'_>>,
+    envelope: Option<At<'_, '_, Envelope<'_>>>,
     label: &str,
 ) -> Result<Finding, FieldError> {
-    let raw_category = finding
-        .kind
-        .text()
-        .key("type")?
-        .ok_or(Problem::Missing)
-        .key("type")?;
-    let id = match finding.id.text().key("id")? {
+    let raw_category = finding.kind().required_text()?;
+    let id = match finding.id().text()? {
         Some(id) => id,
-        None => finding.arn.text().key("arn")?.unwrap_or(label),
+        None => finding.arn().text()?.unwrap_or(label),
     };
     let severity = finding
-        .severity
-        .number()
-        .key("severity")?
+        .severity()
+        .number()?
         .map(|severity| severity_band(severity).to_owned());
-    let service = finding.service.get().key("service")?;
+    let service = finding.service().object()?;
 
     let mut event_time = None;
     let mut detector = None;
     let mut runtime = None;
-    if let Some(service) = service {
-        event_time = match service
-            .event_last_seen
-            .text()
-            .within(&[Key("service"), Key("eventLastSeen")])?
-        {
+    if let Some(service) = &service {
+        event_time = match service.event_last_seen().text()? {
             Some(time) => Some(time),
-            None => service
-                .event_first_seen
-                .text()
-                .within(&[Key("service"), Key("eventFirstSeen")])?,
+            None => service.event_first_seen().text()?,
         };
-        detector = service
-            .feature_name
-            .text()
-            .within(&[Key("service"), Key("featureName")])?;
-        runtime = service
-            .runtime_details
-            .get()
-            .key("runtimeDetails")
-            .key("service")?;
+        detector = service.feature_name().text()?;
+        runtime = service.runtime_details().object()?;
     }
     if event_time.is_none() {
-        event_time = match finding.updated_at.text().key("updatedAt")? {
+        event_time = match finding.updated_at().text()? {
             Some(time) => Some(time),
-            None => finding.created_at.text().key("createdAt")?,
+            None => finding.created_at().text()?,
         };
     }
     if event_time.is_none() {
         // The envelope is only a fallback: a value of the wrong type there is ignored.
-        event_time = envelope.and_then(|envelope| envelope.time.text_or_none());
+        event_time = envelope.and_then(|envelope| envelope.time().text_or_none());
     }
 
     let (binaries, user) = match runtime {
-        Some(runtime) => binaries(runtime).key("runtimeDetails").key("service")?,
+        Some(runtime) => binaries(runtime)?,
         None => (Vec::new(), None),
     };
 
-    let resource = finding.resource.get().key("resource")?;
-    let (image, mut context) = match resource {
-        Some(resource) => resource_context(resource).key("resource")?,
+    let (image, mut context) = match finding.resource().object()? {
+        Some(resource) => resource_context(resource)?,
         None => (ImageRef::default(), Context::default()),
     };
-    context.account = context_text(match finding.account_id.text().key("accountId")? {
+    context.account = context_text(match finding.account_id().text()? {
         Some(account) => Some(account),
-        None => envelope.and_then(|envelope| envelope.account.text_or_none()),
+        None => envelope.and_then(|envelope| envelope.account().text_or_none()),
     });
-    context.region = context_text(match finding.region.text().key("region")? {
+    context.region = context_text(match finding.region().text()? {
         Some(region) => Some(region),
-        None => envelope.and_then(|envelope| envelope.region.text_or_none()),
+        None => envelope.and_then(|envelope| envelope.region().text_or_none()),
     });
     context.detector = context_text(detector);
     context.user = context_text(user);
@@ -446,73 +369,47 @@ fn convert(
 
 /// The process, its lineage, and the files of its runtime context; and the process user.
 fn binaries<'r>(
-    runtime: &'r RuntimeDetails<'_>,
+    runtime: At<'r, '_, RuntimeDetails<'_>>,
 ) -> Result<(Vec<Binary>, Option<&'r str>), FieldError> {
     let mut binaries = Vec::new();
     let mut user = None;
     let mut pid = None;
-    if let Some(process) = runtime.process.get().key("process")? {
-        let (binary, parent_uuid) = process_binary(process, BinaryRole::Process).key("process")?;
-        user = process.user.text().within(&[Key("process"), Key("user")])?;
+    if let Some(process) = runtime.process().object()? {
+        let (binary, parent_uuid) = process_binary(process, BinaryRole::Process)?;
+        user = process.user().text()?;
         pid = binary.as_ref().and_then(|binary| binary.pid);
         binaries.extend(binary);
-        let lineage = process
-            .lineage
-            .get()
-            .within(&[Key("process"), Key("lineage")])?;
-        if process.lineage.overflow || lineage.len() > MAX_PROCESSES {
-            return Err(Problem::TooMany {
-                limit: MAX_PROCESSES,
-            })
-            .within(&[Key("process"), Key("lineage")]);
-        }
-        for (index, entry) in lineage.iter().enumerate() {
-            let here = [Key("process"), Key("lineage"), Index(index)];
-            let Some(entry) = entry.get().within(&here)? else {
+        for entry in process.lineage().at_most(MAX_PROCESSES)?.iter() {
+            let Some(entry) = entry.object()? else {
                 continue;
             };
-            let Some(path) = entry
-                .executable_path
-                .text()
-                .key("executablePath")
-                .within(&here)?
-            else {
+            let Some(path) = entry.executable_path().text()? else {
                 continue;
             };
-            let uuid = entry.uuid.text().key("uuid").within(&here)?;
+            let uuid = entry.uuid().text()?;
             let role = if uuid.is_some() && uuid == parent_uuid {
                 BinaryRole::Parent
             } else {
                 BinaryRole::Ancestor
             };
             let mut binary = Binary::new(role, Some(path));
-            binary.pid = entry.pid.int().key("pid").within(&here)?;
+            binary.pid = entry.pid().int()?;
             binaries.push(binary);
         }
     }
-    if let Some(context) = runtime.context.get().key("context")? {
-        if let Some(path) = context
-            .library_path
-            .text()
-            .within(&[Key("context"), Key("libraryPath")])?
-        {
+    if let Some(context) = runtime.context().object()? {
+        if let Some(path) = context.library_path().text()? {
             let mut library = Binary::new(BinaryRole::Library, Some(path));
             library.pid = pid;
             binaries.push(library);
         }
-        if let Some(path) = context
-            .script_path
-            .text()
-            .within(&[Key("context"), Key("scriptPath")])?
-        {
+        if let Some(path) = context.script_path().text()? {
             let mut script = Binary::new(BinaryRole::Script, Some(path));
             script.pid = pid;
             binaries.push(script);
         }
-        let here = [Key("context"), Key("modifyingProcess")];
-        if let Some(modifier) = context.modifying_process.get().within(&here)? {
-            let (binary, _) =
-                process_binary(modifier, BinaryRole::ModifyingProcess).within(&here)?;
+        if let Some(modifier) = context.modifying_process().object()? {
+            let (binary, _) = process_binary(modifier, BinaryRole::ModifyingProcess)?;
             binaries.extend(binary);
         }
     }
@@ -521,19 +418,13 @@ fn binaries<'r>(
 
 /// A `ProcessDetails` as a [`Binary`] (`None` without path and hash), and its `parentUuid`.
 fn process_binary<'p>(
-    process: &'p ProcessDetails<'_>,
+    process: At<'p, '_, ProcessDetails<'_>>,
     role: BinaryRole,
 ) -> Result<(Option<Binary>, Option<&'p str>), FieldError> {
-    let path = process.executable_path.text().key("executablePath")?;
-    let sha256 = process
-        .executable_sha256
-        .text()
-        .key("executableSha256")?
-        .map(parse_sha256)
-        .transpose()
-        .key("executableSha256")?;
-    let parent_uuid = process.parent_uuid.text().key("parentUuid")?;
-    let pid = process.pid.int().key("pid")?;
+    let path = process.executable_path().text()?;
+    let sha256 = process.executable_sha256().parsed_text(parse_sha256)?;
+    let parent_uuid = process.parent_uuid().text()?;
+    let pid = process.pid().int()?;
     if path.is_none() && sha256.is_none() {
         return Ok((None, parent_uuid));
     }
@@ -544,57 +435,45 @@ fn process_binary<'p>(
 }
 
 /// The image and the context that `resource` gives.
-fn resource_context(resource: &GdResource<'_>) -> Result<(ImageRef, Context), FieldError> {
+fn resource_context(
+    resource: At<'_, '_, GdResource<'_>>,
+) -> Result<(ImageRef, Context), FieldError> {
     let mut context = Context::default();
 
     // The runtime process's own container.
+    let own_container = resource.container_details().object()?;
     let (mut container_id, mut container_name, mut own_image) = (None, None, None);
-    if let Some(container) = resource.container_details.get().key("containerDetails")? {
-        let here = [Key("containerDetails")];
-        container_id = container.id.text().key("id").within(&here)?;
-        container_name = container.name.text().key("name").within(&here)?;
-        own_image = container.image.text().key("image").within(&here)?;
+    if let Some(container) = &own_container {
+        container_id = container.id().text()?;
+        container_name = container.name().text()?;
+        let image = container.image();
+        own_image = image.text()?.map(|reference| (image, reference));
     }
 
-    if let Some(eks) = resource
-        .eks_cluster_details
-        .get()
-        .key("eksClusterDetails")?
-    {
-        let here = [Key("eksClusterDetails")];
-        context.cluster = context_text(eks.name.text().key("name").within(&here)?);
-        context.resource_name = context_text(eks.arn.text().key("arn").within(&here)?);
+    if let Some(eks) = resource.eks_cluster_details().object()? {
+        context.cluster = context_text(eks.name().text()?);
+        context.resource_name = context_text(eks.arn().text()?);
     }
 
     // The containers of the task or the workload: candidates when `containerDetails` names
     // no image.
     let mut candidates = Vec::new();
-    if let Some(ecs) = resource
-        .ecs_cluster_details
-        .get()
-        .key("ecsClusterDetails")?
-    {
-        let here = [Key("ecsClusterDetails")];
-        context.cluster = context_text(ecs.name.text().key("name").within(&here)?);
-        let cluster_arn = ecs.arn.text().key("arn").within(&here)?;
+    if let Some(ecs) = resource.ecs_cluster_details().object()? {
+        context.cluster = context_text(ecs.name().text()?);
+        let cluster_arn = ecs.arn().text()?;
         let mut task_arn = None;
-        if let Some(task) = ecs.task_details.get().key("taskDetails").within(&here)? {
-            let here = [Key("ecsClusterDetails"), Key("taskDetails")];
-            task_arn = task.arn.text().key("arn").within(&here)?;
-            let containers = task.containers.get().key("containers").within(&here)?;
-            read_candidates(containers, &mut candidates)
-                .key("containers")
-                .within(&here)?;
+        if let Some(task) = ecs.task_details().object()? {
+            task_arn = task.arn().text()?;
+            read_candidates(&task.containers().items()?, &mut candidates)?;
         }
         context.resource_name = context_text(task_arn.or(cluster_arn));
     }
-    let here = [Key("kubernetesDetails"), Key("kubernetesWorkloadDetails")];
-    if let Some(kubernetes) = resource.kubernetes_details.get().key("kubernetesDetails")?
-        && let Some(workload) = kubernetes.kubernetes_workload_details.get().within(&here)?
+    if let Some(kubernetes) = resource.kubernetes_details().object()?
+        && let Some(workload) = kubernetes.kubernetes_workload_details().object()?
     {
-        let name = workload.name.text().key("name").within(&here)?;
-        let kind = workload.kind.text().key("type").within(&here)?;
-        context.namespace = context_text(workload.namespace.text().key("namespace").within(&here)?);
+        let name = workload.name().text()?;
+        let kind = workload.kind().text()?;
+        context.namespace = context_text(workload.namespace().text()?);
         if kind.is_none_or(|kind| {
             kind.eq_ignore_ascii_case("pods") || kind.eq_ignore_ascii_case("pod")
         }) {
@@ -603,30 +482,18 @@ fn resource_context(resource: &GdResource<'_>) -> Result<(ImageRef, Context), Fi
             context.workload = context_text(name);
             context.workload_kind = context_text(kind);
         }
-        let containers = workload.containers.get().key("containers").within(&here)?;
-        read_candidates(containers, &mut candidates)
-            .key("containers")
-            .within(&here)?;
+        read_candidates(&workload.containers().items()?, &mut candidates)?;
     }
 
-    if let Some(instance) = resource.instance_details.get().key("instanceDetails")? {
-        let here = [Key("instanceDetails")];
-        context.instance_id = context_text(
-            instance
-                .instance_id
-                .text()
-                .key("instanceId")
-                .within(&here)?,
-        );
-        context.node = node(instance).within(&here)?.map(str::to_owned);
+    if let Some(instance) = resource.instance_details().object()? {
+        context.instance_id = context_text(instance.instance_id().text()?);
+        context.node = node(instance)?.map(str::to_owned);
     }
 
-    let image = if let Some(reference) = own_image {
+    let image = if let Some((field, reference)) = own_image {
         let mut image = ImageBuilder::default();
         image.reference(reference);
-        if let Some(digest) =
-            reference_digest(reference).within(&[Key("containerDetails"), Key("image")])?
-        {
+        if let Some(digest) = field.check(reference_digest(reference))? {
             image.digest(digest);
         }
         image.finish()
@@ -642,17 +509,11 @@ fn resource_context(resource: &GdResource<'_>) -> Result<(ImageRef, Context), Fi
 
 /// The Kubernetes node name: the instance's private DNS name (what EKS names nodes after),
 /// when its network interfaces give exactly one.
-fn node<'i>(instance: &'i InstanceDetails<'_>) -> Result<Option<&'i str>, FieldError> {
-    let interfaces = instance.network_interfaces.get().key("networkInterfaces")?;
+fn node<'i>(instance: At<'i, '_, InstanceDetails<'_>>) -> Result<Option<&'i str>, FieldError> {
     let mut names = Vec::new();
-    for (index, interface) in interfaces.iter().enumerate() {
-        let here = [Key("networkInterfaces"), Index(index)];
-        if let Some(interface) = interface.get().within(&here)?
-            && let Some(name) = interface
-                .private_dns_name
-                .text()
-                .key("privateDnsName")
-                .within(&here)?
+    for interface in instance.network_interfaces().items()?.iter() {
+        if let Some(interface) = interface.object()?
+            && let Some(name) = interface.private_dns_name().text()?
             && !names.contains(&name)
         {
             names.push(name);
@@ -674,29 +535,28 @@ struct Candidate<'c> {
 
 /// Reads `containers[]`; a malformed digest in an image is an error.
 fn read_candidates<'c>(
-    containers: &'c [Obj<Container<'_>>],
+    containers: &Items<'c, '_, Obj<Container<'_>>>,
     out: &mut Vec<Candidate<'c>>,
 ) -> Result<(), FieldError> {
-    for (index, container) in containers.iter().enumerate() {
-        let Some(container) = container.get().index(index)? else {
+    for container in containers.iter() {
+        let Some(container) = container.object()? else {
             continue;
         };
-        let image = container.image.text().key("image").index(index)?;
-        let image = match image {
+        let image_field = container.image();
+        let image = match image_field.text()? {
             Some(reference) => Some(EntryImage {
                 reference: Some(reference),
-                digests: reference_digest(reference)
-                    .key("image")
-                    .index(index)?
+                digests: image_field
+                    .check(reference_digest(reference))?
                     .into_iter()
                     .collect(),
             }),
             None => None,
         };
         out.push(Candidate {
-            id: container.id.text().key("id").index(index)?,
+            id: container.id().text()?,
             entry: ContainerEntry {
-                name: container.name.text().key("name").index(index)?,
+                name: container.name().text()?,
                 image,
             },
         });

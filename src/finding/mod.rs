@@ -1,7 +1,8 @@
 //! Runtime "added binary" findings, read from the JSON that detectors emit and normalised into
 //! one [`Finding`] shape for `triage`.
 //!
-//! Inputs, per `docs/formats.md` (kept in `/work/shared/docs/formats.md`):
+//! Inputs (each shape, its fields and its quirks, with the schemas and vendor documents they
+//! come from, are described in `docs/findings.md`):
 //!
 //! - Google Security Command Center (Container Threat Detection, Cloud Run Threat Detection):
 //!   a bare v1 or v2 `Finding` (REST camelCase with enum names), the Pub/Sub notification
@@ -65,6 +66,13 @@
 //!   `/run/shm/`, for Falco's `proc.is_exe_from_memfd`, and for the executing process of a
 //!   finding whose category is [`Category::Fileless`].
 //!
+//! How the parsers are built: a vendor module declares the JSON objects it reads with
+//! `wire_object!` (`field.rs`), which writes each field's wire name once, for serde to match
+//! (in the vendor's spellings) and for errors to name; values are read through `field::At`,
+//! which carries the path to them. Documents that list several findings (`Findings`,
+//! `listFindingsResults`) share one reader, and each vendor's category names and key
+//! spellings are tables.
+//!
 //! This module reads only the reader it is given: no files, no network, no printing, no
 //! environment. It never imports `manifest`: judging a finding against a manifest is
 //! `triage`'s job.
@@ -86,7 +94,7 @@ mod guardduty;
 mod scc;
 mod stream;
 
-use field::{At as _, Case, FieldError, RawObject, Seg};
+use field::{At, Case, FieldError, List, RawObject, Scalar, Seg, wire_object};
 
 /// Longest string kept from a finding, in bytes; longer ones are cut at a character boundary.
 /// Linux paths cannot exceed 4096 bytes (`PATH_MAX`), so a longer one is hostile anyway.
@@ -142,20 +150,15 @@ impl Source {
     pub const ALL: [Self; 4] = [Self::Scc, Self::GuardDuty, Self::Falco, Self::Flags];
 }
 
-impl std::str::FromStr for Source {
-    type Err = String;
+impl FromStr for Source {
+    type Err = Error;
 
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
+    /// The inverse of [`Source::code`].
+    fn from_str(text: &str) -> Result<Self, Error> {
         Self::ALL
             .into_iter()
             .find(|source| source.code() == text)
-            .ok_or_else(|| {
-                let codes: Vec<&str> = Self::ALL.iter().map(|source| source.code()).collect();
-                format!(
-                    "{text:?} is not a finding source (one of {})",
-                    codes.join(", ")
-                )
-            })
+            .ok_or_else(|| Error::UnknownSource(text.to_owned()))
     }
 }
 
@@ -229,6 +232,31 @@ pub enum BinaryRole {
     ModifyingProcess,
     /// Any process further up the tree (GuardDuty `lineage[]`, SCC grandparents).
     Ancestor,
+}
+
+impl BinaryRole {
+    /// Every role.
+    pub const ALL: [Self; 6] = [
+        Self::Process,
+        Self::Parent,
+        Self::Library,
+        Self::Script,
+        Self::ModifyingProcess,
+        Self::Ancestor,
+    ];
+
+    /// The stable kebab-case code, as in JSON.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Process => "process",
+            Self::Parent => "parent",
+            Self::Library => "library",
+            Self::Script => "script",
+            Self::ModifyingProcess => "modifying-process",
+            Self::Ancestor => "ancestor",
+        }
+    }
 }
 
 /// What the detector claims happened, independent of vendor spelling.
@@ -526,6 +554,16 @@ pub enum Problem {
     },
 }
 
+impl Problem {
+    /// `expected`, where the string `text` came (quoted briefly).
+    fn expected_string(expected: &'static str, text: &str) -> Self {
+        Self::Expected {
+            expected,
+            got: format!("the string {:?}", field::preview(text)),
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -611,6 +649,9 @@ pub enum Error {
     /// `--input-format` names no known format.
     #[error("unknown input format {0:?}: expected auto, scc, guardduty or falco")]
     UnknownInputFormat(String),
+    /// A text that is no [`Source::code`].
+    #[error("{0:?} is not a finding source (one of {codes})", codes = Source::ALL.map(Source::code).join(", "))]
+    UnknownSource(String),
 }
 
 impl Error {
@@ -625,7 +666,7 @@ impl Error {
             | Self::Malformed { document, .. }
             | Self::TooLarge { document, .. }
             | Self::Read { document, .. } => Some(document),
-            Self::UnknownInputFormat(_) => None,
+            Self::UnknownInputFormat(_) | Self::UnknownSource(_) => None,
         }
     }
 
@@ -635,6 +676,16 @@ impl Error {
             vendor,
             field: error.path(case),
             problem: error.problem.clone(),
+        }
+    }
+
+    /// The error for a part of `document` that serde refused although it is JSON, read as
+    /// `vendor`'s: for `map_err`.
+    fn malformed(document: &str, vendor: Source) -> impl Fn(serde_json::Error) -> Self + Copy {
+        move |source| Self::Malformed {
+            document: document.to_owned(),
+            vendor,
+            source,
         }
     }
 }
@@ -741,7 +792,7 @@ fn parse_object(
 
     // Envelopes first, whatever the format: a Pub/Sub push may carry any vendor's payload.
     // (Falco's optional `message` is a string, so it is not mistaken for one.)
-    if let Some(message) = object.get("message")
+    if let Some(message) = object.get(PUSH_MESSAGE)
         && depth < MAX_NESTING
         && (object.has("subscription") || message.get().starts_with('{'))
     {
@@ -767,22 +818,10 @@ fn parse_object(
 /// Which vendor's shape an object has, from its top-level keys.
 fn sniff(object: &RawObject<'_>) -> Option<InputFormat> {
     let any = |keys: &[&str]| keys.iter().any(|key| object.has(key));
-    if any(&[
-        "finding",
-        "notificationConfigName",
-        "notification_config_name",
-        "listFindingsResults",
-        "list_findings_results",
-    ]) {
+    if scc::is_envelope(object) {
         return Some(InputFormat::Scc);
     }
-    if object.has("Findings")
-        || (object.has("detail")
-            && (object.has("detail-type")
-                || object
-                    .get("source")
-                    .is_some_and(|source| source.get() == "\"aws.guardduty\"")))
-    {
+    if guardduty::is_envelope(object) {
         return Some(InputFormat::GuardDuty);
     }
     if object.has("output_fields") || (object.has("rule") && any(&["output", "priority"])) {
@@ -807,6 +846,16 @@ fn sniff(object: &RawObject<'_>) -> Option<InputFormat> {
     None
 }
 
+/// The key of a Pub/Sub push envelope's message.
+const PUSH_MESSAGE: &str = "message";
+
+wire_object! {
+    /// A Pub/Sub push envelope's `message` (the fields read).
+    struct PushMessage<'a>: Exact {
+        data: Scalar<'a> = "data",
+    }
+}
+
 /// Unwraps a Pub/Sub push envelope: `message.data` is base64 of the real document.
 fn parse_push(
     message: &RawValue,
@@ -815,7 +864,7 @@ fn parse_push(
     depth: usize,
     out: &mut Vec<Result<Finding, Error>>,
 ) {
-    match push_data(message).at(Seg::Raw("message")) {
+    match push_data(message) {
         Ok(text) => {
             let before = out.len();
             parse_object(&text, label, format, depth + 1, out);
@@ -840,27 +889,24 @@ fn parse_push(
 
 /// The decoded text of a push envelope's `message.data`.
 fn push_data(message: &RawValue) -> Result<String, FieldError> {
-    #[derive(serde::Deserialize, Default)]
-    #[serde(default)]
-    struct Message<'a> {
-        #[serde(borrow)]
-        data: field::Scalar<'a>,
-    }
-    let message = serde_json::from_str::<field::Obj<Message<'_>>>(message.get()).map_err(|_| {
-        FieldError::new(Problem::Expected {
-            expected: "an object",
-            got: "an object with a key given twice".to_owned(),
-        })
-    })?;
-    let data = match message.get().map_err(FieldError::new)? {
-        Some(message) => message.data.text().at(Seg::Raw("data"))?,
-        None => None,
-    };
-    let data = data.ok_or(Problem::Missing).at(Seg::Raw("data"))?;
-    let compact: Cow<'_, str> = if data.contains(char::is_whitespace) {
-        Cow::Owned(data.split_whitespace().collect())
+    let parsed =
+        serde_json::from_str::<field::Obj<PushMessage<'_>>>(message.get()).map_err(|_| {
+            At::under(Seg::Raw(PUSH_MESSAGE), message).error(Problem::Expected {
+                expected: "an object",
+                got: "an object with a key given twice".to_owned(),
+            })
+        })?;
+    // An absent (`null`) message is one without data.
+    let absent = PushMessage::default();
+    let message = At::under(Seg::Raw(PUSH_MESSAGE), &parsed)
+        .object()?
+        .unwrap_or(At::under(Seg::Raw(PUSH_MESSAGE), &absent));
+    let data = message.data();
+    let text = data.required_text()?;
+    let compact: Cow<'_, str> = if text.contains(char::is_whitespace) {
+        Cow::Owned(text.split_whitespace().collect())
     } else {
-        Cow::Borrowed(data)
+        Cow::Borrowed(text)
     };
     let engines = [
         &base64::engine::general_purpose::STANDARD,
@@ -871,17 +917,13 @@ fn push_data(message: &RawValue) -> Result<String, FieldError> {
     let bytes = engines
         .iter()
         .find_map(|engine| engine.decode(compact.as_bytes()).ok())
-        .ok_or_else(|| Problem::Expected {
-            expected: "base64",
-            got: format!("the string {:?}", field::preview(data)),
-        })
-        .at(Seg::Raw("data"))?;
-    String::from_utf8(bytes)
-        .map_err(|_| Problem::Expected {
+        .ok_or_else(|| data.error(Problem::expected_string("base64", text)))?;
+    String::from_utf8(bytes).map_err(|_| {
+        data.error(Problem::Expected {
             expected: "base64 of UTF-8 JSON",
             got: "bytes that are not UTF-8".to_owned(),
         })
-        .at(Seg::Raw("data"))
+    })
 }
 
 /// A finding from plain command-line flags: "this path (with this hash) ran in this image".
@@ -973,10 +1015,8 @@ fn unquote(text: &str) -> Cow<'_, str> {
 /// A file hash: 64 hex digits, with or without `sha256:`.
 fn parse_sha256(text: &str) -> Result<Sha256Digest, Problem> {
     let hex = text.strip_prefix("sha256:").unwrap_or(text);
-    Sha256Digest::from_hex(hex).map_err(|_| Problem::Expected {
-        expected: "a sha256 of 64 hex digits",
-        got: format!("the string {:?}", field::preview(text)),
-    })
+    Sha256Digest::from_hex(hex)
+        .map_err(|_| Problem::expected_string("a sha256 of 64 hex digits", text))
 }
 
 /// The sha256 digest an image reference or image id carries, if any.
@@ -989,10 +1029,8 @@ fn reference_digest(reference: &str) -> Result<Option<Sha256Digest>, Problem> {
         .split_once("://")
         .map_or(reference, |(_, rest)| rest)
         .trim();
-    let malformed = || Problem::Expected {
-        expected: "an image reference with a valid sha256 digest",
-        got: format!("the string {:?}", field::preview(reference)),
-    };
+    let malformed =
+        || Problem::expected_string("an image reference with a valid sha256 digest", reference);
     let digest = if let Some(hex) = text.strip_prefix("sha256:") {
         hex
     } else if let Some((_, digest)) = text.rsplit_once('@') {
@@ -1344,6 +1382,76 @@ fn context_text(text: Option<&str>) -> Option<String> {
     text.map(str::trim)
         .filter(|text| !text.is_empty() && *text != "<NA>")
         .map(owned)
+}
+
+/// Reads the findings a document lists under `key` (SCC `listFindingsResults`, GuardDuty
+/// `Findings`): each element is one finding, labelled `<label>#<index>` and read by `read`
+/// (its JSON text and label); an element that is not an object is an error for itself alone,
+/// a `key` that holds no array one for the document.
+fn listed_findings(
+    list: &RawValue,
+    key: &'static str,
+    vendor: Source,
+    label: &str,
+    out: &mut Vec<Result<Finding, Error>>,
+    read: impl Fn(&str, &str) -> Result<Finding, Error>,
+) {
+    let list = match serde_json::from_str::<List<&RawValue>>(list.get()) {
+        Ok(list) => list,
+        Err(source) => {
+            out.push(Err(Error::malformed(label, vendor)(source)));
+            return;
+        }
+    };
+    let elements = match At::under(Seg::Raw(key), &list).items() {
+        Ok(elements) => elements,
+        Err(error) => {
+            out.push(Err(Error::field(label, vendor, Case::Camel, &error)));
+            return;
+        }
+    };
+    for (index, element) in elements.values().iter().enumerate() {
+        let label = format!("{label}#{index}");
+        let json = element.get();
+        out.push(if json.starts_with('{') {
+            read(json, &label)
+        } else {
+            Err(Error::NotAnObject {
+                got: json_kind(json),
+                document: label,
+            })
+        });
+    }
+}
+
+/// A vendor's case table: the keys whose presence says a finding is spelled in `case` rather
+/// than camelCase. Only used to print error paths as the document spells them.
+struct CaseTable {
+    case: Case,
+    keys: &'static [&'static str],
+}
+
+impl CaseTable {
+    /// The spelling of the finding `json`.
+    fn case_of(&self, json: &str) -> Case {
+        match serde_json::from_str::<RawObject<'_>>(json) {
+            Ok(object) if self.keys.iter().any(|key| object.has(key)) => self.case,
+            _ => Case::Camel,
+        }
+    }
+}
+
+/// The category `name` (a vendor's category, type or rule, as its module normalises it)
+/// stands for in the vendor's `table`, matched without regard to ASCII case; unknown names
+/// are [`Category::Other`] with the `raw` spelling.
+fn category_in(table: &[(&str, Category)], name: &str, raw: &str) -> Category {
+    table
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        .map_or_else(
+            || Category::Other(owned(raw.trim())),
+            |(_, category)| category.clone(),
+        )
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! Detection) → [`Finding`].
 //!
 //! Schemas: `google/cloud/securitycenter/v1/{finding,process,file,container,kubernetes,
-//! resource,notification_message}.proto` and their v2 counterparts in googleapis; the
+//! resource,notification_message}.proto` and their v2 counterparts in googleapis
+//! (<https://github.com/googleapis/googleapis/tree/master/google/cloud/securitycenter>); the
 //! `ListFindingsResult.Resource` message of `securitycenter_service.proto` for gcloud and the
-//! REST list. Keys are read in camelCase (REST, gcloud, notifications) or snake_case (the
+//! REST list. `docs/findings.md` maps their fields. Keys are read in camelCase (REST, gcloud, notifications) or snake_case (the
 //! Python client's `to_dict()`); enums as names or numbers.
 //!
 //! Mapping choices:
@@ -36,17 +37,41 @@
 //!
 //! This module only reads JSON text it is given: no I/O, no manifest.
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::field::Seg::{Index, Key};
-use super::field::{At as _, Case, FieldError, List, Obj, RawObject, Scalar, Seg};
+use super::field::{At, Case, FieldError, Items, List, Obj, RawObject, Scalar, Seg, wire_object};
 use super::{
-    Binary, BinaryRole, Category, ContainerEntry, ContainerSelector, Context, EntryImage, Error,
-    Finding, ImageBuilder, ImageRef, MAX_LIBRARIES, MAX_PROCESSES, Problem, Source,
-    choose_container, context_text, finish, node_name, owned, parse_sha256, reference_digest,
-    unquote,
+    Binary, BinaryRole, CaseTable, Category, ContainerEntry, ContainerSelector, Context,
+    EntryImage, Error, Finding, ImageBuilder, ImageRef, MAX_LIBRARIES, MAX_PROCESSES, Problem,
+    Source, category_in, choose_container, context_text, finish, node_name, owned, parse_sha256,
+    reference_digest, unquote,
 };
+
+/// SCC's category names and module names, normalised as [`category`] does (lower case, words
+/// separated by one space, no tactic prefix).
+static CATEGORIES: [(&str, Category); 6] = [
+    ("added binary executed", Category::AddedBinary),
+    ("added library loaded", Category::AddedLibrary),
+    (
+        "added malicious binary executed",
+        Category::AddedMaliciousBinary,
+    ),
+    (
+        "modified malicious binary executed",
+        Category::ModifiedMaliciousBinary,
+    ),
+    (
+        "built in malicious binary executed",
+        Category::BuiltInMaliciousBinary,
+    ),
+    (
+        "builtin malicious binary executed",
+        Category::BuiltInMaliciousBinary,
+    ),
+];
+
+/// The tactic prefixes a category may carry.
+const TACTICS: [&str; 3] = ["execution:", "privilege escalation:", "defense evasion:"];
 
 /// Maps an SCC category or module name to a [`Category`].
 pub(super) fn category(raw: &str) -> Category {
@@ -61,23 +86,17 @@ pub(super) fn category(raw: &str) -> Category {
         normal.push_str(&word.to_lowercase());
     }
     let mut name = normal.as_str();
-    for tactic in ["execution:", "privilege escalation:", "defense evasion:"] {
+    for tactic in TACTICS {
         if let Some(rest) = name.strip_prefix(tactic) {
             name = rest.trim_start();
             break;
         }
     }
-    match name {
-        "added binary executed" => Category::AddedBinary,
-        "added library loaded" => Category::AddedLibrary,
-        "added malicious binary executed" => Category::AddedMaliciousBinary,
-        "modified malicious binary executed" => Category::ModifiedMaliciousBinary,
-        "built in malicious binary executed" | "builtin malicious binary executed" => {
-            Category::BuiltInMaliciousBinary
-        }
-        _ if name.starts_with("fileless execution") => Category::Fileless,
-        _ => Category::Other(owned(raw.trim())),
+    // `Fileless Execution in /memfd:`, `… in /dev/shm`, `FILELESS_EXECUTION_DETECTION_MEMFD`.
+    if name.starts_with("fileless execution") {
+        return Category::Fileless;
     }
+    category_in(&CATEGORIES, name, raw)
 }
 
 /// `Finding.Severity` by number.
@@ -113,11 +132,11 @@ pub(super) fn mute_name(number: i64) -> Option<&'static str> {
 /// An enum field as its upper-case name; the `*_UNSPECIFIED` value (0) is absent, and a
 /// number this tool does not know is kept as its decimal text.
 fn enum_text(
-    value: &Scalar<'_>,
+    field: At<'_, '_, Scalar<'_>>,
     by_number: fn(i64) -> Option<&'static str>,
-) -> Result<Option<String>, Problem> {
+) -> Result<Option<String>, FieldError> {
     use super::field::EnumValue;
-    Ok(match value.proto_enum()? {
+    Ok(match field.proto_enum()? {
         None | Some(EnumValue::Number(0)) => None,
         Some(EnumValue::Number(number)) => {
             Some(by_number(number).map_or_else(|| number.to_string(), str::to_owned))
@@ -127,155 +146,148 @@ fn enum_text(
     })
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct SccFinding<'a> {
-    #[serde(borrow)]
-    name: Scalar<'a>,
-    #[serde(borrow, alias = "canonical_name")]
-    canonical_name: Scalar<'a>,
-    #[serde(borrow, alias = "parent_display_name")]
-    parent_display_name: Scalar<'a>,
-    #[serde(borrow, alias = "resource_name")]
-    resource_name: Scalar<'a>,
-    #[serde(borrow)]
-    state: Scalar<'a>,
-    #[serde(borrow)]
-    category: Scalar<'a>,
-    #[serde(borrow)]
-    severity: Scalar<'a>,
-    #[serde(borrow)]
-    mute: Scalar<'a>,
-    #[serde(borrow, alias = "event_time")]
-    event_time: Scalar<'a>,
-    #[serde(borrow, alias = "create_time")]
-    create_time: Scalar<'a>,
-    #[serde(borrow)]
-    processes: List<Obj<Process<'a>>>,
-    #[serde(borrow)]
-    containers: List<Obj<Container<'a>>>,
-    #[serde(borrow)]
-    kubernetes: Obj<Kubernetes<'a>>,
-    #[serde(borrow, alias = "source_properties")]
-    source_properties: Obj<SourceProperties<'a>>,
+wire_object! {
+    /// A v1 or v2 `Finding` (the fields read).
+    struct SccFinding<'a>: CamelOrSnake {
+        name: Scalar<'a> = "name",
+        canonical_name: Scalar<'a> = "canonicalName",
+        parent_display_name: Scalar<'a> = "parentDisplayName",
+        resource_name: Scalar<'a> = "resourceName",
+        state: Scalar<'a> = "state",
+        category: Scalar<'a> = "category",
+        severity: Scalar<'a> = "severity",
+        mute: Scalar<'a> = "mute",
+        event_time: Scalar<'a> = "eventTime",
+        create_time: Scalar<'a> = "createTime",
+        processes: List<Obj<Process<'a>>> = "processes",
+        containers: List<Obj<Container<'a>>> = "containers",
+        kubernetes: Obj<Kubernetes<'a>> = "kubernetes",
+        source_properties: Obj<SourceProperties<'a>> = "sourceProperties",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Process<'a> {
-    #[serde(borrow)]
-    binary: Obj<File<'a>>,
-    #[serde(borrow)]
-    script: Obj<File<'a>>,
-    #[serde(borrow)]
-    libraries: List<Obj<File<'a>>>,
-    #[serde(borrow)]
-    args: List<Scalar<'a>>,
-    #[serde(borrow, alias = "arguments_truncated")]
-    arguments_truncated: Scalar<'a>,
-    #[serde(borrow)]
-    pid: Scalar<'a>,
-    #[serde(borrow, alias = "parent_pid")]
-    parent_pid: Scalar<'a>,
+wire_object! {
+    /// A `Process`.
+    struct Process<'a>: CamelOrSnake {
+        binary: Obj<File<'a>> = "binary",
+        script: Obj<File<'a>> = "script",
+        libraries: List<Obj<File<'a>>> = "libraries",
+        args: List<Scalar<'a>> = "args",
+        arguments_truncated: Scalar<'a> = "argumentsTruncated",
+        pid: Scalar<'a> = "pid",
+        parent_pid: Scalar<'a> = "parentPid",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct File<'a> {
-    #[serde(borrow)]
-    path: Scalar<'a>,
-    #[serde(borrow)]
-    sha256: Scalar<'a>,
-    #[serde(borrow)]
-    size: Scalar<'a>,
-    #[serde(borrow, alias = "hashed_size")]
-    hashed_size: Scalar<'a>,
-    #[serde(borrow, alias = "partially_hashed")]
-    partially_hashed: Scalar<'a>,
+wire_object! {
+    /// A `File`.
+    struct File<'a>: CamelOrSnake {
+        path: Scalar<'a> = "path",
+        sha256: Scalar<'a> = "sha256",
+        size: Scalar<'a> = "size",
+        hashed_size: Scalar<'a> = "hashedSize",
+        partially_hashed: Scalar<'a> = "partiallyHashed",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Container<'a> {
-    #[serde(borrow)]
-    name: Scalar<'a>,
-    #[serde(borrow)]
-    uri: Scalar<'a>,
-    #[serde(borrow, alias = "image_id")]
-    image_id: Scalar<'a>,
+wire_object! {
+    /// A `Container`.
+    struct Container<'a>: CamelOrSnake {
+        name: Scalar<'a> = "name",
+        uri: Scalar<'a> = "uri",
+        image_id: Scalar<'a> = "imageId",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Kubernetes<'a> {
-    #[serde(borrow)]
-    pods: List<Obj<Pod<'a>>>,
-    #[serde(borrow)]
-    nodes: List<Obj<Node<'a>>>,
+wire_object! {
+    /// `Kubernetes`.
+    struct Kubernetes<'a>: CamelOrSnake {
+        pods: List<Obj<Pod<'a>>> = "pods",
+        nodes: List<Obj<Node<'a>>> = "nodes",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Pod<'a> {
-    #[serde(borrow)]
-    ns: Scalar<'a>,
-    #[serde(borrow)]
-    name: Scalar<'a>,
-    #[serde(borrow)]
-    containers: List<Obj<Container<'a>>>,
+wire_object! {
+    /// `Kubernetes.Pod`.
+    struct Pod<'a>: CamelOrSnake {
+        ns: Scalar<'a> = "ns",
+        name: Scalar<'a> = "name",
+        containers: List<Obj<Container<'a>>> = "containers",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Node<'a> {
-    #[serde(borrow)]
-    name: Scalar<'a>,
+wire_object! {
+    /// `Kubernetes.Node`.
+    struct Node<'a>: CamelOrSnake {
+        name: Scalar<'a> = "name",
+    }
 }
 
-/// The `sourceProperties` keys CTD documents (plus one reported by a third party).
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct SourceProperties<'a> {
-    #[serde(borrow, rename = "Pod_Namespace")]
-    pod_namespace: Scalar<'a>,
-    #[serde(borrow, rename = "Pod_Name")]
-    pod_name: Scalar<'a>,
-    #[serde(borrow, rename = "Container_Name")]
-    container_name: Scalar<'a>,
-    #[serde(borrow, rename = "Container_Image_Uri")]
-    container_image_uri: Scalar<'a>,
-    #[serde(borrow, rename = "VM_Instance_Name")]
-    vm_instance_name: Scalar<'a>,
-    #[serde(borrow, rename = "Process_Binary_Fullpath")]
-    process_binary_fullpath: Scalar<'a>,
+wire_object! {
+    /// The `sourceProperties` keys CTD documents (plus one reported by a third party).
+    struct SourceProperties<'a>: Exact {
+        pod_namespace: Scalar<'a> = "Pod_Namespace",
+        pod_name: Scalar<'a> = "Pod_Name",
+        container_name: Scalar<'a> = "Container_Name",
+        container_image_uri: Scalar<'a> = "Container_Image_Uri",
+        vm_instance_name: Scalar<'a> = "VM_Instance_Name",
+        process_binary_fullpath: Scalar<'a> = "Process_Binary_Fullpath",
+    }
 }
 
-/// The notification's or list result's `resource` (v1, v2 `gcpMetadata`, or gcloud's
-/// `projectName`).
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Resource<'a> {
-    #[serde(borrow)]
-    name: Scalar<'a>,
-    #[serde(borrow)]
-    project: Scalar<'a>,
-    #[serde(borrow, alias = "project_name")]
-    project_name: Scalar<'a>,
-    #[serde(borrow, alias = "project_display_name")]
-    project_display_name: Scalar<'a>,
-    #[serde(borrow)]
-    location: Scalar<'a>,
-    #[serde(borrow, alias = "gcp_metadata")]
-    gcp_metadata: Obj<GcpMetadata<'a>>,
+wire_object! {
+    /// The notification's or list result's `resource` (v1, v2 `gcpMetadata`, or gcloud's
+    /// `projectName`).
+    struct Resource<'a>: CamelOrSnake {
+        name: Scalar<'a> = "name",
+        project: Scalar<'a> = "project",
+        project_name: Scalar<'a> = "projectName",
+        project_display_name: Scalar<'a> = "projectDisplayName",
+        location: Scalar<'a> = "location",
+        gcp_metadata: Obj<GcpMetadata<'a>> = "gcpMetadata",
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct GcpMetadata<'a> {
-    #[serde(borrow)]
-    project: Scalar<'a>,
-    #[serde(borrow, alias = "project_display_name")]
-    project_display_name: Scalar<'a>,
+wire_object! {
+    /// A v2 resource's `gcpMetadata`.
+    struct GcpMetadata<'a>: CamelOrSnake {
+        project: Scalar<'a> = "project",
+        project_display_name: Scalar<'a> = "projectDisplayName",
+    }
+}
+
+/// The envelope key of the finding (notifications and list results).
+const FINDING: &str = "finding";
+/// The envelope key of the resource (notifications and list results).
+const RESOURCE: &str = "resource";
+/// The envelope key of the notification config, in both spellings.
+const NOTIFICATION_CONFIG_NAME: [&str; 2] = ["notificationConfigName", "notification_config_name"];
+/// The key of a REST list page's results, in both spellings.
+const LIST_FINDINGS_RESULTS: [&str; 2] = ["listFindingsResults", "list_findings_results"];
+
+/// SCC's case table: snake_case if any key that differs between the two spellings is written
+/// in snake_case.
+const SNAKE_CASE: CaseTable = CaseTable {
+    case: Case::Snake,
+    keys: &[
+        "resource_name",
+        "event_time",
+        "create_time",
+        "finding_class",
+        "canonical_name",
+        "source_properties",
+        "parent_display_name",
+        "mitre_attack",
+    ],
+};
+
+/// Whether `object` is one of SCC's envelopes: a notification, a list result or a list page.
+pub(super) fn is_envelope(object: &RawObject<'_>) -> bool {
+    object.has(FINDING)
+        || NOTIFICATION_CONFIG_NAME
+            .iter()
+            .chain(&LIST_FINDINGS_RESULTS)
+            .any(|key| object.has(key))
 }
 
 /// Reads an SCC document: a bare finding, a notification or list result, or a list page.
@@ -285,64 +297,31 @@ pub(super) fn parse(
     label: &str,
     out: &mut Vec<Result<Finding, Error>>,
 ) {
-    let list_key = ["listFindingsResults", "list_findings_results"]
+    let list_key = LIST_FINDINGS_RESULTS
         .into_iter()
         .find(|key| object.has(key));
     if let Some(key) = list_key {
-        let results = object
-            .get(key)
-            .map(|raw| serde_json::from_str::<List<&RawValue>>(raw.get()));
-        match results {
-            Some(Ok(results)) => match results.get() {
-                Ok(results) => {
-                    for (index, result) in results.iter().enumerate() {
-                        out.push(parse_result(result.get(), &format!("{label}#{index}")));
-                    }
-                }
-                Err(problem) => out.push(Err(Error::field(
-                    label,
-                    Source::Scc,
-                    Case::Camel,
-                    &FieldError::new(problem).prefixed(&[Seg::Raw(key)]),
-                ))),
-            },
-            Some(Err(source)) => out.push(Err(Error::Malformed {
-                document: label.to_owned(),
-                vendor: Source::Scc,
-                source,
-            })),
-            None => {}
+        if let Some(list) = object.get(key) {
+            super::listed_findings(list, key, Source::Scc, label, out, |json, label| {
+                let result = serde_json::from_str::<RawObject<'_>>(json)
+                    .map_err(Error::malformed(label, Source::Scc))?;
+                wrapped(&result, label)
+            });
         }
-    } else if [
-        "finding",
-        "notificationConfigName",
-        "notification_config_name",
-    ]
-    .iter()
-    .any(|key| object.has(key))
-    {
+    } else if object.has(FINDING) || NOTIFICATION_CONFIG_NAME.iter().any(|key| object.has(key)) {
         out.push(wrapped(object, label));
     } else {
         out.push(read(json, None, None, false, label));
     }
 }
 
-/// One `listFindingsResults[i]` element.
-fn parse_result(json: &str, label: &str) -> Result<Finding, Error> {
-    let object = serde_json::from_str::<RawObject<'_>>(json).map_err(|_| Error::NotAnObject {
-        document: label.to_owned(),
-        got: super::json_kind(json),
-    })?;
-    wrapped(&object, label)
-}
-
 /// `{finding, resource, notificationConfigName?, stateChange?}`.
 fn wrapped(object: &RawObject<'_>, label: &str) -> Result<Finding, Error> {
-    let finding = object.get("finding").map_or("null", RawValue::get);
-    let notification = object
-        .get("notificationConfigName")
-        .or_else(|| object.get("notification_config_name"));
-    read(finding, object.get("resource"), notification, true, label)
+    let finding = object.get(FINDING).map_or("null", RawValue::get);
+    let notification = NOTIFICATION_CONFIG_NAME
+        .iter()
+        .find_map(|key| object.get(key));
+    read(finding, object.get(RESOURCE), notification, true, label)
 }
 
 /// Reads a finding (and its envelope's resource); `wrapped` findings report paths from the
@@ -354,11 +333,7 @@ fn read(
     wrapped: bool,
     label: &str,
 ) -> Result<Finding, Error> {
-    let malformed = |source| Error::Malformed {
-        document: label.to_owned(),
-        vendor: Source::Scc,
-        source,
-    };
+    let malformed = Error::malformed(label, Source::Scc);
     let finding = serde_json::from_str::<Obj<SccFinding<'_>>>(finding_json).map_err(malformed)?;
     let resource = resource
         .map(|raw| serde_json::from_str::<Obj<Resource<'_>>>(raw.get()))
@@ -370,54 +345,35 @@ fn read(
         .transpose()
         .map_err(malformed)?
         .unwrap_or_default();
-    convert(&finding, &resource, &notification, wrapped, label)
-        .map_err(|error| Error::field(label, Source::Scc, case_of(finding_json), &error))
-}
-
-/// The key spelling of a finding: snake_case if any key that differs between the two
-/// spellings is written in snake_case. Only used to print error paths.
-fn case_of(finding_json: &str) -> Case {
-    const SNAKE: [&str; 8] = [
-        "resource_name",
-        "event_time",
-        "create_time",
-        "finding_class",
-        "canonical_name",
-        "source_properties",
-        "parent_display_name",
-        "mitre_attack",
-    ];
-    match serde_json::from_str::<RawObject<'_>>(finding_json) {
-        Ok(object) if SNAKE.iter().any(|key| object.has(key)) => Case::Snake,
-        _ => Case::Camel,
-    }
+    let finding = if wrapped {
+        At::under(Seg::Key(FINDING), &finding)
+    } else {
+        At::root(&finding)
+    };
+    convert(
+        finding,
+        At::under(Seg::Key(RESOURCE), &resource),
+        At::under(Seg::Key(NOTIFICATION_CONFIG_NAME[0]), &notification),
+        label,
+    )
+    .map_err(|error| Error::field(label, Source::Scc, SNAKE_CASE.case_of(finding_json), &error))
 }
 
 fn convert(
-    finding: &Obj<SccFinding<'_>>,
-    resource: &Obj<Resource<'_>>,
-    notification: &Scalar<'_>,
-    wrapped: bool,
+    finding: At<'_, '_, Obj<SccFinding<'_>>>,
+    resource: At<'_, '_, Obj<Resource<'_>>>,
+    notification: At<'_, '_, Scalar<'_>>,
     label: &str,
 ) -> Result<Finding, FieldError> {
-    let in_finding = |result: Result<Finding, FieldError>| {
-        if wrapped {
-            result.key("finding")
-        } else {
-            result
-        }
+    let Some(found) = finding.object()? else {
+        return Err(finding.error(Problem::Missing));
     };
-    let finding = match finding.get() {
-        Ok(Some(finding)) => finding,
-        Ok(None) => return in_finding(Err(FieldError::new(Problem::Missing))),
-        Err(problem) => return in_finding(Err(FieldError::new(problem))),
-    };
-    let resource = match resource.get().key("resource")? {
-        Some(resource) => ResourceInfo::read(resource).key("resource")?,
+    let resource = match resource.object()? {
+        Some(resource) => ResourceInfo::read(resource)?,
         None => ResourceInfo::default(),
     };
-    let notification = notification.text().key("notificationConfigName")?;
-    in_finding(convert_finding(finding, &resource, notification, label))
+    let notification = notification.text()?;
+    convert_finding(found, &resource, notification, label)
 }
 
 /// What the envelope's `resource` says, read (and type-checked) outside the finding.
@@ -432,70 +388,54 @@ struct ResourceInfo<'r> {
 }
 
 impl<'r> ResourceInfo<'r> {
-    fn read(resource: &'r Resource<'_>) -> Result<Self, FieldError> {
-        let metadata = resource.gcp_metadata.get().key("gcpMetadata")?;
-        let mut project_display_name = resource
-            .project_display_name
-            .text()
-            .key("projectDisplayName")?;
-        let mut project = resource.project.text().key("project")?;
+    fn read(resource: At<'r, '_, Resource<'_>>) -> Result<Self, FieldError> {
+        let metadata = resource.gcp_metadata().object()?;
+        let mut project_display_name = resource.project_display_name().text()?;
+        let mut project = resource.project().text()?;
         if project.is_none() {
-            project = resource.project_name.text().key("projectName")?;
+            project = resource.project_name().text()?;
         }
         if let Some(metadata) = metadata {
             if project_display_name.is_none() {
-                project_display_name = metadata
-                    .project_display_name
-                    .text()
-                    .key("projectDisplayName")
-                    .key("gcpMetadata")?;
+                project_display_name = metadata.project_display_name().text()?;
             }
             if project.is_none() {
-                project = metadata.project.text().key("project").key("gcpMetadata")?;
+                project = metadata.project().text()?;
             }
         }
         Ok(Self {
-            name: resource.name.text().key("name")?,
+            name: resource.name().text()?,
             project_display_name,
             project,
-            location: resource.location.text().key("location")?,
+            location: resource.location().text()?,
         })
     }
 }
 
 fn convert_finding(
-    finding: &SccFinding<'_>,
+    finding: At<'_, '_, SccFinding<'_>>,
     resource: &ResourceInfo<'_>,
     notification: Option<&str>,
     label: &str,
 ) -> Result<Finding, FieldError> {
-    let raw_category = finding
-        .category
-        .text()
-        .key("category")?
-        .ok_or(Problem::Missing)
-        .key("category")?;
+    let raw_category = finding.category().required_text()?;
     let category = category(raw_category);
-    let id = match finding.name.text().key("name")? {
+    let id = match finding.name().text()? {
         Some(name) => name,
-        None => finding
-            .canonical_name
-            .text()
-            .key("canonicalName")?
-            .unwrap_or(label),
+        None => finding.canonical_name().text()?.unwrap_or(label),
     };
-    let event_time = match finding.event_time.text().key("eventTime")? {
+    let event_time = match finding.event_time().text()? {
         Some(time) => Some(time),
-        None => finding.create_time.text().key("createTime")?,
+        None => finding.create_time().text()?,
     };
-    let source_properties = finding.source_properties.get().key("sourceProperties")?;
+    let source_properties = finding.source_properties().object()?;
     let mut context = context(finding, resource, notification, source_properties)?;
     let (image, container) = image(finding, source_properties)?;
     context.container = context_text(container);
     let mut binaries = binaries(finding)?;
     if binaries.is_empty()
         && let Some(path) =
-            source_properties.and_then(|props| props.process_binary_fullpath.text_or_none())
+            source_properties.and_then(|props| props.process_binary_fullpath().text_or_none())
     {
         binaries.push(Binary::new(BinaryRole::Process, Some(&unquote(path))));
     }
@@ -505,7 +445,7 @@ fn convert_finding(
         id: owned(id),
         category,
         raw_category: owned(raw_category),
-        severity: enum_text(&finding.severity, severity_name).key("severity")?,
+        severity: enum_text(finding.severity(), severity_name)?,
         event_time: event_time.map(owned),
         image,
         binaries,
@@ -514,16 +454,12 @@ fn convert_finding(
 }
 
 fn context(
-    finding: &SccFinding<'_>,
+    finding: At<'_, '_, SccFinding<'_>>,
     resource: &ResourceInfo<'_>,
     notification: Option<&str>,
-    source_properties: Option<&SourceProperties<'_>>,
+    source_properties: Option<At<'_, '_, SourceProperties<'_>>>,
 ) -> Result<Context, FieldError> {
-    let resource_name = finding
-        .resource_name
-        .text()
-        .key("resourceName")?
-        .or(resource.name);
+    let resource_name = finding.resource_name().text()?.or(resource.name);
     let parsed = resource_name.map(GcpResource::parse).unwrap_or_default();
     // Prefer the display name (the project id in practice), then the id in `resourceName`,
     // then the number at the end of the project's full resource name.
@@ -533,32 +469,22 @@ fn context(
         .or_else(|| resource.project.and_then(|full| full.rsplit('/').next()));
     let location = parsed.location.or(resource.location);
 
-    let kubernetes = finding.kubernetes.get().key("kubernetes")?;
     let mut pod = None;
     let mut namespace = None;
     let mut node = None;
-    if let Some(kubernetes) = kubernetes {
-        let pods = kubernetes
-            .pods
-            .get()
-            .within(&[Key("kubernetes"), Key("pods")])?;
-        if let Some(first) = pods.first() {
-            let here = [Key("kubernetes"), Key("pods"), Index(0)];
-            if let Some(first) = first.get().within(&here)? {
-                pod = first.name.text().key("name").within(&here)?;
-                namespace = first.ns.text().key("ns").within(&here)?;
-            }
+    if let Some(kubernetes) = finding.kubernetes().object()? {
+        let pods = kubernetes.pods().items()?;
+        if let Some(first) = pods.first()
+            && let Some(first) = first.object()?
+        {
+            pod = first.name().text()?;
+            namespace = first.ns().text()?;
         }
-        let nodes = kubernetes
-            .nodes
-            .get()
-            .within(&[Key("kubernetes"), Key("nodes")])?;
         // Several different nodes (a finding about several pods) name none of them.
         let mut names = Vec::new();
-        for (index, entry) in nodes.iter().enumerate() {
-            let here = [Key("kubernetes"), Key("nodes"), Index(index)];
-            if let Some(entry) = entry.get().within(&here)?
-                && let Some(name) = entry.name.text().key("name").within(&here)?
+        for entry in kubernetes.nodes().items()?.iter() {
+            if let Some(entry) = entry.object()?
+                && let Some(name) = entry.name().text()?
                 && !names.contains(&name)
             {
                 names.push(name);
@@ -569,13 +495,13 @@ fn context(
         }
     }
     if let Some(props) = source_properties {
-        pod = pod.or_else(|| props.pod_name.text_or_none());
-        namespace = namespace.or_else(|| props.pod_namespace.text_or_none());
-        node = node.or_else(|| props.vm_instance_name.text_or_none().and_then(node_name));
+        pod = pod.or_else(|| props.pod_name().text_or_none());
+        namespace = namespace.or_else(|| props.pod_namespace().text_or_none());
+        node = node.or_else(|| props.vm_instance_name().text_or_none().and_then(node_name));
     }
 
     let organization = finding
-        .name
+        .name()
         .text_or_none()
         .and_then(|name| name.strip_prefix("organizations/"))
         .and_then(|rest| rest.split('/').next());
@@ -591,14 +517,9 @@ fn context(
         workload_kind: parsed.service.map(|_| "cloud-run-service".to_owned()),
         node: context_text(node),
         resource_name: context_text(resource_name),
-        detector: context_text(
-            finding
-                .parent_display_name
-                .text()
-                .key("parentDisplayName")?,
-        ),
-        state: enum_text(&finding.state, state_name).key("state")?,
-        mute: enum_text(&finding.mute, mute_name).key("mute")?,
+        detector: context_text(finding.parent_display_name().text()?),
+        state: enum_text(finding.state(), state_name)?,
+        mute: enum_text(finding.mute(), mute_name)?,
         notification_config: context_text(notification),
         ..Context::default()
     })
@@ -644,15 +565,19 @@ impl<'a> GcpResource<'a> {
 }
 
 /// A container entry: its name, and the image its `uri` and `imageId` name.
-fn read_container<'c>(container: &'c Container<'_>) -> Result<ContainerEntry<'c>, FieldError> {
-    let name = container.name.text().key("name")?;
-    let uri = container.uri.text().key("uri")?;
-    let image_id = container.image_id.text().key("imageId")?;
-    let uri_digest = uri.map(reference_digest).transpose().key("uri")?.flatten();
-    let id_digest = image_id
-        .map(reference_digest)
-        .transpose()
-        .key("imageId")?
+fn read_container<'c>(
+    container: At<'c, '_, Container<'_>>,
+) -> Result<ContainerEntry<'c>, FieldError> {
+    let name = container.name().text()?;
+    let uri_field = container.uri();
+    let uri = uri_field.text()?;
+    let image_id_field = container.image_id();
+    let image_id = image_id_field.text()?;
+    let uri_digest = uri_field
+        .check(uri.map(reference_digest).transpose())?
+        .flatten();
+    let id_digest = image_id_field
+        .check(image_id.map(reference_digest).transpose())?
         .flatten();
     // An image id that is a pullable `repo@sha256:…` names the image when `uri` is absent.
     let reference = uri.or_else(|| image_id.filter(|id| id.contains('@')));
@@ -662,40 +587,29 @@ fn read_container<'c>(container: &'c Container<'_>) -> Result<ContainerEntry<'c>
     Ok(ContainerEntry { name, image })
 }
 
-/// Every container entry of the finding: `containers[]`, then `kubernetes.pods[].containers[]`.
-fn container_entries<'f>(
-    finding: &'f SccFinding<'_>,
-) -> Result<Vec<ContainerEntry<'f>>, FieldError> {
-    let mut entries = Vec::new();
-    let containers = finding.containers.get().key("containers")?;
-    for (index, container) in containers.iter().enumerate() {
-        let here = [Key("containers"), Index(index)];
-        if let Some(container) = container.get().within(&here)? {
-            entries.push(read_container(container).within(&here)?);
+/// Adds the entries of `containers` to `entries`.
+fn read_containers<'c>(
+    containers: &Items<'c, '_, Obj<Container<'_>>>,
+    entries: &mut Vec<ContainerEntry<'c>>,
+) -> Result<(), FieldError> {
+    for container in containers.iter() {
+        if let Some(container) = container.object()? {
+            entries.push(read_container(container)?);
         }
     }
-    if let Some(kubernetes) = finding.kubernetes.get().key("kubernetes")? {
-        let pods = kubernetes
-            .pods
-            .get()
-            .within(&[Key("kubernetes"), Key("pods")])?;
-        for (pod_index, pod) in pods.iter().enumerate() {
-            let in_pod = [Key("kubernetes"), Key("pods"), Index(pod_index)];
-            let Some(pod) = pod.get().within(&in_pod)? else {
-                continue;
-            };
-            let containers = pod.containers.get().key("containers").within(&in_pod)?;
-            for (index, container) in containers.iter().enumerate() {
-                let here = [
-                    Key("kubernetes"),
-                    Key("pods"),
-                    Index(pod_index),
-                    Key("containers"),
-                    Index(index),
-                ];
-                if let Some(container) = container.get().within(&here)? {
-                    entries.push(read_container(container).within(&here)?);
-                }
+    Ok(())
+}
+
+/// Every container entry of the finding: `containers[]`, then `kubernetes.pods[].containers[]`.
+fn container_entries<'f>(
+    finding: At<'f, '_, SccFinding<'_>>,
+) -> Result<Vec<ContainerEntry<'f>>, FieldError> {
+    let mut entries = Vec::new();
+    read_containers(&finding.containers().items()?, &mut entries)?;
+    if let Some(kubernetes) = finding.kubernetes().object()? {
+        for pod in kubernetes.pods().items()?.iter() {
+            if let Some(pod) = pod.object()? {
+                read_containers(&pod.containers().items()?, &mut entries)?;
             }
         }
     }
@@ -705,12 +619,12 @@ fn container_entries<'f>(
 /// The image of the container the binary ran in, and that container's name (see the module
 /// docs).
 fn image<'f>(
-    finding: &'f SccFinding<'_>,
-    source_properties: Option<&'f SourceProperties<'_>>,
+    finding: At<'f, '_, SccFinding<'_>>,
+    source_properties: Option<At<'f, '_, SourceProperties<'_>>>,
 ) -> Result<(ImageRef, Option<&'f str>), FieldError> {
     let entries = container_entries(finding)?;
-    let name = source_properties.and_then(|props| props.container_name.text_or_none());
-    let uri = source_properties.and_then(|props| props.container_image_uri.text_or_none());
+    let name = source_properties.and_then(|props| props.container_name().text_or_none());
+    let uri = source_properties.and_then(|props| props.container_image_uri().text_or_none());
     let named: Vec<&ContainerEntry<'_>> = entries
         .iter()
         .filter(|entry| name.is_some() && entry.name == name)
@@ -786,78 +700,49 @@ fn roles(pids: &[(Option<i64>, Option<i64>)]) -> Vec<BinaryRole> {
 }
 
 /// Every named file of every process.
-fn binaries(finding: &SccFinding<'_>) -> Result<Vec<Binary>, FieldError> {
-    let processes = finding.processes.get().key("processes")?;
-    if finding.processes.overflow || processes.len() > MAX_PROCESSES {
-        return Err(Problem::TooMany {
-            limit: MAX_PROCESSES,
-        })
-        .key("processes");
+fn binaries(finding: At<'_, '_, SccFinding<'_>>) -> Result<Vec<Binary>, FieldError> {
+    let processes = finding.processes().at_most(MAX_PROCESSES)?;
+    let mut read = Vec::with_capacity(processes.values().len());
+    let mut pids = Vec::with_capacity(processes.values().len());
+    for process in processes.iter() {
+        if let Some(process) = process.object()? {
+            pids.push((process.pid().int()?, process.parent_pid().int()?));
+            read.push(process);
+        }
     }
-    let mut read = Vec::with_capacity(processes.len());
-    for (index, process) in processes.iter().enumerate() {
-        let here = [Key("processes"), Index(index)];
-        let Some(process) = process.get().within(&here)? else {
-            continue;
-        };
-        let pid = process.pid.int().key("pid").within(&here)?;
-        let parent_pid = process.parent_pid.int().key("parentPid").within(&here)?;
-        read.push((index, process, pid, parent_pid));
-    }
-    let pids: Vec<_> = read
-        .iter()
-        .map(|&(_, _, pid, parent)| (pid, parent))
-        .collect();
-    let roles = roles(&pids);
-
     let mut binaries = Vec::new();
-    for (&(index, process, pid, _), &role) in read.iter().zip(&roles) {
-        process_binaries(process, role, pid, &mut binaries)
-            .index(index)
-            .key("processes")?;
+    for ((process, &(pid, _)), role) in read.into_iter().zip(&pids).zip(roles(&pids)) {
+        process_binaries(process, role, pid, &mut binaries)?;
     }
     Ok(binaries)
 }
 
 /// The binary (with the arguments), script and libraries of one process.
 fn process_binaries(
-    process: &Process<'_>,
+    process: At<'_, '_, Process<'_>>,
     role: BinaryRole,
     pid: Option<i64>,
     out: &mut Vec<Binary>,
 ) -> Result<(), FieldError> {
-    if let Some(file) = process.binary.get().key("binary")?
-        && let Some(mut binary) = file_binary(file, role, pid).key("binary")?
+    if let Some(file) = process.binary().object()?
+        && let Some(mut binary) = file_binary(file, role, pid)?
     {
-        let args = process.args.get().key("args")?;
-        for (index, arg) in args.iter().enumerate() {
-            let arg = arg.text().index(index).key("args")?;
-            binary.push_arg(&unquote(arg.unwrap_or("")));
+        let args = process.args().items()?;
+        for arg in args.iter() {
+            binary.push_arg(&unquote(arg.text()?.unwrap_or("")));
         }
-        binary.args_truncated |= process.args.overflow
-            || process
-                .arguments_truncated
-                .flag()
-                .key("argumentsTruncated")?
-                .unwrap_or(false);
+        binary.args_truncated |=
+            args.overflow() || process.arguments_truncated().flag()?.unwrap_or(false);
         out.push(binary);
     }
-    if let Some(file) = process.script.get().key("script")?
-        && let Some(script) = file_binary(file, BinaryRole::Script, pid).key("script")?
+    if let Some(file) = process.script().object()?
+        && let Some(script) = file_binary(file, BinaryRole::Script, pid)?
     {
         out.push(script);
     }
-    let libraries = process.libraries.get().key("libraries")?;
-    if process.libraries.overflow || libraries.len() > MAX_LIBRARIES {
-        return Err(Problem::TooMany {
-            limit: MAX_LIBRARIES,
-        })
-        .key("libraries");
-    }
-    for (index, library) in libraries.iter().enumerate() {
-        let here = [Key("libraries"), Index(index)];
-        if let Some(file) = library.get().within(&here)?
-            && let Some(library) = file_binary(file, BinaryRole::Library, pid).within(&here)?
+    for library in process.libraries().at_most(MAX_LIBRARIES)?.iter() {
+        if let Some(file) = library.object()?
+            && let Some(library) = file_binary(file, BinaryRole::Library, pid)?
         {
             out.push(library);
         }
@@ -867,30 +752,20 @@ fn process_binaries(
 
 /// A `File` as a [`Binary`]; `None` when it names neither a path nor a hash.
 fn file_binary(
-    file: &File<'_>,
+    file: At<'_, '_, File<'_>>,
     role: BinaryRole,
     pid: Option<i64>,
 ) -> Result<Option<Binary>, FieldError> {
-    let path = file.path.text().key("path")?;
-    let sha256 = file
-        .sha256
-        .text()
-        .key("sha256")?
-        .map(parse_sha256)
-        .transpose()
-        .key("sha256")?;
+    let path = file.path().text()?;
+    let sha256 = file.sha256().parsed_text(parse_sha256)?;
     if path.is_none() && sha256.is_none() {
         return Ok(None);
     }
     let mut binary = Binary::new(role, path.map(unquote).as_deref());
     binary.sha256 = sha256;
-    binary.size = file.size.size().key("size")?;
-    binary.hashed_size = file.hashed_size.size().key("hashedSize")?;
-    binary.partially_hashed = file
-        .partially_hashed
-        .flag()
-        .key("partiallyHashed")?
-        .unwrap_or(false);
+    binary.size = file.size().size()?;
+    binary.hashed_size = file.hashed_size().size()?;
+    binary.partially_hashed = file.partially_hashed().flag()?.unwrap_or(false);
     binary.pid = pid;
     Ok(Some(binary))
 }
@@ -988,7 +863,9 @@ mod tests {
     fn severity_field(#[case] json: &str, #[case] expected: Option<&str>) {
         let value: Scalar<'_> = serde_json::from_str(json).unwrap();
         assert_eq!(
-            enum_text(&value, severity_name).unwrap().as_deref(),
+            enum_text(At::root(&value), severity_name)
+                .unwrap()
+                .as_deref(),
             expected
         );
     }
@@ -997,7 +874,10 @@ mod tests {
     fn severity_of_the_wrong_type_is_an_error() {
         let value: Scalar<'_> = serde_json::from_str("true").unwrap();
         assert_eq!(
-            enum_text(&value, severity_name).unwrap_err().to_string(),
+            enum_text(At::root(&value), severity_name)
+                .unwrap_err()
+                .problem
+                .to_string(),
             "expected an enum name or number (got true)"
         );
     }

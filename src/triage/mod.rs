@@ -110,17 +110,23 @@ impl Verdict {
 }
 
 impl std::str::FromStr for Verdict {
-    type Err = String;
+    type Err = Error;
 
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
+    /// The inverse of [`Verdict::code`].
+    fn from_str(text: &str) -> Result<Self, Error> {
         Self::ALL
             .into_iter()
             .find(|verdict| verdict.code() == text)
-            .ok_or_else(|| {
-                let codes: Vec<&str> = Self::ALL.iter().map(|verdict| verdict.code()).collect();
-                format!("{text:?} is not a verdict (one of {})", codes.join(", "))
-            })
+            .ok_or_else(|| Error::UnknownVerdict(text.to_owned()))
     }
+}
+
+/// What can go wrong in this module: only reading a verdict from text (judging cannot fail).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A text that is no [`Verdict::code`].
+    #[error("{0:?} is not a verdict (one of {codes})", codes = Verdict::ALL.map(Verdict::code).join(", "))]
+    UnknownVerdict(String),
 }
 
 /// The legitimate verdicts: what a [`Decision::Legitimate`] can say.

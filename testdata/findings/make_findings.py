@@ -1,6 +1,6 @@
 """Writes the finding fixtures of testdata/findings/ (see README.md there).
 
-The values are made up; the shapes follow /work/shared/docs/formats.md (SCC v1/v2 protos, the
+The values are made up; the shapes follow docs/findings.md (SCC v1/v2 protos, the
 GuardDuty botocore shapes, Falco's formats.cpp and Falcosidekick's FalcoPayload). Hashes are
 sha256 of a short label so they look real. Deterministic: run it twice, get the same bytes.
 Standard library only.

@@ -5,3 +5,4 @@
 pub mod diff;
 pub mod gate;
 pub mod scan;
+pub mod triage;
