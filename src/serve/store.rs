@@ -77,19 +77,6 @@ const WRITE_ATTEMPTS: u32 = 3;
 /// one file at once, the slower fails on recording the migration and tries again.
 const SQLITE_MIGRATE_ATTEMPTS: u32 = 5;
 
-/// Every verdict, to read codes back from the database.
-const VERDICTS: [Verdict; 7] = [
-    Verdict::Unchanged,
-    Verdict::Relocated,
-    Verdict::Allowlisted,
-    Verdict::Modified,
-    Verdict::Foreign,
-    Verdict::Fileless,
-    Verdict::Unverifiable,
-];
-/// Every finding source, to read codes back from the database.
-const SOURCES: [Source; 4] = [Source::Scc, Source::GuardDuty, Source::Falco, Source::Flags];
-
 /// Why the store failed. [`Error::is_transient`] tells "try again later" (the service answers
 /// 503) from "this will not work" (a bad record, a database this version cannot read).
 #[derive(Debug, thiserror::Error)]
@@ -726,16 +713,15 @@ impl Store {
             deliveries,
             report,
         ) = row;
-        let source = SOURCES
-            .into_iter()
-            .find(|known| known.code() == source)
-            .ok_or_else(|| self.unreadable("findings.source", &source, "a finding source"))?;
+        let source = source
+            .parse::<Source>()
+            .map_err(|_| self.unreadable("findings.source", &source, "a finding source"))?;
         let verdicts = serde_json::from_str::<Vec<String>>(&verdicts)
             .ok()
             .and_then(|codes| {
                 codes
                     .iter()
-                    .map(|code| VERDICTS.into_iter().find(|known| known.code() == code))
+                    .map(|code| code.parse::<Verdict>().ok())
                     .collect::<Option<Vec<_>>>()
             })
             .ok_or_else(|| {
