@@ -4,8 +4,7 @@
 use exelock::digest::Sha256Digest;
 use exelock::image::ImageSource as _;
 use exelock::image::registry::{
-    AttestationOrigin, MAX_ATTESTATION_CANDIDATES, RegistrySettings, RegistrySource,
-    RejectionReason,
+    AttestationOrigin, MAX_ATTESTATION_CANDIDATES, RegistrySource, RejectionReason, SourceSettings,
 };
 use serde_json::{Value, json};
 
@@ -120,7 +119,7 @@ impl Raw<'_> {
 }
 
 fn source(reference: &str) -> RegistrySource {
-    RegistrySource::open(reference, &RegistrySettings::new()).unwrap()
+    RegistrySource::open(reference, &SourceSettings::new()).unwrap()
 }
 
 /// The tiny fixture pushed to a new registry as `fx/tiny:v1`: the registry, the image as a

@@ -441,7 +441,7 @@ fn registry_round_trip_single_and_multi_arch() {
     assert!(bundle.status.success());
     let store = exelock::image::registry::RegistrySource::open(
         &demo,
-        &exelock::image::registry::RegistrySettings::new(),
+        &exelock::image::registry::SourceSettings::new(),
     )
     .unwrap();
     let demo_digest: exelock::digest::Sha256Digest =

@@ -4,7 +4,7 @@
 
 use exelock::catalog::{self, PrefixDigest, PrefixMissing, PrefixRequest, PrefixResults};
 use exelock::digest::Sha256Digest;
-use exelock::image::registry::{RegistrySettings, RegistrySource};
+use exelock::image::registry::{RegistrySource, SourceSettings};
 use exelock::image::{self, ImageSource, PlatformSelection, ResolvedImage};
 use serde_json::Value;
 
@@ -55,7 +55,7 @@ fn scan_json(reference: &str) -> Value {
 }
 
 fn open(reference: &str) -> (Box<dyn ImageSource>, ResolvedImage) {
-    let source = image::open(reference, &RegistrySettings::new()).unwrap();
+    let source = image::open(reference, &SourceSettings::new()).unwrap();
     let resolved = source
         .resolve(&PlatformSelection::Default)
         .unwrap()
@@ -189,7 +189,7 @@ fn a_registry_serving_other_bytes_under_a_layer_digest_gives_an_error_not_a_pref
     let registry = Registry::start(Mode::Plain);
     registry.push_oci_layout("oci:testdata/images/twice:latest", "fx/twice:v1");
     let reference = format!("{}/fx/twice:v1", registry.host());
-    let source = RegistrySource::open(&reference, &RegistrySettings::new()).unwrap();
+    let source = RegistrySource::open(&reference, &SourceSettings::new()).unwrap();
     let resolved = source
         .resolve(&PlatformSelection::Default)
         .unwrap()

@@ -378,7 +378,7 @@ fn prefix_digests_follow_hardlinks_within_and_below_a_layer() {
     use exelock::image::{self, PlatformSelection};
     let source = image::open(
         "oci:testdata/images/traps",
-        &image::registry::RegistrySettings::new(),
+        &image::registry::SourceSettings::new(),
     )
     .unwrap();
     let resolved = source

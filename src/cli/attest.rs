@@ -27,7 +27,7 @@ pub(super) use crate::evidence::{Checked, check_registry_attestation};
 use crate::evidence::{
     StatementLookup, check_bundle_file, check_bundle_file_statements, check_registry_statements,
 };
-use crate::image::registry::{RegistrySettings, RegistrySource};
+use crate::image::registry::{RegistrySource, SourceSettings};
 use crate::image::{self, ImageSource as _, PlatformSelection, ResolvedImage};
 use crate::manifest::{Manifest, PREDICATE_TYPE};
 
@@ -357,7 +357,7 @@ struct AttestSettings {
     signing: SigningSettings,
     manifest_file: Option<PathBuf>,
     selection: PlatformSelection,
-    registry: RegistrySettings,
+    registry: SourceSettings,
     cache: Option<LayerCache>,
     bundle_output: Option<PathBuf>,
     quiet: bool,
@@ -468,7 +468,7 @@ pub(super) struct AttestRequest<'a> {
     /// Which platforms.
     pub(super) selection: &'a PlatformSelection,
     /// How to reach the registry.
-    pub(super) registry: &'a RegistrySettings,
+    pub(super) registry: &'a SourceSettings,
     /// No progress on stderr.
     pub(super) quiet: bool,
 }
@@ -705,7 +705,7 @@ pub(super) struct VerifyArgs {
 struct VerifySettings {
     trust: Trust,
     wanted: Wanted,
-    registry: RegistrySettings,
+    registry: SourceSettings,
     output: Option<PathBuf>,
     quiet: bool,
 }
@@ -774,7 +774,7 @@ impl VerifySettings {
 /// the image's registry.
 fn manifest_source(
     args: &VerifyArgs,
-    registry: &RegistrySettings,
+    registry: &SourceSettings,
 ) -> Result<AttestationSource<Sha256Digest>> {
     Ok(match (&args.bundle, &args.image) {
         (Some(path), _) => {
@@ -805,7 +805,7 @@ fn manifest_source(
 /// digest, image digest or image given, or the image's registry.
 fn statement_source(
     args: &VerifyArgs,
-    registry: &RegistrySettings,
+    registry: &SourceSettings,
 ) -> Result<AttestationSource<Vec<SubjectDigest>>> {
     Ok(match (&args.bundle, &args.image) {
         (Some(path), _) => {
@@ -996,7 +996,7 @@ fn subjects_of(resolved: &ResolvedImage) -> impl Iterator<Item = Sha256Digest> {
 /// The digest of the image `reference` names (of `platform` in an index).
 fn image_digest_of(
     reference: &str,
-    registry: &RegistrySettings,
+    registry: &SourceSettings,
     platform: Option<&Platform>,
 ) -> Result<Sha256Digest> {
     let source = image::open(reference, registry)?;
@@ -1010,7 +1010,7 @@ fn image_digest_of(
 /// images; local images keep no attestations.
 fn open_attested_image(
     reference: &str,
-    registry: &RegistrySettings,
+    registry: &SourceSettings,
     platform: Option<&Platform>,
 ) -> Result<(RegistrySource, image::Resolution)> {
     if image::is_local_reference(reference) {

@@ -16,7 +16,7 @@ use super::{
 use crate::catalog::cache::LayerCache;
 use crate::diff;
 use crate::image::PlatformSelection;
-use crate::image::registry::RegistrySettings;
+use crate::image::registry::SourceSettings;
 use crate::manifest::Manifest;
 
 /// `exelock diff`'s one-line description.
@@ -64,7 +64,7 @@ struct DiffSettings {
     /// The platform to compare.
     platforms: PlatformSelection,
     /// How to reach registries.
-    registry: RegistrySettings,
+    registry: SourceSettings,
     /// The layer cache for scans, if any.
     cache: Option<LayerCache>,
     /// `--format`, else a table on a terminal and JSON otherwise.

@@ -23,7 +23,7 @@ use crate::bake::BakeList;
 use crate::catalog::cache::LayerCache;
 use crate::digest::Sha256Digest;
 use crate::gate::{self, AttestationStatus, GateInput, GateReport};
-use crate::image::registry::{RegistrySettings, RegistrySource};
+use crate::image::registry::{RegistrySource, SourceSettings};
 use crate::image::{self, PlatformSelection};
 use crate::manifest::Manifest;
 use crate::policy::Policy;
@@ -130,7 +130,7 @@ struct GateSettings {
     /// The platform to gate.
     platforms: PlatformSelection,
     /// How to reach registries.
-    registry: RegistrySettings,
+    registry: SourceSettings,
     /// The layer cache for scans, if any.
     cache: Option<LayerCache>,
     /// The policy.

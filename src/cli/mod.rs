@@ -27,7 +27,7 @@ use color::ColorWhen;
 
 use crate::catalog::cache::LayerCache;
 use crate::catalog::{self, ScanOptions};
-use crate::image::registry::RegistrySettings;
+use crate::image::registry::SourceSettings;
 use crate::image::{self, Platform, PlatformSelection};
 use crate::manifest::Manifest;
 
@@ -205,13 +205,13 @@ struct RegistryArgs {
 
 impl RegistryArgs {
     /// Resolves flags and environment into settings; reads stdin for --password-stdin.
-    fn settings(&self) -> Result<RegistrySettings> {
+    fn settings(&self) -> Result<SourceSettings> {
         self.settings_for(&[])
     }
 
     /// [`RegistryArgs::settings`], refusing two readers of stdin among `images` and
     /// --password-stdin.
-    fn settings_for(&self, images: &[&str]) -> Result<RegistrySettings> {
+    fn settings_for(&self, images: &[&str]) -> Result<SourceSettings> {
         if self.password_stdin
             && let Some(image) = images.iter().find(|image| image::reads_stdin(image))
         {
@@ -243,7 +243,7 @@ impl RegistryArgs {
         let docker_config_dir = std::env::var_os("DOCKER_CONFIG")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker")));
-        Ok(RegistrySettings {
+        Ok(SourceSettings {
             username: self.username.clone(),
             password,
             insecure_registries: self.insecure_registries.clone(),
@@ -253,7 +253,7 @@ impl RegistryArgs {
                 docker_host: std::env::var("DOCKER_HOST").ok(),
                 xdg_runtime_dir: std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
             },
-            ..RegistrySettings::new()
+            ..SourceSettings::new()
         })
     }
 }
@@ -357,7 +357,7 @@ impl Progress {
 fn scan_reference(
     reference: &str,
     selection: &PlatformSelection,
-    registry: &RegistrySettings,
+    registry: &SourceSettings,
     threads: usize,
     quiet: bool,
     cache: Option<&LayerCache>,
@@ -432,7 +432,7 @@ fn read_manifest_file(path: &Path) -> Result<Manifest> {
 fn manifest_of(
     argument: &str,
     selection: &PlatformSelection,
-    registry: &RegistrySettings,
+    registry: &SourceSettings,
     quiet: bool,
     cache: Option<&LayerCache>,
 ) -> Result<Manifest> {

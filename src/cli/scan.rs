@@ -18,7 +18,7 @@ use super::{
 };
 use crate::catalog::cache::LayerCache;
 use crate::catalog::{self, ScanOptions, ScanRequest};
-use crate::image::registry::RegistrySettings;
+use crate::image::registry::SourceSettings;
 use crate::image::{self, Platform, PlatformSelection};
 use crate::manifest::Manifest;
 
@@ -94,7 +94,7 @@ pub(super) struct ScanArgs {
 pub(super) struct ScanSettings {
     images: Images,
     selection: PlatformSelection,
-    registry: RegistrySettings,
+    registry: SourceSettings,
     cache: Option<LayerCache>,
     threads: usize,
     quiet: bool,

@@ -26,7 +26,7 @@ use crate::evidence::{
     Resolver,
 };
 use crate::finding::{self, Finding, InputFormat};
-use crate::image::{self, registry::RegistrySettings};
+use crate::image::{self, registry::SourceSettings};
 use crate::triage::Allowlist;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -153,7 +153,7 @@ pub(super) struct TriageSettings {
     /// Who must have signed the attestations.
     trust: Option<Trust>,
     /// How to reach registries.
-    registry: RegistrySettings,
+    registry: SourceSettings,
     /// Evidence that stands in for the registry's attestations (`--bundle`, `--manifest`).
     offline: Option<Offline>,
     /// A local copy of the image to read layers from (`--layers-from`), opened when the run

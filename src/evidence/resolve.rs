@@ -11,7 +11,7 @@ use super::{Checked, Error, ImageQuery, join_digests};
 use crate::attest::Trust;
 use crate::digest::Sha256Digest;
 use crate::finding::Finding;
-use crate::image::registry::{RegistryAllowList, RegistrySettings, RegistrySource};
+use crate::image::registry::{RegistryAllowList, RegistrySource, SourceSettings};
 use crate::image::{self, ImageSource, PlatformSelection, ResolvedImage};
 use crate::manifest::Manifest;
 use crate::triage::{
@@ -42,7 +42,7 @@ impl LocalLayers {
     ///
     /// # Errors
     /// A registry reference, or a local image that cannot be read.
-    pub fn open(reference: &str, registry: &RegistrySettings) -> Result<Self, Error> {
+    pub fn open(reference: &str, registry: &SourceSettings) -> Result<Self, Error> {
         if !image::is_local_reference(reference) {
             return Err(Error::LayersNotLocal {
                 reference: reference.to_owned(),
@@ -59,7 +59,7 @@ impl LocalLayers {
 #[derive(Clone)]
 pub struct Resolver {
     trust: Option<Trust>,
-    registry: RegistrySettings,
+    registry: SourceSettings,
     allow_list: Option<RegistryAllowList>,
     offline: Option<Offline>,
     local_layers: Option<LocalLayers>,
@@ -157,7 +157,7 @@ impl Resolver {
     /// Resolves through registries, verifying attestations with `trust` (none: every image is
     /// unresolvable, saying how to give one).
     #[must_use]
-    pub const fn new(trust: Option<Trust>, registry: RegistrySettings) -> Self {
+    pub const fn new(trust: Option<Trust>, registry: SourceSettings) -> Self {
         Self {
             trust,
             registry,

@@ -7,7 +7,7 @@ use crate::attest::keys::{KeySigner, PublicKey};
 use crate::attest::trusted_root::TrustedRoot;
 use crate::attest::verify::Trust;
 use crate::finding::ImageRef;
-use crate::image::registry::{RegistryAllowList, RegistrySettings};
+use crate::image::registry::{RegistryAllowList, SourceSettings};
 use crate::triage::{Allowlist, Verdict};
 
 const DIGEST: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -38,10 +38,10 @@ fn key_trust() -> Trust {
 }
 
 /// One attempt per request: a test of failures should not wait through backoff.
-fn one_attempt() -> RegistrySettings {
-    RegistrySettings {
+fn one_attempt() -> SourceSettings {
+    SourceSettings {
         max_attempts: 1,
-        ..RegistrySettings::new()
+        ..SourceSettings::new()
     }
 }
 

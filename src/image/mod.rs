@@ -490,7 +490,7 @@ const STDIN: &str = "stdin";
 /// A malformed reference, or a source that cannot be opened.
 pub fn open(
     reference: &str,
-    registry_settings: &registry::RegistrySettings,
+    registry_settings: &registry::SourceSettings,
 ) -> Result<Box<dyn ImageSource>, Error> {
     if let Some(rest) = reference.strip_prefix("oci:") {
         let (path, tag) = split_path_ref(rest);

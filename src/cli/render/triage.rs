@@ -132,7 +132,7 @@ mod tests {
     use crate::attest::{Trust, TrustedRoot};
     use crate::evidence::{ImagePrefixes, ImageQuery, Offline, Resolver};
     use crate::finding::{self, InputFormat};
-    use crate::image::registry::RegistrySettings;
+    use crate::image::registry::SourceSettings;
     use crate::triage::Allowlist;
 
     /// The demo image, which `testdata/examples/demo.bundle.json` attests.
@@ -148,7 +148,7 @@ mod tests {
             key,
             trusted_root: TrustedRoot::public_good().unwrap(),
         };
-        let resolver = Resolver::new(Some(trust), RegistrySettings::new())
+        let resolver = Resolver::new(Some(trust), SourceSettings::new())
             .with_offline(Offline::Bundle("testdata/examples/demo.bundle.json".into()));
         let query = ImageQuery::for_finding(finding, None).unwrap();
         resolver.resolve(&query).unwrap().judge(

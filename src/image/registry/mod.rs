@@ -39,9 +39,11 @@ pub use attach::{
     MAX_ATTESTATION_CANDIDATES, PushedAttestation, RejectedAttestation, RejectionReason,
 };
 
-/// How to reach registries: credentials, transport security.
+/// How every image source is opened: a registry's credentials, transport security and
+/// retries, and where the local engines listen. (Kept with the registry client, which reads
+/// most of it; the engines travel here because every place that opens an image gets these.)
 #[derive(Clone, Default)]
-pub struct RegistrySettings {
+pub struct SourceSettings {
     /// Explicit user name (from `--username` or the environment).
     pub username: Option<String>,
     /// Explicit password or token (from `--password-stdin` or the environment).
@@ -61,9 +63,9 @@ pub struct RegistrySettings {
     pub engines: super::engine::EngineSettings,
 }
 
-impl fmt::Debug for RegistrySettings {
+impl fmt::Debug for SourceSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegistrySettings")
+        f.debug_struct("SourceSettings")
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("insecure_registries", &self.insecure_registries)
@@ -73,7 +75,7 @@ impl fmt::Debug for RegistrySettings {
     }
 }
 
-impl RegistrySettings {
+impl SourceSettings {
     /// Defaults: no credentials beyond the Docker config, 4 attempts from 200 ms.
     #[must_use]
     pub fn new() -> Self {
@@ -251,7 +253,7 @@ impl RegistrySource {
     ///
     /// # Errors
     /// A bad reference, an unreadable CA file, unusable Docker credentials.
-    pub fn open(name: &str, settings: &RegistrySettings) -> Result<Self, Error> {
+    pub fn open(name: &str, settings: &SourceSettings) -> Result<Self, Error> {
         let reference = parse_reference(name)?;
         let registry = reference.resolve_registry().to_owned();
         let mut plain_hosts: Vec<String> = settings.insecure_registries.clone();
@@ -379,7 +381,7 @@ impl RegistrySource {
 fn resolve_auth(
     name: &str,
     registry: &str,
-    settings: &RegistrySettings,
+    settings: &SourceSettings,
 ) -> Result<RegistryAuth, Error> {
     if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
         return Ok(RegistryAuth::Basic(user.clone(), password.clone()));
@@ -657,10 +659,10 @@ mod tests {
 
     #[test]
     fn settings_debug_hides_the_password() {
-        let settings = RegistrySettings {
+        let settings = SourceSettings {
             username: Some("ci".into()),
             password: Some("hunter2-secret".into()),
-            ..RegistrySettings::new()
+            ..SourceSettings::new()
         };
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2-secret") && shown.contains("<redacted>"));
