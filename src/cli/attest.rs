@@ -15,7 +15,7 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::{
-    CacheArgs, ExitStatus, Platform, RegistryArgs, parse_platform, read_manifest_file,
+    ExitStatus, ImageAccessArgs, Platform, RegistryArgs, parse_platform, read_manifest_file,
     scan_reference, selection_of, write_atomically,
 };
 use crate::attest::keyless::{IdentityTokenSource, RekorVersion, SigningConfig};
@@ -342,13 +342,8 @@ pub(super) struct AttestArgs {
     /// Attest this platform of a multi-platform index (default: every platform).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
     platform: Option<Platform>,
-    /// No progress or notes on stderr.
-    #[arg(short, long)]
-    quiet: bool,
     #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    cache: CacheArgs,
+    access: ImageAccessArgs,
 }
 
 /// `attest`, resolved: what to sign, who signs, where it goes.
@@ -369,8 +364,8 @@ impl AttestSettings {
             Some(platform) => PlatformSelection::Only(platform.clone()),
             None => PlatformSelection::All,
         };
-        let registry = args.registry.settings_for(&[&args.image])?;
-        let cache = args.cache.layer_cache();
+        let registry = args.access.registry.settings_for(&[&args.image])?;
+        let cache = args.access.cache.layer_cache();
         let push = args.push.then_some(Push {
             legacy_cosign: args.legacy_cosign,
         });
@@ -382,7 +377,7 @@ impl AttestSettings {
             registry,
             cache,
             bundle_output: args.bundle.clone(),
-            quiet: args.quiet,
+            quiet: args.access.quiet,
         })
     }
 

@@ -10,8 +10,7 @@ use clap::Args;
 use super::color::ColorWhen;
 use super::scan::ScanFormat;
 use super::{
-    CacheArgs, ExitStatus, Platform, RegistryArgs, manifest_of, parse_platform, render,
-    selection_of,
+    ExitStatus, ImageAccessArgs, Platform, manifest_of, parse_platform, render, selection_of,
 };
 use crate::catalog::cache::LayerCache;
 use crate::diff;
@@ -46,13 +45,8 @@ pub(super) struct DiffArgs {
     /// Platform to compare for multi-platform images (default linux/amd64).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
     platform: Option<Platform>,
-    /// No progress or notes on stderr.
-    #[arg(short, long)]
-    quiet: bool,
     #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    cache: CacheArgs,
+    access: ImageAccessArgs,
 }
 
 /// `exelock diff` resolved: the two sides, how to read them, and the output format.
@@ -79,14 +73,14 @@ impl DiffSettings {
             a: args.a.clone(),
             b: args.b.clone(),
             platforms: selection_of(args.platform.as_ref(), false),
-            registry: args.registry.settings_for(&[&args.a, &args.b])?,
-            cache: args.cache.layer_cache(),
+            registry: args.access.registry.settings_for(&[&args.a, &args.b])?,
+            cache: args.access.cache.layer_cache(),
             format: args.format.unwrap_or(if std::io::stdout().is_terminal() {
                 ScanFormat::Table
             } else {
                 ScanFormat::Json
             }),
-            quiet: args.quiet,
+            quiet: args.access.quiet,
         })
     }
 

@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 
 use super::color::ColorWhen;
 use super::{
-    CacheArgs, ExitStatus, Platform, RegistryArgs, attest, manifest_of, parse_platform,
-    read_manifest_file, render, selection_of, serve, terminal_safe, write_atomically,
+    ExitStatus, ImageAccessArgs, Platform, attest, manifest_of, parse_platform, read_manifest_file,
+    render, selection_of, serve, terminal_safe, write_atomically,
 };
 use crate::attest::Trust;
 use crate::bake::BakeList;
@@ -111,13 +111,8 @@ pub(super) struct GateArgs {
     /// Also write the report as SARIF 2.1.0 to FILE.
     #[arg(long, value_name = "FILE")]
     sarif: Option<PathBuf>,
-    /// No progress or notes on stderr.
-    #[arg(short, long)]
-    quiet: bool,
     #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    cache: CacheArgs,
+    access: ImageAccessArgs,
 }
 
 /// `exelock gate` resolved: what to judge, against which policy, bake list and baseline, how
@@ -183,7 +178,7 @@ impl GateSettings {
         let policy_dir = args.policy.parent().unwrap_or(Path::new("."));
         let mut images = vec![args.image.as_str()];
         images.extend(args.baseline.as_deref());
-        let registry = args.registry.settings_for(&images)?;
+        let registry = args.access.registry.settings_for(&images)?;
         let bake = match (&args.bake, &policy.bake.file) {
             (Some(argument), _) => Some(BakeSource::parse(Path::new(argument), None)?),
             (None, Some(file)) => Some(BakeSource::parse(file, Some(policy_dir))?),
@@ -216,7 +211,7 @@ impl GateSettings {
             manifest_file: args.manifest.clone(),
             platforms: selection_of(args.platform.as_ref(), false),
             registry,
-            cache: args.cache.layer_cache(),
+            cache: args.access.cache.layer_cache(),
             policy,
             policy_file,
             bake,
@@ -230,7 +225,7 @@ impl GateSettings {
             format: args.format,
             sarif: args.sarif.clone(),
             github,
-            quiet: args.quiet,
+            quiet: args.access.quiet,
         })
     }
 

@@ -116,6 +116,19 @@ enum Command {
     Man(shell::ManArgs),
 }
 
+/// The flags every command that reads images ends with: quiet, then how to reach registries
+/// and the layer cache.
+#[derive(Args, Debug)]
+struct ImageAccessArgs {
+    /// No progress or notes on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
 /// The layer cache (docs/cache.md): what scans learnt about layers, by diff_id, so a layer seen
 /// before is neither fetched nor read.
 #[derive(Args, Debug)]

@@ -13,8 +13,8 @@ use clap::{Args, ValueEnum};
 
 use super::color::ColorWhen;
 use super::{
-    CacheArgs, ExitStatus, Progress, RegistryArgs, parse_platform, render, scan_reference,
-    selection_of, write_atomically,
+    ExitStatus, ImageAccessArgs, Progress, parse_platform, render, scan_reference, selection_of,
+    write_atomically,
 };
 use crate::catalog::cache::LayerCache;
 use crate::catalog::{self, ScanOptions, ScanRequest};
@@ -81,13 +81,8 @@ pub(super) struct ScanArgs {
     /// Layers decoded in parallel (default: one per core).
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     threads: usize,
-    /// No progress or notes on stderr.
-    #[arg(short, long)]
-    quiet: bool,
     #[command(flatten)]
-    registry: RegistryArgs,
-    #[command(flatten)]
-    cache: CacheArgs,
+    access: ImageAccessArgs,
 }
 
 /// `exelock scan`, resolved: what to scan, from where, and where the manifests go.
@@ -136,6 +131,7 @@ impl ScanSettings {
     pub(super) fn resolve(args: &ScanArgs) -> Result<Self> {
         let references = scan_references(args)?;
         let registry = args
+            .access
             .registry
             .settings_for(&references.iter().map(String::as_str).collect::<Vec<_>>())?;
         let format = args.format.unwrap_or(
@@ -174,9 +170,9 @@ impl ScanSettings {
             images,
             selection: selection_of(args.platform.as_ref(), args.all_platforms),
             registry,
-            cache: args.cache.layer_cache(),
+            cache: args.access.cache.layer_cache(),
             threads: args.threads,
-            quiet: args.quiet,
+            quiet: args.access.quiet,
             all_platforms: args.all_platforms,
         })
     }
