@@ -17,6 +17,10 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 use clap::ValueEnum;
 
+use super::render::{self, gate::LineMark};
+use crate::gate::Verdict as GateVerdict;
+use crate::triage::Verdict;
+
 /// When to colour text output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub(super) enum ColorWhen {
@@ -92,8 +96,9 @@ fn paint(style: Style, text: &str) -> String {
 }
 
 /// Styles the first of `prefixes` (word, style) that `line` starts with.
-fn paint_prefix(line: &str, prefixes: &[(&str, Style)]) -> String {
+fn paint_prefix(line: &str, prefixes: &[(impl AsRef<str>, Style)]) -> String {
     for (prefix, style) in prefixes {
+        let prefix = prefix.as_ref();
         if let Some(rest) = line.strip_prefix(prefix) {
             return format!("{}{rest}", paint(*style, prefix));
         }
@@ -111,20 +116,21 @@ fn per_line(text: &str, paint_line: impl Fn(&str) -> String) -> String {
         .collect()
 }
 
-/// The gate's text report: rule levels and the verdict line.
+/// The gate's text report: each line's mark (a violation's level, a rule not evaluated) and
+/// the verdict line, from the words [`render::gate`] writes for them.
 pub(super) fn gate_text(text: &str) -> String {
-    per_line(text, |line| {
-        paint_prefix(
-            line,
-            &[
-                ("DENY", RED),
-                ("WARN", YELLOW),
-                ("SKIP", DIM),
-                ("gate PASS", GREEN),
-                ("gate FAIL", RED),
-            ],
-        )
-    })
+    let marks = LineMark::ALL.map(|mark| {
+        let style = match mark {
+            LineMark::Deny => RED,
+            LineMark::Warn => YELLOW,
+            LineMark::Skip => DIM,
+        };
+        (mark.word().to_owned(), style)
+    });
+    let verdicts = [(GateVerdict::Pass, GREEN), (GateVerdict::Fail, RED)]
+        .map(|(verdict, style)| (render::gate::verdict_prefix(verdict), style));
+    let prefixes: Vec<(String, Style)> = marks.into_iter().chain(verdicts).collect();
+    per_line(text, |line| paint_prefix(line, &prefixes))
 }
 
 /// `diff`'s table: the kind of each change.
@@ -169,9 +175,11 @@ pub(super) fn triage_text(text: &str) -> String {
             .find([' ', ','])
             .map_or(line.len(), |end| start + end);
         let verdict = &line[start..end];
-        let style = match verdict {
-            "UNCHANGED" | "RELOCATED" | "ALLOWLISTED" => GREEN,
-            "UNVERIFIABLE" => YELLOW,
+        // The renderer writes `Verdict::code` in capitals; what it asks of a responder decides
+        // the colour, so a verdict added later is styled by its type, not by a word list here.
+        let style = match verdict.to_ascii_lowercase().parse::<Verdict>() {
+            Ok(verdict) if verdict.is_legitimate() => GREEN,
+            Ok(Verdict::Unverifiable) => YELLOW,
             _ => RED,
         };
         format!(

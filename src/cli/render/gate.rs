@@ -13,15 +13,56 @@ pub fn text(report: &GateReport) -> String {
     color::gate_text(&terminal_safe(&plain_text(report)))
 }
 
+/// The word a line of the report starts with: a violation's level, or a rule not evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineMark {
+    /// A violation at `deny`.
+    Deny,
+    /// A violation at `warn`.
+    Warn,
+    /// A rule that could not be evaluated.
+    Skip,
+}
+
+impl LineMark {
+    /// Every mark.
+    pub const ALL: [Self; 3] = [Self::Deny, Self::Warn, Self::Skip];
+
+    /// The word, as the report writes it.
+    #[must_use]
+    pub const fn word(self) -> &'static str {
+        match self {
+            Self::Deny => "DENY",
+            Self::Warn => "WARN",
+            Self::Skip => "SKIP",
+        }
+    }
+
+    /// The mark of a violation at `level` (`off` never reaches the report).
+    const fn of(level: Level) -> Self {
+        match level {
+            Level::Deny => Self::Deny,
+            Level::Warn | Level::Off => Self::Warn,
+        }
+    }
+}
+
+/// How the report's last line starts for `verdict`: `gate PASS`, `gate FAIL`.
+#[must_use]
+pub fn verdict_prefix(verdict: Verdict) -> String {
+    let word = match verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+    };
+    format!("gate {word}")
+}
+
 /// The report as lines for a person: each violation and rule not evaluated, the digests and
 /// attestation, the verdict with counts.
 fn plain_text(report: &GateReport) -> String {
     let mut out = String::new();
     for violation in &report.violations {
-        let level = match violation.level {
-            Level::Deny => "DENY",
-            Level::Warn | Level::Off => "WARN",
-        };
+        let level = LineMark::of(violation.level).word();
         let _ = writeln!(
             out,
             "{level}  {:<26} {}",
@@ -32,7 +73,8 @@ fn plain_text(report: &GateReport) -> String {
     for skipped in &report.skipped {
         let _ = writeln!(
             out,
-            "SKIP  {:<26} not evaluated: {}",
+            "{}  {:<26} not evaluated: {}",
+            LineMark::Skip.word(),
             skipped.rule.code(),
             skipped.reason
         );
@@ -57,13 +99,10 @@ fn plain_text(report: &GateReport) -> String {
     } else {
         format!(", {} not evaluated", report.skipped.len())
     };
-    let verdict = match report.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-    };
     let _ = writeln!(
         out,
-        "gate {verdict}: {} ({denied} denied, {warned} warned{skipped})",
+        "{}: {} ({denied} denied, {warned} warned{skipped})",
+        verdict_prefix(report.verdict),
         report.image
     );
     out
