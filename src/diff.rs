@@ -320,93 +320,24 @@ pub fn diff(a: &Manifest, b: &Manifest) -> Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::Sha256Digest;
-    use crate::manifest::{ImageInfo, Kind, PREDICATE_TYPE};
+    use crate::test_fixtures::{executable, manifest, package};
     use rstest::rstest;
-
-    fn package(name: &str, version: &str, arch: &str) -> Package {
-        Package {
-            name: name.into(),
-            version: version.into(),
-            arch: arch.into(),
-            purl: format!("pkg:deb/debian/{name}@{version}?arch={arch}"),
-            db: "dpkg".into(),
-        }
-    }
-
-    /// A format 2 manifest: every executable has a package-digest state.
-    fn packaged(executables: Vec<(&str, &str, PackageDigest)>, packages: Vec<Package>) -> Manifest {
-        let mut manifest = manifest(
-            executables
-                .iter()
-                .map(|(path, content, _)| exe(path, content, 0o755))
-                .collect(),
-        );
-        for (exe, (_, _, digest)) in manifest.executables.iter_mut().zip(&executables) {
-            exe.package_digest = Some(*digest);
-            if *digest != PackageDigest::Unowned {
-                exe.package = Some(package("curl", "2", "amd64"));
-            }
-        }
-        manifest.packages = packages;
-        manifest
-    }
-
-    fn exe(path: &str, content: &str, mode: u32) -> Executable {
-        Executable {
-            path: path.into(),
-            path_bytes: None,
-            sha256: Sha256Digest::of(content.as_bytes()),
-            size: content.len() as u64,
-            mode,
-            uid: 0,
-            gid: 0,
-            kind: Kind::Script,
-            interpreter: None,
-            build_id: None,
-            layer: 0,
-            package: None,
-            package_digest: None,
-        }
-    }
-
-    fn manifest(executables: Vec<Executable>) -> Manifest {
-        Manifest {
-            predicate_type: PREDICATE_TYPE.into(),
-            image: ImageInfo {
-                name: "x".into(),
-                index_digest: None,
-                manifest_digest: None,
-                config_digest: Sha256Digest::of(b"c"),
-                platform: "linux/amd64".into(),
-                search_path: Vec::new(),
-                engine: None,
-            },
-            layers: vec![],
-            executables,
-            links: vec![],
-            hidden: vec![],
-            world_writable_dirs: vec![],
-            package_databases: Vec::new(),
-            packages: Vec::new(),
-        }
-    }
 
     #[test]
     fn classifies_added_removed_changed_and_moved() {
-        let a = manifest(vec![
-            exe("/bin/keep", "k", 0o755),
-            exe("/bin/gone", "g", 0o755),
-            exe("/bin/old-name", "m", 0o755),
-            exe("/bin/edited", "e1", 0o755),
-            exe("/bin/chmod", "c", 0o755),
+        let a = manifest().with_executables([
+            executable("/bin/keep", "k"),
+            executable("/bin/gone", "g"),
+            executable("/bin/old-name", "m"),
+            executable("/bin/edited", "e1"),
+            executable("/bin/chmod", "c"),
         ]);
-        let b = manifest(vec![
-            exe("/bin/keep", "k", 0o755),
-            exe("/bin/new", "n", 0o755),
-            exe("/bin/new-name", "m", 0o755),
-            exe("/bin/edited", "e2", 0o755),
-            exe("/bin/chmod", "c", 0o4755),
+        let b = manifest().with_executables([
+            executable("/bin/keep", "k"),
+            executable("/bin/new", "n"),
+            executable("/bin/new-name", "m"),
+            executable("/bin/edited", "e2"),
+            executable("/bin/chmod", "c").with_mode(0o4755),
         ]);
         let diff = diff(&a, &b);
         assert_eq!(
@@ -450,27 +381,21 @@ mod tests {
 
     #[test]
     fn packages_added_removed_and_at_another_version() {
-        let a = packaged(
-            vec![],
-            vec![
-                package("curl", "1", "amd64"),
-                package("gone", "1", "amd64"),
-                package("kernel", "5", "x86_64"),
-                package("libc6", "2.36", "amd64"),
-                package("same", "1", "amd64"),
-            ],
-        );
-        let b = packaged(
-            vec![],
-            vec![
-                package("curl", "2", "amd64"),
-                package("kernel", "5", "x86_64"),
-                package("kernel", "6", "x86_64"),
-                package("libc6", "2.36", "i386"),
-                package("new", "1", "all"),
-                package("same", "1", "amd64"),
-            ],
-        );
+        let a = manifest().with_packages([
+            package("curl", "1", "amd64"),
+            package("gone", "1", "amd64"),
+            package("kernel", "5", "x86_64"),
+            package("libc6", "2.36", "amd64"),
+            package("same", "1", "amd64"),
+        ]);
+        let b = manifest().with_packages([
+            package("curl", "2", "amd64"),
+            package("kernel", "5", "x86_64"),
+            package("kernel", "6", "x86_64"),
+            package("libc6", "2.36", "i386"),
+            package("new", "1", "all"),
+            package("same", "1", "amd64"),
+        ]);
         let changes = diff(&a, &b);
         assert_eq!(changes.packages_not_compared, None);
         let packages = changes.packages.unwrap();
@@ -508,11 +433,13 @@ mod tests {
         #[case] b_old: bool,
         #[case] reason: &str,
     ) {
-        let with_data = packaged(
-            vec![("/usr/bin/curl", "c", PackageDigest::Match)],
-            vec![package("curl", "1", "amd64")],
-        );
-        let mut without = manifest(vec![exe("/usr/bin/curl", "c", 0o755)]);
+        let curl = package("curl", "1", "amd64");
+        let with_data = manifest()
+            .with_executables([
+                executable("/usr/bin/curl", "c").owned_by(curl.clone(), PackageDigest::Match)
+            ])
+            .with_packages([curl]);
+        let mut without = manifest().with_executables([executable("/usr/bin/curl", "c")]);
         without.predicate_type = PREDICATE_TYPE_V1.into();
         let (a, b) = (
             if a_old { &without } else { &with_data },
@@ -538,23 +465,18 @@ mod tests {
 
     #[test]
     fn executables_that_became_mismatched() {
-        let a = packaged(
-            vec![
-                ("/usr/bin/curl", "c", PackageDigest::Match),
-                ("/usr/bin/still", "s", PackageDigest::Mismatch),
-                ("/usr/bin/wget", "w", PackageDigest::None),
-            ],
-            vec![],
-        );
-        let b = packaged(
-            vec![
-                ("/usr/bin/curl", "evil", PackageDigest::Mismatch),
-                ("/usr/bin/new", "n", PackageDigest::Mismatch),
-                ("/usr/bin/still", "s", PackageDigest::Mismatch),
-                ("/usr/bin/wget", "w", PackageDigest::Match),
-            ],
-            vec![],
-        );
+        let curl = package("curl", "2", "amd64");
+        let a = manifest().with_executables([
+            executable("/usr/bin/curl", "c").owned_by(curl.clone(), PackageDigest::Match),
+            executable("/usr/bin/still", "s").owned_by(curl.clone(), PackageDigest::Mismatch),
+            executable("/usr/bin/wget", "w").owned_by(curl.clone(), PackageDigest::None),
+        ]);
+        let b = manifest().with_executables([
+            executable("/usr/bin/curl", "evil").owned_by(curl.clone(), PackageDigest::Mismatch),
+            executable("/usr/bin/new", "n").owned_by(curl.clone(), PackageDigest::Mismatch),
+            executable("/usr/bin/still", "s").owned_by(curl.clone(), PackageDigest::Mismatch),
+            executable("/usr/bin/wget", "w").owned_by(curl, PackageDigest::Match),
+        ]);
         let changes = diff(&a, &b);
         let altered: Vec<(&str, Option<PackageDigest>)> = changes
             .altered

@@ -860,88 +860,8 @@ mod tests {
     use super::*;
     use crate::bake::BakeEntry;
     use crate::digest::Sha256Digest;
-    use crate::manifest::{Executable, ImageInfo, Kind, Link, PREDICATE_TYPE, PackageDatabase};
-
-    fn exe(path: &str, content: &str, mode: u32) -> Executable {
-        Executable {
-            path: path.into(),
-            path_bytes: None,
-            sha256: Sha256Digest::of(content.as_bytes()),
-            size: 1,
-            mode,
-            uid: 0,
-            gid: 0,
-            kind: Kind::ElfExecutable,
-            interpreter: None,
-            build_id: None,
-            layer: 0,
-            package: None,
-            package_digest: None,
-        }
-    }
-
-    fn manifest(executables: Vec<Executable>, links: Vec<Link>) -> Manifest {
-        Manifest {
-            predicate_type: PREDICATE_TYPE.into(),
-            image: ImageInfo {
-                name: "img".into(),
-                index_digest: None,
-                manifest_digest: Some(Sha256Digest::of(b"m")),
-                config_digest: Sha256Digest::of(b"c"),
-                platform: "linux/amd64".into(),
-                search_path: Vec::new(),
-                engine: None,
-            },
-            layers: vec![],
-            executables,
-            links,
-            hidden: vec![],
-            world_writable_dirs: vec![],
-            package_databases: Vec::new(),
-            packages: Vec::new(),
-        }
-    }
-
-    fn package(name: &str) -> Package {
-        Package {
-            name: name.into(),
-            version: "1.0-1".into(),
-            arch: "amd64".into(),
-            purl: format!("pkg:deb/debian/{name}@1.0-1?arch=amd64"),
-            db: "dpkg".into(),
-        }
-    }
-
-    /// An executable as a format 2 scan records it: owned by `owner` with `digest`, or unowned.
-    fn packaged(path: &str, owner: Option<&str>, digest: PackageDigest) -> Executable {
-        Executable {
-            package: owner.map(package),
-            package_digest: Some(digest),
-            ..exe(path, path, 0o755)
-        }
-    }
-
-    fn owned(path: &str, owner: &str) -> Executable {
-        packaged(path, Some(owner), PackageDigest::Match)
-    }
-
-    fn link(path: &str, target: &str) -> Link {
-        Link {
-            path: path.into(),
-            path_bytes: None,
-            target: target.into(),
-            target_bytes: None,
-        }
-    }
-
-    fn with_dpkg(mut manifest: Manifest) -> Manifest {
-        manifest.package_databases = vec![PackageDatabase {
-            db: "dpkg".into(),
-            path: "/var/lib/dpkg/status".into(),
-            packages: 1,
-        }];
-        manifest
-    }
+    use crate::manifest::PREDICATE_TYPE;
+    use crate::test_fixtures::{executable, link, manifest, package};
 
     const ALL_HAZARDS: &str = "[hazards]\npackage-managers = \"deny\"\ndownloaders = \"deny\"\ncompilers = \"deny\"\nshells = \"deny\"\n";
 
@@ -1005,7 +925,7 @@ mod tests {
 
     #[test]
     fn clean_image_passes() {
-        let clean = manifest(vec![exe("/app/server", "s", 0o755)], vec![]);
+        let clean = manifest().with_executables([executable("/app/server", "s")]);
         let report = run("", &clean, &VERIFIED, None, None);
         assert!(report.passed(), "{report:?}");
         assert!(report.violations.is_empty());
@@ -1013,7 +933,7 @@ mod tests {
 
     #[test]
     fn missing_attestation_denies_or_warns() {
-        let clean = manifest(vec![], vec![]);
+        let clean = manifest();
         let missing = AttestationStatus::Missing {
             reason: "none found".into(),
         };
@@ -1039,7 +959,7 @@ mod tests {
         #[case] rule: &'static str,
         #[case] passes: bool,
     ) {
-        let image = manifest(vec![exe(path, "x", 0o755)], vec![]);
+        let image = manifest().with_executables([executable(path, "x")]);
         let report = run("", &image, &VERIFIED, None, None);
         assert_eq!(rules(&report)[0].0, rule);
         assert_eq!(report.passed(), passes);
@@ -1101,18 +1021,12 @@ mod tests {
         #[case] search_path: &str,
         #[case] found: Option<&'static str>,
     ) {
-        let mut image = manifest(
-            vec![packaged(
-                path,
-                owner,
-                if owner.is_some() {
-                    PackageDigest::Match
-                } else {
-                    PackageDigest::Unowned
-                },
-            )],
-            vec![],
-        );
+        let packaged = match owner {
+            Some(owner) => executable(path, "x")
+                .owned_by(package(owner, "1.0-1", "amd64"), PackageDigest::Match),
+            None => executable(path, "x").unowned(),
+        };
+        let mut image = manifest().with_executables([packaged]);
         image.image.search_path = search_path
             .split(':')
             .filter(|dir| !dir.is_empty())
@@ -1141,14 +1055,12 @@ mod tests {
     // but are not the package manager; only /usr/bin/dpkg on the PATH is.
     #[test]
     fn issue_11_dpkg_cron_job_and_bug_script_are_not_package_managers() {
-        let image = with_dpkg(manifest(
-            vec![
-                owned("/etc/cron.daily/dpkg", "dpkg"),
-                owned("/usr/share/bug/dpkg", "dpkg"),
-                owned("/usr/bin/dpkg", "dpkg"),
-            ],
-            vec![],
-        ));
+        let dpkg = package("dpkg", "1.0-1", "amd64");
+        let image = manifest().with_dpkg_database().with_executables([
+            executable("/etc/cron.daily/dpkg", "c").owned_by(dpkg.clone(), PackageDigest::Match),
+            executable("/usr/share/bug/dpkg", "b").owned_by(dpkg.clone(), PackageDigest::Match),
+            executable("/usr/bin/dpkg", "d").owned_by(dpkg, PackageDigest::Match),
+        ]);
         let report = run("", &image, &VERIFIED, None, None);
         assert_eq!(
             rules(&report),
@@ -1163,31 +1075,35 @@ mod tests {
             "/usr/bin/dpkg is one of the package managers, from package dpkg 1.0-1 (dpkg)"
         );
         // The same files in a format 1 manifest (no owners): still only the one on the PATH.
-        let old = manifest(
-            vec![
-                exe("/etc/cron.daily/dpkg", "c", 0o755),
-                exe("/usr/share/bug/dpkg", "b", 0o755),
-            ],
-            vec![],
-        );
+        let old = manifest().with_executables([
+            executable("/etc/cron.daily/dpkg", "c"),
+            executable("/usr/share/bug/dpkg", "b"),
+        ]);
         assert!(run("", &old, &VERIFIED, None, None).violations.is_empty());
     }
 
     #[test]
     fn links_on_the_path_take_the_package_of_their_target() {
-        let image = with_dpkg(manifest(
-            vec![
-                owned("/usr/bin/busybox", "busybox"),
-                owned("/usr/lib/go-1.19/bin/go", "golang-1.19-go"),
-                owned("/usr/lib/tool/wget", "not-a-downloader"),
-            ],
-            vec![
+        let image = manifest()
+            .with_dpkg_database()
+            .with_executables([
+                executable("/usr/bin/busybox", "b")
+                    .owned_by(package("busybox", "1.0-1", "amd64"), PackageDigest::Match),
+                executable("/usr/lib/go-1.19/bin/go", "g").owned_by(
+                    package("golang-1.19-go", "1.0-1", "amd64"),
+                    PackageDigest::Match,
+                ),
+                executable("/usr/lib/tool/wget", "w").owned_by(
+                    package("not-a-downloader", "1.0-1", "amd64"),
+                    PackageDigest::Match,
+                ),
+            ])
+            .with_links([
                 link("/usr/bin/wget", "/usr/bin/busybox"),
                 link("/usr/bin/go", "/usr/lib/go-1.19/bin/go"),
                 link("/usr/local/bin/wget2", "/usr/lib/tool/wget"),
                 link("/opt/wget", "/usr/bin/busybox"),
-            ],
-        ));
+            ]);
         let report = run(ALL_HAZARDS, &image, &VERIFIED, None, None);
         assert_eq!(
             rules(&report),
@@ -1230,10 +1146,9 @@ mod tests {
         #[case] policy: &str,
         #[case] found: Option<Level>,
     ) {
-        let image = with_dpkg(manifest(
-            vec![packaged("/usr/lib/app/helper", Some("curl"), digest)],
-            vec![],
-        ));
+        let helper = executable("/usr/lib/app/helper", "h")
+            .owned_by(package("curl", "1.0-1", "amd64"), digest);
+        let image = manifest().with_dpkg_database().with_executables([helper]);
         let report = run(policy, &image, &VERIFIED, None, None);
         assert_eq!(
             rules(&report),
@@ -1259,15 +1174,13 @@ mod tests {
     #[case::exact_path("[unowned]\nlevel = \"deny\"\nallow = [\"/usr/local/bin/tool\"]\n", &["/app/server", "/usr/local/bin/tool2"])]
     #[case::prefix_without_slash_is_a_directory("[unowned]\nlevel = \"deny\"\nallow = [\"/ap\", \"/app\"]\n", &["/usr/local/bin/tool", "/usr/local/bin/tool2"])]
     fn unowned_executables(#[case] policy: &str, #[case] found: &[&str]) {
-        let image = with_dpkg(manifest(
-            vec![
-                packaged("/app/server", None, PackageDigest::Unowned),
-                owned("/usr/bin/ls", "coreutils"),
-                packaged("/usr/local/bin/tool", None, PackageDigest::Unowned),
-                packaged("/usr/local/bin/tool2", None, PackageDigest::Unowned),
-            ],
-            vec![],
-        ));
+        let image = manifest().with_dpkg_database().with_executables([
+            executable("/app/server", "s").unowned(),
+            executable("/usr/bin/ls", "l")
+                .owned_by(package("coreutils", "1.0-1", "amd64"), PackageDigest::Match),
+            executable("/usr/local/bin/tool", "t").unowned(),
+            executable("/usr/local/bin/tool2", "t2").unowned(),
+        ]);
         let report = run(policy, &image, &VERIFIED, None, None);
         let paths: Vec<&str> = report
             .violations
@@ -1289,10 +1202,7 @@ mod tests {
 
     #[test]
     fn unowned_in_an_image_without_a_package_database() {
-        let image = manifest(
-            vec![packaged("/server", None, PackageDigest::Unowned)],
-            vec![],
-        );
+        let image = manifest().with_executables([executable("/server", "s").unowned()]);
         let report = run(
             "[unowned]\nlevel = \"warn\"\n",
             &image,
@@ -1318,7 +1228,7 @@ mod tests {
         #[case] policy: &str,
         #[case] skipped: &[&str],
     ) {
-        let mut image = manifest(vec![exe("/usr/bin/tool", "t", 0o755)], vec![]);
+        let mut image = manifest().with_executables([executable("/usr/bin/tool", "t")]);
         image.predicate_type = predicate_type.into();
         let report = run(policy, &image, &VERIFIED, None, None);
         assert!(report.passed());
@@ -1343,13 +1253,11 @@ mod tests {
 
     #[test]
     fn package_rules_evaluate_what_has_data_and_say_what_has_not() {
-        let image = with_dpkg(manifest(
-            vec![
-                packaged("/usr/lib/a", Some("curl"), PackageDigest::Mismatch),
-                exe("/usr/lib/b", "b", 0o755),
-            ],
-            vec![],
-        ));
+        let image = manifest().with_dpkg_database().with_executables([
+            executable("/usr/lib/a", "a")
+                .owned_by(package("curl", "1.0-1", "amd64"), PackageDigest::Mismatch),
+            executable("/usr/lib/b", "b"),
+        ]);
         let report = run("", &image, &VERIFIED, None, None);
         assert_eq!(
             rules(&report),
@@ -1364,15 +1272,9 @@ mod tests {
 
     #[test]
     fn shells_through_links_when_enabled() {
-        let image = manifest(
-            vec![exe("/bin/busybox", "b", 0o755)],
-            vec![Link {
-                path: "/bin/sh".into(),
-                path_bytes: None,
-                target: "/bin/busybox".into(),
-                target_bytes: None,
-            }],
-        );
+        let image = manifest()
+            .with_executables([executable("/bin/busybox", "b")])
+            .with_links([link("/bin/sh", "/bin/busybox")]);
         assert!(run("", &image, &VERIFIED, None, None).violations.is_empty());
         let report = run(
             "[hazards]\nshells = \"deny\"\n",
@@ -1392,13 +1294,10 @@ mod tests {
 
     #[test]
     fn setuid_outside_the_allow_list_fails() {
-        let image = manifest(
-            vec![
-                exe("/usr/bin/sudo", "s", 0o4755),
-                exe("/usr/bin/wall", "w", 0o2755),
-            ],
-            vec![],
-        );
+        let image = manifest().with_executables([
+            executable("/usr/bin/sudo", "s").with_mode(0o4755),
+            executable("/usr/bin/wall", "w").with_mode(0o2755),
+        ]);
         let report = run("", &image, &VERIFIED, None, None);
         assert_eq!(
             rules(&report),
@@ -1419,13 +1318,10 @@ mod tests {
 
     #[test]
     fn executables_under_world_writable_dirs_fail() {
-        let mut image = manifest(
-            vec![
-                exe("/srv/drop/tool", "t", 0o755),
-                exe("/srv/ok", "o", 0o755),
-            ],
-            vec![],
-        );
+        let mut image = manifest().with_executables([
+            executable("/srv/drop/tool", "t"),
+            executable("/srv/ok", "o"),
+        ]);
         image.world_writable_dirs = vec!["/srv/drop".into()];
         let report = run("", &image, &VERIFIED, None, None);
         assert_eq!(
@@ -1441,14 +1337,11 @@ mod tests {
 
     #[test]
     fn executables_in_temp_dirs_or_world_writable_fail() {
-        let image = manifest(
-            vec![
-                exe("/tmp/x", "t", 0o755),
-                exe("/opt/w", "w", 0o777),
-                exe("/tmpfoo/ok", "o", 0o755),
-            ],
-            vec![],
-        );
+        let image = manifest().with_executables([
+            executable("/tmp/x", "t"),
+            executable("/opt/w", "w").with_mode(0o777),
+            executable("/tmpfoo/ok", "o"),
+        ]);
         let report = run("", &image, &VERIFIED, None, None);
         assert_eq!(
             rules(&report),
@@ -1469,7 +1362,7 @@ mod tests {
                 reason: None,
             }],
         };
-        let old = manifest(vec![exe("/app", "a", 0o755)], vec![]);
+        let old = manifest().with_executables([executable("/app", "a")]);
         let report = run("", &old, &VERIFIED, Some(&bake), None);
         assert!(!report.passed());
         assert!(
@@ -1477,23 +1370,21 @@ mod tests {
                 .message
                 .contains("was not baked into the image")
         );
-        let wrong = manifest(vec![exe("/usr/local/bin/tool", "other", 0o755)], vec![]);
+        let wrong = manifest().with_executables([executable("/usr/local/bin/tool", "other")]);
         assert!(
             run("", &wrong, &VERIFIED, Some(&bake), None).violations[0]
                 .message
                 .contains("another content")
         );
-        let rebuilt = manifest(vec![exe("/usr/local/bin/tool", "tool", 0o755)], vec![]);
+        let rebuilt = manifest().with_executables([executable("/usr/local/bin/tool", "tool")]);
         assert!(run("", &rebuilt, &VERIFIED, Some(&bake), None).passed());
     }
 
     #[test]
     fn baseline_limits_new_and_changed() {
-        let baseline = manifest(vec![exe("/app", "a1", 0o755)], vec![]);
-        let current = manifest(
-            vec![exe("/app", "a2", 0o755), exe("/new", "n", 0o755)],
-            vec![],
-        );
+        let baseline = manifest().with_executables([executable("/app", "a1")]);
+        let current =
+            manifest().with_executables([executable("/app", "a2"), executable("/new", "n")]);
         let report = run(
             "[baseline]\nlevel = \"deny\"\nmax-new = 0\nmax-changed = 0\n",
             &current,

@@ -38,6 +38,8 @@ pub mod pkgdb;
 pub mod policy;
 pub mod report;
 pub mod serve;
+#[cfg(test)]
+pub(crate) mod test_fixtures;
 pub mod triage;
 
 /// An error and its causes on one line, `error: cause: cause`, as the command line prints it and

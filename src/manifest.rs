@@ -339,6 +339,7 @@ mod octal_mode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_fixtures::executable;
 
     #[test]
     fn the_engine_is_recorded_only_for_engine_images() {
@@ -376,21 +377,9 @@ mod tests {
 
     #[test]
     fn mode_serialises_as_four_octal_digits() {
-        let exe = Executable {
-            path: "/x".into(),
-            path_bytes: None,
-            sha256: Sha256Digest::of(b""),
-            size: 0,
-            mode: 0o4755,
-            uid: 0,
-            gid: 0,
-            kind: Kind::Other,
-            interpreter: None,
-            build_id: None,
-            layer: 0,
-            package: None,
-            package_digest: None,
-        };
+        let exe = executable("/x", "")
+            .with_mode(0o4755)
+            .with_kind(Kind::Other);
         let json = serde_json::to_value(&exe).unwrap();
         assert_eq!(json["mode"], "4755");
         assert_eq!(json["kind"], "other");

@@ -250,45 +250,15 @@ fn describe_subjects(subjects: &[ResourceDescriptor]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::manifest::{Executable, ImageInfo, Kind};
+    use crate::test_fixtures::{executable, manifest};
     use rstest::rstest;
     use serde_json::json;
 
     /// A small manifest whose image manifest digest is `digest`.
     pub(crate) fn sample_manifest(digest: Sha256Digest) -> Manifest {
-        Manifest {
-            predicate_type: manifest::PREDICATE_TYPE.to_owned(),
-            image: ImageInfo {
-                name: "registry.example/app:1.0".into(),
-                index_digest: None,
-                manifest_digest: Some(digest),
-                config_digest: Sha256Digest::of(b"config"),
-                platform: "linux/amd64".into(),
-                search_path: Vec::new(),
-                engine: None,
-            },
-            layers: vec![],
-            executables: vec![Executable {
-                path: "/bin/app".into(),
-                path_bytes: None,
-                sha256: Sha256Digest::of(b"app"),
-                size: 3,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                kind: Kind::ElfExecutable,
-                interpreter: None,
-                build_id: None,
-                layer: 0,
-                package: None,
-                package_digest: None,
-            }],
-            links: vec![],
-            hidden: vec![],
-            world_writable_dirs: vec![],
-            package_databases: Vec::new(),
-            packages: Vec::new(),
-        }
+        manifest()
+            .with_manifest_digest(digest)
+            .with_executables([executable("/bin/app", "app")])
     }
 
     fn image_digest() -> Sha256Digest {

@@ -359,9 +359,9 @@ fn remove_if_present(path: &Path) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{exe, put};
     use super::super::{Change, Node};
     use super::*;
+    use crate::test_fixtures::{executable_node, put, whiteout};
 
     fn sample() -> CachedLayer {
         CachedLayer {
@@ -374,8 +374,11 @@ mod tests {
             }],
             warnings: vec!["ignored whiteout \".wh.\" that names no file".into()],
             changes: vec![
-                put("bin/sh", exe(b"#!/bin/busybox\n")),
-                Change::Put(b"usr/bin/\xff".to_vec(), exe(b"\x7fELF\x02\x01\x01")),
+                put("bin/sh", executable_node(b"#!/bin/busybox\n")),
+                Change::Put(
+                    b"usr/bin/\xff".to_vec(),
+                    executable_node(b"\x7fELF\x02\x01\x01"),
+                ),
                 put("tmp", Node::Directory(0o1777)),
                 put("bin/ash", Node::Symlink(b"sh".to_vec())),
                 put("bin/hard", Node::Hardlink(b"bin/sh".to_vec())),
@@ -385,7 +388,7 @@ mod tests {
                     "var/lib/dpkg/status",
                     Node::Data(Box::new(b"Package: x\n".to_vec())),
                 ),
-                Change::Whiteout(b"old".to_vec()),
+                whiteout("old"),
                 Change::Opaque(b"etc".to_vec()),
             ]
             .into(),

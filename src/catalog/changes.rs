@@ -220,17 +220,14 @@ fn read_number(input: &mut &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn put(path: &str, node: Node) -> Change {
-        Change::Put(path.as_bytes().to_vec(), node)
-    }
+    use crate::test_fixtures::{put, whiteout};
 
     #[test]
     fn changes_come_back_in_tar_order() {
         let changes = vec![
             put("a.txt", Node::File(None)),
             put("ab.txt", Node::Special),
-            Change::Whiteout(b"gone".to_vec()),
+            whiteout("gone"),
             put("usr", Node::Directory(0o755)),
             put("usr/share/doc/x/copyright", Node::File(None)),
             put("usr/share/doc/x/changelog.gz", Node::File(None)),

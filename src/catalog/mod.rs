@@ -1453,32 +1453,7 @@ pub fn count_kinds(executables: &[Executable]) -> BTreeMap<Kind, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// An executable node with `content`'s digests.
-    pub(super) fn exe(content: &[u8]) -> Node {
-        Node::File(Some(Box::new(FileRecord {
-            sha256: Sha256Digest::of(content),
-            size: content.len() as u64,
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            detected: detect::detect(content),
-            prefixes: Vec::new(),
-            package_digests: Some(PackageDigests {
-                md5: md5::Md5::digest(content).into(),
-                sha1: sha1::Sha1::digest(content).into(),
-            }),
-        })))
-    }
-
-    /// An entry writing `node` at `path`.
-    pub(super) fn put(path: &str, node: Node) -> Change {
-        Change::Put(path.as_bytes().to_vec(), node)
-    }
-
-    fn whiteout(path: &str) -> Change {
-        Change::Whiteout(path.as_bytes().to_vec())
-    }
+    use crate::test_fixtures::{LayerTar, executable_node, put, whiteout};
 
     type Merged = (
         Vec<String>,
@@ -1515,11 +1490,15 @@ mod tests {
     fn whiteout_deletes_a_lower_subtree_but_not_its_own_layer() {
         let (paths, _, hidden) = merged(vec![
             vec![
-                put("a/x", exe(b"1")),
-                put("a/sub/y", exe(b"2")),
-                put("b", exe(b"3")),
+                put("a/x", executable_node(b"1")),
+                put("a/sub/y", executable_node(b"2")),
+                put("b", executable_node(b"3")),
             ],
-            vec![whiteout("a"), put("b", exe(b"4")), whiteout("b")],
+            vec![
+                whiteout("a"),
+                put("b", executable_node(b"4")),
+                whiteout("b"),
+            ],
         ]);
         assert_eq!(paths, ["/b"]);
         assert_eq!(
@@ -1535,8 +1514,14 @@ mod tests {
     #[test]
     fn opaque_hides_lower_children_only() {
         let (paths, _, _) = merged(vec![
-            vec![put("d/old", exe(b"1")), put("d2/keep", exe(b"2"))],
-            vec![put("d/new", exe(b"3")), Change::Opaque(b"d".to_vec())],
+            vec![
+                put("d/old", executable_node(b"1")),
+                put("d2/keep", executable_node(b"2")),
+            ],
+            vec![
+                put("d/new", executable_node(b"3")),
+                Change::Opaque(b"d".to_vec()),
+            ],
         ]);
         assert_eq!(paths, ["/d/new", "/d2/keep"]);
     }
@@ -1545,15 +1530,15 @@ mod tests {
     fn type_changes_replace_trees_and_files() {
         let (paths, _, hidden) = merged(vec![
             vec![
-                put("t/x", exe(b"1")),
-                put("f", exe(b"2")),
+                put("t/x", executable_node(b"1")),
+                put("f", executable_node(b"2")),
                 put("l", Node::Symlink(b"/t".to_vec())),
             ],
             vec![
                 put("t", Node::File(None)),
                 put("f", Node::Directory(0o755)),
-                put("f/y", exe(b"3")),
-                put("l/z", exe(b"4")),
+                put("f/y", executable_node(b"3")),
+                put("l/z", executable_node(b"4")),
             ],
         ]);
         assert_eq!(paths, ["/f/y", "/l/z"]);
@@ -1565,7 +1550,6 @@ mod tests {
     /// that are not executables in between.
     #[test]
     fn every_executable_gets_its_own_package_digests() {
-        let mut builder = tar::Builder::new(Vec::new());
         let long: Vec<u8> = (0..(3 * CHUNK_BYTES + HEAD_BYTES + 7))
             .map(|at| (at % 251) as u8)
             .collect();
@@ -1591,16 +1575,12 @@ mod tests {
             many.iter()
                 .map(|(path, content)| (path.as_str(), 0o755, content.as_slice())),
         );
-        for &(path, mode, content) in &files {
-            let mut header = tar::Header::new_ustar();
-            header.set_mode(mode);
-            header.set_size(content.len() as u64);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_mtime(0);
-            builder.append_data(&mut header, path, content).unwrap();
-        }
-        let bytes = builder.into_inner().unwrap();
+        let bytes = files
+            .iter()
+            .fold(LayerTar::new(), |tar, &(path, mode, content)| {
+                tar.file(path, content, mode)
+            })
+            .finish();
         let (changes, _) = walk_layer("img", "layer", &bytes[..]).unwrap();
         let mut seen = 0;
         for change in changes.structural() {
@@ -1636,18 +1616,7 @@ mod tests {
 
     #[test]
     fn the_walker_keeps_directory_modes() {
-        let mut builder = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_ustar();
-        header.set_entry_type(tar::EntryType::Directory);
-        header.set_mode(0o1777);
-        header.set_size(0);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(0);
-        builder
-            .append_data(&mut header, "tmp/", std::io::empty())
-            .unwrap();
-        let bytes = builder.into_inner().unwrap();
+        let bytes = LayerTar::new().directory("tmp/", 0o1777).finish();
         let (changes, _) = walk_layer("img", "layer", &bytes[..]).unwrap();
         assert_eq!(
             changes.iter().collect::<Vec<_>>(),
@@ -1685,10 +1654,10 @@ mod tests {
     #[test]
     fn hardlinks_take_lower_or_same_layer_content() {
         let (paths, _, _) = merged(vec![
-            vec![put("bin/a", exe(b"1"))],
+            vec![put("bin/a", executable_node(b"1"))],
             vec![
                 put("bin/lower", Node::Hardlink(b"bin/a".to_vec())),
-                put("bin/b", exe(b"2")),
+                put("bin/b", executable_node(b"2")),
                 put("bin/same", Node::Hardlink(b"bin/b".to_vec())),
                 put("bin/none", Node::Hardlink(b"bin/missing".to_vec())),
             ],
@@ -1699,7 +1668,7 @@ mod tests {
     #[test]
     fn links_resolve_through_directories_and_stop_on_loops() {
         let (_, links, _) = merged(vec![vec![
-            put("usr/bin/busybox", exe(b"1")),
+            put("usr/bin/busybox", executable_node(b"1")),
             put("bin", Node::Symlink(b"usr/bin".to_vec())),
             put("usr/bin/sh", Node::Symlink(b"busybox".to_vec())),
             put("usr/local/sh", Node::Symlink(b"../../bin/sh".to_vec())),

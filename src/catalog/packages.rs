@@ -236,13 +236,9 @@ impl Filesystem {
 mod tests {
     use md5::Digest as _;
 
-    use super::super::tests::{exe, put};
     use super::super::{Change, Node};
     use super::*;
-
-    fn data(path: &str, text: &str) -> Change {
-        put(path, Node::Data(Box::new(text.as_bytes().to_vec())))
-    }
+    use crate::test_fixtures::{data_file, executable_node, put, whiteout};
 
     const STATUS: &str =
         "Package: coreutils\nStatus: install ok installed\nArchitecture: amd64\nVersion: 9.1-1\n\n";
@@ -261,20 +257,23 @@ mod tests {
             0,
             vec![
                 put("bin", Node::Symlink(b"usr/bin".to_vec())),
-                put("usr/bin/ls", exe(ls)),
-                put("usr/bin/cat", exe(cat)),
-                put("usr/local/bin/app", exe(b"#!/bin/sh\necho app\n")),
+                put("usr/bin/ls", executable_node(ls)),
+                put("usr/bin/cat", executable_node(cat)),
+                put(
+                    "usr/local/bin/app",
+                    executable_node(b"#!/bin/sh\necho app\n"),
+                ),
                 put(
                     "etc/os-release",
                     Node::Symlink(b"../usr/lib/os-release".to_vec()),
                 ),
-                data("usr/lib/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
-                data("var/lib/dpkg/status", STATUS),
-                data(
+                data_file("usr/lib/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+                data_file("var/lib/dpkg/status", STATUS),
+                data_file(
                     "var/lib/dpkg/info/coreutils.list",
                     "/bin\n/bin/ls\n/bin/cat\n",
                 ),
-                data("var/lib/dpkg/info/coreutils.md5sums", &md5sums),
+                data_file("var/lib/dpkg/info/coreutils.md5sums", &md5sums),
             ],
         );
         for (index, changes) in layers.into_iter().enumerate() {
@@ -287,7 +286,7 @@ mod tests {
     fn packaged_executables_are_found_through_merged_usr_and_compared() {
         let filesystem = debian_like(vec![vec![put(
             "usr/bin/ls",
-            exe(b"#!/bin/sh\necho replaced\n"),
+            executable_node(b"#!/bin/sh\necho replaced\n"),
         )]]);
         let ownership = ownership(&filesystem, "image").unwrap();
         let (package, state) = ownership.of(b"usr/bin/cat");
@@ -322,7 +321,7 @@ mod tests {
 
     #[test]
     fn a_deleted_database_owns_nothing() {
-        let filesystem = debian_like(vec![vec![Change::Whiteout(b"var/lib/dpkg".to_vec())]]);
+        let filesystem = debian_like(vec![vec![whiteout("var/lib/dpkg")]]);
         let ownership = ownership(&filesystem, "image").unwrap();
         assert!(ownership.databases.is_empty());
         assert_eq!(ownership.of(b"usr/bin/cat"), (None, PackageDigest::Unowned));
@@ -330,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_database_replaced_in_a_later_layer_is_the_one_read() {
-        let filesystem = debian_like(vec![vec![data(
+        let filesystem = debian_like(vec![vec![data_file(
             "var/lib/dpkg/status",
             "Package: coreutils\nStatus: install ok installed\nArchitecture: amd64\nVersion: 9.1-2\n\n",
         )]]);
@@ -340,7 +339,7 @@ mod tests {
 
     #[test]
     fn a_damaged_database_is_an_error_naming_it() {
-        let filesystem = debian_like(vec![vec![data(
+        let filesystem = debian_like(vec![vec![data_file(
             "var/lib/dpkg/info/coreutils.md5sums",
             "not an md5sums line\n",
         )]]);

@@ -291,6 +291,7 @@ mod tests {
     use super::*;
     use crate::catalog::{ScanOptions, scan, scan_layer};
     use crate::image::{self, LayerDescriptor, Platform, PlatformSelection, Resolution};
+    use crate::test_fixtures::LayerTar;
 
     const FIRST: &[u8] = b"#!/bin/sh\necho first\n";
     const SECOND: &[u8] = b"#!/bin/dash\necho second\n";
@@ -358,76 +359,6 @@ mod tests {
         (memory, resolved)
     }
 
-    struct Tar(tar::Builder<Vec<u8>>);
-
-    impl Tar {
-        fn new() -> Self {
-            Self(tar::Builder::new(Vec::new()))
-        }
-
-        fn entry(
-            mut self,
-            kind: tar::EntryType,
-            path: &str,
-            content: &[u8],
-            mode: u32,
-            link: &str,
-        ) -> Self {
-            let mut header = tar::Header::new_ustar();
-            header.set_entry_type(kind);
-            header.set_size(content.len() as u64);
-            header.set_mode(mode);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_mtime(0);
-            if !link.is_empty() {
-                header.set_link_name(link).unwrap();
-            }
-            self.0.append_data(&mut header, path, content).unwrap();
-            self
-        }
-
-        /// An executable (mode 0755).
-        fn exe(self, path: &str, content: &[u8]) -> Self {
-            self.entry(tar::EntryType::Regular, path, content, 0o755, "")
-        }
-
-        /// A file that is not an executable.
-        fn data(self, path: &str, content: &[u8]) -> Self {
-            self.entry(tar::EntryType::Regular, path, content, 0o644, "")
-        }
-
-        fn dir(self, path: &str) -> Self {
-            self.entry(tar::EntryType::Directory, path, b"", 0o755, "")
-        }
-
-        fn hardlink(self, path: &str, target: &str) -> Self {
-            self.entry(tar::EntryType::Link, path, b"", 0o644, target)
-        }
-
-        fn symlink(self, path: &str, target: &str) -> Self {
-            self.entry(tar::EntryType::Symlink, path, b"", 0o777, target)
-        }
-
-        /// An executable announced as a PAX 1.0 sparse file (its data as written).
-        fn sparse(mut self, path: &str, content: &[u8]) -> Self {
-            let size = content.len().to_string();
-            self.0
-                .append_pax_extensions([
-                    ("GNU.sparse.major", b"1".as_slice()),
-                    ("GNU.sparse.minor", b"0".as_slice()),
-                    ("GNU.sparse.name", path.as_bytes()),
-                    ("GNU.sparse.realsize", size.as_bytes()),
-                ])
-                .unwrap();
-            self.exe(path, content)
-        }
-
-        fn finish(self) -> Vec<u8> {
-            self.0.into_inner().unwrap()
-        }
-    }
-
     fn request(path: &str, layer: usize, length: u64) -> PrefixRequest {
         PrefixRequest {
             path: path.into(),
@@ -456,9 +387,9 @@ mod tests {
             Sha256Digest::of(&FIRST[..9]),
             Sha256Digest::of(&SECOND[..9])
         );
-        let layer = Tar::new()
-            .exe("usr/bin/app", FIRST)
-            .exe("usr/bin/app", SECOND)
+        let layer = LayerTar::new()
+            .executable("usr/bin/app", FIRST)
+            .executable("usr/bin/app", SECOND)
             .finish();
         let whole = SECOND.len() as u64;
         let requests = [
@@ -472,10 +403,10 @@ mod tests {
 
     #[test]
     fn a_hardlink_takes_its_target_as_it_was_at_the_link() {
-        let layer = Tar::new()
-            .exe("usr/bin/app", FIRST)
+        let layer = LayerTar::new()
+            .executable("usr/bin/app", FIRST)
             .hardlink("usr/bin/early", "usr/bin/app")
-            .exe("usr/bin/app", SECOND)
+            .executable("usr/bin/app", SECOND)
             .hardlink("usr/bin/late", "./usr/bin/app")
             .finish();
         let early = request("/usr/bin/early", 0, HEAD);
@@ -488,15 +419,17 @@ mod tests {
     #[test]
     fn hardlinks_to_lower_layers_read_each_layer_once() {
         let layers = [
-            Tar::new()
-                .exe("usr/bin/app", FIRST)
-                .exe("usr/bin/app", SECOND)
+            LayerTar::new()
+                .executable("usr/bin/app", FIRST)
+                .executable("usr/bin/app", SECOND)
                 .finish(),
-            Tar::new().hardlink("usr/bin/hl", "usr/bin/app").finish(),
+            LayerTar::new()
+                .hardlink("usr/bin/hl", "usr/bin/app")
+                .finish(),
             // A link to a link of the layer below, which links further down.
-            Tar::new()
+            LayerTar::new()
                 .hardlink("usr/bin/hl2", "usr/bin/hl")
-                .exe("usr/bin/own", FIRST)
+                .executable("usr/bin/own", FIRST)
                 .finish(),
         ];
         let requests = [
@@ -521,8 +454,8 @@ mod tests {
     #[test]
     fn only_needed_layers_are_read() {
         let layers = [
-            Tar::new().exe("usr/bin/base", FIRST).finish(),
-            Tar::new().exe("usr/bin/app", SECOND).finish(),
+            LayerTar::new().executable("usr/bin/base", FIRST).finish(),
+            LayerTar::new().executable("usr/bin/app", SECOND).finish(),
         ];
         let (memory, image) = image_of(&layers);
         let app = request("/usr/bin/app", 1, HEAD);
@@ -537,22 +470,24 @@ mod tests {
     #[test]
     fn requests_without_an_executable_written_by_their_layer_get_reasons() {
         let layers = [
-            Tar::new()
-                .exe("usr/bin/app", FIRST)
-                .exe("usr/bin/gone", FIRST)
-                .exe("usr/bin/later-a-dir", FIRST)
+            LayerTar::new()
+                .executable("usr/bin/app", FIRST)
+                .executable("usr/bin/gone", FIRST)
+                .executable("usr/bin/later-a-dir", FIRST)
                 .finish(),
-            Tar::new()
+            LayerTar::new()
                 .data("usr/bin/.wh.gone", b"")
                 .hardlink("usr/bin/to-nothing", "usr/bin/never-written")
                 .data("usr/share/readme", b"not an executable")
                 .symlink("usr/bin/sym", "app")
-                .exe("usr/bin/replaced", FIRST)
+                .executable("usr/bin/replaced", FIRST)
                 .data("usr/bin/replaced", b"now plain data")
-                .dir("usr/bin/later-a-dir")
+                .directory("usr/bin/later-a-dir", 0o755)
                 .finish(),
             // The target was deleted by the layer in between.
-            Tar::new().hardlink("usr/bin/hl", "usr/bin/gone").finish(),
+            LayerTar::new()
+                .hardlink("usr/bin/hl", "usr/bin/gone")
+                .finish(),
         ];
         let not_executable = |layer, path: &str| {
             Err(PrefixMissing::NotExecutable {
@@ -616,7 +551,7 @@ mod tests {
 
     #[test]
     fn a_prefix_longer_than_the_file_has_no_digest() {
-        let layer = Tar::new().exe("usr/bin/app", SECOND).finish();
+        let layer = LayerTar::new().executable("usr/bin/app", SECOND).finish();
         let size = SECOND.len() as u64;
         let requests = [
             request("/usr/bin/app", 0, size + 1),
@@ -637,7 +572,7 @@ mod tests {
         let content: Vec<u8> = (0..300_000u32)
             .map(|n| u8::try_from(n.wrapping_mul(2_654_435_761) >> 24).unwrap())
             .collect();
-        let layer = Tar::new().exe("big", &content).finish();
+        let layer = LayerTar::new().executable("big", &content).finish();
         let size = content.len() as u64;
         // Around the head read (16 KiB) and the 128 KiB chunks after it, and both ends.
         let lengths = [
@@ -659,7 +594,9 @@ mod tests {
 
     #[test]
     fn pax_sparse_entries_are_refused_as_the_scan_refuses_them() {
-        let layer = Tar::new().sparse("usr/bin/app", FIRST).finish();
+        let layer = LayerTar::new()
+            .sparse_executable("usr/bin/app", FIRST)
+            .finish();
         let (memory, image) = image_of(&[layer]);
         let refused = prefix_digests(&memory, &image, &[request("/usr/bin/app", 0, HEAD)])
             .unwrap_err()
@@ -673,8 +610,8 @@ mod tests {
 
     #[test]
     fn layers_whose_digests_do_not_verify_give_no_digests() {
-        let base = Tar::new().exe("usr/bin/base", FIRST).finish();
-        let app = Tar::new().exe("usr/bin/app", SECOND).finish();
+        let base = LayerTar::new().executable("usr/bin/base", FIRST).finish();
+        let app = LayerTar::new().executable("usr/bin/app", SECOND).finish();
         let requests = [
             request("/usr/bin/base", 0, HEAD),
             request("/usr/bin/app", 1, HEAD),
@@ -729,7 +666,7 @@ mod tests {
             let layer_count = 1 + random.below(4);
             let mut layers = Vec::new();
             for _ in 0..layer_count {
-                let mut tar = Tar::new();
+                let mut tar = LayerTar::new();
                 for _ in 0..1 + random.below(8) {
                     let path = PATHS[random.below(PATHS.len())];
                     let other = PATHS[random.below(PATHS.len())];
@@ -739,10 +676,10 @@ mod tests {
                             // Distinct in the first LENGTH bytes; executable by its mode.
                             let content = format!("{serial:04} executable\n").into_bytes();
                             contents.insert(Sha256Digest::of(&content), content.clone());
-                            tar.exe(path, &content)
+                            tar.executable(path, &content)
                         }
                         2 => tar.data(path, b"data"),
-                        3 => tar.dir(path),
+                        3 => tar.directory(path, 0o755),
                         4 => tar.symlink(path, other),
                         5 | 6 => tar.hardlink(path, other),
                         7 => {

@@ -2,67 +2,43 @@ use rstest::rstest;
 
 use super::*;
 use crate::finding::{self, BinaryRole};
-use crate::manifest::{Hidden, ImageInfo, Kind, LayerInfo, PREDICATE_TYPE};
+use crate::manifest::{Hidden, LayerInfo};
+use crate::test_fixtures::{executable, manifest, package};
 
-fn exe(path: &str, content: &str) -> Executable {
-    Executable {
-        path: path.into(),
+/// The manifest of `reg/app`'s image for `platform` in an index: `executables`, one layer, and
+/// /usr/bin/curl, which the build deleted.
+fn manifest_for(platform: &str, executables: impl IntoIterator<Item = Executable>) -> Manifest {
+    let mut image = manifest()
+        .with_name("reg/app")
+        .with_index_digest(Sha256Digest::of(b"index"))
+        .with_manifest_digest(Sha256Digest::of(platform.as_bytes()))
+        .with_platform(platform)
+        .with_executables(executables);
+    image.layers = vec![LayerInfo {
+        digest: Sha256Digest::of(b"layer"),
+        diff_id: Sha256Digest::of(b"diff"),
+        media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+        size: 1,
+    }];
+    image.hidden = vec![Hidden {
+        path: "/usr/bin/curl".into(),
         path_bytes: None,
-        sha256: Sha256Digest::of(content.as_bytes()),
-        size: content.len() as u64,
-        mode: 0o755,
-        uid: 0,
-        gid: 0,
-        kind: Kind::ElfExecutable,
-        interpreter: None,
-        build_id: None,
+        sha256: Sha256Digest::of(b"curl"),
         layer: 0,
-        package: None,
-        package_digest: None,
-    }
+        hidden_by: 0,
+    }];
+    image
 }
 
-fn manifest_for(platform: &str, executables: Vec<Executable>) -> Manifest {
-    Manifest {
-        predicate_type: PREDICATE_TYPE.into(),
-        image: ImageInfo {
-            name: "reg/app".into(),
-            index_digest: Some(Sha256Digest::of(b"index")),
-            manifest_digest: Some(Sha256Digest::of(platform.as_bytes())),
-            config_digest: Sha256Digest::of(b"config"),
-            platform: platform.into(),
-            search_path: Vec::new(),
-            engine: None,
-        },
-        layers: vec![LayerInfo {
-            digest: Sha256Digest::of(b"layer"),
-            diff_id: Sha256Digest::of(b"diff"),
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-            size: 1,
-        }],
-        executables,
-        links: vec![],
-        hidden: vec![Hidden {
-            path: "/usr/bin/curl".into(),
-            path_bytes: None,
-            sha256: Sha256Digest::of(b"curl"),
-            layer: 0,
-            hidden_by: 0,
-        }],
-        world_writable_dirs: vec![],
-        package_databases: Vec::new(),
-        packages: Vec::new(),
-    }
-}
-
-fn manifest() -> Manifest {
+/// The linux/amd64 manifest most findings are judged against.
+fn app_manifest() -> Manifest {
     manifest_for(
         "linux/amd64",
-        vec![
-            exe("/usr/bin/app", "app-content"),
-            exe("/usr/bin/sudo", "sudo-content"),
-            exe("/usr/lib/libx.so", "lib"),
-            exe("/usr/bin/ünï", "unicode"),
+        [
+            executable("/usr/bin/app", "app-content"),
+            executable("/usr/bin/sudo", "sudo-content"),
+            executable("/usr/lib/libx.so", "lib"),
+            executable("/usr/bin/ünï", "unicode"),
         ],
     )
 }
@@ -109,7 +85,7 @@ fn judge_with(
 fn judge_signed(finding: &Finding, allowlist: &Allowlist) -> Judgement {
     judge_with(
         finding,
-        &signed(manifest()),
+        &signed(app_manifest()),
         allowlist,
         &PrefixDigests::new(),
     )
@@ -205,7 +181,7 @@ fn no_manifest_unsigned_manifest_and_truncated_paths_are_unverifiable() {
             .contains("no attestation")
     );
 
-    let unsigned = ImageEvidence::unsigned(manifest(), "m.json".into());
+    let unsigned = ImageEvidence::unsigned(app_manifest(), "m.json".into());
     let judgement = judge_with(
         &finding,
         &unsigned,
@@ -302,7 +278,7 @@ fn request(path: &str, length: u64) -> PrefixRequest {
 
 #[test]
 fn a_prefix_match_is_not_proof_and_says_how_to_settle_it() {
-    let evidence = signed(manifest());
+    let evidence = signed(app_manifest());
     let size = "app-content".len() as u64;
     let finding = partial("/usr/bin/app", "app-content", Some(3), Some(size));
     assert_eq!(
@@ -349,7 +325,7 @@ fn a_prefix_match_is_not_proof_and_says_how_to_settle_it() {
 
 #[test]
 fn a_prefix_differs_only_when_it_comes_from_the_manifests_own_entry() {
-    let evidence = signed(manifest());
+    let evidence = signed(app_manifest());
     let size = "app-content".len() as u64;
     let finding = partial("/usr/bin/app", "EVIL-content", Some(3), Some(size));
     let mut prefixes = PrefixDigests::new();
@@ -391,7 +367,7 @@ fn a_partial_hash_without_a_usable_length_is_never_compared(
         judgement.evidence.compared,
         Comparison::UnusablePartial { .. }
     ));
-    assert!(prefix_requests(&finding.binaries[0], &manifest()).is_empty());
+    assert!(prefix_requests(&finding.binaries[0], &app_manifest()).is_empty());
 }
 
 #[test]
@@ -424,10 +400,10 @@ fn a_whole_file_match_with_another_size_is_not_a_match() {
 
 #[test]
 fn every_platform_of_an_index_is_judged_and_the_match_is_named() {
-    let amd64 = signed(manifest());
+    let amd64 = signed(app_manifest());
     let arm64 = signed(manifest_for(
         "linux/arm64",
-        vec![exe("/usr/bin/app", "app-arm64")],
+        [executable("/usr/bin/app", "app-arm64")],
     ));
     let (amd64_index, arm64_index) = (ManifestIndex::new(&amd64), ManifestIndex::new(&arm64));
     let prefixes = PrefixDigests::new();
@@ -504,7 +480,7 @@ fn the_playbook_is_given_once_per_finding_and_only_when_needed() {
         .binaries
         .iter()
         .map(|binary| {
-            let evidence = signed(manifest());
+            let evidence = signed(app_manifest());
             let index = ManifestIndex::new(&evidence);
             let prefixes = PrefixDigests::new();
             let candidates = [Candidate {
@@ -538,25 +514,17 @@ fn the_playbook_is_given_once_per_finding_and_only_when_needed() {
     assert!(playbook(&benign, &[judgement]).is_none());
 }
 
-fn curl_package() -> crate::manifest::Package {
-    crate::manifest::Package {
-        name: "curl".into(),
-        version: "7.88.1-10+deb12u5".into(),
-        arch: "amd64".into(),
-        purl: "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u5?arch=amd64".into(),
-        db: "dpkg".into(),
-    }
-}
-
 /// A format 2 manifest where /usr/bin/curl is owned by curl with `digest`, and /app/server
 /// is unowned.
 fn packaged_manifest(digest: PackageDigest) -> Manifest {
-    let mut curl = exe("/usr/bin/curl", "curl-bytes");
-    curl.package = Some(curl_package());
-    curl.package_digest = Some(digest);
-    let mut server = exe("/app/server", "server-bytes");
-    server.package_digest = Some(PackageDigest::Unowned);
-    manifest_for("linux/amd64", vec![server, curl])
+    manifest_for(
+        "linux/amd64",
+        [
+            executable("/app/server", "server-bytes").unowned(),
+            executable("/usr/bin/curl", "curl-bytes")
+                .owned_by(package("curl", "7.88.1-10+deb12u5", "amd64"), digest),
+        ],
+    )
 }
 
 fn package_notes(judgement: &Judgement) -> Vec<String> {

@@ -17,9 +17,9 @@ fn signer() -> KeySigner {
 
 /// An attestation for `subject` whose manifest is of `platform`.
 fn attestation(signer: &KeySigner, subject: Sha256Digest, platform: &str) -> Attestation {
-    let mut manifest = sample_manifest(Sha256Digest::of(platform.as_bytes()));
-    manifest.image.index_digest = Some(subject);
-    manifest.image.platform = platform.to_owned();
+    let manifest = sample_manifest(Sha256Digest::of(platform.as_bytes()))
+        .with_index_digest(subject)
+        .with_platform(platform);
     attest_with_key(&manifest, "registry.example/app", subject, signer).unwrap()
 }
 
