@@ -274,7 +274,15 @@ pub(super) fn run_triage(args: &TriageArgs, color: ColorWhen) -> Result<ExitStat
         add_to_bake_list(path, outcome.bake)?;
     }
     if outcome.findings == 0 && outcome.input_errors == 0 {
-        bail!("no findings in the input");
+        let inputs: Vec<String> = settings.inputs.iter().map(FindingInput::label).collect();
+        bail!(
+            "no findings in {}: expected SCC, GuardDuty or Falco findings (docs/findings.md), or give one with --path",
+            if inputs.is_empty() {
+                "the input".to_owned()
+            } else {
+                inputs.join(", ")
+            }
+        );
     }
     Ok(if outcome.needs_action {
         ExitStatus::Failure

@@ -110,9 +110,7 @@ pub enum Error {
         digest: Sha256Digest,
     },
     /// A blob's content does not match the digest it is addressed by.
-    #[error(
-        "{image}: {what} {expected} does not match its digest (got {got}, expected {expected})"
-    )]
+    #[error("{image}: {what} {expected} does not match its digest: its content hashes to {got}")]
     DigestMismatch {
         /// The image.
         image: String,
