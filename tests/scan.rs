@@ -284,9 +284,8 @@ fn broken_inputs_are_clear_errors() {
     assert_scan_refused(
         "oci:testdata/bad/digest-mismatch",
         &[
-            "does not match its digest",
-            "got sha256:",
-            &format!("expected {digest}"),
+            &format!("layer {digest} does not match its digest"),
+            "its content hashes to sha256:",
         ],
     );
     assert_scan_refused(
