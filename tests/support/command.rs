@@ -3,8 +3,9 @@
 //! A run must depend only on what its test sets: [`exelock`] starts from an environment with
 //! every variable the tool reads removed (its own `EXELOCK_*`, the signing variables `COSIGN_*`
 //! and `SIGSTORE_*`, the CI variables `ACTIONS_*` and `GITHUB_*`, the engine and registry
-//! configuration, the cache location and the colour switches) and with the layer cache off
-//! (`EXELOCK_NO_CACHE=1`), in the crate root, where the `testdata/` paths of the help examples
+//! configuration, the cache location and the colour switches), with `HOME` an empty directory
+//! of the build's own (so nothing is read from the developer's `~/.docker` or `~/.cache`), and
+//! with the layer cache off (`EXELOCK_NO_CACHE=1`), in the crate root, where the `testdata/` paths of the help examples
 //! resolve. [`exelock_in`] runs in a directory of the test's own instead. A test that needs the
 //! cache or a variable sets it on top.
 //!
@@ -34,6 +35,18 @@ const INHERITED_VARIABLES: &[&str] = &[
     "CLICOLOR_FORCE",
 ];
 
+/// The `HOME` of every run: a directory under the build's temporary directory, made empty at
+/// the first run of this test process.
+fn test_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("home");
+        let _ = fs_err::remove_dir_all(&home);
+        fs_err::create_dir_all(&home).expect("the test HOME can be made");
+        home
+    })
+}
+
 /// The built binary, for scripts and shells that run it themselves.
 pub fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_exelock"))
@@ -50,7 +63,9 @@ pub fn test_environment(command: &mut std::process::Command) -> &mut std::proces
     for name in INHERITED_VARIABLES {
         command.env_remove(name);
     }
-    command.env("EXELOCK_NO_CACHE", "1")
+    command
+        .env("HOME", test_home())
+        .env("EXELOCK_NO_CACHE", "1")
 }
 
 fn is_read_by_the_tool(name: &OsStr) -> bool {
