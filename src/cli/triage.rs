@@ -17,7 +17,7 @@ use clap::{Args, ValueEnum};
 
 use super::attest::TrustArgs;
 use super::color::ColorWhen;
-use super::{ExitStatus, RegistryArgs, render, write_atomically};
+use super::{ExitStatus, RegistryArgs, render, terminal_safe, write_atomically};
 use crate::attest::Trust;
 use crate::bake::{BakeEntry, BakeList};
 use crate::digest::Sha256Digest;
@@ -429,7 +429,8 @@ impl<'s> Triage<'s> {
                 }
                 Err(error) => {
                     self.input_errors += 1;
-                    eprintln!("error: {error}");
+                    // With its causes: "not JSON" says where (line, column) only in its source.
+                    eprintln!("error: {}", terminal_safe(&crate::error_chain(&error)));
                 }
             }
         });
@@ -438,7 +439,7 @@ impl<'s> Triage<'s> {
         }
         if let Err(error) = read {
             self.input_errors += 1;
-            eprintln!("error: {error}");
+            eprintln!("error: {}", terminal_safe(&crate::error_chain(&error)));
         }
         Ok(())
     }
