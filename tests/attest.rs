@@ -168,7 +168,7 @@ fn offline_bundle_round_trip_and_forgeries() {
     );
     assert_eq!(ok.status.code(), Some(0), "{}", printed(&ok));
     assert!(
-        printed(&ok).contains(&format!("verified {digest} {digest}: signed by key")),
+        printed(&ok).contains(&format!("verified {digest}: signed by key")),
         "{}",
         printed(&ok)
     );

@@ -1045,6 +1045,17 @@ fn artifact_digests(path: &Path) -> Result<Vec<SubjectDigest>> {
     ])
 }
 
+/// `NAME DIGEST`, or the digest alone where the name is that digest (a bundle file checked
+/// against `--image-digest` with no `--image`), so a line does not say it twice.
+fn named(name: &str, digest: &impl std::fmt::Display) -> String {
+    let digest = digest.to_string();
+    if name == digest {
+        digest
+    } else {
+        format!("{name} {digest}")
+    }
+}
+
 /// `verified NAME DIGEST: signed by …` for each valid attestation, `NOT VERIFIED …` and a line
 /// per reason for each digest without one.
 fn render_manifest_checks(checks: &[ManifestCheck]) -> String {
@@ -1063,7 +1074,8 @@ fn render_manifest_checks(checks: &[ManifestCheck]) -> String {
             } => {
                 let _ = writeln!(
                     out,
-                    "verified {name} {digest}: signed by {}, found as {origin}; {} executables, platform {}",
+                    "verified {}: signed by {}, found as {origin}; {} executables, platform {}",
+                    named(name, digest),
                     attestation.signer(),
                     attestation.manifest().executables.len(),
                     attestation.manifest().image.platform
@@ -1072,7 +1084,8 @@ fn render_manifest_checks(checks: &[ManifestCheck]) -> String {
             Checked::Invalid { reasons } => {
                 let _ = writeln!(
                     out,
-                    "NOT VERIFIED {name} {digest}: no valid attestation for this digest"
+                    "NOT VERIFIED {}: no valid attestation for this digest",
+                    named(name, digest)
                 );
                 for reason in reasons {
                     let _ = writeln!(out, "  - {reason}");
@@ -1098,7 +1111,8 @@ fn render_statement_checks(checks: &[StatementCheck], predicate: &PredicateType)
             let verified = &valid.attestation;
             let _ = writeln!(
                 out,
-                "verified {name} {subject}: {} attestation signed by {}, found as {}",
+                "verified {}: {} attestation signed by {}, found as {}",
+                named(name, subject),
                 verified.predicate_type(),
                 verified.signer(),
                 valid.origin
@@ -1106,7 +1120,8 @@ fn render_statement_checks(checks: &[StatementCheck], predicate: &PredicateType)
         } else {
             let _ = writeln!(
                 out,
-                "NOT VERIFIED {name} {subject}: no valid attestation with predicate type {} for this digest",
+                "NOT VERIFIED {}: no valid attestation with predicate type {} for this digest",
+                named(name, subject),
                 predicate.expected()
             );
             let rejected = found.lookup.rejected.iter().map(ToString::to_string);
