@@ -17,7 +17,7 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 use clap::ValueEnum;
 
-use super::render::{self, gate::LineMark};
+use super::render::{self, diff::ChangeMark, gate::LineMark};
 use crate::gate::Verdict as GateVerdict;
 use crate::triage::Verdict;
 
@@ -133,23 +133,18 @@ pub(super) fn gate_text(text: &str) -> String {
     per_line(text, |line| paint_prefix(line, &prefixes))
 }
 
-/// `diff`'s table: the kind of each change.
+/// `diff`'s table: the kind of each change, from the words [`render::diff`] writes for them.
 pub(super) fn diff_table(text: &str) -> String {
-    per_line(text, |line| {
-        paint_prefix(
-            line,
-            &[
-                ("package added", GREEN),
-                ("package removed", RED),
-                ("package changed", YELLOW),
-                ("added", GREEN),
-                ("removed", RED),
-                ("changed", YELLOW),
-                ("moved", CYAN),
-                ("altered", RED),
-            ],
-        )
-    })
+    let prefixes = ChangeMark::ALL.map(|mark| {
+        let style = match mark {
+            ChangeMark::Added | ChangeMark::PackageAdded => GREEN,
+            ChangeMark::Removed | ChangeMark::PackageRemoved | ChangeMark::Altered => RED,
+            ChangeMark::Changed | ChangeMark::PackageChanged => YELLOW,
+            ChangeMark::Moved => CYAN,
+        };
+        (mark.word(), style)
+    });
+    per_line(text, |line| paint_prefix(line, &prefixes))
 }
 
 /// `scan`'s table: the header row.

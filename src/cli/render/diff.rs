@@ -8,6 +8,56 @@ use crate::cli::terminal_safe;
 use crate::diff::{Diff, Difference};
 use crate::manifest::Package;
 
+/// The word a line of the table starts with: what happened to an executable or a package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeMark {
+    /// An executable only in B.
+    Added,
+    /// An executable only in A.
+    Removed,
+    /// An executable at one path in both, different.
+    Changed,
+    /// The same bytes at another path.
+    Moved,
+    /// An executable whose bytes differ from what its package installed.
+    Altered,
+    /// A package only in B.
+    PackageAdded,
+    /// A package only in A.
+    PackageRemoved,
+    /// A package at another version.
+    PackageChanged,
+}
+
+impl ChangeMark {
+    /// Every mark.
+    pub const ALL: [Self; 8] = [
+        Self::Added,
+        Self::Removed,
+        Self::Changed,
+        Self::Moved,
+        Self::Altered,
+        Self::PackageAdded,
+        Self::PackageRemoved,
+        Self::PackageChanged,
+    ];
+
+    /// The word, as the table writes it.
+    #[must_use]
+    pub const fn word(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::Removed => "removed",
+            Self::Changed => "changed",
+            Self::Moved => "moved",
+            Self::Altered => "altered",
+            Self::PackageAdded => "package added",
+            Self::PackageRemoved => "package removed",
+            Self::PackageChanged => "package changed",
+        }
+    }
+}
+
 /// The table for a terminal: control characters escaped, the kind of each change styled.
 pub fn table(changes: &Diff) -> String {
     color::diff_table(&terminal_safe(&plain_table(changes)))
@@ -19,7 +69,8 @@ fn plain_table(changes: &Diff) -> String {
     for entry in &changes.added {
         let _ = writeln!(
             out,
-            "added    {}  ({}, {}, mode {})",
+            "{:<9}{}  ({}, {}, mode {})",
+            ChangeMark::Added.word(),
             entry.path,
             entry.kind.code(),
             short(&entry.sha256),
@@ -29,7 +80,8 @@ fn plain_table(changes: &Diff) -> String {
     for entry in &changes.removed {
         let _ = writeln!(
             out,
-            "removed  {}  ({}, {})",
+            "{:<9}{}  ({}, {})",
+            ChangeMark::Removed.word(),
             entry.path,
             entry.kind.code(),
             short(&entry.sha256)
@@ -48,12 +100,19 @@ fn plain_table(changes: &Diff) -> String {
             };
             parts.push(format!("{} {before} -> {after}", difference.code()));
         }
-        let _ = writeln!(out, "changed  {}  ({})", changed.path, parts.join(", "));
+        let _ = writeln!(
+            out,
+            "{:<9}{}  ({})",
+            ChangeMark::Changed.word(),
+            changed.path,
+            parts.join(", ")
+        );
     }
     for moved in &changes.moved {
         let _ = writeln!(
             out,
-            "moved    {} -> {}  ({})",
+            "{:<9}{} -> {}  ({})",
+            ChangeMark::Moved.word(),
             moved.from,
             moved.to,
             short(&moved.sha256)
@@ -62,7 +121,8 @@ fn plain_table(changes: &Diff) -> String {
     for altered in &changes.altered {
         let _ = writeln!(
             out,
-            "altered  {}  (bytes differ from package {}; {})",
+            "{:<9}{}  (bytes differ from package {}; {})",
+            ChangeMark::Altered.word(),
             altered.path,
             altered.package.as_ref().map_or_else(
                 || "<unknown>".to_owned(),
@@ -101,10 +161,20 @@ fn plain_table(changes: &Diff) -> String {
             )
         };
         for package in &packages.added {
-            let _ = writeln!(out, "package added    {}", describe(package));
+            let _ = writeln!(
+                out,
+                "{:<17}{}",
+                ChangeMark::PackageAdded.word(),
+                describe(package)
+            );
         }
         for package in &packages.removed {
-            let _ = writeln!(out, "package removed  {}", describe(package));
+            let _ = writeln!(
+                out,
+                "{:<17}{}",
+                ChangeMark::PackageRemoved.word(),
+                describe(package)
+            );
         }
         for changed in &packages.changed {
             let arch = if changed.arch.is_empty() {
@@ -114,8 +184,12 @@ fn plain_table(changes: &Diff) -> String {
             };
             let _ = writeln!(
                 out,
-                "package changed  {} {} -> {}  ({arch}{})",
-                changed.name, changed.before, changed.after, changed.db
+                "{:<17}{} {} -> {}  ({arch}{})",
+                ChangeMark::PackageChanged.word(),
+                changed.name,
+                changed.before,
+                changed.after,
+                changed.db
             );
         }
         let _ = writeln!(
