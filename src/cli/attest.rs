@@ -955,7 +955,10 @@ fn verify_statements(
             subject,
         } => Ok(vec![StatementCheck {
             name: name.clone(),
-            subject: subject[0].clone(),
+            subject: subject
+                .first()
+                .cloned()
+                .context("no digest to verify the statements for")?,
             found: check_bundle_file_statements(path, subject, predicate, trust)?,
         }]),
         AttestationSource::Registry {
