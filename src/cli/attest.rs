@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use super::{
     ExitStatus, ImageAccessArgs, Platform, RegistryArgs, parse_platform, read_manifest_file,
-    scan_reference, selection_of, write_atomically,
+    render, scan_reference, selection_of, write_atomically,
 };
 use crate::attest::keyless::{IdentityTokenSource, RekorVersion, SigningConfig};
 use crate::attest::keys::{self, KeyPairPem, PublicKey};
@@ -407,7 +407,7 @@ pub(super) fn run_attest(args: &AttestArgs) -> Result<ExitStatus> {
     }
     std::io::stdout()
         .lock()
-        .write_all(render_attested(&settings.reference, &attested).as_bytes())?;
+        .write_all(render::attest::attested(&settings.reference, &attested).as_bytes())?;
     Ok(ExitStatus::Success)
 }
 
@@ -602,31 +602,6 @@ fn bundle_file(attested: &[Attested]) -> Result<Vec<u8>> {
     };
     bytes.push(b'\n');
     Ok(bytes)
-}
-
-/// `attested REFERENCE DIGEST (PLATFORM)[: referrer …, fallback tag …, cosign tag …]`, a line
-/// per signed subject.
-fn render_attested(reference: &str, attested: &[Attested]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for item in attested {
-        let _ = write!(
-            out,
-            "attested {reference} {} ({})",
-            item.subject, item.platform
-        );
-        if let Some(pushed) = &item.pushed {
-            let _ = write!(out, ": referrer {}", pushed.referrer);
-            if let Some(tag) = &pushed.fallback_tag {
-                let _ = write!(out, ", fallback tag {tag}");
-            }
-            if let Some(tag) = &pushed.legacy_tag {
-                let _ = write!(out, ", cosign tag {tag}");
-            }
-        }
-        out.push('\n');
-    }
-    out
 }
 
 // ---- verify ------------------------------------------------------------------------------------
@@ -848,7 +823,7 @@ pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
     let all_valid = match &settings.wanted {
         Wanted::Manifest(source) => {
             let checks = verify_manifests(source, &settings)?;
-            stdout.write_all(render_manifest_checks(&checks).as_bytes())?;
+            stdout.write_all(render::attest::manifest_checks(&checks).as_bytes())?;
             let all_valid = checks
                 .iter()
                 .all(|check| matches!(check.checked, Checked::Valid { .. }));
@@ -859,7 +834,7 @@ pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
         }
         Wanted::Statement { predicate, source } => {
             let checks = verify_statements(predicate, source, &settings)?;
-            stdout.write_all(render_statement_checks(&checks, predicate).as_bytes())?;
+            stdout.write_all(render::attest::statement_checks(&checks, predicate).as_bytes())?;
             let all_valid = checks
                 .iter()
                 .all(|check| !check.found.lookup.valid.is_empty());
@@ -877,19 +852,23 @@ pub(super) fn run_verify(args: &VerifyArgs) -> Result<ExitStatus> {
 }
 
 /// A manifest attestation looked up for one subject digest.
-struct ManifestCheck {
+pub(super) struct ManifestCheck {
     /// The image (or digest) as the output names it.
-    name: String,
-    digest: Sha256Digest,
-    checked: Checked,
+    pub(super) name: String,
+    /// The digest looked up.
+    pub(super) digest: Sha256Digest,
+    /// What was found.
+    pub(super) checked: Checked,
 }
 
 /// Statements of another predicate looked up for one subject.
-struct StatementCheck {
+pub(super) struct StatementCheck {
     /// The image, artifact or digest as the output names it.
-    name: String,
-    subject: SubjectDigest,
-    found: StatementLookup,
+    pub(super) name: String,
+    /// The subject looked up.
+    pub(super) subject: SubjectDigest,
+    /// What was found.
+    pub(super) found: StatementLookup,
 }
 
 /// Verifies the manifest attestations of every subject `source` names; notes about resolving
@@ -1046,94 +1025,6 @@ fn artifact_digests(path: &Path) -> Result<Vec<SubjectDigest>> {
             .parse()
             .map_err(anyhow::Error::msg)?,
     ])
-}
-
-/// `NAME DIGEST`, or the digest alone where the name is that digest (a bundle file checked
-/// against `--image-digest` with no `--image`), so a line does not say it twice.
-fn named(name: &str, digest: &impl std::fmt::Display) -> String {
-    let digest = digest.to_string();
-    if name == digest {
-        digest
-    } else {
-        format!("{name} {digest}")
-    }
-}
-
-/// `verified NAME DIGEST: signed by …` for each valid attestation, `NOT VERIFIED …` and a line
-/// per reason for each digest without one.
-fn render_manifest_checks(checks: &[ManifestCheck]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for ManifestCheck {
-        name,
-        digest,
-        checked,
-    } in checks
-    {
-        match checked {
-            Checked::Valid {
-                attestation,
-                origin,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "verified {}: signed by {}, found as {origin}; {} executables, platform {}",
-                    named(name, digest),
-                    attestation.signer(),
-                    attestation.manifest().executables.len(),
-                    attestation.manifest().image.platform
-                );
-            }
-            Checked::Invalid { reasons } => {
-                let _ = writeln!(
-                    out,
-                    "NOT VERIFIED {}: no valid attestation for this digest",
-                    named(name, digest)
-                );
-                for reason in reasons {
-                    let _ = writeln!(out, "  - {reason}");
-                }
-            }
-        }
-    }
-    out
-}
-
-/// `verified NAME SUBJECT: PREDICATE attestation signed by …` for each subject with a valid
-/// statement, `NOT VERIFIED …` and a line per reason for each without one.
-fn render_statement_checks(checks: &[StatementCheck], predicate: &PredicateType) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for StatementCheck {
-        name,
-        subject,
-        found,
-    } in checks
-    {
-        if let Some(valid) = found.lookup.valid.first() {
-            let verified = &valid.attestation;
-            let _ = writeln!(
-                out,
-                "verified {}: {} attestation signed by {}, found as {}",
-                named(name, subject),
-                verified.predicate_type(),
-                verified.signer(),
-                valid.origin
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "NOT VERIFIED {}: no valid attestation with predicate type {} for this digest",
-                named(name, subject),
-                predicate.expected()
-            );
-            let rejected = found.lookup.rejected.iter().map(ToString::to_string);
-            for reason in found.unread.iter().cloned().chain(rejected) {
-                let _ = writeln!(out, "  - {reason}");
-            }
-        }
-    }
-    out
 }
 
 /// `-o`'s content: the verified manifest, or a JSON array of the distinct ones.

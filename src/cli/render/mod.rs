@@ -2,6 +2,7 @@
 //! characters escaped (`terminal_safe`) and styled through `color` where it is meant for a
 //! terminal. No I/O: the commands decide where the text goes.
 
+pub mod attest;
 pub mod diff;
 pub mod gate;
 pub mod scan;
