@@ -184,60 +184,10 @@ pub(super) struct ServeArgs {
     #[command(flatten)]
     pub(super) registry: RegistryArgs,
 
-    /// SCC: the audience Pub/Sub's push tokens must carry (the subscription's
-    /// --push-auth-token-audience; by default Pub/Sub uses the push endpoint URL).
-    #[arg(
-        long,
-        env = "EXELOCK_SCC_AUDIENCE",
-        value_name = "AUD",
-        requires = "scc_service_account",
-        help_heading = "SCC (Pub/Sub push)"
-    )]
-    pub(super) scc_audience: Option<String>,
-    /// SCC: the service account the push tokens must name, with a verified email (the
-    /// subscription's --push-auth-service-account).
-    #[arg(
-        long,
-        env = "EXELOCK_SCC_SERVICE_ACCOUNT",
-        value_name = "EMAIL",
-        requires = "scc_audience",
-        help_heading = "SCC (Pub/Sub push)"
-    )]
-    pub(super) scc_service_account: Option<String>,
-    /// SCC: the keys that sign push tokens, a JWKS URL or file.
-    #[arg(
-        long,
-        env = "EXELOCK_SCC_JWKS",
-        value_name = "URL|FILE",
-        default_value = GOOGLE_JWKS_URL,
-        help_heading = "SCC (Pub/Sub push)"
-    )]
-    pub(super) scc_jwks: String,
-
-    /// GuardDuty: the header the EventBridge connection puts its API key in.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "x-api-key",
-        help_heading = "GuardDuty (EventBridge API destination)"
-    )]
-    pub(super) guardduty_api_key_header: String,
-    /// GuardDuty: a file holding the connection's API key (or the key itself in
-    /// EXELOCK_GUARDDUTY_API_KEY).
-    #[arg(
-        long,
-        value_name = "FILE",
-        help_heading = "GuardDuty (EventBridge API destination)"
-    )]
-    pub(super) guardduty_api_key_file: Option<PathBuf>,
-    /// GuardDuty: a file holding the connection's Basic credentials, `user:password` (or them
-    /// in EXELOCK_GUARDDUTY_BASIC).
-    #[arg(
-        long,
-        value_name = "FILE",
-        help_heading = "GuardDuty (EventBridge API destination)"
-    )]
-    pub(super) guardduty_basic_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(super) scc: SccArgs,
+    #[command(flatten)]
+    pub(super) guardduty: GuardDutyArgs,
 
     /// Falco: a file holding the bearer token Falcosidekick sends (or the token in
     /// EXELOCK_FALCO_TOKEN).
@@ -256,34 +206,107 @@ pub(super) struct ServeArgs {
     #[arg(long, value_name = "FILE", help_heading = "Findings and reading")]
     pub(super) read_token_file: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub(super) tls: TlsArgs,
+}
+
+/// `POST /v1/scc`: what Pub/Sub's push tokens must carry and who signs them.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "SCC (Pub/Sub push)")]
+pub(super) struct SccArgs {
+    /// SCC: the audience Pub/Sub's push tokens must carry (the subscription's
+    /// --push-auth-token-audience; by default Pub/Sub uses the push endpoint URL).
+    #[arg(
+        id = "scc_audience",
+        long = "scc-audience",
+        env = "EXELOCK_SCC_AUDIENCE",
+        value_name = "AUD",
+        requires = "scc_service_account"
+    )]
+    pub(super) audience: Option<String>,
+    /// SCC: the service account the push tokens must name, with a verified email (the
+    /// subscription's --push-auth-service-account).
+    #[arg(
+        id = "scc_service_account",
+        long = "scc-service-account",
+        env = "EXELOCK_SCC_SERVICE_ACCOUNT",
+        value_name = "EMAIL",
+        requires = "scc_audience"
+    )]
+    pub(super) service_account: Option<String>,
+    /// SCC: the keys that sign push tokens, a JWKS URL or file.
+    #[arg(
+        id = "scc_jwks",
+        long = "scc-jwks",
+        env = "EXELOCK_SCC_JWKS",
+        value_name = "URL|FILE",
+        default_value = GOOGLE_JWKS_URL
+    )]
+    pub(super) jwks: String,
+}
+
+/// `POST /v1/guardduty`: the EventBridge connection's API key or Basic credentials.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "GuardDuty (EventBridge API destination)")]
+pub(super) struct GuardDutyArgs {
+    /// GuardDuty: the header the EventBridge connection puts its API key in.
+    #[arg(
+        id = "guardduty_api_key_header",
+        long = "guardduty-api-key-header",
+        value_name = "NAME",
+        default_value = "x-api-key"
+    )]
+    pub(super) api_key_header: String,
+    /// GuardDuty: a file holding the connection's API key (or the key itself in
+    /// EXELOCK_GUARDDUTY_API_KEY).
+    #[arg(
+        id = "guardduty_api_key_file",
+        long = "guardduty-api-key-file",
+        value_name = "FILE"
+    )]
+    pub(super) api_key_file: Option<PathBuf>,
+    /// GuardDuty: a file holding the connection's Basic credentials, `user:password` (or them
+    /// in EXELOCK_GUARDDUTY_BASIC).
+    #[arg(
+        id = "guardduty_basic_file",
+        long = "guardduty-basic-file",
+        value_name = "FILE"
+    )]
+    pub(super) basic_file: Option<PathBuf>,
+}
+
+/// HTTPS, and mutual TLS for Falcosidekick.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "TLS")]
+pub(super) struct TlsArgs {
     /// Serve HTTPS with this certificate chain (with --tls-key).
     #[arg(
-        long,
+        id = "tls_cert",
+        long = "tls-cert",
         env = "EXELOCK_TLS_CERT",
         value_name = "PEM",
-        requires = "tls_key",
-        help_heading = "TLS"
+        requires = "tls_key"
     )]
-    pub(super) tls_cert: Option<PathBuf>,
+    pub(super) cert: Option<PathBuf>,
     /// The private key of --tls-cert.
     #[arg(
-        long,
+        id = "tls_key",
+        long = "tls-key",
         env = "EXELOCK_TLS_KEY",
         value_name = "PEM",
-        requires = "tls_cert",
-        help_heading = "TLS"
+        requires = "tls_cert"
     )]
-    pub(super) tls_key: Option<PathBuf>,
+    pub(super) key: Option<PathBuf>,
     /// Mutual TLS: clients must present a certificate this CA signed (Falcosidekick's
     /// mutualtls). Needs --tls-cert and --tls-key.
     #[arg(
-        long,
+        id = "tls_client_ca",
+        long = "tls-client-ca",
         env = "EXELOCK_TLS_CLIENT_CA",
         value_name = "PEM",
-        requires = "tls_cert",
-        help_heading = "TLS"
+        requires = "tls_cert"
     )]
-    pub(super) tls_client_ca: Option<PathBuf>,
+    pub(super) client_ca: Option<PathBuf>,
 }
 
 /// A secret from `file` (the `flag`'s value) or from `variable` (holding the value itself).
@@ -321,13 +344,13 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
         .collect::<Result<Vec<_>>>()?;
     let allow_list = RegistryAllowList::new(args.allow_registries.clone(), ranges)?;
     let resolver = Resolver::new(trust, args.registry.settings()?).with_allow_list(allow_list);
-    let scc = match (&args.scc_audience, &args.scc_service_account) {
+    let scc = match (&args.scc.audience, &args.scc.service_account) {
         (None, None) => None,
         (Some(audience), Some(service_account)) => {
             Some(GoogleTokenVerifier::new(GoogleTokenSettings {
                 audience: audience.clone(),
                 service_account: service_account.clone(),
-                jwks: JwksSource::parse(&args.scc_jwks)?,
+                jwks: JwksSource::parse(&args.scc.jwks)?,
             })?)
         }
         _ => bail!(
@@ -335,14 +358,14 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
         ),
     };
     let api_key = secret(
-        args.guardduty_api_key_file.as_deref(),
+        args.guardduty.api_key_file.as_deref(),
         "--guardduty-api-key-file",
         GUARDDUTY_API_KEY_VARIABLE,
     )?
-    .map(|key| ApiKeyCheck::new(&args.guardduty_api_key_header, &key))
+    .map(|key| ApiKeyCheck::new(&args.guardduty.api_key_header, &key))
     .transpose()?;
     let basic = secret(
-        args.guardduty_basic_file.as_deref(),
+        args.guardduty.basic_file.as_deref(),
         "--guardduty-basic-file",
         GUARDDUTY_BASIC_VARIABLE,
     )?
@@ -351,7 +374,7 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
     let bearer = |file: Option<&Path>, flag: &str, variable: &str| -> Result<Option<BearerCheck>> {
         Ok(secret(file, flag, variable)?.map(|token| BearerCheck::new(&token)))
     };
-    let tls = match (&args.tls_cert, &args.tls_key, &args.tls_client_ca) {
+    let tls = match (&args.tls.cert, &args.tls.key, &args.tls.client_ca) {
         (None, None, None) => None,
         (Some(cert), Some(key), client_ca) => Some(TlsSettings {
             cert: cert.clone(),
