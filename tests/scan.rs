@@ -331,10 +331,7 @@ fn broken_inputs_are_clear_errors() {
 #[test]
 fn usage_errors_exit_2_and_help_teaches() {
     let output = run(&["scan"]);
-    assert_input_error(
-        &output,
-        "the following required arguments were not provided",
-    );
+    assert_input_error(&output, "no image to scan: name one");
     let output = run(&["scan", "oci:x", "--platform", "linux"]);
     assert_input_error(&output, "os/arch[/variant]");
     let output = run(&["scan", "--help"]);

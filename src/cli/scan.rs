@@ -55,8 +55,7 @@ With a local engine or a registry:
 #[derive(Args, Debug)]
 pub(super) struct ScanArgs {
     #[arg(
-        help = "The image: REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF], docker-archive:FILE, docker-archive:- (stdin), docker:NAME or podman:NAME (the local engine; a bare name is a registry image)",
-        required_unless_present = "from_file"
+        help = "The image: REGISTRY/REPO[:TAG][@DIGEST], oci:PATH[:REF], oci-archive:FILE[:REF], docker-archive:FILE, docker-archive:- (stdin), docker:NAME or podman:NAME (the local engine; a bare name is a registry image)"
     )]
     images: Vec<String>,
     /// Also scan the images listed in FILE, one reference a line (`#` starts a comment). With
@@ -270,7 +269,9 @@ fn scan_references(args: &ScanArgs) -> Result<Vec<String>> {
         );
     }
     if references.is_empty() {
-        anyhow::bail!("no image to scan: name one, or list some in the --from-file file");
+        anyhow::bail!(
+            "no image to scan: name one (`exelock scan --help` lists the forms), or list them in a file given with --from-file"
+        );
     }
     Ok(references)
 }
