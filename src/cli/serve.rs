@@ -96,62 +96,8 @@ Running:
 /// built from this; no field is interpreted here.
 #[derive(Args, Debug)]
 pub(super) struct ServeArgs {
-    /// The address to listen on (0.0.0.0:8080 in a container).
-    #[arg(
-        long,
-        env = "EXELOCK_LISTEN",
-        value_name = "ADDR",
-        default_value = "127.0.0.1:8080",
-        help_heading = "Service"
-    )]
-    pub(super) listen: SocketAddr,
-    /// The store: a SQLite file (PATH or sqlite:PATH, created if missing; one replica), or
-    /// postgres://USER@HOST/DB for replicas sharing one store (password in the URL).
-    #[arg(
-        long,
-        env = "EXELOCK_DB",
-        value_name = "URL",
-        default_value = "exelock.db",
-        hide_env_values = true,
-        help_heading = "Service"
-    )]
-    pub(super) db: String,
-    /// Manifests kept verified in memory, one per image digest.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 256,
-        help_heading = "Service"
-    )]
-    pub(super) cache_size: u64,
-    /// Seconds a cached manifest is trusted before it is fetched and verified again.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 600,
-        help_heading = "Service"
-    )]
-    pub(super) cache_ttl: u64,
-    /// Largest request body accepted; a larger one is refused with 413.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1_048_576,
-        help_heading = "Service"
-    )]
-    pub(super) max_body_bytes: usize,
-    /// On SIGTERM: stop accepting and give requests in flight this long to finish (keep it
-    /// below the platform's grace period).
-    #[arg(long, value_name = "N", default_value_t = 25, help_heading = "Service")]
-    pub(super) drain_seconds: u64,
-    /// Check the configuration (flags, keys, trusted root, secrets, allowlists) and exit
-    /// without opening the database or listening: 0 when it would start, 2 when not.
-    #[arg(long, help_heading = "Service")]
-    pub(super) check_config: bool,
-    /// Post findings that need action to this Slack-compatible webhook ({"text": …}), read from
-    /// FILE (or the URL itself in EXELOCK_WEBHOOK_URL). They always go to stdout as JSON lines.
-    #[arg(long, value_name = "FILE", help_heading = "Service")]
-    pub(super) webhook_url_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(super) service: ServiceArgs,
 
     #[command(flatten, next_help_heading = "Evidence")]
     pub(super) trust: TrustArgs,
@@ -208,6 +154,51 @@ pub(super) struct ServeArgs {
 
     #[command(flatten)]
     pub(super) tls: TlsArgs,
+}
+
+/// Where the service listens, what it stores and caches, and how it stops.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Service")]
+pub(super) struct ServiceArgs {
+    /// The address to listen on (0.0.0.0:8080 in a container).
+    #[arg(
+        long,
+        env = "EXELOCK_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub(super) listen: SocketAddr,
+    /// The store: a SQLite file (PATH or sqlite:PATH, created if missing; one replica), or
+    /// postgres://USER@HOST/DB for replicas sharing one store (password in the URL).
+    #[arg(
+        long,
+        env = "EXELOCK_DB",
+        value_name = "URL",
+        default_value = "exelock.db",
+        hide_env_values = true
+    )]
+    pub(super) db: String,
+    /// Manifests kept verified in memory, one per image digest.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub(super) cache_size: u64,
+    /// Seconds a cached manifest is trusted before it is fetched and verified again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub(super) cache_ttl: u64,
+    /// Largest request body accepted; a larger one is refused with 413.
+    #[arg(long, value_name = "N", default_value_t = 1_048_576)]
+    pub(super) max_body_bytes: usize,
+    /// On SIGTERM: stop accepting and give requests in flight this long to finish (keep it
+    /// below the platform's grace period).
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    pub(super) drain_seconds: u64,
+    /// Check the configuration (flags, keys, trusted root, secrets, allowlists) and exit
+    /// without opening the database or listening: 0 when it would start, 2 when not.
+    #[arg(long)]
+    pub(super) check_config: bool,
+    /// Post findings that need action to this Slack-compatible webhook ({"text": …}), read from
+    /// FILE (or the URL itself in EXELOCK_WEBHOOK_URL). They always go to stdout as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub(super) webhook_url_file: Option<PathBuf>,
 }
 
 /// `POST /v1/scc`: what Pub/Sub's push tokens must carry and who signs them.
@@ -385,7 +376,7 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
         _ => bail!("TLS needs both --tls-cert and --tls-key"),
     };
     let webhook_url = secret(
-        args.webhook_url_file.as_deref(),
+        args.service.webhook_url_file.as_deref(),
         "--webhook-url-file",
         WEBHOOK_URL_VARIABLE,
     )?;
@@ -399,8 +390,8 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
         }
     }
     Ok(Settings {
-        listen: args.listen,
-        db: args.db.clone(),
+        listen: args.service.listen,
+        db: args.service.db.clone(),
         resolver,
         allowlist: super::triage::read_allowlists(&args.allowlist)?,
         scc,
@@ -422,10 +413,10 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
         )?,
         tls,
         webhook_url,
-        cache_size: args.cache_size,
-        cache_ttl: Duration::from_secs(args.cache_ttl),
-        max_body_bytes: args.max_body_bytes,
-        drain: Duration::from_secs(args.drain_seconds),
+        cache_size: args.service.cache_size,
+        cache_ttl: Duration::from_secs(args.service.cache_ttl),
+        max_body_bytes: args.service.max_body_bytes,
+        drain: Duration::from_secs(args.service.drain_seconds),
         // GuardDuty's API destinations give up after 5 s.
         deadline: Duration::from_millis(4500),
     })
@@ -434,7 +425,7 @@ fn settings(args: &ServeArgs) -> Result<Settings> {
 /// Runs the service until SIGTERM or Ctrl-C.
 pub(super) fn run_serve(args: &ServeArgs) -> Result<ExitStatus> {
     let settings = settings(args)?;
-    if args.check_config {
+    if args.service.check_config {
         println!(
             "exelock serve: configuration ok (would listen on {})",
             settings.listen
