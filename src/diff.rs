@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::coded::coded_enum;
 use crate::manifest::{Executable, Kind, Manifest, PREDICATE_TYPE_V1, Package, PackageDigest};
 
 /// An executable as the diff reports it.
@@ -33,27 +34,17 @@ impl From<&Executable> for Entry {
     }
 }
 
-/// What differs between two executables at the same path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Difference {
-    /// The content.
-    Sha256,
-    /// The mode bits.
-    Mode,
-    /// The kind (ELF executable, script, …).
-    Kind,
-}
-
-impl Difference {
-    /// `sha256`, `mode` or `kind`, as in JSON and text.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Sha256 => "sha256",
-            Self::Mode => "mode",
-            Self::Kind => "kind",
-        }
+coded_enum! {
+    /// What differs between two executables at the same path.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Difference {
+        /// The content.
+        Sha256 = "sha256",
+        /// The mode bits.
+        Mode = "mode",
+        /// The kind (ELF executable, script, …).
+        Kind = "kind",
     }
 }
 

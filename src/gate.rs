@@ -14,74 +14,44 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use crate::bake::{BakeEntry, BakeList};
+use crate::coded::coded_enum;
 use crate::diff;
 use crate::manifest::{Executable, Manifest, PREDICATE_TYPE_V1, Package, PackageDigest};
 use crate::policy::{Level, Policy};
 
-/// A rule of the gate: what reports, SARIF and `docs/policy.md` call it.
-///
-/// Serialized as its [`code`](RuleId::code).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RuleId {
-    /// `attestation`: the image carries a valid attestation.
-    Attestation,
-    /// `bake`: the bake list's binaries are in the image.
-    Bake,
-    /// `setuid`: setuid/setgid executables are allowed ones.
-    Setuid,
-    /// `writable-dirs`: no executables under world-writable or temporary directories.
-    WritableDirs,
-    /// `baseline`: limits on what changed since a baseline.
-    Baseline,
-    /// `altered-packages`: packaged executables have their package's bytes.
-    AlteredPackages,
-    /// `unowned`: executables no package owns are under allowed prefixes.
-    Unowned,
-    /// `hazards/package-managers`.
-    PackageManagers,
-    /// `hazards/downloaders`.
-    Downloaders,
-    /// `hazards/compilers`.
-    Compilers,
-    /// `hazards/shells`.
-    Shells,
+coded_enum! {
+    /// A rule of the gate: what reports, SARIF and `docs/policy.md` call it.
+    ///
+    /// Serialized as its [`code`](RuleId::code). The declaration order is the SARIF rule
+    /// catalogue's: a result's `ruleIndex` is its rule's position in [`RuleId::ALL`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum RuleId {
+        /// `attestation`: the image carries a valid attestation.
+        Attestation = "attestation",
+        /// `bake`: the bake list's binaries are in the image.
+        Bake = "bake",
+        /// `setuid`: setuid/setgid executables are allowed ones.
+        Setuid = "setuid",
+        /// `writable-dirs`: no executables under world-writable or temporary directories.
+        WritableDirs = "writable-dirs",
+        /// `baseline`: limits on what changed since a baseline.
+        Baseline = "baseline",
+        /// `altered-packages`: packaged executables have their package's bytes.
+        AlteredPackages = "altered-packages",
+        /// `unowned`: executables no package owns are under allowed prefixes.
+        Unowned = "unowned",
+        /// `hazards/package-managers`.
+        PackageManagers = "hazards/package-managers",
+        /// `hazards/downloaders`.
+        Downloaders = "hazards/downloaders",
+        /// `hazards/compilers`.
+        Compilers = "hazards/compilers",
+        /// `hazards/shells`.
+        Shells = "hazards/shells",
+    }
 }
 
 impl RuleId {
-    /// Every rule, in the order of the SARIF rule catalogue (a result's `ruleIndex` is its
-    /// rule's position here).
-    pub const ALL: [Self; 11] = [
-        Self::Attestation,
-        Self::Bake,
-        Self::Setuid,
-        Self::WritableDirs,
-        Self::Baseline,
-        Self::AlteredPackages,
-        Self::Unowned,
-        Self::PackageManagers,
-        Self::Downloaders,
-        Self::Compilers,
-        Self::Shells,
-    ];
-
-    /// The stable id in reports: `attestation`, `hazards/package-managers`, …
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Attestation => "attestation",
-            Self::Bake => "bake",
-            Self::Setuid => "setuid",
-            Self::WritableDirs => "writable-dirs",
-            Self::Baseline => "baseline",
-            Self::AlteredPackages => "altered-packages",
-            Self::Unowned => "unowned",
-            Self::PackageManagers => "hazards/package-managers",
-            Self::Downloaders => "hazards/downloaders",
-            Self::Compilers => "hazards/compilers",
-            Self::Shells => "hazards/shells",
-        }
-    }
-
     /// One line saying what the rule requires.
     #[must_use]
     pub const fn description(self) -> &'static str {
@@ -128,42 +98,21 @@ impl RuleId {
     }
 }
 
-impl fmt::Display for RuleId {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.pad(self.code())
-    }
-}
-
 impl Serialize for RuleId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.code())
     }
 }
 
-/// Whether the gate passed: no `deny` rule found anything.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// No `deny` rule found anything.
-    Pass,
-    /// A `deny` rule found something.
-    Fail,
-}
-
-impl Verdict {
-    /// `pass` or `fail`, as in JSON reports and the Action's `verdict` output.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Pass => "pass",
-            Self::Fail => "fail",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.pad(self.code())
+coded_enum! {
+    /// Whether the gate passed: no `deny` rule found anything.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Verdict {
+        /// No `deny` rule found anything.
+        Pass = "pass",
+        /// A `deny` rule found something.
+        Fail = "fail",
     }
 }
 

@@ -3,6 +3,7 @@
 //! against evidence instead of by hand.
 //!
 //! Modules, leaves first:
+//! - `coded`: enums whose variants carry a stable code (a macro, crate-internal).
 //! - [`digest`]: `sha256:` digests and hashing readers.
 //! - [`manifest`]: the executable manifest's data model (no I/O).
 //! - [`finding`]: runtime findings (SCC, GuardDuty, Falco) read and normalised (no I/O).
@@ -27,6 +28,7 @@ pub mod attest;
 pub mod bake;
 pub mod catalog;
 pub mod cli;
+mod coded;
 pub mod diff;
 pub mod digest;
 pub mod evidence;

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::coded::coded_enum;
 use crate::digest::Sha256Digest;
 
 /// The in-toto predicate type of an executable manifest: format 2, which says which OS package
@@ -79,31 +80,20 @@ pub struct Package {
     pub db: String,
 }
 
-/// Whether an executable's bytes are what its package shipped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PackageDigest {
-    /// The package recorded a digest and the file has it.
-    Match,
-    /// The package recorded another digest: the file was altered after the package installed it
-    /// (replaced during the build, patched, or tampered with).
-    Mismatch,
-    /// The package records no digest for the file (some databases, dpkg conffiles).
-    None,
-    /// No package of the image's databases owns the file.
-    Unowned,
-}
-
-impl PackageDigest {
-    /// The kebab-case code used in JSON and tables.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Match => "match",
-            Self::Mismatch => "mismatch",
-            Self::None => "none",
-            Self::Unowned => "unowned",
-        }
+coded_enum! {
+    /// Whether an executable's bytes are what its package shipped.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum PackageDigest {
+        /// The package recorded a digest and the file has it.
+        Match = "match",
+        /// The package recorded another digest: the file was altered after the package installed it
+        /// (replaced during the build, patched, or tampered with).
+        Mismatch = "mismatch",
+        /// The package records no digest for the file (some databases, dpkg conffiles).
+        None = "none",
+        /// No package of the image's databases owns the file.
+        Unowned = "unowned",
     }
 }
 
@@ -159,46 +149,34 @@ pub struct LayerInfo {
     pub size: u64,
 }
 
-/// What kind of executable a file is. (Borsh: the layer cache's binary entries.)
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    borsh::BorshSerialize,
-    borsh::BorshDeserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// ELF `ET_EXEC`, or `ET_DYN` with a `PT_INTERP` header (a PIE).
-    ElfExecutable,
-    /// ELF `ET_DYN` without `PT_INTERP`: a library loaded at run time.
-    ElfSharedObject,
-    /// Any other ELF type (relocatable objects, core files).
-    ElfOther,
-    /// Starts with `#!`.
-    Script,
-    /// Has an execute bit but is neither ELF nor a script.
-    Other,
-}
-
-impl Kind {
-    /// The kebab-case code used in JSON and tables.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::ElfExecutable => "elf-executable",
-            Self::ElfSharedObject => "elf-shared-object",
-            Self::ElfOther => "elf-other",
-            Self::Script => "script",
-            Self::Other => "other",
-        }
+coded_enum! {
+    /// What kind of executable a file is. (Borsh: the layer cache's binary entries.)
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        PartialOrd,
+        Ord,
+        Hash,
+        Serialize,
+        Deserialize,
+        borsh::BorshSerialize,
+        borsh::BorshDeserialize,
+    )]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Kind {
+        /// ELF `ET_EXEC`, or `ET_DYN` with a `PT_INTERP` header (a PIE).
+        ElfExecutable = "elf-executable",
+        /// ELF `ET_DYN` without `PT_INTERP`: a library loaded at run time.
+        ElfSharedObject = "elf-shared-object",
+        /// Any other ELF type (relocatable objects, core files).
+        ElfOther = "elf-other",
+        /// Starts with `#!`.
+        Script = "script",
+        /// Has an execute bit but is neither ELF nor a script.
+        Other = "other",
     }
 }
 

@@ -22,6 +22,7 @@
 //!
 //! Docs: `docs/attestations.md`.
 
+use crate::coded::coded_enum;
 use crate::digest::Sha256Digest;
 
 pub mod bundle;
@@ -398,7 +399,7 @@ impl RejectionCategory {
             Self::Subject => "subject",
             Self::Predicate => "predicate",
             Self::Identity => "identity",
-            Self::Sigstore(check) => check.as_str(),
+            Self::Sigstore(check) => check.code(),
         }
     }
 }
@@ -409,36 +410,19 @@ impl std::fmt::Display for RejectionCategory {
     }
 }
 
-/// The part of Sigstore's verification that refused a bundle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SigstoreCheck {
-    /// The signing certificate: chain, validity at the signing time, SCT, X.509 profile.
-    Certificate,
-    /// A transparency-log entry: SET, inclusion proof, checkpoint, or an entry that does not
-    /// record this signature.
-    TransparencyLog,
-    /// An RFC 3161 timestamp, or no trusted signing time at all.
-    Timestamp,
-    /// The bundle's structure or content kind.
-    Bundle,
-}
-
-impl SigstoreCheck {
-    /// The check's name in messages.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Certificate => "certificate",
-            Self::TransparencyLog => "transparency log",
-            Self::Timestamp => "timestamp",
-            Self::Bundle => "bundle",
-        }
-    }
-}
-
-impl std::fmt::Display for SigstoreCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+coded_enum! {
+    /// The part of Sigstore's verification that refused a bundle.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum SigstoreCheck {
+        /// The signing certificate: chain, validity at the signing time, SCT, X.509 profile.
+        Certificate = "certificate",
+        /// A transparency-log entry: SET, inclusion proof, checkpoint, or an entry that does not
+        /// record this signature.
+        TransparencyLog = "transparency log",
+        /// An RFC 3161 timestamp, or no trusted signing time at all.
+        Timestamp = "timestamp",
+        /// The bundle's structure or content kind.
+        Bundle = "bundle",
     }
 }
 

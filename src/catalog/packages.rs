@@ -140,7 +140,7 @@ pub(super) fn ownership(filesystem: &Filesystem, image: &str) -> Result<Ownershi
     let mut ownership = Ownership::default();
     for (database, path, set) in sets {
         ownership.databases.push(manifest::PackageDatabase {
-            db: database.as_str().to_owned(),
+            db: database.code().to_owned(),
             path,
             packages: set.packages.len(),
         });
@@ -152,7 +152,7 @@ pub(super) fn ownership(filesystem: &Filesystem, image: &str) -> Result<Ownershi
                 version: package.version.clone(),
                 arch: package.arch.clone(),
                 purl: package.purl.clone(),
-                db: package.database.as_str().to_owned(),
+                db: package.database.code().to_owned(),
             })
             .collect();
         for file in &set.files {

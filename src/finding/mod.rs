@@ -86,6 +86,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::coded::coded_enum;
 use crate::digest::Sha256Digest;
 
 mod falco;
@@ -111,43 +112,21 @@ const MAX_NESTING: usize = 4;
 /// itself alone. Real findings are a few KiB; a Findings page of 50 stays far below this.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
 
-/// Which detector a finding came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Source {
-    /// Google Security Command Center (Container / Cloud Run Threat Detection).
-    Scc,
-    /// AWS GuardDuty Runtime Monitoring.
-    #[serde(rename = "guardduty")]
-    GuardDuty,
-    /// Falco, directly or through Falcosidekick.
-    Falco,
-    /// Command-line flags ([`from_flags`]).
-    Flags,
-}
-
-impl Source {
-    /// The stable code used in JSON and messages.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Scc => "scc",
-            Self::GuardDuty => "guardduty",
-            Self::Falco => "falco",
-            Self::Flags => "flags",
-        }
+coded_enum! {
+    /// Which detector a finding came from.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Source {
+        /// Google Security Command Center (Container / Cloud Run Threat Detection).
+        Scc = "scc",
+        /// AWS GuardDuty Runtime Monitoring.
+        #[serde(rename = "guardduty")]
+        GuardDuty = "guardduty",
+        /// Falco, directly or through Falcosidekick.
+        Falco = "falco",
+        /// Command-line flags ([`from_flags`]).
+        Flags = "flags",
     }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl Source {
-    /// Every source.
-    pub const ALL: [Self; 4] = [Self::Scc, Self::GuardDuty, Self::Falco, Self::Flags];
 }
 
 impl FromStr for Source {
@@ -155,47 +134,29 @@ impl FromStr for Source {
 
     /// The inverse of [`Source::code`].
     fn from_str(text: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|source| source.code() == text)
-            .ok_or_else(|| Error::UnknownSource(text.to_owned()))
+        Self::from_code(text).ok_or_else(|| Error::UnknownSource(text.to_owned()))
     }
 }
 
-/// Which vendor parser to use (`--input-format`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum InputFormat {
-    /// Sniff each document's shape from its keys.
-    #[default]
-    Auto,
-    /// Google SCC, in any of its envelopes.
-    Scc,
-    /// AWS GuardDuty, in any of its envelopes.
-    GuardDuty,
-    /// Falco or Falcosidekick.
-    Falco,
+coded_enum! {
+    /// Which vendor parser to use (`--input-format`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub enum InputFormat {
+        /// Sniff each document's shape from its keys.
+        #[default]
+        Auto = "auto",
+        /// Google SCC, in any of its envelopes.
+        Scc = "scc",
+        /// AWS GuardDuty, in any of its envelopes.
+        GuardDuty = "guardduty",
+        /// Falco or Falcosidekick.
+        Falco = "falco",
+    }
 }
 
 impl InputFormat {
     /// The accepted spellings, for help texts.
     pub const NAMES: [&'static str; 4] = ["auto", "scc", "guardduty", "falco"];
-
-    /// The canonical spelling.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Scc => "scc",
-            Self::GuardDuty => "guardduty",
-            Self::Falco => "falco",
-        }
-    }
-}
-
-impl fmt::Display for InputFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
 }
 
 impl FromStr for InputFormat {
@@ -213,49 +174,26 @@ impl FromStr for InputFormat {
     }
 }
 
-/// What part a file played in the finding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BinaryRole {
-    /// The executable of a process the finding is about (SCC: a process no other listed
-    /// process is the parent of; GuardDuty `runtimeDetails.process`; Falco `proc.exepath`).
-    Process,
-    /// The executable of the direct parent of a [`BinaryRole::Process`].
-    Parent,
-    /// A library loaded by a listed process (SCC `libraries[]`, GuardDuty
-    /// `context.libraryPath`).
-    Library,
-    /// A script run by an interpreter (SCC `script`, GuardDuty `context.scriptPath`); the
-    /// interpreter is the process binary.
-    Script,
-    /// The process that wrote or modified the file (GuardDuty `context.modifyingProcess`).
-    ModifyingProcess,
-    /// Any process further up the tree (GuardDuty `lineage[]`, SCC grandparents).
-    Ancestor,
-}
-
-impl BinaryRole {
-    /// Every role.
-    pub const ALL: [Self; 6] = [
-        Self::Process,
-        Self::Parent,
-        Self::Library,
-        Self::Script,
-        Self::ModifyingProcess,
-        Self::Ancestor,
-    ];
-
-    /// The stable kebab-case code, as in JSON.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Process => "process",
-            Self::Parent => "parent",
-            Self::Library => "library",
-            Self::Script => "script",
-            Self::ModifyingProcess => "modifying-process",
-            Self::Ancestor => "ancestor",
-        }
+coded_enum! {
+    /// What part a file played in the finding.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum BinaryRole {
+        /// The executable of a process the finding is about (SCC: a process no other listed
+        /// process is the parent of; GuardDuty `runtimeDetails.process`; Falco `proc.exepath`).
+        Process = "process",
+        /// The executable of the direct parent of a [`BinaryRole::Process`].
+        Parent = "parent",
+        /// A library loaded by a listed process (SCC `libraries[]`, GuardDuty
+        /// `context.libraryPath`).
+        Library = "library",
+        /// A script run by an interpreter (SCC `script`, GuardDuty `context.scriptPath`); the
+        /// interpreter is the process binary.
+        Script = "script",
+        /// The process that wrote or modified the file (GuardDuty `context.modifyingProcess`).
+        ModifyingProcess = "modifying-process",
+        /// Any process further up the tree (GuardDuty `lineage[]`, SCC grandparents).
+        Ancestor = "ancestor",
     }
 }
 

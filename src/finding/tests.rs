@@ -1293,25 +1293,9 @@ fn category_codes_serialise_as_kebab_case() {
     );
 }
 
-/// A role's code is its JSON spelling.
-#[test]
-fn binary_role_codes_are_their_json() {
-    for role in BinaryRole::ALL {
-        assert_eq!(serde_json::to_value(role).unwrap(), json!(role.code()));
-    }
-}
-
 /// Every source reads back from its code, and nothing else reads as one.
 #[test]
 fn source_codes_round_trip() {
-    // This match stops compiling when a variant is added: add it to `every` and to `ALL`.
-    let every = [Source::Scc, Source::GuardDuty, Source::Falco, Source::Flags];
-    for value in every {
-        match value {
-            Source::Scc | Source::GuardDuty | Source::Falco | Source::Flags => {}
-        }
-    }
-    assert_eq!(Source::ALL, every, "ALL lists every variant, in order");
     for source in Source::ALL {
         assert_eq!(source.code().parse::<Source>().unwrap(), source);
         assert_eq!(source.to_string().parse::<Source>().unwrap(), source);

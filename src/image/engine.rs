@@ -23,31 +23,17 @@ use serde::Deserialize;
 
 use super::archive::TarIndex;
 use super::{Error, ImageSource, LayerDescriptor, PlatformSelection, Resolution};
+use crate::coded::coded_enum;
 use crate::digest::Sha256Digest;
 
-/// Which engine a reference asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EngineKind {
-    /// `docker:` references.
-    Docker,
-    /// `podman:` references.
-    Podman,
-}
-
-impl EngineKind {
-    /// The reference prefix and the name recorded in manifests.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Docker => "docker",
-            Self::Podman => "podman",
-        }
-    }
-}
-
-impl fmt::Display for EngineKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
+coded_enum! {
+    /// Which engine a reference asked for.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum EngineKind {
+        /// `docker:` references.
+        Docker = "docker",
+        /// `podman:` references.
+        Podman = "podman",
     }
 }
 

@@ -20,7 +20,7 @@
 
 pub mod rpm;
 
-use std::fmt;
+use crate::coded::coded_enum;
 
 pub mod apk;
 pub mod chisel;
@@ -29,45 +29,24 @@ pub mod paths;
 pub mod purl;
 mod text;
 
-/// Which kind of database a package was read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Database {
-    /// `var/lib/dpkg/status` with `info/*.list` and `info/*.md5sums`.
-    Dpkg,
-    /// distroless: `var/lib/dpkg/status.d/<pkg>` with `<pkg>.md5sums`.
-    DpkgStatusD,
-    /// Ubuntu chisel `var/lib/chisel/manifest.wall`.
-    Chisel,
-    /// Alpine `lib/apk/db/installed`.
-    Apk,
-    /// RPM `rpmdb.sqlite`.
-    RpmSqlite,
-    /// RPM Berkeley DB `Packages`.
-    RpmBerkeleyDb,
-    /// RPM NDB `Packages.db`.
-    RpmNdb,
-}
-
-impl Database {
-    /// The name in manifests and messages: `dpkg`, `dpkg-status.d`, `chisel`, `apk`,
-    /// `rpm-sqlite`, `rpm-bdb`, `rpm-ndb`.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Dpkg => "dpkg",
-            Self::DpkgStatusD => "dpkg-status.d",
-            Self::Chisel => "chisel",
-            Self::Apk => "apk",
-            Self::RpmSqlite => "rpm-sqlite",
-            Self::RpmBerkeleyDb => "rpm-bdb",
-            Self::RpmNdb => "rpm-ndb",
-        }
-    }
-}
-
-impl fmt::Display for Database {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+coded_enum! {
+    /// Which kind of database a package was read from.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Database {
+        /// `var/lib/dpkg/status` with `info/*.list` and `info/*.md5sums`.
+        Dpkg = "dpkg",
+        /// distroless: `var/lib/dpkg/status.d/<pkg>` with `<pkg>.md5sums`.
+        DpkgStatusD = "dpkg-status.d",
+        /// Ubuntu chisel `var/lib/chisel/manifest.wall`.
+        Chisel = "chisel",
+        /// Alpine `lib/apk/db/installed`.
+        Apk = "apk",
+        /// RPM `rpmdb.sqlite`.
+        RpmSqlite = "rpm-sqlite",
+        /// RPM Berkeley DB `Packages`.
+        RpmBerkeleyDb = "rpm-bdb",
+        /// RPM NDB `Packages.db`.
+        RpmNdb = "rpm-ndb",
     }
 }
 

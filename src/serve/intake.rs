@@ -23,12 +23,11 @@
 //! This module is pure: bytes in, findings out. It does not authenticate (see
 //! [`super::auth`]), judge, store or print.
 
-use std::fmt;
-
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::coded::coded_enum;
 use crate::finding::{self, Finding, InputFormat};
 
 #[cfg(test)]
@@ -44,35 +43,18 @@ const MAX_PUSH_FIELD_CHARS: usize = 512;
 /// The `detail-type` of GuardDuty's EventBridge events.
 pub const GUARDDUTY_DETAIL_TYPE: &str = "GuardDuty Finding";
 
-/// Which endpoint a body arrived at, and so which shape it must have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Intake {
-    /// `POST /v1/scc`: a Pub/Sub push of an SCC notification, wrapped or unwrapped.
-    Scc,
-    /// `POST /v1/guardduty`: an EventBridge GuardDuty event.
-    GuardDuty,
-    /// `POST /v1/falco`: a Falcosidekick webhook payload.
-    Falco,
-    /// `POST /v1/findings`: any format `triage` reads.
-    Findings,
-}
-
-impl Intake {
-    /// The endpoint's name, for logs and metrics (`scc`, `guardduty`, `falco`, `findings`).
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Scc => "scc",
-            Self::GuardDuty => "guardduty",
-            Self::Falco => "falco",
-            Self::Findings => "findings",
-        }
-    }
-}
-
-impl fmt::Display for Intake {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
+coded_enum! {
+    /// Which endpoint a body arrived at, and so which shape it must have.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Intake {
+        /// `POST /v1/scc`: a Pub/Sub push of an SCC notification, wrapped or unwrapped.
+        Scc = "scc",
+        /// `POST /v1/guardduty`: an EventBridge GuardDuty event.
+        GuardDuty = "guardduty",
+        /// `POST /v1/falco`: a Falcosidekick webhook payload.
+        Falco = "falco",
+        /// `POST /v1/findings`: any format `triage` reads.
+        Findings = "findings",
     }
 }
 

@@ -38,6 +38,7 @@ use serde::{Serialize, Serializer};
 
 use crate::attest::VerifiedAttestation;
 use crate::bake::BakeEntry;
+use crate::coded::coded_enum;
 use crate::digest::Sha256Digest;
 use crate::finding::{Binary, BinaryRole, Category, Finding};
 use crate::manifest::{Executable, Manifest, Package, PackageDigest};
@@ -48,41 +49,29 @@ pub mod playbook;
 pub use allowlist::{AllowEntry, Allowlist};
 pub use playbook::{Playbook, Response, playbook, response};
 
-/// A verdict on one binary.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// In the image at this path with this hash.
-    Unchanged,
-    /// In the image with this hash, at another path.
-    Relocated,
-    /// On the allowlist.
-    Allowlisted,
-    /// At an image path, with another hash.
-    Modified,
-    /// Neither path nor hash known.
-    Foreign,
-    /// Nothing on disk to compare.
-    Fileless,
-    /// Cannot be proven either way.
-    Unverifiable,
+coded_enum! {
+    /// A verdict on one binary.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Verdict {
+        /// In the image at this path with this hash.
+        Unchanged = "unchanged",
+        /// In the image with this hash, at another path.
+        Relocated = "relocated",
+        /// On the allowlist.
+        Allowlisted = "allowlisted",
+        /// At an image path, with another hash.
+        Modified = "modified",
+        /// Neither path nor hash known.
+        Foreign = "foreign",
+        /// Nothing on disk to compare.
+        Fileless = "fileless",
+        /// Cannot be proven either way.
+        Unverifiable = "unverifiable",
+    }
 }
 
 impl Verdict {
-    /// The stable code.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Unchanged => "unchanged",
-            Self::Relocated => "relocated",
-            Self::Allowlisted => "allowlisted",
-            Self::Modified => "modified",
-            Self::Foreign => "foreign",
-            Self::Fileless => "fileless",
-            Self::Unverifiable => "unverifiable",
-        }
-    }
-
     /// Whether the binary is proven to belong (benign or to be baked in).
     #[must_use]
     pub const fn is_legitimate(self) -> bool {
@@ -90,34 +79,12 @@ impl Verdict {
     }
 }
 
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl Verdict {
-    /// Every verdict, in the order of the table above.
-    pub const ALL: [Self; 7] = [
-        Self::Unchanged,
-        Self::Relocated,
-        Self::Allowlisted,
-        Self::Modified,
-        Self::Foreign,
-        Self::Fileless,
-        Self::Unverifiable,
-    ];
-}
-
 impl std::str::FromStr for Verdict {
     type Err = Error;
 
     /// The inverse of [`Verdict::code`].
     fn from_str(text: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|verdict| verdict.code() == text)
-            .ok_or_else(|| Error::UnknownVerdict(text.to_owned()))
+        Self::from_code(text).ok_or_else(|| Error::UnknownVerdict(text.to_owned()))
     }
 }
 

@@ -7,33 +7,23 @@
 use serde::Serialize;
 
 use super::{Judgement, Note, PackageRole, Verdict, package_label};
+use crate::coded::coded_enum;
 use crate::finding::{Finding, Source};
 use crate::manifest::PackageDigest;
 
-/// What the responder should do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    /// Nothing: the image's own binary.
-    None,
-    /// Rebuild the image with the binary baked in.
-    Rebuild,
-    /// Contain the workload.
-    Contain,
-    /// Investigate until it is proven either way; contain meanwhile.
-    Investigate,
-}
-
-impl Action {
-    /// The stable code.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Rebuild => "rebuild",
-            Self::Contain => "contain",
-            Self::Investigate => "investigate",
-        }
+coded_enum! {
+    /// What the responder should do.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Action {
+        /// Nothing: the image's own binary.
+        None = "none",
+        /// Rebuild the image with the binary baked in.
+        Rebuild = "rebuild",
+        /// Contain the workload.
+        Contain = "contain",
+        /// Investigate until it is proven either way; contain meanwhile.
+        Investigate = "investigate",
     }
 }
 
