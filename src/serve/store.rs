@@ -1217,6 +1217,18 @@ mod sql {
         };
     }
 
+    /// `SELECT` of the [`finding_columns`] of the findings that match `$filter`.
+    macro_rules! select_findings {
+        ($verdicts:literal, $filter:literal) => {
+            concat!(
+                "SELECT ",
+                finding_columns!($verdicts),
+                " FROM findings WHERE ",
+                $filter
+            )
+        };
+    }
+
     /// `column = ` the value of the write with the latest receipt: the new one when it is at
     /// least as late as the stored one, so the result does not depend on which of two writes
     /// commits first.
@@ -1314,16 +1326,12 @@ mod sql {
     }
 
     pub(super) mod sqlite {
-        pub(in super::super) const GET: &str = concat!(
-            "SELECT ",
-            finding_columns!("verdicts"),
-            " FROM findings WHERE source = ?1 AND id = ?2"
-        );
+        pub(in super::super) const GET: &str =
+            select_findings!("verdicts", "source = ?1 AND id = ?2");
         /// Binds: verdict code, image, since (ms), limit; a NULL filter selects everything.
-        pub(in super::super) const LIST: &str = concat!(
-            "SELECT ",
-            finding_columns!("verdicts"),
-            " FROM findings WHERE (?1 IS NULL OR EXISTS \
+        pub(in super::super) const LIST: &str = select_findings!(
+            "verdicts",
+            "(?1 IS NULL OR EXISTS \
              (SELECT 1 FROM json_each(findings.verdicts) WHERE json_each.value = ?1)) \
              AND (?2 IS NULL OR image = ?2) AND (?3 IS NULL OR changed_at >= ?3) \
              ORDER BY changed_at DESC, source, id LIMIT ?4"
@@ -1367,16 +1375,12 @@ mod sql {
     }
 
     pub(super) mod postgres {
-        pub(in super::super) const GET: &str = concat!(
-            "SELECT ",
-            finding_columns!("verdicts::text"),
-            " FROM findings WHERE source = $1 AND id = $2"
-        );
+        pub(in super::super) const GET: &str =
+            select_findings!("verdicts::text", "source = $1 AND id = $2");
         /// Binds: verdict code, image, since (ms), limit; a NULL filter selects everything.
-        pub(in super::super) const LIST: &str = concat!(
-            "SELECT ",
-            finding_columns!("verdicts::text"),
-            " FROM findings WHERE ($1::text IS NULL OR verdicts ? $1::text) \
+        pub(in super::super) const LIST: &str = select_findings!(
+            "verdicts::text",
+            "($1::text IS NULL OR verdicts ? $1::text) \
              AND ($2::text IS NULL OR image = $2::text) \
              AND ($3::bigint IS NULL OR changed_at >= $3::bigint) \
              ORDER BY changed_at DESC, source, id LIMIT $4"
