@@ -490,18 +490,6 @@ impl ImageState {
                 .collect(),
         }
     }
-
-    /// Judges every binary of `finding` against the image, with the prefix digests known.
-    /// Indexes the manifests for this one finding: for many, use [`Self::index`].
-    #[must_use]
-    pub fn judge(
-        &self,
-        finding: &Finding,
-        prefixes: &ImagePrefixes,
-        allowlist: &Allowlist,
-    ) -> FindingReport {
-        self.index().judge(finding, prefixes, allowlist)
-    }
 }
 
 /// An [`ImageState`]'s manifests with their lookup tables.

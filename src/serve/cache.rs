@@ -92,7 +92,7 @@ impl Resolved {
             ),
             Self::Found { state, prefixes } => {
                 let known = prefixes.read().unwrap_or_else(PoisonError::into_inner);
-                state.judge(finding, &known, allowlist)
+                state.index().judge(finding, &known, allowlist)
             }
         }
     }

@@ -151,7 +151,7 @@ mod tests {
         let resolver = Resolver::new(Some(trust), SourceSettings::new())
             .with_offline(Offline::Bundle("testdata/examples/demo.bundle.json".into()));
         let query = ImageQuery::for_finding(finding, None).unwrap();
-        resolver.resolve(&query).unwrap().judge(
+        resolver.resolve(&query).unwrap().index().judge(
             finding,
             &ImagePrefixes::default(),
             &Allowlist::default(),
