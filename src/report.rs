@@ -199,29 +199,12 @@ pub fn github_outputs(outputs: &[ActionOutput]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::{Verdict, Violation};
+    use crate::test_fixtures::failed_gate_report;
 
     fn report() -> GateReport {
         GateReport {
-            image: "reg/app:1".into(),
             manifest_digest: Some("sha256:ab".into()),
-            verdict: Verdict::Fail,
-            attestation: "missing: none".into(),
-            violations: vec![
-                Violation {
-                    rule: RuleId::Setuid,
-                    level: Level::Deny,
-                    message: "/usr/bin/sudo is setuid".into(),
-                    path: Some("/usr/bin/sudo".into()),
-                },
-                Violation {
-                    rule: RuleId::Downloaders,
-                    level: Level::Warn,
-                    message: "100% curl,\nnewline".into(),
-                    path: Some("/usr/bin/curl".into()),
-                },
-            ],
-            skipped: vec![],
+            ..failed_gate_report("100% curl,\nnewline")
         }
     }
 

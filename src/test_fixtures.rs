@@ -1,5 +1,6 @@
 //! Fixtures for the unit tests: manifests, executables, packages and links as a scan records
-//! them, and layers both as tar streams and as the changes `catalog` reads from them.
+//! them, layers both as tar streams and as the changes `catalog` reads from them, and a gate
+//! report as the renderers receive it.
 //!
 //! One module for the crate rather than one beside each type: a manifest is built by the tests
 //! of `gate`, `diff`, `triage` and `attest`, a layer by those of `catalog` and its submodules,
@@ -17,10 +18,39 @@ use md5::Digest as _;
 
 use crate::catalog::{Change, FileRecord, Node, PackageDigests, detect};
 use crate::digest::Sha256Digest;
+use crate::gate::{GateReport, RuleId, Verdict, Violation};
 use crate::manifest::{
     Executable, ImageInfo, Kind, Link, Manifest, PREDICATE_TYPE, Package, PackageDatabase,
     PackageDigest,
 };
+use crate::policy::Level;
+
+/// A failed gate report of `reg/app:1` with no manifest digest and the attestation missing:
+/// `/usr/bin/sudo` denied as setuid, and `/usr/bin/curl` warned of as a downloader with
+/// `downloader_message`; no rule skipped.
+pub(crate) fn failed_gate_report(downloader_message: &str) -> GateReport {
+    GateReport {
+        image: "reg/app:1".into(),
+        manifest_digest: None,
+        verdict: Verdict::Fail,
+        attestation: "missing: none".into(),
+        violations: vec![
+            Violation {
+                rule: RuleId::Setuid,
+                level: Level::Deny,
+                message: "/usr/bin/sudo is setuid".into(),
+                path: Some("/usr/bin/sudo".into()),
+            },
+            Violation {
+                rule: RuleId::Downloaders,
+                level: Level::Warn,
+                message: downloader_message.into(),
+                path: Some("/usr/bin/curl".into()),
+            },
+        ],
+        skipped: Vec::new(),
+    }
+}
 
 /// An empty format 2 manifest of `registry.example/app:1.0` for `linux/amd64`: no layers,
 /// executables, links or package data.

@@ -111,35 +111,17 @@ fn plain_text(report: &GateReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::{RuleId, Skipped, Violation};
+    use crate::gate::{RuleId, Skipped};
+    use crate::test_fixtures::failed_gate_report;
 
     #[test]
     fn lines_per_violation_and_skipped_rule_then_the_verdict() {
-        let report = GateReport {
-            image: "reg/app:1".into(),
-            manifest_digest: None,
-            verdict: Verdict::Fail,
-            attestation: "missing: none".into(),
-            violations: vec![
-                Violation {
-                    rule: RuleId::Setuid,
-                    level: Level::Deny,
-                    message: "/usr/bin/sudo is setuid".into(),
-                    path: Some("/usr/bin/sudo".into()),
-                },
-                Violation {
-                    rule: RuleId::Downloaders,
-                    level: Level::Warn,
-                    message: "/usr/bin/curl is one of the downloaders".into(),
-                    path: Some("/usr/bin/curl".into()),
-                },
-            ],
-            skipped: vec![Skipped {
-                rule: RuleId::Unowned,
-                level: Level::Warn,
-                reason: "no package data".into(),
-            }],
-        };
+        let mut report = failed_gate_report("/usr/bin/curl is one of the downloaders");
+        report.skipped.push(Skipped {
+            rule: RuleId::Unowned,
+            level: Level::Warn,
+            reason: "no package data".into(),
+        });
         assert_eq!(
             plain_text(&report),
             "DENY  setuid                     /usr/bin/sudo is setuid\n\
