@@ -871,53 +871,34 @@ pub(super) struct StatementCheck {
     pub(super) found: StatementLookup,
 }
 
-/// Verifies the manifest attestations of every subject `source` names; notes about resolving
-/// an index go to stderr unless quiet.
+/// Verifies the manifest attestations of every subject `source` names.
 fn verify_manifests(
     source: &AttestationSource<Sha256Digest>,
     settings: &VerifySettings,
 ) -> Result<Vec<ManifestCheck>> {
     let trust = &settings.trust;
-    match source {
-        AttestationSource::BundleFile {
-            path,
-            name,
-            subject,
-        } => Ok(vec![ManifestCheck {
-            name: name.clone(),
-            digest: *subject,
-            checked: check_bundle_file(path, subject, trust)?,
-        }]),
-        AttestationSource::Registry {
-            reference,
-            platform,
-        } => {
-            let (store, resolution) =
-                open_attested_image(reference, &settings.registry, platform.as_ref())?;
-            if !settings.quiet {
-                for note in &resolution.notes {
-                    eprintln!("note: {note}");
-                }
-            }
-            let mut checks = Vec::new();
-            for resolved in &resolution.images {
-                let platform = resolved.platform.to_string();
-                for digest in subjects_of(resolved) {
-                    checks.push(ManifestCheck {
-                        name: reference.clone(),
-                        digest,
-                        checked: check_registry_attestation(
-                            &store,
-                            &digest,
-                            trust,
-                            Some(&platform),
-                        )?,
-                    });
-                }
-            }
-            Ok(checks)
-        }
-    }
+    source.check_each(
+        settings,
+        |path, name, digest| {
+            Ok(ManifestCheck {
+                name: name.to_owned(),
+                digest: *digest,
+                checked: check_bundle_file(path, digest, trust)?,
+            })
+        },
+        |store, reference, subject| {
+            Ok(ManifestCheck {
+                name: reference.to_owned(),
+                digest: subject.digest,
+                checked: check_registry_attestation(
+                    store,
+                    &subject.digest,
+                    trust,
+                    Some(&subject.platform),
+                )?,
+            })
+        },
+    )
 }
 
 /// Verifies the statements of `predicate` for every subject `source` names.
@@ -927,47 +908,102 @@ fn verify_statements(
     settings: &VerifySettings,
 ) -> Result<Vec<StatementCheck>> {
     let trust = &settings.trust;
-    match source {
-        AttestationSource::BundleFile {
-            path,
-            name,
-            subject,
-        } => Ok(vec![StatementCheck {
-            name: name.clone(),
-            subject: subject
-                .first()
-                .cloned()
-                .context("no digest to verify the statements for")?,
-            found: check_bundle_file_statements(path, subject, predicate, trust)?,
-        }]),
-        AttestationSource::Registry {
-            reference,
-            platform,
-        } => {
-            let (store, resolution) =
-                open_attested_image(reference, &settings.registry, platform.as_ref())?;
-            let mut checks = Vec::new();
-            for resolved in &resolution.images {
-                for digest in subjects_of(resolved) {
-                    checks.push(StatementCheck {
-                        name: reference.clone(),
-                        subject: SubjectDigest::from(digest),
-                        found: check_registry_statements(&store, &digest, predicate, trust)?,
-                    });
-                }
+    source.check_each(
+        settings,
+        |path, name, digests| {
+            Ok(StatementCheck {
+                name: name.to_owned(),
+                subject: digests
+                    .first()
+                    .cloned()
+                    .context("no digest to verify the statements for")?,
+                found: check_bundle_file_statements(path, digests, predicate, trust)?,
+            })
+        },
+        |store, reference, subject| {
+            Ok(StatementCheck {
+                name: reference.to_owned(),
+                subject: SubjectDigest::from(subject.digest),
+                found: check_registry_statements(store, &subject.digest, predicate, trust)?,
+            })
+        },
+    )
+}
+
+impl<Subject> AttestationSource<Subject> {
+    /// One check for a bundle file (`in_bundle`: its path, the output's name for it, and the
+    /// subject), or one for each subject of the registry image (`in_registry`: the registry,
+    /// the reference, and the subject).
+    fn check_each<Check>(
+        &self,
+        settings: &VerifySettings,
+        in_bundle: impl FnOnce(&Path, &str, &Subject) -> Result<Check>,
+        mut in_registry: impl FnMut(&RegistrySource, &str, &AttestedSubject) -> Result<Check>,
+    ) -> Result<Vec<Check>> {
+        match self {
+            Self::BundleFile {
+                path,
+                name,
+                subject,
+            } => Ok(vec![in_bundle(path, name, subject)?]),
+            Self::Registry {
+                reference,
+                platform,
+            } => {
+                let (store, subjects) = attested_subjects(reference, platform.as_ref(), settings)?;
+                subjects
+                    .iter()
+                    .map(|subject| in_registry(&store, reference, subject))
+                    .collect()
             }
-            Ok(checks)
         }
     }
 }
 
-/// The digests a platform image's attestations are stored under: its manifest's, then its
-/// index's.
-fn subjects_of(resolved: &ResolvedImage) -> impl Iterator<Item = Sha256Digest> {
-    resolved
-        .manifest_digest
-        .into_iter()
-        .chain(resolved.index_digest)
+/// A digest a platform image's attestations are stored under.
+struct AttestedSubject {
+    /// The platform image's platform, as `os/arch[/variant]`.
+    platform: String,
+    /// Its manifest's digest or its index's.
+    digest: Sha256Digest,
+}
+
+/// The registry image `reference` (of `platform` in an index) and the digests its platform
+/// images' attestations are stored under: each one's manifest digest, then its index's. Notes
+/// about resolving an index go to stderr unless quiet. Local images keep no attestations.
+fn attested_subjects(
+    reference: &str,
+    platform: Option<&Platform>,
+    settings: &VerifySettings,
+) -> Result<(RegistrySource, Vec<AttestedSubject>)> {
+    if image::is_local_reference(reference) {
+        bail!(
+            "attestations are stored in registries; for the local image {reference} pass --bundle FILE"
+        );
+    }
+    let store = RegistrySource::open(reference, &settings.registry)?;
+    let resolution = store.resolve(&selection_of(platform, false))?;
+    if !settings.quiet {
+        for note in &resolution.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    let subjects = resolution
+        .images
+        .iter()
+        .flat_map(|resolved| {
+            let platform = resolved.platform.to_string();
+            resolved
+                .manifest_digest
+                .into_iter()
+                .chain(resolved.index_digest)
+                .map(move |digest| AttestedSubject {
+                    platform: platform.clone(),
+                    digest,
+                })
+        })
+        .collect();
+    Ok((store, subjects))
 }
 
 /// The digest of the image `reference` names (of `platform` in an index).
@@ -981,23 +1017,6 @@ fn image_digest_of(
     resolution.images[0]
         .manifest_digest
         .with_context(|| format!("{reference} has no manifest digest to verify against"))
-}
-
-/// The registry image whose stored attestations `verify` checks, resolved to its platform
-/// images; local images keep no attestations.
-fn open_attested_image(
-    reference: &str,
-    registry: &SourceSettings,
-    platform: Option<&Platform>,
-) -> Result<(RegistrySource, image::Resolution)> {
-    if image::is_local_reference(reference) {
-        bail!(
-            "attestations are stored in registries; for the local image {reference} pass --bundle FILE"
-        );
-    }
-    let store = RegistrySource::open(reference, registry)?;
-    let resolution = store.resolve(&selection_of(platform, false))?;
-    Ok((store, resolution))
 }
 
 /// The sha256 and sha512 of a file, read once.
