@@ -331,20 +331,11 @@ mod tests {
             executable("/bin/chmod", "c").with_mode(0o4755),
         ]);
         let diff = diff(&a, &b);
-        assert_eq!(
-            diff.added
-                .iter()
-                .map(|e| e.path.as_str())
-                .collect::<Vec<_>>(),
-            ["/bin/new"]
-        );
-        assert_eq!(
-            diff.removed
-                .iter()
-                .map(|e| e.path.as_str())
-                .collect::<Vec<_>>(),
-            ["/bin/gone"]
-        );
+        let paths = |entries: &[Entry]| -> Vec<String> {
+            entries.iter().map(|entry| entry.path.clone()).collect()
+        };
+        assert_eq!(paths(&diff.added), ["/bin/new"]);
+        assert_eq!(paths(&diff.removed), ["/bin/gone"]);
         assert_eq!(
             diff.moved
                 .iter()

@@ -360,26 +360,21 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_line() {
-        let error = Policy::parse("[setuid]\nlevel = \"deny\"\nalow = []\n", "p.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("p.toml: line 3, column 1") && error.contains("alow"),
-            "{error}"
-        );
-        let error = Policy::parse("\n[hazards]\ncompilers = \"sometimes\"\n", "p.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("line 3") && error.contains("sometimes"),
-            "{error}"
-        );
-        let error = Policy::parse("[nonsense]\n", "p.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("line 1") && error.contains("nonsense"),
-            "{error}"
-        );
+        for (text, place, named) in [
+            (
+                "[setuid]\nlevel = \"deny\"\nalow = []\n",
+                "p.toml: line 3, column 1",
+                "alow",
+            ),
+            (
+                "\n[hazards]\ncompilers = \"sometimes\"\n",
+                "line 3",
+                "sometimes",
+            ),
+            ("[nonsense]\n", "line 1", "nonsense"),
+        ] {
+            let error = Policy::parse(text, "p.toml").unwrap_err().to_string();
+            assert!(error.contains(place) && error.contains(named), "{error}");
+        }
     }
 }

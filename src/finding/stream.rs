@@ -540,7 +540,7 @@ impl<R: Read> Splitter<'_, R> {
                 element = Vec::new();
             }
             index += 1;
-            match self.input.skip_whitespace()? {
+            let problem = match self.input.skip_whitespace()? {
                 Some(b']') => {
                     self.input.consume(1);
                     return Ok(true);
@@ -548,28 +548,16 @@ impl<R: Read> Splitter<'_, R> {
                 Some(b',') => {
                     self.input.consume(1);
                     match self.input.skip_whitespace()? {
-                        Some(b']') => {
-                            let message = format!("trailing comma after element {}", index - 1);
-                            (self.each)(Err(syntax(prefix.to_owned(), &message)));
-                            return Ok(false);
-                        }
-                        None => {
-                            (self.each)(Err(syntax(prefix.to_owned(), &unfinished(index))));
-                            return Ok(false);
-                        }
-                        Some(_) => {}
+                        Some(b']') => format!("trailing comma after element {}", index - 1),
+                        None => unfinished(index),
+                        Some(_) => continue,
                     }
                 }
-                Some(_) => {
-                    let message = format!("expected `,` or `]` after element {}", index - 1);
-                    (self.each)(Err(syntax(prefix.to_owned(), &message)));
-                    return Ok(false);
-                }
-                None => {
-                    (self.each)(Err(syntax(prefix.to_owned(), &unfinished(index))));
-                    return Ok(false);
-                }
-            }
+                Some(_) => format!("expected `,` or `]` after element {}", index - 1),
+                None => unfinished(index),
+            };
+            (self.each)(Err(syntax(prefix.to_owned(), &problem)));
+            return Ok(false);
         }
     }
 }

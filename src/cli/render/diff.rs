@@ -160,21 +160,13 @@ fn plain_table(changes: &Diff) -> String {
                 package.name, package.version, package.db
             )
         };
-        for package in &packages.added {
-            let _ = writeln!(
-                out,
-                "{:<17}{}",
-                ChangeMark::PackageAdded.word(),
-                describe(package)
-            );
-        }
-        for package in &packages.removed {
-            let _ = writeln!(
-                out,
-                "{:<17}{}",
-                ChangeMark::PackageRemoved.word(),
-                describe(package)
-            );
+        for (mark, listed) in [
+            (ChangeMark::PackageAdded, &packages.added),
+            (ChangeMark::PackageRemoved, &packages.removed),
+        ] {
+            for package in listed {
+                let _ = writeln!(out, "{:<17}{}", mark.word(), describe(package));
+            }
         }
         for changed in &packages.changed {
             let arch = if changed.arch.is_empty() {

@@ -178,6 +178,11 @@ fn run<T>(future: impl Future<Output = T>) -> T {
         .block_on(future)
 }
 
+/// The error of verifying the test claims with `key` set to `value`.
+fn rejected_with(key: &str, value: Value) -> AuthError {
+    verify_with_file(&sign(&with(claims(), key, value))).unwrap_err()
+}
+
 /// Verifies `token` with the file verifier; a rejection must not quote the token.
 fn verify_with_file(token: &str) -> Result<GoogleIdentity, AuthError> {
     let (_directory, verifier) = file_verifier();
@@ -253,12 +258,7 @@ fn a_token_whose_claims_were_altered_after_signing_is_rejected() {
 
 #[test]
 fn a_wrong_audience_is_rejected() {
-    let token = sign(&with(
-        claims(),
-        "aud",
-        json!("https://elsewhere.example/push"),
-    ));
-    let error = verify_with_file(&token).unwrap_err();
+    let error = rejected_with("aud", json!("https://elsewhere.example/push"));
     assert!(matches!(error, AuthError::WrongAudience), "{error}");
     assert_eq!(
         error.to_string(),
@@ -268,31 +268,23 @@ fn a_wrong_audience_is_rejected() {
 
 #[test]
 fn a_wrong_issuer_is_rejected() {
-    let token = sign(&with(
-        claims(),
-        "iss",
-        json!("https://accounts.google.com.evil.example"),
-    ));
-    let error = verify_with_file(&token).unwrap_err();
+    let error = rejected_with("iss", json!("https://accounts.google.com.evil.example"));
     assert!(matches!(error, AuthError::WrongIssuer), "{error}");
 }
 
 #[test]
 fn a_wrong_email_is_rejected() {
-    let token = sign(&with(
-        claims(),
+    let error = rejected_with(
         "email",
         json!("someone@acme-secops.iam.gserviceaccount.com"),
-    ));
-    let error = verify_with_file(&token).unwrap_err();
+    );
     assert!(matches!(error, AuthError::WrongEmail), "{error}");
 }
 
 #[test]
 fn an_unverified_email_is_rejected() {
     for verified in [json!(false), json!("false"), json!(null)] {
-        let token = sign(&with(claims(), "email_verified", verified.clone()));
-        let error = verify_with_file(&token).unwrap_err();
+        let error = rejected_with("email_verified", verified.clone());
         assert!(
             matches!(error, AuthError::EmailNotVerified),
             "{verified}: {error}"
@@ -315,8 +307,7 @@ fn missing_claims_are_named() {
 
 #[test]
 fn an_expired_token_is_rejected() {
-    let token = sign(&with(claims(), "exp", json!(NOW - 61)));
-    let error = verify_with_file(&token).unwrap_err();
+    let error = rejected_with("exp", json!(NOW - 61));
     assert!(
         matches!(error, AuthError::Expired { expired_at, now } if expired_at == NOW - 61 && now == NOW),
         "{error}"
@@ -325,8 +316,7 @@ fn an_expired_token_is_rejected() {
 
 #[test]
 fn a_token_not_yet_valid_is_rejected() {
-    let token = sign(&with(claims(), "nbf", json!(NOW + 61)));
-    let error = verify_with_file(&token).unwrap_err();
+    let error = rejected_with("nbf", json!(NOW + 61));
     assert!(
         matches!(error, AuthError::NotYetValid { not_before, .. } if not_before == NOW + 61),
         "{error}"
@@ -335,8 +325,7 @@ fn a_token_not_yet_valid_is_rejected() {
 
 #[test]
 fn a_token_issued_in_the_future_is_rejected() {
-    let token = sign(&with(claims(), "iat", json!(NOW + 61)));
-    let error = verify_with_file(&token).unwrap_err();
+    let error = rejected_with("iat", json!(NOW + 61));
     assert!(
         matches!(error, AuthError::IssuedInFuture { issued_at, .. } if issued_at == NOW + 61),
         "{error}"
