@@ -259,6 +259,7 @@ impl PublicKey {
     pub fn verify(&self, message: &[u8], der_signature: &[u8]) -> Result<(), Rejection> {
         let bad = || Rejection::BadSignature {
             signer: format!("key {}", self.key_id),
+            named_key: None,
         };
         let signature = Signature::from_der(der_signature).map_err(|_| bad())?;
         self.key.verify(message, &signature).map_err(|_| bad())

@@ -238,12 +238,18 @@ pub enum Rejection {
         count: usize,
     },
     /// The signature does not verify over `PAE(payloadType, payload)`.
-    #[error(
-        "the signature does not verify with {signer}: the envelope was tampered with or signed by another key"
-    )]
+    #[error("the signature does not verify with {signer}: {}", match named_key {
+        Some(key) => format!(
+            "the bundle names key {key} as its signer (pass that public key with --key if you trust it), or the envelope was tampered with"
+        ),
+        None => "the envelope was tampered with or signed by another key".to_owned(),
+    })]
     BadSignature {
         /// `key <key id>` or `certificate of <identity>`.
         signer: String,
+        /// The key id of the key a key-based bundle names (its `publicKey.hint`, unauthenticated),
+        /// when that is not the key tried.
+        named_key: Option<String>,
     },
     /// The envelope does not carry an in-toto statement.
     #[error(
@@ -352,6 +358,15 @@ fn display_optional(digest: Option<&Sha256Digest>) -> String {
 }
 
 impl Rejection {
+    /// This rejection, naming the key a bundle says signed it when the signature is bad.
+    #[must_use]
+    pub(crate) fn naming(self, named_key: Option<String>) -> Self {
+        match self {
+            Self::BadSignature { signer, .. } => Self::BadSignature { signer, named_key },
+            other => other,
+        }
+    }
+
     /// Which part of the attestation failed, as the CLI lists it per candidate.
     #[must_use]
     pub const fn category(&self) -> RejectionCategory {

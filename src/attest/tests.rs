@@ -150,6 +150,40 @@ fn forgery_wrong_key() {
     );
 }
 
+/// A key-based bundle verified with another key names the key its hint says signed it.
+#[test]
+fn a_bundle_verified_with_another_key_names_the_key_it_was_signed_with() {
+    let tried = signer();
+    let signing = self::signer();
+    let envelope = attest_for(image_digest(), &signing).envelope;
+    let trust = Trust::key(tried.public_key().clone()).unwrap();
+    let named = |hint: &str| {
+        let bundle_json = bundle::Bundle::with_public_key(&envelope, hint)
+            .to_json()
+            .unwrap();
+        verify_bundle(&bundle_json, &image_digest(), &trust)
+            .unwrap_err()
+            .to_string()
+    };
+    let message = named(&signing.public_key().bundle_hint());
+    assert!(
+        message.contains(&format!(
+            "with key {}: the bundle names key {} as its signer",
+            tried.key_id(),
+            signing.key_id()
+        )),
+        "{message}"
+    );
+    // A hint naming the key tried, or not a fingerprint at all, names nothing.
+    for hint in [tried.public_key().bundle_hint(), "not base64".to_owned()] {
+        let message = named(&hint);
+        assert!(
+            message.ends_with("the envelope was tampered with or signed by another key"),
+            "{message}"
+        );
+    }
+}
+
 #[test]
 fn forgery_moved_from_another_image() {
     // A genuine attestation of another image, presented for this one.

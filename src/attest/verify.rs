@@ -38,6 +38,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use sigstore_verify::types::{
     Artifact, ArtifactDigest, Bundle as SigstoreBundle, DerPublicKey, HashAlgorithm,
 };
@@ -474,7 +477,8 @@ pub fn verify_statement(
                 }
                 .into());
             };
-            key.verify(&envelope.pae(), &signature.sig)?;
+            key.verify(&envelope.pae(), &signature.sig)
+                .map_err(|rejection| rejection.naming(outline.named_key(key)))?;
             key_signer(key)
         }
         Trust::Key { key, trusted_root } => {
@@ -487,7 +491,15 @@ pub fn verify_statement(
             trusted_root
                 .verifier()
                 .verify(artifact, &bundle, &policy)
-                .map_err(|error| refusal(error, &outline, subject, || key_signer(key)))?;
+                .map_err(|error| {
+                    let rejection = refusal(error, &outline, subject, || key_signer(key));
+                    match rejection {
+                        NotVerified::Rejected(rejection) => {
+                            NotVerified::Rejected(rejection.naming(outline.named_key(key)))
+                        }
+                        error @ NotVerified::Error(_) => error,
+                    }
+                })?;
             key_signer(key)
         }
         Trust::Keyless {
@@ -548,7 +560,11 @@ fn refusal(
     use sigstore_verify::Error as Sigstore;
     let check = match &error {
         Sigstore::SignatureInvalid(_) => {
-            return Rejection::BadSignature { signer: signer() }.into();
+            return Rejection::BadSignature {
+                signer: signer(),
+                named_key: None,
+            }
+            .into();
         }
         Sigstore::ArtifactMismatch(_)
             if statement::check_statement(&outline.payload, subject, &PredicateType::Any)
@@ -631,6 +647,8 @@ struct Outline {
     signatures: Vec<String>,
     has_certificate: bool,
     has_public_key: bool,
+    /// The key-based bundle's `publicKey.hint`: unauthenticated, so only ever shown.
+    key_hint: Option<String>,
     tlog_entries: usize,
     timestamps: usize,
     payload_type: String,
@@ -651,12 +669,16 @@ impl Outline {
         #[derive(serde::Deserialize, Default)]
         #[serde(rename_all = "camelCase")]
         struct Material {
-            public_key: Option<serde::de::IgnoredAny>,
+            public_key: Option<PublicKeyIdentifier>,
             certificate: Option<serde::de::IgnoredAny>,
             x509_certificate_chain: Option<serde::de::IgnoredAny>,
             // proto3 JSON writers may write `null` for an absent list or message.
             tlog_entries: Option<Vec<serde::de::IgnoredAny>>,
             timestamp_verification_data: Option<Timestamps>,
+        }
+        #[derive(serde::Deserialize)]
+        struct PublicKeyIdentifier {
+            hint: Option<String>,
         }
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -723,6 +745,7 @@ impl Outline {
             has_certificate: material.certificate.is_some()
                 || material.x509_certificate_chain.is_some(),
             has_public_key: material.public_key.is_some(),
+            key_hint: material.public_key.and_then(|key| key.hint),
             tlog_entries: material.tlog_entries.map_or(0, |entries| entries.len()),
             timestamps: material
                 .timestamp_verification_data
@@ -732,6 +755,15 @@ impl Outline {
             payload,
             envelope_json: envelope_raw.get().as_bytes().to_vec(),
         })
+    }
+
+    /// The key id of the key the bundle's hint names, when that is not `key`: what a
+    /// rejection shows, so the reader learns which key did sign. A hint that is not a SHA-256
+    /// fingerprint in base64 (cosign's form) names nothing.
+    fn named_key(&self, key: &PublicKey) -> Option<String> {
+        let fingerprint = STANDARD.decode(self.key_hint.as_deref()?).ok()?;
+        let key_id = hex::encode(<[u8; 32]>::try_from(fingerprint).ok()?);
+        (key_id != key.key_id()).then_some(key_id)
     }
 
     /// Exactly one signature: none, two different ones, or one repeated are all refused.
