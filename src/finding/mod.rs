@@ -692,8 +692,9 @@ pub fn parse_findings(
 }
 
 /// The JSON type of a value's text, for messages.
-fn json_kind(json: &str) -> &'static str {
+pub(crate) fn json_kind(json: &str) -> &'static str {
     match json.trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
         Some(b'[') => "an array",
         Some(b'"') => "a string",
         Some(b't' | b'f') => "a boolean",

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::coded::coded_enum;
-use crate::finding::{self, Finding, InputFormat};
+use crate::finding::{self, Finding, InputFormat, json_kind};
 
 #[cfg(test)]
 mod tests;
@@ -354,16 +354,4 @@ fn collect(
         unreadable,
         push,
     })
-}
-
-/// The JSON type of a value's text, for messages.
-fn json_kind(json: &str) -> &'static str {
-    match json.trim_start().as_bytes().first() {
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b'"') => "a string",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
-    }
 }
