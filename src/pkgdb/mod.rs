@@ -29,6 +29,8 @@ pub mod chisel;
 pub mod dpkg;
 pub mod paths;
 pub mod purl;
+#[cfg(test)]
+mod testing;
 mod text;
 
 /// Which kind of database a package was read from.

@@ -1,37 +1,8 @@
 use super::*;
-use crate::pkgdb::text::testing::{damaged_copies, fixture};
-
-fn distro(id: &str, version_id: &str) -> Distro {
-    Distro {
-        id: id.to_owned(),
-        version_id: version_id.to_owned(),
-    }
-}
+use crate::pkgdb::testing::{damaged_copies, distro, file, fixture, package, paths, sha1};
 
 fn read(relative: &str, distro: &Distro) -> PackageSet {
     read_apk_installed(&fixture(relative), distro).unwrap()
-}
-
-fn package<'s>(set: &'s PackageSet, name: &str) -> (usize, &'s Package) {
-    set.packages
-        .iter()
-        .enumerate()
-        .find(|(_, package)| package.name == name)
-        .unwrap_or_else(|| panic!("no package {name}"))
-}
-
-fn file<'s>(set: &'s PackageSet, path: &str) -> &'s PackagedFile {
-    set.files
-        .iter()
-        .find(|file| file.path == path.as_bytes())
-        .unwrap_or_else(|| panic!("no file {path}"))
-}
-
-fn sha1(hex: &str) -> Option<PackagedDigest> {
-    Some(PackagedDigest {
-        algorithm: DigestAlgorithm::Sha1,
-        bytes: hex::decode(hex).unwrap(),
-    })
 }
 
 fn versions(set: &PackageSet) -> Vec<String> {
@@ -128,13 +99,8 @@ fn extra_file_attributes_match_syft() {
         &Distro::default(),
     );
     assert_eq!(versions(&set), ["openjdk8-jre@8.212.04-r0"]);
-    let paths: Vec<_> = set
-        .files
-        .iter()
-        .map(|file| String::from_utf8(file.path.clone()).unwrap())
-        .collect();
     assert_eq!(
-        paths,
+        paths(&set.files),
         [
             "/usr",
             "/usr/lib",
@@ -165,13 +131,8 @@ fn musl_utils_excerpt() {
         &Distro::default(),
     );
     assert_eq!(versions(&set), ["musl-utils@1.1.24-r2"]);
-    let paths: Vec<_> = set
-        .files
-        .iter()
-        .map(|file| String::from_utf8(file.path.clone()).unwrap())
-        .collect();
     assert_eq!(
-        paths,
+        paths(&set.files),
         [
             "/sbin",
             "/sbin/ldconfig",

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use super::*;
-use crate::pkgdb::text::testing::{damaged_copies, fixture, fixture_text, go_strings};
+use crate::pkgdb::testing::{damaged_copies, distro, fixture, fixture_text, go_strings};
 
 const OPENSSL: &str = "chisel/ubuntu-24.04-openssl/var/lib/chisel/manifest.wall";
 const BASE_FILES: &str = "chisel/ubuntu-24.04-base-files/var/lib/chisel/manifest.wall";
@@ -11,10 +11,7 @@ const SCALIBR_EXPECTATIONS: &str = "chisel/_expectations/osv-scalibr/chisel_test
 const SYFT_EXPECTATIONS: &str = "chisel/_expectations/syft/chisel_manifest_parser_test.go";
 
 fn noble() -> Distro {
-    Distro {
-        id: "ubuntu".into(),
-        version_id: "24.04".into(),
-    }
+    distro("ubuntu", "24.04")
 }
 
 fn name_versions(set: &PackageSet) -> Vec<(String, String)> {

@@ -1,51 +1,9 @@
 use std::time::Instant;
 
 use super::*;
-use crate::pkgdb::text::testing::{damaged_copies, fixture, fixture_text, go_strings};
-
-fn distro(id: &str, version_id: &str) -> Distro {
-    Distro {
-        id: id.to_owned(),
-        version_id: version_id.to_owned(),
-    }
-}
-
-fn package<'s>(set: &'s PackageSet, name: &str) -> (usize, &'s Package) {
-    set.packages
-        .iter()
-        .enumerate()
-        .find(|(_, package)| package.name == name)
-        .unwrap_or_else(|| panic!("no package {name}"))
-}
-
-fn files_of<'s>(set: &'s PackageSet, name: &str) -> Vec<&'s PackagedFile> {
-    let (index, _) = package(set, name);
-    set.files
-        .iter()
-        .filter(|file| file.package == index)
-        .collect()
-}
-
-fn file<'s>(set: &'s PackageSet, path: &str) -> &'s PackagedFile {
-    set.files
-        .iter()
-        .find(|file| file.path == path.as_bytes())
-        .unwrap_or_else(|| panic!("no file {path}"))
-}
-
-fn md5(hex: &str) -> Option<PackagedDigest> {
-    Some(PackagedDigest {
-        algorithm: DigestAlgorithm::Md5,
-        bytes: hex::decode(hex).unwrap(),
-    })
-}
-
-fn paths(files: &[&PackagedFile]) -> Vec<String> {
-    files
-        .iter()
-        .map(|file| String::from_utf8(file.path.clone()).unwrap())
-        .collect()
-}
+use crate::pkgdb::testing::{
+    damaged_copies, distro, file, files_of, fixture, fixture_text, go_strings, md5, package, paths,
+};
 
 const UBUNTU_18_04: &str = "dpkg/ubuntu-18.04/var/lib/dpkg/";
 const TRIVY_EXPECTATIONS: &str = "dpkg/_expectations/trivy/dpkg_test.go";

@@ -1,30 +1,19 @@
 //! Tests of the RPM readers against real databases and their source projects' expectations,
 //! plus robustness against damaged input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 use serde::Deserialize;
 
 use super::header::{HeaderError, parse_header};
 use super::*;
+use crate::pkgdb::testing::{self, distro, files_of, sha256};
 use crate::pkgdb::{DigestAlgorithm, PackagedDigest};
 
-fn fixture_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/pkgdb/rpm")
-        .join(relative)
-}
-
+/// The bytes of `testdata/pkgdb/rpm/<relative>`.
 fn fixture(relative: &str) -> Vec<u8> {
-    fs_err::read(fixture_path(relative)).unwrap()
-}
-
-fn distro(id: &str, version_id: &str) -> Distro {
-    Distro {
-        id: id.to_owned(),
-        version_id: version_id.to_owned(),
-    }
+    testing::fixture(&format!("rpm/{relative}"))
 }
 
 /// The header blobs of a database, in the reader's order.
@@ -83,25 +72,6 @@ fn package_rows(set: &PackageSet) -> Vec<(String, String, String)> {
         .collect();
     rows.sort();
     rows
-}
-
-fn files_of<'a>(set: &'a PackageSet, name: &str) -> Vec<&'a PackagedFile> {
-    let index = set
-        .packages
-        .iter()
-        .position(|package| package.name == name)
-        .unwrap_or_else(|| panic!("no package {name}"));
-    set.files
-        .iter()
-        .filter(|file| file.package == index)
-        .collect()
-}
-
-fn sha256(hex_digest: &str) -> Option<PackagedDigest> {
-    (!hex_digest.is_empty()).then(|| PackagedDigest {
-        algorithm: DigestAlgorithm::Sha256,
-        bytes: hex::decode(hex_digest).unwrap(),
-    })
 }
 
 #[test]
