@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::support::rootfs::{self, OciImage, RpmRoot};
+use crate::support::rootfs::{self, OciImage};
+use crate::support::rpm_root::{self, RpmRoot};
 use crate::support::{exelock, printed};
 
 /// What replaces `/usr/bin/ls` in the top layer of the altered Debian image.
@@ -412,11 +413,6 @@ const HELLO_A_SPEC: &str = r"Name: exelock-hello-a
 Version: 1.0
 Release: 1
 Summary: exelock test package
-License: MIT
-BuildArch: noarch
-AutoReqProv: no
-%global debug_package %{nil}
-%global __os_install_post %{nil}
 %description
 One executable.
 %install
@@ -433,11 +429,6 @@ Epoch: 3
 Version: 2.5
 Release: 7
 Summary: exelock test package with a config file
-License: MIT
-BuildArch: noarch
-AutoReqProv: no
-%global debug_package %{nil}
-%global __os_install_post %{nil}
 %description
 An executable and its configuration.
 %install
@@ -452,7 +443,7 @@ echo 'greeting=b' > %{buildroot}/etc/hello-b.conf
 
 #[test]
 fn rpm_root_owners_versions_and_the_overwritten_executable() {
-    if !rootfs::rpm_tools() {
+    if !rpm_root::rpm_tools() {
         return;
     }
     let work = tempfile::tempdir().unwrap();

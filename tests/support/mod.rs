@@ -23,6 +23,7 @@ pub mod http;
 pub mod podman;
 pub mod registry;
 pub mod rootfs;
+pub mod rpm_root;
 pub mod sigstore_services;
 
 #[cfg(test)]

@@ -1036,6 +1036,11 @@ fn real_header() -> &'static Vec<u8> {
     })
 }
 
+/// Packages built and installed by rpm itself, shared with the integration tests.
+#[path = "../../../tests/support/rpm_root.rs"]
+#[allow(dead_code)] // RpmRoot::owner is for the integration tests.
+mod rpm_root;
+
 /// Checks against rpm itself (Debian's `rpm` package: `rpm` and `rpmbuild`, rpm 4.18 with
 /// the `sqlite` and read-only `bdb_ro` backends; it has no NDB backend).
 mod with_real_rpm {
@@ -1043,24 +1048,8 @@ mod with_real_rpm {
 
     use sha2::{Digest as _, Sha256};
 
+    use super::rpm_root::{RpmRoot, rpm_tools, stdout_of};
     use super::*;
-
-    /// Whether `rpm` and `rpmbuild` run; outside CI a missing tool skips the test (saying so).
-    fn rpm_tools_available() -> bool {
-        let runs = |tool: &str| {
-            Command::new(tool)
-                .arg("--version")
-                .output()
-                .is_ok_and(|output| output.status.success())
-        };
-        if runs("rpm") && runs("rpmbuild") {
-            return true;
-        }
-        let message = "rpm or rpmbuild is missing: install Debian's rpm package";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-        eprintln!("skipped: {message}");
-        false
-    }
 
     /// A package as rpm prints it: name, `[epoch:]version-release`, arch, and its files with
     /// their hex digests (empty when none), sorted by name.
@@ -1069,20 +1058,13 @@ mod with_real_rpm {
     const QUERY_FORMAT: &str = "P\t%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t\
                                 %|ARCH?{%{ARCH}}:{}|\n[F\t%{FILENAMES}\t%{FILEDIGESTS}\n]";
 
-    /// `rpm -qa` of the database in `db_dir` (read with `backend`), or of `root`'s database.
-    fn rpm_listing(args: &[&str]) -> Listing {
-        let output = Command::new("rpm")
-            .args(args)
-            .args(["-qa", "--qf", QUERY_FORMAT])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "rpm {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    /// `rpm -qa` by `rpm`, which names the database (the one in a directory with its backend,
+    /// or a root's).
+    fn rpm_listing(rpm: &mut Command) -> Listing {
+        let what = format!("{rpm:?}");
+        let stdout = stdout_of(rpm.args(["-qa", "--qf", QUERY_FORMAT]), &what);
         let mut listing: Listing = Vec::new();
-        for line in String::from_utf8(output.stdout).unwrap().lines() {
+        for line in String::from_utf8(stdout).unwrap().lines() {
             let fields: Vec<&str> = line.split('\t').collect();
             match fields[..] {
                 ["P", name, version, arch] => {
@@ -1140,7 +1122,7 @@ mod with_real_rpm {
 
     #[test]
     fn fixtures_read_as_rpm_itself_reads_them() {
-        if !rpm_tools_available() {
+        if !rpm_tools() {
             return;
         }
         for (relative, database, file_name, backend) in [
@@ -1199,7 +1181,8 @@ mod with_real_rpm {
             fs_err::write(db_dir.path().join(file_name), &bytes).unwrap();
             let db_path = db_dir.path().to_str().unwrap();
             let backend = format!("_db_backend {backend}");
-            let theirs = rpm_listing(&["--dbpath", db_path, "--define", &backend]);
+            let theirs =
+                rpm_listing(Command::new("rpm").args(["--dbpath", db_path, "--define", &backend]));
             let ours =
                 our_listing(&read_rpm(database, &bytes, relative, &Distro::default()).unwrap());
             assert!(!theirs.is_empty(), "{relative}");
@@ -1211,11 +1194,6 @@ mod with_real_rpm {
 Version: 1.2
 Release: 3
 Summary: exelock test package
-License: MIT
-BuildArch: noarch
-AutoReqProv: no
-%global debug_package %{nil}
-%global __os_install_post %{nil}
 %description
 A script, a symlink, a directory and a data file.
 %install
@@ -1237,11 +1215,6 @@ Epoch: 2
 Version: 0.9
 Release: 1
 Summary: exelock test package with an epoch
-License: MIT
-BuildArch: noarch
-AutoReqProv: no
-%global debug_package %{nil}
-%global __os_install_post %{nil}
 %global _binary_filedigest_algorithm 1
 %description
 One executable, MD5 digests.
@@ -1261,56 +1234,17 @@ chmod 755 %{buildroot}/usr/libexec/exelock-epoch
 
     #[test]
     fn database_written_by_rpm_reads_back() {
-        if !rpm_tools_available() {
+        if !rpm_tools() {
             return;
         }
         let work = tempfile::tempdir().unwrap();
-        let top = work.path().join("rpmbuild");
-        let root = work.path().join("root");
-        fs_err::create_dir_all(top.join("SPECS")).unwrap();
-        fs_err::create_dir_all(&root).unwrap();
-        let mut packages = Vec::new();
-        for (name, spec) in [("exelock-hello", HELLO_SPEC), ("exelock-epoch", EPOCH_SPEC)] {
-            let spec_path = top.join("SPECS").join(format!("{name}.spec"));
-            fs_err::write(&spec_path, spec).unwrap();
-            let output = Command::new("rpmbuild")
-                .arg("--define")
-                .arg(format!("_topdir {}", top.display()))
-                .arg("-bb")
-                .arg(&spec_path)
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "rpmbuild {name}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let rpms = top.join("RPMS/noarch");
-            let built = fs_err::read_dir(&rpms)
-                .unwrap()
-                .map(|entry| entry.unwrap().path())
-                .find(|path| {
-                    path.file_name()
-                        .unwrap()
-                        .to_str()
-                        .unwrap()
-                        .starts_with(&format!("{name}-"))
-                })
-                .unwrap();
-            packages.push(built);
-        }
-        let output = Command::new("rpm")
-            .arg("--root")
-            .arg(&root)
-            .args(["--dbpath", "/var/lib/rpm", "-i", "--nodeps"])
-            .args(&packages)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "rpm -i: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let rpm = RpmRoot::new(work.path());
+        let packages = [
+            rpm.build("exelock-hello", HELLO_SPEC),
+            rpm.build("exelock-epoch", EPOCH_SPEC),
+        ];
+        rpm.install(&packages);
+        let root = &rpm.root;
 
         // rpm ≥ 4.16 writes rpmdb.sqlite by default; take whichever database it wrote.
         let db_dir = root.join("var/lib/rpm");
@@ -1388,10 +1322,6 @@ chmod 755 %{buildroot}/usr/libexec/exelock-epoch
         );
 
         // And rpm's own reading of the database it wrote.
-        let root_arg = root.to_str().unwrap();
-        assert_eq!(
-            our_listing(&set),
-            rpm_listing(&["--root", root_arg, "--dbpath", "/var/lib/rpm"])
-        );
+        assert_eq!(our_listing(&set), rpm_listing(&mut rpm.rpm()));
     }
 }
