@@ -8,6 +8,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
+use crate::support::gate_report::violations;
 use crate::support::{assert_policy_failure, exelock_in, printed};
 
 const CURL: &str = "7.88.1-10+deb12u5";
@@ -129,21 +130,6 @@ fn gate(dir: &Path, manifest: &Path, policy: &str, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn violations(report: &Value) -> Vec<(String, String, String)> {
-    report["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v["rule"].as_str().unwrap().to_owned(),
-                v["level"].as_str().unwrap().to_owned(),
-                v["path"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 // See: issue 11 (package ownership): /etc/cron.daily/dpkg and /usr/share/bug/dpkg were
 // reported as package managers on a Debian image.
 #[test]
@@ -167,7 +153,11 @@ fn issue_11_gate_judges_packages_and_hazards_by_owner_and_path() {
         ("unowned", "warn", "/usr/local/bin/tool"),
     ]
     .map(|(rule, level, path)| (rule.to_owned(), level.to_owned(), path.to_owned()));
-    assert_eq!(violations(&report), expected);
+    let found: Vec<_> = violations(&report)
+        .into_iter()
+        .map(|violation| (violation.rule, violation.level, violation.path))
+        .collect();
+    assert_eq!(found, expected);
     assert!(report.get("skipped").is_none(), "{report}");
     let messages: Vec<&str> = report["violations"]
         .as_array()

@@ -19,6 +19,7 @@ pub mod certificates;
 pub mod command;
 pub mod faults;
 pub mod fixtures;
+pub mod gate_report;
 pub mod http;
 pub mod podman;
 pub mod registry;
