@@ -1,11 +1,11 @@
 //! Helpers for the readers' tests: fixtures and damaged copies of them, the distribution a
-//! test reads for, lookups of a package or file in what a reader returned, and the digests
-//! a test expects.
+//! test reads for, what a refusal says, lookups of a package or file in what a reader
+//! returned, and the digests a test expects.
 
 use std::borrow::Borrow;
 use std::path::Path;
 
-use super::{DigestAlgorithm, Distro, Package, PackageSet, PackagedDigest, PackagedFile};
+use super::{DigestAlgorithm, Distro, Error, Package, PackageSet, PackagedDigest, PackagedFile};
 
 /// The bytes of `testdata/pkgdb/<relative>`.
 pub fn fixture(relative: &str) -> Vec<u8> {
@@ -52,6 +52,16 @@ pub fn go_strings(go: &str, from: &str, to: &str, key: &str) -> Vec<String> {
             Some(line[start..end].to_owned())
         })
         .collect()
+}
+
+/// Asserts that a reader refused its input with a message that contains each of `texts` (the
+/// file it names, the reason).
+#[track_caller]
+pub fn assert_error_mentions<T: std::fmt::Debug>(result: Result<T, Error>, texts: &[&str]) {
+    let message = result.unwrap_err().to_string();
+    for text in texts {
+        assert!(message.contains(text), "{text}: {message}");
+    }
 }
 
 /// The distribution `id` at `version_id`, as `os-release` names it.

@@ -2,7 +2,9 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use super::*;
-use crate::pkgdb::testing::{damaged_copies, distro, fixture, fixture_text, go_strings};
+use crate::pkgdb::testing::{
+    assert_error_mentions, damaged_copies, distro, fixture, fixture_text, go_strings,
+};
 
 const OPENSSL: &str = "chisel/ubuntu-24.04-openssl/var/lib/chisel/manifest.wall";
 const BASE_FILES: &str = "chisel/ubuntu-24.04-base-files/var/lib/chisel/manifest.wall";
@@ -283,14 +285,15 @@ fn malformed_manifests_are_errors() {
         ),
     ];
     for (manifest, reason) in cases {
-        let error = read_chisel_manifest(manifest.as_bytes(), &Distro::default()).unwrap_err();
-        let message = error.to_string();
-        assert!(message.contains(MANIFEST_FILE), "{message}");
-        assert!(message.contains(reason), "{reason}: {message}");
+        assert_error_mentions(
+            read_chisel_manifest(manifest.as_bytes(), &Distro::default()),
+            &[MANIFEST_FILE, reason],
+        );
     }
-    let error =
-        read_chisel_manifest(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0], &Distro::default()).unwrap_err();
-    assert!(error.to_string().contains("bad zstd stream"), "{error}");
+    assert_error_mentions(
+        read_chisel_manifest(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0], &Distro::default()),
+        &["bad zstd stream"],
+    );
 }
 
 #[test]

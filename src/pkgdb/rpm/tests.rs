@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::header::{HeaderError, parse_header};
 use super::*;
-use crate::pkgdb::testing::{self, distro, files_of, sha256};
+use crate::pkgdb::testing::{self, assert_error_mentions, distro, file, files_of, package, sha256};
 use crate::pkgdb::{DigestAlgorithm, PackagedDigest};
 
 /// The bytes of `testdata/pkgdb/rpm/<relative>`.
@@ -74,15 +74,40 @@ fn package_rows(set: &PackageSet) -> Vec<(String, String, String)> {
     rows
 }
 
+/// The fixture database `relative`, read as `var/lib/rpm/<its file name>` for `distro`.
+fn read_fixture(database: Database, relative: &str, distro: &Distro) -> PackageSet {
+    let file_name = relative.rsplit('/').next().unwrap();
+    read_rpm(
+        database,
+        &fixture(relative),
+        &format!("var/lib/rpm/{file_name}"),
+        distro,
+    )
+    .unwrap()
+}
+
+/// The hummingbird database, read at its path in the image, `usr/lib/sysimage/rpm`.
+fn read_hummingbird() -> PackageSet {
+    read_rpm_sqlite(
+        &fixture("hummingbird/rpmdb.sqlite"),
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
+        &distro("hummingbird", ""),
+    )
+    .unwrap()
+}
+
+/// A row of [`package_rows`].
+fn row(name: &str, version: &str, arch: &str) -> (String, String, String) {
+    (name.to_owned(), version.to_owned(), arch.to_owned())
+}
+
 #[test]
 fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
-    let set = read_rpm(
+    let set = read_fixture(
         Database::RpmSqlite,
-        &fixture("amazonlinux-2023/rpmdb.sqlite"),
-        "var/lib/rpm/rpmdb.sqlite",
+        "amazonlinux-2023/rpmdb.sqlite",
         &distro("amzn", "2023"),
-    )
-    .unwrap();
+    );
     let expected = rpm_qa_listing("amazonlinux-2023/expected/packages.csv");
     assert_eq!(expected.len(), 103);
     assert_eq!(package_rows(&set), expected);
@@ -92,11 +117,7 @@ fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
             .all(|package| package.database == Database::RpmSqlite)
     );
 
-    let bash = set
-        .packages
-        .iter()
-        .find(|package| package.name == "bash")
-        .unwrap();
+    let (_, bash) = package(&set, "bash");
     assert_eq!(
         bash.purl,
         format!(
@@ -105,11 +126,7 @@ fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
         )
     );
     // The gpg-pubkey pseudo-package has no arch and no files.
-    let key = set
-        .packages
-        .iter()
-        .position(|package| package.name == "gpg-pubkey")
-        .unwrap();
+    let (key, _) = package(&set, "gpg-pubkey");
     assert_eq!(set.packages[key].arch, "");
     assert!(set.files.iter().all(|file| file.package != key));
     // Every packaged file's digest is SHA-256 (tag 5011 = 8 in every package here).
@@ -131,13 +148,11 @@ fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
 
 #[test]
 fn sles_15_bci_ndb_lists_what_rpm_qa_listed() {
-    let set = read_rpm(
+    let set = read_fixture(
         Database::RpmNdb,
-        &fixture("sles-15-bci/pr42/Packages.db"),
-        "var/lib/rpm/Packages.db",
+        "sles-15-bci/pr42/Packages.db",
         &distro("sles", "15.3"),
-    )
-    .unwrap();
+    );
     let expected = rpm_qa_listing("sles-15-bci/pr42/expected/packages.csv");
     assert_eq!(expected.len(), 36);
     assert_eq!(package_rows(&set), expected);
@@ -276,20 +291,14 @@ fn mariner_curl_files_and_digests_match_go_rpmdb() {
 
 #[test]
 fn rhel_8_libuuid_bdb_files_match_go_rpmdb() {
-    let set = read_rpm(
+    let set = read_fixture(
         Database::RpmBerkeleyDb,
-        &fixture("rhel-8-ubi8/libuuid/Packages"),
-        "var/lib/rpm/Packages",
+        "rhel-8-ubi8/libuuid/Packages",
         &distro("rhel", "8.8"),
-    )
-    .unwrap();
+    );
     assert_eq!(
         package_rows(&set),
-        [(
-            "libuuid".to_owned(),
-            "2.32.1-42.el8_8".to_owned(),
-            "x86_64".to_owned()
-        )]
+        [row("libuuid", "2.32.1-42.el8_8", "x86_64")]
     );
     assert_eq!(
         set.packages[0].purl,
@@ -356,10 +365,7 @@ fn centos_8_dive_bdb_matches_syft() {
     .unwrap();
     // anchore/syft @ bf82010f3c38, syft/pkg/cataloger/redhat/parse_rpm_db_test.go: dive 0.9.2-1
     // x86_64 with one file, /usr/local/bin/dive, mode 33261, size 12406784, this sha256.
-    assert_eq!(
-        package_rows(&set),
-        [("dive".to_owned(), "0.9.2-1".to_owned(), "x86_64".to_owned())]
-    );
+    assert_eq!(package_rows(&set), [row("dive", "0.9.2-1", "x86_64")]);
     assert_eq!(set.packages[0].purl, "pkg:rpm/rpm/dive@0.9.2-1?arch=x86_64");
     assert_eq!(
         set.files,
@@ -380,21 +386,12 @@ fn centos_8_dive_bdb_matches_syft() {
 fn fedora_32_epoch_package_has_epoch_in_version_and_purl() {
     // google/osv-scalibr @ c2094f2d68e3, extractor/filesystem/os/rpm/rpm_test.go, "custom rpm":
     // hello 0.0.1-rls, epoch 1, x86_64, on Fedora 32.
-    let set = read_rpm(
+    let set = read_fixture(
         Database::RpmBerkeleyDb,
-        &fixture("fedora-32/hello-epoch/Packages"),
-        "var/lib/rpm/Packages",
+        "fedora-32/hello-epoch/Packages",
         &distro("fedora", "32"),
-    )
-    .unwrap();
-    assert_eq!(
-        package_rows(&set),
-        [(
-            "hello".to_owned(),
-            "1:0.0.1-rls".to_owned(),
-            "x86_64".to_owned()
-        )]
     );
+    assert_eq!(package_rows(&set), [row("hello", "1:0.0.1-rls", "x86_64")]);
     assert_eq!(
         set.packages[0].purl,
         "pkg:rpm/fedora/hello@0.0.1-rls?arch=x86_64&distro=fedora-32&epoch=1"
@@ -418,21 +415,10 @@ fn tzdata_reads_from_both_bdb_and_sqlite() {
         &Distro::default(),
     )
     .unwrap();
-    assert_eq!(
-        package_rows(&bdb),
-        [(
-            "tzdata".to_owned(),
-            "2022a-1.el8".to_owned(),
-            "noarch".to_owned()
-        )]
-    );
+    assert_eq!(package_rows(&bdb), [row("tzdata", "2022a-1.el8", "noarch")]);
     assert_eq!(
         package_rows(&sqlite),
-        [(
-            "tzdata".to_owned(),
-            "2022a-2.fc36".to_owned(),
-            "noarch".to_owned()
-        )]
+        [row("tzdata", "2022a-2.fc36", "noarch")]
     );
     assert!(bdb.files.len() > 1800, "tzdata lists every zone file");
     let sqlite_paths: std::collections::BTreeSet<&[u8]> = sqlite
@@ -446,20 +432,12 @@ fn tzdata_reads_from_both_bdb_and_sqlite() {
             .all(|file| sqlite_paths.contains(file.path.as_slice()))
     );
     for set in [&bdb, &sqlite] {
-        let utc = set
-            .files
-            .iter()
-            .find(|file| file.path == b"/usr/share/zoneinfo/UTC")
-            .unwrap();
+        let utc = file(set, "/usr/share/zoneinfo/UTC");
         assert_eq!(
             utc.digest.as_ref().map(|digest| digest.algorithm),
             Some(DigestAlgorithm::Sha256)
         );
-        let zoneinfo = set
-            .files
-            .iter()
-            .find(|file| file.path == b"/usr/share/zoneinfo")
-            .unwrap();
+        let zoneinfo = file(set, "/usr/share/zoneinfo");
         assert_eq!(zoneinfo.digest, None, "a directory has no digest");
     }
 }
@@ -467,19 +445,8 @@ fn tzdata_reads_from_both_bdb_and_sqlite() {
 #[test]
 fn config_files_are_marked() {
     // setup's /etc/passwd is `%config(noreplace)` in its spec; its /usr/share/doc files are not.
-    let set = read_rpm_sqlite(
-        &fixture("hummingbird/rpmdb.sqlite"),
-        "usr/lib/sysimage/rpm/rpmdb.sqlite",
-        &distro("hummingbird", ""),
-    )
-    .unwrap();
-    let file = |path: &[u8]| {
-        set.files
-            .iter()
-            .find(|file| file.path == path)
-            .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(path)))
-    };
-    assert!(file(b"/etc/passwd").config_file);
+    let set = read_hummingbird();
+    assert!(file(&set, "/etc/passwd").config_file);
     let not_config = set
         .files
         .iter()
@@ -492,12 +459,7 @@ fn config_files_are_marked() {
 #[test]
 fn hummingbird_sqlite_lists_its_packages() {
     // coreos/chunkah's regenerate.sh installs filesystem and setup (and what they pull in).
-    let set = read_rpm_sqlite(
-        &fixture("hummingbird/rpmdb.sqlite"),
-        "usr/lib/sysimage/rpm/rpmdb.sqlite",
-        &distro("hummingbird", ""),
-    )
-    .unwrap();
+    let set = read_hummingbird();
     let names: Vec<&str> = set
         .packages
         .iter()
@@ -508,11 +470,7 @@ fn hummingbird_sqlite_lists_its_packages() {
         "{names:?}"
     );
     assert_eq!(set.packages.len(), 5);
-    let setup = set
-        .packages
-        .iter()
-        .find(|package| package.name == "setup")
-        .unwrap();
+    let (_, setup) = package(&set, "setup");
     assert!(
         setup.purl.starts_with("pkg:rpm/hummingbird/setup@"),
         "{}",
@@ -532,16 +490,14 @@ fn hummingbird_sqlite_lists_its_packages() {
 
 #[test]
 fn non_rpm_database_kinds_are_refused() {
-    let err = read_rpm(
-        Database::Dpkg,
-        b"",
-        "var/lib/dpkg/status",
-        &Distro::default(),
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("not an RPM database kind"),
-        "{err}"
+    assert_error_mentions(
+        read_rpm(
+            Database::Dpkg,
+            b"",
+            "var/lib/dpkg/status",
+            &Distro::default(),
+        ),
+        &["not an RPM database kind"],
     );
 }
 
@@ -980,8 +936,10 @@ fn bdb_overflow_cycles_are_refused() {
         .unwrap();
     bytes[last * page_size + 16..last * page_size + 20]
         .copy_from_slice(&u32::try_from(overflow[0]).unwrap().to_le_bytes());
-    let err = read_rpm_berkeley_db(&bytes, "Packages", &Distro::default()).unwrap_err();
-    assert!(err.to_string().contains("overflow"), "{err}");
+    assert_error_mentions(
+        read_rpm_berkeley_db(&bytes, "Packages", &Distro::default()),
+        &["overflow"],
+    );
 }
 
 proptest! {
@@ -1262,23 +1220,11 @@ chmod 755 %{buildroot}/usr/libexec/exelock-epoch
         assert_eq!(
             package_rows(&set),
             [
-                (
-                    "exelock-epoch".to_owned(),
-                    "2:0.9-1".to_owned(),
-                    "noarch".to_owned()
-                ),
-                (
-                    "exelock-hello".to_owned(),
-                    "1.2-3".to_owned(),
-                    "noarch".to_owned()
-                ),
+                row("exelock-epoch", "2:0.9-1", "noarch"),
+                row("exelock-hello", "1.2-3", "noarch"),
             ]
         );
-        let epoch = set
-            .packages
-            .iter()
-            .find(|package| package.name == "exelock-epoch")
-            .unwrap();
+        let (_, epoch) = package(&set, "exelock-epoch");
         assert_eq!(
             epoch.purl,
             "pkg:rpm/debian/exelock-epoch@0.9-1?arch=noarch&distro=debian-12&epoch=2"
