@@ -81,6 +81,14 @@ pub fn package<'s>(set: &'s PackageSet, name: &str) -> (usize, &'s Package) {
         .unwrap_or_else(|| panic!("no package {name}"))
 }
 
+/// `name@version` of each package, in the reader's order.
+pub fn versions(set: &PackageSet) -> Vec<String> {
+    set.packages
+        .iter()
+        .map(|package| format!("{}@{}", package.name, package.version))
+        .collect()
+}
+
 /// The files of the package `name`, in the reader's order.
 pub fn files_of<'s>(set: &'s PackageSet, name: &str) -> Vec<&'s PackagedFile> {
     let (index, _) = package(set, name);
@@ -106,6 +114,13 @@ pub fn paths<'f, F: Borrow<PackagedFile> + 'f>(
         .into_iter()
         .map(|file| String::from_utf8(file.borrow().path.clone()).unwrap())
         .collect()
+}
+
+/// The digest recorded for `file`, in hex.
+pub fn hex_digest(file: &PackagedFile) -> Option<String> {
+    file.digest
+        .as_ref()
+        .map(|digest| hex::encode(&digest.bytes))
 }
 
 /// The recorded digest of `algorithm` written as `hex`; none for an empty string (a file

@@ -3,7 +3,7 @@ use std::time::Instant;
 use super::*;
 use crate::pkgdb::testing::{
     assert_error_mentions, damaged_copies, distro, file, files_of, fixture, fixture_text,
-    go_strings, md5, package, paths,
+    go_strings, md5, package, paths, versions,
 };
 
 const UBUNTU_18_04: &str = "dpkg/ubuntu-18.04/var/lib/dpkg/";
@@ -33,11 +33,7 @@ fn ubuntu_18_04_status_lists_the_packages_trivy_expects() {
         "ID:",
     );
     assert_eq!(expected.len(), 90);
-    let mut got: Vec<String> = set
-        .packages
-        .iter()
-        .map(|package| format!("{}@{}", package.name, package.version))
-        .collect();
+    let mut got = versions(&set);
     got.sort();
     let mut expected_sorted = expected.clone();
     expected_sorted.sort();
@@ -152,12 +148,7 @@ fn md5sums_name_the_files_trivy_expects() {
 fn digest_status_excerpt() {
     let status = fixture("dpkg/ubuntu-18.04/digest-status.excerpt");
     let set = read_dpkg(&status, [], None, &Distro::default()).unwrap();
-    let got: Vec<_> = set
-        .packages
-        .iter()
-        .map(|package| format!("{}@{}", package.name, package.version))
-        .collect();
-    assert_eq!(got, ["sed@4.4-2", "tar@1.34+dfsg-1"]);
+    assert_eq!(versions(&set), ["sed@4.4-2", "tar@1.34+dfsg-1"]);
     assert!(set.files.is_empty());
 }
 

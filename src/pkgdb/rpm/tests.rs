@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::header::{HeaderError, parse_header};
 use super::*;
-use crate::pkgdb::testing::{self, assert_error_mentions, distro, file, files_of, package, sha256};
+use crate::pkgdb::testing::{
+    self, assert_error_mentions, distro, file, files_of, hex_digest, package, sha256,
+};
 use crate::pkgdb::{DigestAlgorithm, PackagedDigest};
 
 /// The bytes of `testdata/pkgdb/rpm/<relative>`.
@@ -101,6 +103,31 @@ fn row(name: &str, version: &str, arch: &str) -> (String, String, String) {
     (name.to_owned(), version.to_owned(), arch.to_owned())
 }
 
+/// Asserts that `set`, read from a `database`, holds the `count` packages of the `rpm -qa`
+/// listing `relative`.
+fn assert_lists_what_rpm_qa_listed(
+    set: &PackageSet,
+    database: Database,
+    relative: &str,
+    count: usize,
+) {
+    let expected = rpm_qa_listing(relative);
+    assert_eq!(expected.len(), count);
+    assert_eq!(package_rows(set), expected);
+    assert!(
+        set.packages
+            .iter()
+            .all(|package| package.database == database)
+    );
+}
+
+/// Whether the package `name` lists `path` with a digest.
+fn lists_with_digest(set: &PackageSet, name: &str, path: &str) -> bool {
+    files_of(set, name)
+        .iter()
+        .any(|file| file.path == path.as_bytes() && file.digest.is_some())
+}
+
 #[test]
 fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
     let set = read_fixture(
@@ -108,13 +135,11 @@ fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
         "amazonlinux-2023/rpmdb.sqlite",
         &distro("amzn", "2023"),
     );
-    let expected = rpm_qa_listing("amazonlinux-2023/expected/packages.csv");
-    assert_eq!(expected.len(), 103);
-    assert_eq!(package_rows(&set), expected);
-    assert!(
-        set.packages
-            .iter()
-            .all(|package| package.database == Database::RpmSqlite)
+    assert_lists_what_rpm_qa_listed(
+        &set,
+        Database::RpmSqlite,
+        "amazonlinux-2023/expected/packages.csv",
+        103,
     );
 
     let (_, bash) = package(&set, "bash");
@@ -138,12 +163,7 @@ fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
                 digest.algorithm == DigestAlgorithm::Sha256 && digest.bytes.len() == 32
             })
     );
-    let bash_files = files_of(&set, "bash");
-    assert!(
-        bash_files
-            .iter()
-            .any(|file| file.path == b"/usr/bin/bash" && file.digest.is_some())
-    );
+    assert!(lists_with_digest(&set, "bash", "/usr/bin/bash"));
 }
 
 #[test]
@@ -153,17 +173,16 @@ fn sles_15_bci_ndb_lists_what_rpm_qa_listed() {
         "sles-15-bci/pr42/Packages.db",
         &distro("sles", "15.3"),
     );
-    let expected = rpm_qa_listing("sles-15-bci/pr42/expected/packages.csv");
-    assert_eq!(expected.len(), 36);
-    assert_eq!(package_rows(&set), expected);
-    assert!(
-        set.packages
-            .iter()
-            .all(|package| package.database == Database::RpmNdb)
+    assert_lists_what_rpm_qa_listed(
+        &set,
+        Database::RpmNdb,
+        "sles-15-bci/pr42/expected/packages.csv",
+        36,
     );
-    let root = files_of(&set, "system-user-root");
-    assert!(root.iter().any(
-        |file| file.path == b"/usr/lib/sysusers.d/system-user-root.conf" && file.digest.is_some()
+    assert!(lists_with_digest(
+        &set,
+        "system-user-root",
+        "/usr/lib/sysusers.d/system-user-root.conf"
     ));
 }
 
@@ -481,11 +500,7 @@ fn hummingbird_sqlite_lists_its_packages() {
         "{}",
         setup.purl
     );
-    assert!(
-        files_of(&set, "setup")
-            .iter()
-            .any(|file| file.path == b"/etc/passwd" && file.digest.is_some())
-    );
+    assert!(lists_with_digest(&set, "setup", "/etc/passwd"));
 }
 
 #[test]
@@ -528,48 +543,42 @@ struct RawEntry {
 }
 
 fn string(tag: u32, value: &str) -> RawEntry {
+    raw_entry(tag, 6, 1, [value.as_bytes(), b"\0"].concat())
+}
+
+/// An entry of `data_type` (rpm's `RPM_*_TYPE` number) holding `count` values, encoded in
+/// `data`.
+fn raw_entry(tag: u32, data_type: u32, count: usize, data: Vec<u8>) -> RawEntry {
     RawEntry {
         tag,
-        data_type: 6,
-        count: 1,
-        data: [value.as_bytes(), b"\0"].concat(),
+        data_type,
+        count: u32::try_from(count).unwrap(),
+        data,
     }
 }
 
 fn strings(tag: u32, values: &[&str]) -> RawEntry {
-    RawEntry {
-        tag,
-        data_type: 8,
-        count: u32::try_from(values.len()).unwrap(),
-        data: values
-            .iter()
-            .flat_map(|value| [value.as_bytes(), b"\0"].concat())
-            .collect(),
-    }
+    let data = values
+        .iter()
+        .flat_map(|value| [value.as_bytes(), b"\0"].concat())
+        .collect();
+    raw_entry(tag, 8, values.len(), data)
 }
 
 fn int32s(tag: u32, values: &[u32]) -> RawEntry {
-    RawEntry {
-        tag,
-        data_type: 4,
-        count: u32::try_from(values.len()).unwrap(),
-        data: values
-            .iter()
-            .flat_map(|value| value.to_be_bytes())
-            .collect(),
-    }
+    let data = values
+        .iter()
+        .flat_map(|value| value.to_be_bytes())
+        .collect();
+    raw_entry(tag, 4, values.len(), data)
 }
 
 fn int16s(tag: u32, values: &[u16]) -> RawEntry {
-    RawEntry {
-        tag,
-        data_type: 3,
-        count: u32::try_from(values.len()).unwrap(),
-        data: values
-            .iter()
-            .flat_map(|value| value.to_be_bytes())
-            .collect(),
-    }
+    let data = values
+        .iter()
+        .flat_map(|value| value.to_be_bytes())
+        .collect();
+    raw_entry(tag, 3, values.len(), data)
 }
 
 /// A header blob with an immutable region around `entries`, laid out as rpm does (data in
@@ -1059,10 +1068,7 @@ mod with_real_rpm {
                     .map(|file| {
                         (
                             String::from_utf8(file.path.clone()).unwrap(),
-                            file.digest
-                                .as_ref()
-                                .map(|digest| hex::encode(&digest.bytes))
-                                .unwrap_or_default(),
+                            hex_digest(file).unwrap_or_default(),
                         )
                     })
                     .collect();
