@@ -22,14 +22,14 @@ fn fixture(relative: &str) -> Vec<u8> {
 fn header_blobs(database: Database, bytes: &[u8]) -> Vec<Vec<u8>> {
     let source = Source::new(database, "test", bytes).unwrap();
     let mut blobs = Vec::new();
-    let collect = |_: String, blob: &[u8]| {
+    let mut collect = |_: String, blob: &[u8]| {
         blobs.push(blob.to_vec());
         Ok(())
     };
     match database {
-        Database::RpmSqlite => sqlite::for_each_header(&source, bytes, collect),
-        Database::RpmBerkeleyDb => bdb::for_each_header(&source, bytes, collect),
-        Database::RpmNdb => ndb::for_each_header(&source, bytes, collect),
+        Database::RpmSqlite => sqlite::for_each_header(&source, bytes, &mut collect),
+        Database::RpmBerkeleyDb => bdb::for_each_header(&source, bytes, &mut collect),
+        Database::RpmNdb => ndb::for_each_header(&source, bytes, &mut collect),
         other => panic!("{other} is not an RPM database"),
     }
     .unwrap();
