@@ -159,19 +159,10 @@ impl<'a> Record<'a> {
         let Some(name) = record.name.filter(|name| !name.is_empty()) else {
             return Err(bad(record.first_line, "record without a P: name".into()));
         };
-        let name = utf8(INSTALLED_FILE, Database::Apk, "package name", name)?;
-        let version = utf8(
-            INSTALLED_FILE,
-            Database::Apk,
-            "version",
-            record.version.unwrap_or_default(),
-        )?;
-        let arch = utf8(
-            INSTALLED_FILE,
-            Database::Apk,
-            "arch",
-            record.arch.unwrap_or_default(),
-        )?;
+        let text = |what, value| utf8(INSTALLED_FILE, Database::Apk, what, value);
+        let name = text("package name", name)?;
+        let version = text("version", record.version.unwrap_or_default())?;
+        let arch = text("arch", record.arch.unwrap_or_default())?;
         let package = set.packages.len();
         set.packages.push(Package::with_inline_epoch(
             Database::Apk,
