@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use assert_cmd::Command;
+
 use serde_json::{Value, json};
 
 use crate::support::gate_report::violations;
@@ -118,13 +120,20 @@ fn debian(dir: &Path) -> PathBuf {
     )
 }
 
-fn gate(dir: &Path, manifest: &Path, policy: &str, extra: &[&str]) -> Output {
+/// `exelock gate` of `manifest` with `policy` (written to `exelock.toml` in `dir`).
+fn gate_command(dir: &Path, manifest: &Path, policy: &str) -> Command {
     let policy = write(dir, "exelock.toml", policy);
-    exelock_in(dir)
+    let mut command = exelock_in(dir);
+    command
         .args(["gate", "reg.example/app:1", "-q", "--manifest"])
         .arg(manifest)
         .arg("--policy")
-        .arg(policy)
+        .arg(policy);
+    command
+}
+
+fn gate(dir: &Path, manifest: &Path, policy: &str, extra: &[&str]) -> Output {
+    gate_command(dir, manifest, policy)
         .args(extra)
         .output()
         .unwrap()
@@ -151,28 +160,28 @@ fn issue_11_gate_judges_packages_and_hazards_by_owner_and_path() {
         ("attestation", "warn", ""),
         ("hazards/downloaders", "warn", "/usr/bin/curl"),
         ("unowned", "warn", "/usr/local/bin/tool"),
-    ]
-    .map(|(rule, level, path)| (rule.to_owned(), level.to_owned(), path.to_owned()));
-    let found: Vec<_> = violations(&report)
-        .into_iter()
-        .map(|violation| (violation.rule, violation.level, violation.path))
-        .collect();
-    assert_eq!(found, expected);
-    assert!(report.get("skipped").is_none(), "{report}");
-    let messages: Vec<&str> = report["violations"]
-        .as_array()
-        .unwrap()
+    ];
+    let found = violations(&report);
+    let rows: Vec<_> = found
         .iter()
-        .map(|v| v["message"].as_str().unwrap())
+        .map(|violation| {
+            (
+                violation.rule.as_str(),
+                violation.level.as_str(),
+                violation.path.as_str(),
+            )
+        })
         .collect();
+    assert_eq!(rows, expected);
+    assert!(report.get("skipped").is_none(), "{report}");
     assert_eq!(
-        messages[0],
+        found[0].message,
         format!(
             "/usr/bin/curl: the bytes differ from what package curl {CURL} (dpkg) shipped: replaced during the build"
         )
     );
     assert_eq!(
-        messages[1],
+        found[1].message,
         "/usr/bin/dpkg is one of the package managers, from package dpkg 1.21.22 (dpkg)"
     );
 
@@ -252,13 +261,8 @@ fn a_format_1_manifest_says_the_package_rules_were_not_evaluated() {
     assert_eq!(report["skipped"][1]["level"], "deny");
 
     // On GitHub Actions, a warning annotation per rule not evaluated.
-    let policy_file = write(dir.path(), "exelock.toml", &policy);
-    let actions = exelock_in(dir.path())
+    let actions = gate_command(dir.path(), &old, &policy)
         .env("GITHUB_ACTIONS", "true")
-        .args(["gate", "reg.example/app:1", "-q", "--manifest"])
-        .arg(&old)
-        .arg("--policy")
-        .arg(policy_file)
         .output()
         .unwrap();
     assert!(
@@ -325,11 +329,14 @@ fn diff_reports_package_changes_and_newly_altered_executables() {
             ]),
         ),
     );
-    let json = exelock_in(dir.path())
-        .args(["diff", "-q", "--format", "json"])
-        .args([&a, &b])
-        .output()
-        .unwrap();
+    let diff = |format: &str, a: &Path, b: &Path| {
+        exelock_in(dir.path())
+            .args(["diff", "-q", "--format", format])
+            .args([a, b])
+            .output()
+            .unwrap()
+    };
+    let json = diff("json", &a, &b);
     assert_eq!(json.status.code(), Some(0), "{}", printed(&json));
     let report: Value = serde_json::from_slice(&json.stdout).unwrap();
     let packages = &report["diff"]["packages"];
@@ -343,11 +350,7 @@ fn diff_reports_package_changes_and_newly_altered_executables() {
     assert_eq!(report["diff"]["altered"][0]["path"], "/usr/bin/curl");
     assert_eq!(report["diff"]["altered"][0]["before"], "match");
 
-    let table = exelock_in(dir.path())
-        .args(["diff", "-q", "--format", "table"])
-        .args([&a, &b])
-        .output()
-        .unwrap();
+    let table = diff("table", &a, &b);
     let out = stdout(&table);
     for line in [
         format!(
@@ -370,11 +373,7 @@ fn diff_reports_package_changes_and_newly_altered_executables() {
         "old.json",
         &manifest("reg.example/app:0", &[], None),
     );
-    let table = exelock_in(dir.path())
-        .args(["diff", "-q", "--format", "table"])
-        .args([&old, &b])
-        .output()
-        .unwrap();
+    let table = diff("table", &old, &b);
     assert!(
         stdout(&table).contains(
             "packages: not compared: A's manifest records no package data (format 1, or made by an older exelock)"
