@@ -377,23 +377,21 @@ fn malformed_databases_are_errors_naming_the_file() {
             &["var/lib/dpkg/status", reason],
         );
     }
-    let status = b"Package: a\nStatus: install ok installed\n";
-    assert_error_mentions(
+    // Package a, installed, with one info file.
+    let with_info = |name: &str, bytes: &[u8]| {
         read_dpkg(
-            status,
-            [("a.md5sums", b"abc  usr/bin/a\n".as_slice())],
+            b"Package: a\nStatus: install ok installed\n",
+            [(name, bytes)],
             None,
             &Distro::default(),
-        ),
+        )
+    };
+    assert_error_mentions(
+        with_info("a.md5sums", b"abc  usr/bin/a\n"),
         &["var/lib/dpkg/info/a.md5sums"],
     );
     assert_error_mentions(
-        read_dpkg(
-            status,
-            [("a.list", b"usr/bin/a\n".as_slice())],
-            None,
-            &Distro::default(),
-        ),
+        with_info("a.list", b"usr/bin/a\n"),
         &["not an absolute path"],
     );
 }

@@ -103,22 +103,26 @@ fn row(name: &str, version: &str, arch: &str) -> (String, String, String) {
     (name.to_owned(), version.to_owned(), arch.to_owned())
 }
 
-/// Asserts that `set`, read from a `database`, holds the `count` packages of the `rpm -qa`
-/// listing `relative`.
-fn assert_lists_what_rpm_qa_listed(
-    set: &PackageSet,
+/// The fixture database `relative`, as [`read_fixture`] reads it, after checking that it holds
+/// the `count` packages of the `rpm -qa` listing beside it (`expected/packages.csv`), each
+/// marked as read from `database`.
+fn read_listed_fixture(
     database: Database,
     relative: &str,
+    distro: &Distro,
     count: usize,
-) {
-    let expected = rpm_qa_listing(relative);
+) -> PackageSet {
+    let set = read_fixture(database, relative, distro);
+    let directory = relative.rsplit_once('/').unwrap().0;
+    let expected = rpm_qa_listing(&format!("{directory}/expected/packages.csv"));
     assert_eq!(expected.len(), count);
-    assert_eq!(package_rows(set), expected);
+    assert_eq!(package_rows(&set), expected);
     assert!(
         set.packages
             .iter()
             .all(|package| package.database == database)
     );
+    set
 }
 
 /// Whether the package `name` lists `path` with a digest.
@@ -130,15 +134,10 @@ fn lists_with_digest(set: &PackageSet, name: &str, path: &str) -> bool {
 
 #[test]
 fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
-    let set = read_fixture(
+    let set = read_listed_fixture(
         Database::RpmSqlite,
         "amazonlinux-2023/rpmdb.sqlite",
         &distro("amzn", "2023"),
-    );
-    assert_lists_what_rpm_qa_listed(
-        &set,
-        Database::RpmSqlite,
-        "amazonlinux-2023/expected/packages.csv",
         103,
     );
 
@@ -168,15 +167,10 @@ fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
 
 #[test]
 fn sles_15_bci_ndb_lists_what_rpm_qa_listed() {
-    let set = read_fixture(
+    let set = read_listed_fixture(
         Database::RpmNdb,
         "sles-15-bci/pr42/Packages.db",
         &distro("sles", "15.3"),
-    );
-    assert_lists_what_rpm_qa_listed(
-        &set,
-        Database::RpmNdb,
-        "sles-15-bci/pr42/expected/packages.csv",
         36,
     );
     assert!(lists_with_digest(
