@@ -6,8 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use assert_cmd::Command;
+
 use serde_json::{Value, json};
 
+use crate::support::gate_report::violations;
 use crate::support::{assert_policy_failure, exelock_in, printed};
 
 const CURL: &str = "7.88.1-10+deb12u5";
@@ -117,31 +120,23 @@ fn debian(dir: &Path) -> PathBuf {
     )
 }
 
-fn gate(dir: &Path, manifest: &Path, policy: &str, extra: &[&str]) -> Output {
+/// `exelock gate` of `manifest` with `policy` (written to `exelock.toml` in `dir`).
+fn gate_command(dir: &Path, manifest: &Path, policy: &str) -> Command {
     let policy = write(dir, "exelock.toml", policy);
-    exelock_in(dir)
+    let mut command = exelock_in(dir);
+    command
         .args(["gate", "reg.example/app:1", "-q", "--manifest"])
         .arg(manifest)
         .arg("--policy")
-        .arg(policy)
+        .arg(policy);
+    command
+}
+
+fn gate(dir: &Path, manifest: &Path, policy: &str, extra: &[&str]) -> Output {
+    gate_command(dir, manifest, policy)
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn violations(report: &Value) -> Vec<(String, String, String)> {
-    report["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v["rule"].as_str().unwrap().to_owned(),
-                v["level"].as_str().unwrap().to_owned(),
-                v["path"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 // See: issue 11 (package ownership): /etc/cron.daily/dpkg and /usr/share/bug/dpkg were
@@ -165,24 +160,28 @@ fn issue_11_gate_judges_packages_and_hazards_by_owner_and_path() {
         ("attestation", "warn", ""),
         ("hazards/downloaders", "warn", "/usr/bin/curl"),
         ("unowned", "warn", "/usr/local/bin/tool"),
-    ]
-    .map(|(rule, level, path)| (rule.to_owned(), level.to_owned(), path.to_owned()));
-    assert_eq!(violations(&report), expected);
-    assert!(report.get("skipped").is_none(), "{report}");
-    let messages: Vec<&str> = report["violations"]
-        .as_array()
-        .unwrap()
+    ];
+    let found = violations(&report);
+    let rows: Vec<_> = found
         .iter()
-        .map(|v| v["message"].as_str().unwrap())
+        .map(|violation| {
+            (
+                violation.rule.as_str(),
+                violation.level.as_str(),
+                violation.path.as_str(),
+            )
+        })
         .collect();
+    assert_eq!(rows, expected);
+    assert!(report.get("skipped").is_none(), "{report}");
     assert_eq!(
-        messages[0],
+        found[0].message,
         format!(
             "/usr/bin/curl: the bytes differ from what package curl {CURL} (dpkg) shipped: replaced during the build"
         )
     );
     assert_eq!(
-        messages[1],
+        found[1].message,
         "/usr/bin/dpkg is one of the package managers, from package dpkg 1.21.22 (dpkg)"
     );
 
@@ -262,13 +261,8 @@ fn a_format_1_manifest_says_the_package_rules_were_not_evaluated() {
     assert_eq!(report["skipped"][1]["level"], "deny");
 
     // On GitHub Actions, a warning annotation per rule not evaluated.
-    let policy_file = write(dir.path(), "exelock.toml", &policy);
-    let actions = exelock_in(dir.path())
+    let actions = gate_command(dir.path(), &old, &policy)
         .env("GITHUB_ACTIONS", "true")
-        .args(["gate", "reg.example/app:1", "-q", "--manifest"])
-        .arg(&old)
-        .arg("--policy")
-        .arg(policy_file)
         .output()
         .unwrap();
     assert!(
@@ -335,11 +329,14 @@ fn diff_reports_package_changes_and_newly_altered_executables() {
             ]),
         ),
     );
-    let json = exelock_in(dir.path())
-        .args(["diff", "-q", "--format", "json"])
-        .args([&a, &b])
-        .output()
-        .unwrap();
+    let diff = |format: &str, a: &Path, b: &Path| {
+        exelock_in(dir.path())
+            .args(["diff", "-q", "--format", format])
+            .args([a, b])
+            .output()
+            .unwrap()
+    };
+    let json = diff("json", &a, &b);
     assert_eq!(json.status.code(), Some(0), "{}", printed(&json));
     let report: Value = serde_json::from_slice(&json.stdout).unwrap();
     let packages = &report["diff"]["packages"];
@@ -353,11 +350,7 @@ fn diff_reports_package_changes_and_newly_altered_executables() {
     assert_eq!(report["diff"]["altered"][0]["path"], "/usr/bin/curl");
     assert_eq!(report["diff"]["altered"][0]["before"], "match");
 
-    let table = exelock_in(dir.path())
-        .args(["diff", "-q", "--format", "table"])
-        .args([&a, &b])
-        .output()
-        .unwrap();
+    let table = diff("table", &a, &b);
     let out = stdout(&table);
     for line in [
         format!(
@@ -380,11 +373,7 @@ fn diff_reports_package_changes_and_newly_altered_executables() {
         "old.json",
         &manifest("reg.example/app:0", &[], None),
     );
-    let table = exelock_in(dir.path())
-        .args(["diff", "-q", "--format", "table"])
-        .args([&old, &b])
-        .output()
-        .unwrap();
+    let table = diff("table", &old, &b);
     assert!(
         stdout(&table).contains(
             "packages: not compared: A's manifest records no package data (format 1, or made by an older exelock)"

@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::support::rootfs::{self, OciImage, RpmRoot};
+use crate::support::gate_report::{Violation, violations};
+use crate::support::rootfs::{self, OciImage};
+use crate::support::rpm_root::{self, RpmRoot};
 use crate::support::{exelock, printed};
 
 /// What replaces `/usr/bin/ls` in the top layer of the altered Debian image.
@@ -70,22 +72,6 @@ fn by_path<'a>(manifest: &'a Value, path: &str) -> &'a Value {
         .iter()
         .find(|exe| exe["path"] == path)
         .unwrap_or_else(|| panic!("{path} is not in the manifest"))
-}
-
-/// `(rule, path, message)` of each violation of the report.
-fn violations(report: &Value) -> Vec<(String, String, String)> {
-    report["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v["rule"].as_str().unwrap().to_owned(),
-                v["path"].as_str().unwrap_or_default().to_owned(),
-                v["message"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// The Debian root, unpacked, and one layout with two images: the root alone (`root`) and the
@@ -357,10 +343,10 @@ fn debian_root_gate_names_the_altered_package_and_hazards_on_the_path() {
     let found = violations(&report);
     let altered: Vec<_> = found
         .iter()
-        .filter(|(rule, _, _)| rule == "altered-packages")
+        .filter(|violation| violation.rule == "altered-packages")
         .collect();
     assert_eq!(altered.len(), 1, "{found:?}");
-    let (_, path, message) = altered[0];
+    let Violation { path, message, .. } = altered[0];
     assert_eq!(path, "/usr/bin/ls");
     let coreutils = &by_path(&debian.manifest, "/usr/bin/ls")["package"]["version"];
     assert!(
@@ -374,8 +360,8 @@ fn debian_root_gate_names_the_altered_package_and_hazards_on_the_path() {
     // Package managers are found on the PATH by owner, not by name anywhere.
     let managers: BTreeSet<&str> = found
         .iter()
-        .filter(|(rule, _, _)| rule == "hazards/package-managers")
-        .map(|(_, path, _)| path.as_str())
+        .filter(|violation| violation.rule == "hazards/package-managers")
+        .map(|violation| violation.path.as_str())
         .collect();
     assert!(managers.contains("/usr/bin/dpkg"), "{managers:?}");
     assert!(managers.contains("/usr/bin/apt-get"), "{managers:?}");
@@ -396,13 +382,16 @@ fn debian_root_gate_names_the_altered_package_and_hazards_on_the_path() {
     let (_, report) = gate(debian.work.path(), &debian.root_image, policy);
     let found = violations(&report);
     assert!(
-        !found.iter().any(|(rule, _, _)| rule == "altered-packages"),
+        !found
+            .iter()
+            .any(|violation| violation.rule == "altered-packages"),
         "{found:?}"
     );
     assert!(
         found
             .iter()
-            .any(|(rule, path, _)| rule == "hazards/package-managers" && path == "/usr/bin/dpkg"),
+            .any(|violation| violation.rule == "hazards/package-managers"
+                && violation.path == "/usr/bin/dpkg"),
         "{found:?}"
     );
 }
@@ -412,11 +401,6 @@ const HELLO_A_SPEC: &str = r"Name: exelock-hello-a
 Version: 1.0
 Release: 1
 Summary: exelock test package
-License: MIT
-BuildArch: noarch
-AutoReqProv: no
-%global debug_package %{nil}
-%global __os_install_post %{nil}
 %description
 One executable.
 %install
@@ -433,11 +417,6 @@ Epoch: 3
 Version: 2.5
 Release: 7
 Summary: exelock test package with a config file
-License: MIT
-BuildArch: noarch
-AutoReqProv: no
-%global debug_package %{nil}
-%global __os_install_post %{nil}
 %description
 An executable and its configuration.
 %install
@@ -452,7 +431,7 @@ echo 'greeting=b' > %{buildroot}/etc/hello-b.conf
 
 #[test]
 fn rpm_root_owners_versions_and_the_overwritten_executable() {
-    if !rootfs::rpm_tools() {
+    if !rpm_root::rpm_tools() {
         return;
     }
     let work = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@
 
 use base64::Engine as _;
 
-use super::purl::{PurlType, distro_namespace, package_url};
+use super::purl::{PurlType, distro_namespace};
 use super::text::{
     MAX_FILES, MAX_PACKAGES, MAX_TEXT_DATABASE_BYTES, check_count, check_size, decode_hex, excerpt,
     lines, malformed, utf8,
@@ -67,26 +67,11 @@ pub fn read_apk_installed(bytes: &[u8], distro: &Distro) -> Result<PackageSet, E
             b'F' => {
                 record.directory = value;
                 record.last_file = None;
-                let path = absolute(&[value]);
-                record.files.push((path, None));
-                check_count(
-                    INSTALLED_FILE,
-                    "files",
-                    set.files.len() + record.files.len(),
-                    MAX_FILES,
-                )?;
+                record.add_file(absolute(&[value]), &set)?;
             }
             b'R' => {
                 record.last_file = Some(record.files.len());
-                record
-                    .files
-                    .push((absolute(&[record.directory, value]), None));
-                check_count(
-                    INSTALLED_FILE,
-                    "files",
-                    set.files.len() + record.files.len(),
-                    MAX_FILES,
-                )?;
+                record.add_file(absolute(&[record.directory, value]), &set)?;
             }
             b'Z' => {
                 let Some(entry) = record
@@ -148,6 +133,18 @@ impl<'a> Record<'a> {
         Ok(())
     }
 
+    /// Adds a directory or file, as yet without a checksum; the files of the packages already
+    /// in `set` count towards the file limit.
+    fn add_file(&mut self, path: Vec<u8>, set: &PackageSet) -> Result<(), Error> {
+        self.files.push((path, None));
+        check_count(
+            INSTALLED_FILE,
+            "files",
+            set.files.len() + self.files.len(),
+            MAX_FILES,
+        )
+    }
+
     /// Moves a complete record into `set` and starts a new one.
     fn finish(
         &mut self,
@@ -162,35 +159,20 @@ impl<'a> Record<'a> {
         let Some(name) = record.name.filter(|name| !name.is_empty()) else {
             return Err(bad(record.first_line, "record without a P: name".into()));
         };
-        let name = utf8(INSTALLED_FILE, Database::Apk, "package name", name)?;
-        let version = utf8(
-            INSTALLED_FILE,
-            Database::Apk,
-            "version",
-            record.version.unwrap_or_default(),
-        )?;
-        let arch = utf8(
-            INSTALLED_FILE,
-            Database::Apk,
-            "arch",
-            record.arch.unwrap_or_default(),
-        )?;
+        let text = |what, value| utf8(INSTALLED_FILE, Database::Apk, what, value);
+        let name = text("package name", name)?;
+        let version = text("version", record.version.unwrap_or_default())?;
+        let arch = text("arch", record.arch.unwrap_or_default())?;
         let package = set.packages.len();
-        set.packages.push(Package {
-            purl: package_url(
-                PurlType::Apk,
-                namespace,
-                distro,
-                &name,
-                &version,
-                &arch,
-                None,
-            ),
+        set.packages.push(Package::with_inline_epoch(
+            Database::Apk,
+            PurlType::Apk,
+            namespace,
+            distro,
             name,
             version,
             arch,
-            database: Database::Apk,
-        });
+        ));
         check_count(INSTALLED_FILE, "packages", set.packages.len(), MAX_PACKAGES)?;
         set.files
             .extend(record.files.into_iter().map(|(path, digest)| PackagedFile {

@@ -27,7 +27,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use super::purl::{PurlType, package_url};
+use super::purl::PurlType;
 use super::text::{
     MAX_FILES, MAX_PACKAGES, MAX_TEXT_DATABASE_BYTES, check_count, decode_hex, excerpt, lines,
     malformed,
@@ -157,21 +157,15 @@ fn parse_jsonwall(text: &[u8], distro: &Distro) -> Result<PackageSet, Error> {
                     return Err(bad(number, format!("package {name} listed twice")));
                 }
                 package_index.insert(name.clone(), set.packages.len());
-                set.packages.push(Package {
-                    purl: package_url(
-                        PurlType::Deb,
-                        NAMESPACE,
-                        distro,
-                        &name,
-                        &version,
-                        &arch,
-                        None,
-                    ),
+                set.packages.push(Package::with_inline_epoch(
+                    Database::Chisel,
+                    PurlType::Deb,
+                    NAMESPACE,
+                    distro,
                     name,
                     version,
                     arch,
-                    database: Database::Chisel,
-                });
+                ));
                 check_count(MANIFEST_FILE, "packages", set.packages.len(), MAX_PACKAGES)?;
             }
             "path" => {

@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::purl::{PurlType, distro_namespace, package_url};
+use super::purl::{PurlType, distro_namespace};
 use super::text::{
     MAX_FILES, MAX_PACKAGES, MAX_TEXT_DATABASE_BYTES, check_count, check_size, decode_hex, excerpt,
     lines, malformed, trim_blanks, utf8,
@@ -480,23 +480,16 @@ impl<'d> SetBuilder<'d> {
             "architecture",
             stanza.architecture,
         )?;
-        let purl = package_url(
+        let package = self.set.packages.len();
+        self.set.packages.push(Package::with_inline_epoch(
+            self.database,
             PurlType::Deb,
             distro_namespace(self.distro, DEFAULT_NAMESPACE),
             self.distro,
-            &name,
-            &version,
-            &arch,
-            None,
-        );
-        let package = self.set.packages.len();
-        self.set.packages.push(Package {
             name,
             version,
             arch,
-            purl,
-            database: self.database,
-        });
+        ));
         check_count(
             &self.file,
             "packages",

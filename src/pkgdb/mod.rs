@@ -22,11 +22,15 @@ pub mod rpm;
 
 use crate::coded::coded_enum;
 
+use purl::{PurlType, package_url};
+
 pub mod apk;
 pub mod chisel;
 pub mod dpkg;
 pub mod paths;
 pub mod purl;
+#[cfg(test)]
+mod testing;
 mod text;
 
 coded_enum! {
@@ -86,6 +90,28 @@ pub struct Package {
     pub purl: String,
     /// Which database it was read from.
     pub database: Database,
+}
+
+impl Package {
+    /// A package read from `database` whose version carries any epoch inline (dpkg, chisel,
+    /// apk), with its URL of `purl_type` in `namespace`: no `epoch` qualifier.
+    fn with_inline_epoch(
+        database: Database,
+        purl_type: PurlType,
+        namespace: &str,
+        distro: &Distro,
+        name: String,
+        version: String,
+        arch: String,
+    ) -> Self {
+        Self {
+            purl: package_url(purl_type, namespace, distro, &name, &version, &arch, None),
+            name,
+            version,
+            arch,
+            database,
+        }
+    }
 }
 
 /// A file a package installed.

@@ -114,13 +114,7 @@ fn push_encoded(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn distro(id: &str, version_id: &str) -> Distro {
-        Distro {
-            id: id.to_owned(),
-            version_id: version_id.to_owned(),
-        }
-    }
+    use crate::pkgdb::testing::distro;
 
     #[test]
     fn encodes_plus_keeps_colon_and_sorts_qualifiers() {

@@ -111,59 +111,6 @@ pub fn utf8(file: &str, database: Database, what: &str, bytes: &[u8]) -> Result<
     })
 }
 
-/// Helpers for the readers' tests: fixtures and damaged copies of them.
-#[cfg(test)]
-pub mod testing {
-    use std::path::Path;
-
-    /// The bytes of `testdata/pkgdb/<relative>`.
-    pub fn fixture(relative: &str) -> Vec<u8> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/pkgdb")
-            .join(relative);
-        fs_err::read(path).unwrap()
-    }
-
-    /// [`fixture`] as text.
-    pub fn fixture_text(relative: &str) -> String {
-        String::from_utf8(fixture(relative)).unwrap()
-    }
-
-    /// Truncated copies and copies with one bit flipped: up to `budget` of each, spread evenly
-    /// over the input (every position when the input is shorter than the budget).
-    pub fn damaged_copies(bytes: &[u8], budget: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
-        let stride = (bytes.len() / budget.max(1)).max(1);
-        let truncations = (0..bytes.len())
-            .step_by(stride)
-            .map(move |end| bytes[..end].to_vec());
-        let flips = (0..bytes.len()).step_by(stride).map(move |at| {
-            let mut copy = bytes.to_vec();
-            copy[at] ^= 1 << (at % 8);
-            copy
-        });
-        truncations.chain(flips)
-    }
-
-    /// The Go string literals on the lines of `go` between the first line containing `from`
-    /// and the next containing `to`, that follow `key` (`ID:` or a bare `"` for list items).
-    pub fn go_strings(go: &str, from: &str, to: &str, key: &str) -> Vec<String> {
-        go.lines()
-            .skip_while(|line| !line.contains(from))
-            .skip(1)
-            .take_while(|line| !line.contains(to))
-            .filter_map(|line| {
-                let line = line.trim_start();
-                if !line.starts_with(key) {
-                    return None;
-                }
-                let start = line.find('"')? + 1;
-                let end = start + line[start..].find('"')?;
-                Some(line[start..end].to_owned())
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,10 +19,12 @@ pub mod certificates;
 pub mod command;
 pub mod faults;
 pub mod fixtures;
+pub mod gate_report;
 pub mod http;
 pub mod podman;
 pub mod registry;
 pub mod rootfs;
+pub mod rpm_root;
 pub mod sigstore_services;
 
 #[cfg(test)]

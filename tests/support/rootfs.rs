@@ -4,9 +4,8 @@
 //! kept as they are on disk: a Debian root's merged-/usr symlinks (`/bin` → `usr/bin`) are
 //! what package-database paths are matched through.
 //!
-//! Also where the real roots come from: the Debian root `scripts/test.sh` builds with
-//! debootstrap and caches as a tar ([`debian_root_tar`]), and RPM packages built with
-//! `rpmbuild` and installed with `rpm --root` ([`RpmRoot`]).
+//! Also where the Debian root comes from: `scripts/test.sh` builds it with debootstrap and
+//! caches it as a tar ([`debian_root_tar`]). The RPM root is [`super::rpm_root::RpmRoot`].
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -346,101 +345,4 @@ pub fn unpack_root(tar: &Path, dir: &Path) {
         tar.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Whether `rpm` and `rpmbuild` run (Debian's `rpm` package).
-pub fn rpm_tools() -> bool {
-    let runs = |tool: &str| {
-        Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    required(
-        runs("rpm") && runs("rpmbuild"),
-        "rpm or rpmbuild is missing: install Debian's rpm package",
-    )
-}
-
-/// A root with RPM packages built from spec files and installed by the real `rpm`.
-pub struct RpmRoot {
-    /// The root directory.
-    pub root: PathBuf,
-    top: PathBuf,
-}
-
-impl RpmRoot {
-    /// An empty root and rpmbuild top directory under `work`.
-    pub fn new(work: &Path) -> Self {
-        let root = work.join("root");
-        let top = work.join("rpmbuild");
-        fs_err::create_dir_all(&root).unwrap();
-        fs_err::create_dir_all(top.join("SPECS")).unwrap();
-        Self { root, top }
-    }
-
-    /// Builds the package `name` from `spec` (`rpmbuild -bb`); returns the `.rpm` file.
-    pub fn build(&self, name: &str, spec: &str) -> PathBuf {
-        let spec_path = self.top.join("SPECS").join(format!("{name}.spec"));
-        fs_err::write(&spec_path, spec).unwrap();
-        let output = Command::new("rpmbuild")
-            .arg("--define")
-            .arg(format!("_topdir {}", self.top.display()))
-            .arg("-bb")
-            .arg(&spec_path)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "rpmbuild {name}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let mut built = Vec::new();
-        for arch in fs_err::read_dir(self.top.join("RPMS")).unwrap() {
-            for rpm in fs_err::read_dir(arch.unwrap().path()).unwrap() {
-                let rpm = rpm.unwrap().path();
-                let file_name = rpm.file_name().unwrap().to_string_lossy().into_owned();
-                if file_name.starts_with(&format!("{name}-")) {
-                    built.push(rpm);
-                }
-            }
-        }
-        assert_eq!(built.len(), 1, "{name}: {built:?}");
-        built.remove(0)
-    }
-
-    /// Installs the packages into the root (`rpm --root … --dbpath /var/lib/rpm -i`, no
-    /// dependencies, no scripts: the root has no shell).
-    pub fn install(&self, packages: &[PathBuf]) {
-        let output = Command::new("rpm")
-            .arg("--root")
-            .arg(&self.root)
-            .args(["--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--noscripts"])
-            .args(packages)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "rpm -i: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    /// `rpm -qf` of a path in the root: the owner as `name\tepoch:version-release\tarch`.
-    pub fn owner(&self, path: &str) -> String {
-        let output = Command::new("rpm")
-            .arg("--root")
-            .arg(&self.root)
-            .args(["--dbpath", "/var/lib/rpm", "-qf", "--qf"])
-            .arg("%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{ARCH}")
-            .arg(path)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "rpm -qf {path}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
 }

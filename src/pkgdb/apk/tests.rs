@@ -1,44 +1,37 @@
 use super::*;
-use crate::pkgdb::text::testing::{damaged_copies, fixture};
-
-fn distro(id: &str, version_id: &str) -> Distro {
-    Distro {
-        id: id.to_owned(),
-        version_id: version_id.to_owned(),
-    }
-}
+use crate::pkgdb::testing::{
+    assert_error_mentions, damaged_copies, distro, file, fixture, package, paths, sha1, versions,
+};
 
 fn read(relative: &str, distro: &Distro) -> PackageSet {
     read_apk_installed(&fixture(relative), distro).unwrap()
 }
 
-fn package<'s>(set: &'s PackageSet, name: &str) -> (usize, &'s Package) {
-    set.packages
-        .iter()
-        .enumerate()
-        .find(|(_, package)| package.name == name)
-        .unwrap_or_else(|| panic!("no package {name}"))
+/// Asserts that `set` has, among others, each package of `name_versions` (`name@version`).
+fn assert_lists(set: &PackageSet, name_versions: &[&str]) {
+    let got = versions(set);
+    for expected in name_versions {
+        assert!(
+            got.iter().any(|got| got == expected),
+            "{expected} in {got:?}"
+        );
+    }
 }
 
-fn file<'s>(set: &'s PackageSet, path: &str) -> &'s PackagedFile {
+/// How many files have a checksum.
+fn with_digest(set: &PackageSet) -> usize {
     set.files
         .iter()
-        .find(|file| file.path == path.as_bytes())
-        .unwrap_or_else(|| panic!("no file {path}"))
+        .filter(|file| file.digest.is_some())
+        .count()
 }
 
-fn sha1(hex: &str) -> Option<PackagedDigest> {
-    Some(PackagedDigest {
-        algorithm: DigestAlgorithm::Sha1,
-        bytes: hex::decode(hex).unwrap(),
-    })
-}
-
-fn versions(set: &PackageSet) -> Vec<String> {
-    set.packages
-        .iter()
-        .map(|package| format!("{}@{}", package.name, package.version))
-        .collect()
+/// The excerpt `apk/excerpts/<name>`, read for no known distribution, after checking that it
+/// holds the one package `name_version` (`name@version`).
+fn read_excerpt(name: &str, name_version: &str) -> PackageSet {
+    let set = read(&format!("apk/excerpts/{name}"), &Distro::default());
+    assert_eq!(versions(&set), [name_version]);
+    set
 }
 
 const ALPINE_3_16: &str = "apk/alpine-3.16/lib/apk/db/installed";
@@ -50,13 +43,10 @@ const ALPINE_3_18: &str = "apk/alpine-3.18/lib/apk/db/installed";
 fn alpine_3_16() {
     let set = read(ALPINE_3_16, &distro("alpine", "3.16.0"));
     assert_eq!(set.packages.len(), 14);
-    let got = versions(&set);
-    for expected in ["musl@1.2.3-r0", "busybox@1.35.0-r17", "apk-tools@2.12.9-r3"] {
-        assert!(
-            got.iter().any(|got| got == expected),
-            "{expected} in {got:?}"
-        );
-    }
+    assert_lists(
+        &set,
+        &["musl@1.2.3-r0", "busybox@1.35.0-r17", "apk-tools@2.12.9-r3"],
+    );
     let (_, musl) = package(&set, "musl");
     assert_eq!(musl.arch, "x86_64");
     assert_eq!(musl.database, Database::Apk);
@@ -64,12 +54,7 @@ fn alpine_3_16() {
         musl.purl,
         "pkg:apk/alpine/musl@1.2.3-r0?arch=x86_64&distro=alpine-3.16.0"
     );
-    let with_digest = set
-        .files
-        .iter()
-        .filter(|file| file.digest.is_some())
-        .count();
-    assert_eq!(with_digest, 105);
+    assert_eq!(with_digest(&set), 105);
     // 142 F: directories and 105 R: files.
     assert_eq!(set.files.len(), 142 + 105);
     // tools/verify_digests.out: etc/fstab of alpine-baselayout-data is Q11Q7hNe… = d50ee135….
@@ -88,19 +73,11 @@ fn alpine_3_16() {
 fn alpine_3_18() {
     let set = read(ALPINE_3_18, &Distro::default());
     assert_eq!(set.packages.len(), 15);
-    let got = versions(&set);
-    for expected in ["musl@1.2.4-r0", "busybox@1.36.0-r9", "apk-tools@2.14.0-r0"] {
-        assert!(
-            got.iter().any(|got| got == expected),
-            "{expected} in {got:?}"
-        );
-    }
-    let with_digest = set
-        .files
-        .iter()
-        .filter(|file| file.digest.is_some())
-        .count();
-    assert_eq!(with_digest, 109);
+    assert_lists(
+        &set,
+        &["musl@1.2.4-r0", "busybox@1.36.0-r9", "apk-tools@2.14.0-r0"],
+    );
+    assert_eq!(with_digest(&set), 109);
     // Checked by hand: F:bin, R:busybox, a:0:0:755, Z:Q1OmLhI9w7g4Lu+WFK3pG0S1uRXuM=.
     let busybox = file(&set, "/bin/busybox");
     assert_eq!(set.packages[busybox.package].name, "busybox");
@@ -123,18 +100,9 @@ fn alpine_3_18() {
 // policytool with digest Q1M0C9qfC/+kdRiOodeihG2GMRtkE=; the fourth `a:` field is ignored.
 #[test]
 fn extra_file_attributes_match_syft() {
-    let set = read(
-        "apk/excerpts/openjdk8-jre-xattr.installed",
-        &Distro::default(),
-    );
-    assert_eq!(versions(&set), ["openjdk8-jre@8.212.04-r0"]);
-    let paths: Vec<_> = set
-        .files
-        .iter()
-        .map(|file| String::from_utf8(file.path.clone()).unwrap())
-        .collect();
+    let set = read_excerpt("openjdk8-jre-xattr.installed", "openjdk8-jre@8.212.04-r0");
     assert_eq!(
-        paths,
+        paths(&set.files),
         [
             "/usr",
             "/usr/lib",
@@ -160,18 +128,9 @@ fn extra_file_attributes_match_syft() {
 // syft's TestSinglePackageDetails reads musl-utils 1.1.24-r2 with these files.
 #[test]
 fn musl_utils_excerpt() {
-    let set = read(
-        "apk/excerpts/alpine-3.12-musl-utils.installed",
-        &Distro::default(),
-    );
-    assert_eq!(versions(&set), ["musl-utils@1.1.24-r2"]);
-    let paths: Vec<_> = set
-        .files
-        .iter()
-        .map(|file| String::from_utf8(file.path.clone()).unwrap())
-        .collect();
+    let set = read_excerpt("alpine-3.12-musl-utils.installed", "musl-utils@1.1.24-r2");
     assert_eq!(
-        paths,
+        paths(&set.files),
         [
             "/sbin",
             "/sbin/ldconfig",
@@ -192,19 +151,12 @@ fn musl_utils_excerpt() {
 
 #[test]
 fn baselayout_excerpt_with_directory_acls() {
-    let set = read(
-        "apk/excerpts/alpine-baselayout-3.2.0-r6.installed",
-        &Distro::default(),
+    let set = read_excerpt(
+        "alpine-baselayout-3.2.0-r6.installed",
+        "alpine-baselayout@3.2.0-r6",
     );
-    assert_eq!(versions(&set), ["alpine-baselayout@3.2.0-r6"]);
     assert_eq!(set.files.len(), 69 + 27);
-    assert_eq!(
-        set.files
-            .iter()
-            .filter(|file| file.digest.is_some())
-            .count(),
-        27
-    );
+    assert_eq!(with_digest(&set), 27);
 }
 
 #[test]
@@ -270,10 +222,10 @@ fn malformed_records_are_errors() {
         (b"P:\xff\n", "not UTF-8"),
     ];
     for (bytes, reason) in cases {
-        let error = read_apk_installed(bytes, &Distro::default()).unwrap_err();
-        let message = error.to_string();
-        assert!(message.contains("lib/apk/db/installed"), "{message}");
-        assert!(message.contains(reason), "{message}");
+        assert_error_mentions(
+            read_apk_installed(bytes, &Distro::default()),
+            &["lib/apk/db/installed", reason],
+        );
     }
     assert!(
         read_apk_installed(b"", &Distro::default())

@@ -2,7 +2,10 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use super::*;
-use crate::pkgdb::text::testing::{damaged_copies, fixture, fixture_text, go_strings};
+use crate::pkgdb::testing::{
+    assert_error_mentions, damaged_copies, distro, file, fixture, fixture_text, go_strings,
+    hex_digest, package,
+};
 
 const OPENSSL: &str = "chisel/ubuntu-24.04-openssl/var/lib/chisel/manifest.wall";
 const BASE_FILES: &str = "chisel/ubuntu-24.04-base-files/var/lib/chisel/manifest.wall";
@@ -11,10 +14,7 @@ const SCALIBR_EXPECTATIONS: &str = "chisel/_expectations/osv-scalibr/chisel_test
 const SYFT_EXPECTATIONS: &str = "chisel/_expectations/syft/chisel_manifest_parser_test.go";
 
 fn noble() -> Distro {
-    Distro {
-        id: "ubuntu".into(),
-        version_id: "24.04".into(),
-    }
+    distro("ubuntu", "24.04")
 }
 
 fn name_versions(set: &PackageSet) -> Vec<(String, String)> {
@@ -51,23 +51,13 @@ fn openssl_manifest_lists_what_osv_scalibr_expects() {
             .all(|package| package.database == Database::Chisel)
     );
     // Checked by hand against the decompressed manifest.
-    let libc = set
-        .files
-        .iter()
-        .find(|file| file.path == b"/usr/lib/x86_64-linux-gnu/libc.so.6")
-        .unwrap();
+    let libc = file(&set, "/usr/lib/x86_64-linux-gnu/libc.so.6");
     assert_eq!(set.packages[libc.package].name, "libc6");
     assert!(libc.digest.is_some());
     // tools/verify_digests.out: /etc/ld.so.conf.d/x86_64-linux-gnu.conf sha256=f03e4740….
-    let conf = set
-        .files
-        .iter()
-        .find(|file| file.path == b"/etc/ld.so.conf.d/x86_64-linux-gnu.conf")
-        .unwrap();
+    let conf = file(&set, "/etc/ld.so.conf.d/x86_64-linux-gnu.conf");
     assert_eq!(
-        conf.digest
-            .as_ref()
-            .map(|digest| hex::encode(&digest.bytes)),
+        hex_digest(conf),
         Some("f03e4740e6922b4f4a1181cd696b52f62f9f10d003740a8940f7121795c59c98".into())
     );
 }
@@ -87,16 +77,9 @@ fn base_files_manifest_lists_what_osv_scalibr_expects() {
     );
     // 20 path entries, 13 of them directories (ending in `/`).
     assert_eq!(set.files.len(), 7);
-    let copyright = set
-        .files
-        .iter()
-        .find(|file| file.path == b"/usr/share/doc/base-files/copyright")
-        .unwrap();
+    let copyright = file(&set, "/usr/share/doc/base-files/copyright");
     assert_eq!(
-        copyright
-            .digest
-            .as_ref()
-            .map(|digest| hex::encode(&digest.bytes)),
+        hex_digest(copyright),
         Some("fd7e4aae7e7b05f217bcf2d02322825c360e66c52c4c2f1b28d784d6297a1c23".into())
     );
 }
@@ -152,9 +135,7 @@ fn grouped(set: &PackageSet) -> FilesByPackage {
             .unwrap()
             .push((
                 String::from_utf8(file.path.clone()).unwrap(),
-                file.digest
-                    .as_ref()
-                    .map(|digest| hex::encode(&digest.bytes)),
+                hex_digest(file),
             ));
     }
     for files in got.values_mut() {
@@ -179,14 +160,7 @@ fn uncompressed_and_compressed_manifests_match_syft() {
 
     // syft builds `…@` + url.QueryEscape(version), which also encodes `:` as %3A; ECMA-427
     // §5.4 says a colon is never encoded, so the epoch stays as it is.
-    let purl = |name: &str| {
-        set.packages
-            .iter()
-            .find(|package| package.name == name)
-            .unwrap()
-            .purl
-            .clone()
-    };
+    let purl = |name: &str| package(&set, name).1.purl.clone();
     assert_eq!(
         purl("zlib1g"),
         "pkg:deb/ubuntu/zlib1g@1:1.3.dfsg-3.1ubuntu2.1?arch=arm64&distro=ubuntu-24.04"
@@ -208,10 +182,7 @@ fn final_sha256_wins_as_in_syft() {
     assert_eq!(set.files.len(), 1);
     assert_eq!(set.files[0].path, b"/usr/lib/os-release");
     assert_eq!(
-        set.files[0]
-            .digest
-            .as_ref()
-            .map(|digest| hex::encode(&digest.bytes)),
+        hex_digest(&set.files[0]),
         Some("a4442dc4dd6a678f059ce0eb1848b4e4e2e39334e64a0e10c8c1d7b607b62ba0".into())
     );
     assert_eq!(
@@ -286,14 +257,15 @@ fn malformed_manifests_are_errors() {
         ),
     ];
     for (manifest, reason) in cases {
-        let error = read_chisel_manifest(manifest.as_bytes(), &Distro::default()).unwrap_err();
-        let message = error.to_string();
-        assert!(message.contains(MANIFEST_FILE), "{message}");
-        assert!(message.contains(reason), "{reason}: {message}");
+        assert_error_mentions(
+            read_chisel_manifest(manifest.as_bytes(), &Distro::default()),
+            &[MANIFEST_FILE, reason],
+        );
     }
-    let error =
-        read_chisel_manifest(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0], &Distro::default()).unwrap_err();
-    assert!(error.to_string().contains("bad zstd stream"), "{error}");
+    assert_error_mentions(
+        read_chisel_manifest(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0], &Distro::default()),
+        &["bad zstd stream"],
+    );
 }
 
 #[test]

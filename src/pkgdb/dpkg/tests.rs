@@ -1,51 +1,10 @@
 use std::time::Instant;
 
 use super::*;
-use crate::pkgdb::text::testing::{damaged_copies, fixture, fixture_text, go_strings};
-
-fn distro(id: &str, version_id: &str) -> Distro {
-    Distro {
-        id: id.to_owned(),
-        version_id: version_id.to_owned(),
-    }
-}
-
-fn package<'s>(set: &'s PackageSet, name: &str) -> (usize, &'s Package) {
-    set.packages
-        .iter()
-        .enumerate()
-        .find(|(_, package)| package.name == name)
-        .unwrap_or_else(|| panic!("no package {name}"))
-}
-
-fn files_of<'s>(set: &'s PackageSet, name: &str) -> Vec<&'s PackagedFile> {
-    let (index, _) = package(set, name);
-    set.files
-        .iter()
-        .filter(|file| file.package == index)
-        .collect()
-}
-
-fn file<'s>(set: &'s PackageSet, path: &str) -> &'s PackagedFile {
-    set.files
-        .iter()
-        .find(|file| file.path == path.as_bytes())
-        .unwrap_or_else(|| panic!("no file {path}"))
-}
-
-fn md5(hex: &str) -> Option<PackagedDigest> {
-    Some(PackagedDigest {
-        algorithm: DigestAlgorithm::Md5,
-        bytes: hex::decode(hex).unwrap(),
-    })
-}
-
-fn paths(files: &[&PackagedFile]) -> Vec<String> {
-    files
-        .iter()
-        .map(|file| String::from_utf8(file.path.clone()).unwrap())
-        .collect()
-}
+use crate::pkgdb::testing::{
+    assert_error_mentions, damaged_copies, distro, file, files_of, fixture, fixture_text,
+    go_strings, md5, package, paths, versions,
+};
 
 const UBUNTU_18_04: &str = "dpkg/ubuntu-18.04/var/lib/dpkg/";
 const TRIVY_EXPECTATIONS: &str = "dpkg/_expectations/trivy/dpkg_test.go";
@@ -74,11 +33,7 @@ fn ubuntu_18_04_status_lists_the_packages_trivy_expects() {
         "ID:",
     );
     assert_eq!(expected.len(), 90);
-    let mut got: Vec<String> = set
-        .packages
-        .iter()
-        .map(|package| format!("{}@{}", package.name, package.version))
-        .collect();
+    let mut got = versions(&set);
     got.sort();
     let mut expected_sorted = expected.clone();
     expected_sorted.sort();
@@ -193,12 +148,7 @@ fn md5sums_name_the_files_trivy_expects() {
 fn digest_status_excerpt() {
     let status = fixture("dpkg/ubuntu-18.04/digest-status.excerpt");
     let set = read_dpkg(&status, [], None, &Distro::default()).unwrap();
-    let got: Vec<_> = set
-        .packages
-        .iter()
-        .map(|package| format!("{}@{}", package.name, package.version))
-        .collect();
-    assert_eq!(got, ["sed@4.4-2", "tar@1.34+dfsg-1"]);
+    assert_eq!(versions(&set), ["sed@4.4-2", "tar@1.34+dfsg-1"]);
     assert!(set.files.is_empty());
 }
 
@@ -422,33 +372,27 @@ fn malformed_databases_are_errors_naming_the_file() {
         ),
     ];
     for (status, reason) in cases {
-        let error = read_dpkg(status, [], None, &Distro::default()).unwrap_err();
-        let message = error.to_string();
-        assert!(message.contains("var/lib/dpkg/status"), "{message}");
-        assert!(message.contains(reason), "{message}");
+        assert_error_mentions(
+            read_dpkg(status, [], None, &Distro::default()),
+            &["var/lib/dpkg/status", reason],
+        );
     }
-    let status = b"Package: a\nStatus: install ok installed\n";
-    let error = read_dpkg(
-        status,
-        [("a.md5sums", b"abc  usr/bin/a\n".as_slice())],
-        None,
-        &Distro::default(),
-    )
-    .unwrap_err();
-    assert!(
-        error.to_string().contains("var/lib/dpkg/info/a.md5sums"),
-        "{error}"
+    // Package a, installed, with one info file.
+    let with_info = |name: &str, bytes: &[u8]| {
+        read_dpkg(
+            b"Package: a\nStatus: install ok installed\n",
+            [(name, bytes)],
+            None,
+            &Distro::default(),
+        )
+    };
+    assert_error_mentions(
+        with_info("a.md5sums", b"abc  usr/bin/a\n"),
+        &["var/lib/dpkg/info/a.md5sums"],
     );
-    let error = read_dpkg(
-        status,
-        [("a.list", b"usr/bin/a\n".as_slice())],
-        None,
-        &Distro::default(),
-    )
-    .unwrap_err();
-    assert!(
-        error.to_string().contains("not an absolute path"),
-        "{error}"
+    assert_error_mentions(
+        with_info("a.list", b"usr/bin/a\n"),
+        &["not an absolute path"],
     );
 }
 
@@ -637,14 +581,12 @@ fn status_d_md5sums_found_by_file_name_and_claimed_once() {
     assert_eq!(set.files[0].package, 0);
     assert_eq!(set.files[0].path, b"/etc/issue");
 
-    let error = read_dpkg_status_d(
-        [("bad", b"Package: x\n continued\nnot a field\n".as_slice())],
-        &Distro::default(),
-    )
-    .unwrap_err();
-    assert!(
-        error.to_string().contains("var/lib/dpkg/status.d/bad"),
-        "{error}"
+    assert_error_mentions(
+        read_dpkg_status_d(
+            [("bad", b"Package: x\n continued\nnot a field\n".as_slice())],
+            &Distro::default(),
+        ),
+        &["var/lib/dpkg/status.d/bad"],
     );
 }
 

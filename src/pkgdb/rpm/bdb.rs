@@ -24,7 +24,7 @@
 //! must deliver exactly the length its item announced. Duplicate items (types 2 and 4) never
 //! occur in rpm's database and are rejected. This module only reads the bytes it is given.
 
-use super::Source;
+use super::{Source, VisitHeader};
 use crate::pkgdb::Error;
 
 const HASH_MAGIC: u32 = 0x0006_1561;
@@ -158,7 +158,7 @@ impl<'a> Layout<'a> {
 pub(super) fn for_each_header(
     source: &Source<'_>,
     bytes: &[u8],
-    mut visit: impl FnMut(String, &[u8]) -> Result<(), Error>,
+    visit: &mut VisitHeader<'_>,
 ) -> Result<(), Error> {
     let layout = Layout::read(source, bytes)?;
     // An overflow page belongs to one value: marking it used bounds the work of all chains
@@ -170,14 +170,7 @@ pub(super) fn for_each_header(
         if page_type != PAGE_TYPE_HASH && page_type != PAGE_TYPE_HASH_UNSORTED {
             continue;
         }
-        read_hash_page(
-            source,
-            &layout,
-            number,
-            page,
-            &mut overflow_used,
-            &mut visit,
-        )?;
+        read_hash_page(source, &layout, number, page, &mut overflow_used, visit)?;
     }
     Ok(())
 }
@@ -188,7 +181,7 @@ fn read_hash_page(
     number: u32,
     page: &[u8],
     overflow_used: &mut [bool],
-    visit: &mut impl FnMut(String, &[u8]) -> Result<(), Error>,
+    visit: &mut VisitHeader<'_>,
 ) -> Result<(), Error> {
     let order = layout.order;
     let entries = usize::from(order.u16_at(page, 20).unwrap_or_default());

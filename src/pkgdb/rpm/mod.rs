@@ -79,10 +79,13 @@ pub fn read_rpm_sqlite(
     file_label: &str,
     distro: &Distro,
 ) -> Result<PackageSet, Error> {
-    let source = Source::new(Database::RpmSqlite, file_label, bytes)?;
-    let mut builder = PackageSetBuilder::new(&source, distro);
-    sqlite::for_each_header(&source, bytes, |location, blob| builder.add(location, blob))?;
-    Ok(builder.finish())
+    read_headers(
+        Database::RpmSqlite,
+        sqlite::for_each_header,
+        bytes,
+        file_label,
+        distro,
+    )
 }
 
 /// Reads a Berkeley DB (hash) `Packages`.
@@ -95,10 +98,13 @@ pub fn read_rpm_berkeley_db(
     file_label: &str,
     distro: &Distro,
 ) -> Result<PackageSet, Error> {
-    let source = Source::new(Database::RpmBerkeleyDb, file_label, bytes)?;
-    let mut builder = PackageSetBuilder::new(&source, distro);
-    bdb::for_each_header(&source, bytes, |location, blob| builder.add(location, blob))?;
-    Ok(builder.finish())
+    read_headers(
+        Database::RpmBerkeleyDb,
+        bdb::for_each_header,
+        bytes,
+        file_label,
+        distro,
+    )
 }
 
 /// Reads an NDB `Packages.db`.
@@ -107,9 +113,35 @@ pub fn read_rpm_berkeley_db(
 ///
 /// As [`read_rpm`].
 pub fn read_rpm_ndb(bytes: &[u8], file_label: &str, distro: &Distro) -> Result<PackageSet, Error> {
-    let source = Source::new(Database::RpmNdb, file_label, bytes)?;
+    read_headers(
+        Database::RpmNdb,
+        ndb::for_each_header,
+        bytes,
+        file_label,
+        distro,
+    )
+}
+
+/// What receives each header blob of a database, with where it was found.
+type VisitHeader<'v> = dyn FnMut(String, &[u8]) -> Result<(), Error> + 'v;
+
+/// How one kind of database hands out its header blobs to a [`VisitHeader`].
+type ForEachHeader =
+    fn(source: &Source<'_>, bytes: &[u8], visit: &mut VisitHeader<'_>) -> Result<(), Error>;
+
+/// The packages of the headers `for_each_header` finds in a database of kind `database`.
+fn read_headers(
+    database: Database,
+    for_each_header: ForEachHeader,
+    bytes: &[u8],
+    file_label: &str,
+    distro: &Distro,
+) -> Result<PackageSet, Error> {
+    let source = Source::new(database, file_label, bytes)?;
     let mut builder = PackageSetBuilder::new(&source, distro);
-    ndb::for_each_header(&source, bytes, |location, blob| builder.add(location, blob))?;
+    for_each_header(&source, bytes, &mut |location, blob| {
+        builder.add(location, blob)
+    })?;
     Ok(builder.finish())
 }
 

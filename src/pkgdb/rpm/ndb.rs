@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use super::Source;
+use super::{Source, VisitHeader};
 use crate::pkgdb::Error;
 
 const HEADER_MAGIC: &[u8; 4] = b"RpmP";
@@ -62,7 +62,7 @@ fn adler32(bytes: &[u8]) -> u32 {
 pub(super) fn for_each_header(
     source: &Source<'_>,
     bytes: &[u8],
-    mut visit: impl FnMut(String, &[u8]) -> Result<(), Error>,
+    visit: &mut VisitHeader<'_>,
 ) -> Result<(), Error> {
     if bytes.len() < HEADER_BYTES || !bytes.starts_with(HEADER_MAGIC) {
         return Err(source.malformed("no NDB header (magic \"RpmP\" at offset 0)"));

@@ -23,7 +23,7 @@ use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::Source;
+use super::{Source, VisitHeader};
 use crate::pkgdb::Error;
 
 const MAGIC: &[u8] = b"SQLite format 3\0";
@@ -40,7 +40,7 @@ const BASE_OPS: u64 = 10_000_000;
 pub(super) fn for_each_header(
     source: &Source<'_>,
     bytes: &[u8],
-    mut visit: impl FnMut(String, &[u8]) -> Result<(), Error>,
+    visit: &mut VisitHeader<'_>,
 ) -> Result<(), Error> {
     if !bytes.starts_with(MAGIC) {
         return Err(source.malformed("no SQLite header (\"SQLite format 3\" at offset 0)"));

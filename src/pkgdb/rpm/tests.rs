@@ -1,44 +1,35 @@
 //! Tests of the RPM readers against real databases and their source projects' expectations,
 //! plus robustness against damaged input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 use serde::Deserialize;
 
 use super::header::{HeaderError, parse_header};
 use super::*;
+use crate::pkgdb::testing::{
+    self, assert_error_mentions, distro, file, files_of, hex_digest, package, sha256,
+};
 use crate::pkgdb::{DigestAlgorithm, PackagedDigest};
 
-fn fixture_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/pkgdb/rpm")
-        .join(relative)
-}
-
+/// The bytes of `testdata/pkgdb/rpm/<relative>`.
 fn fixture(relative: &str) -> Vec<u8> {
-    fs_err::read(fixture_path(relative)).unwrap()
-}
-
-fn distro(id: &str, version_id: &str) -> Distro {
-    Distro {
-        id: id.to_owned(),
-        version_id: version_id.to_owned(),
-    }
+    testing::fixture(&format!("rpm/{relative}"))
 }
 
 /// The header blobs of a database, in the reader's order.
 fn header_blobs(database: Database, bytes: &[u8]) -> Vec<Vec<u8>> {
     let source = Source::new(database, "test", bytes).unwrap();
     let mut blobs = Vec::new();
-    let collect = |_: String, blob: &[u8]| {
+    let mut collect = |_: String, blob: &[u8]| {
         blobs.push(blob.to_vec());
         Ok(())
     };
     match database {
-        Database::RpmSqlite => sqlite::for_each_header(&source, bytes, collect),
-        Database::RpmBerkeleyDb => bdb::for_each_header(&source, bytes, collect),
-        Database::RpmNdb => ndb::for_each_header(&source, bytes, collect),
+        Database::RpmSqlite => sqlite::for_each_header(&source, bytes, &mut collect),
+        Database::RpmBerkeleyDb => bdb::for_each_header(&source, bytes, &mut collect),
+        Database::RpmNdb => ndb::for_each_header(&source, bytes, &mut collect),
         other => panic!("{other} is not an RPM database"),
     }
     .unwrap();
@@ -85,48 +76,72 @@ fn package_rows(set: &PackageSet) -> Vec<(String, String, String)> {
     rows
 }
 
-fn files_of<'a>(set: &'a PackageSet, name: &str) -> Vec<&'a PackagedFile> {
-    let index = set
-        .packages
-        .iter()
-        .position(|package| package.name == name)
-        .unwrap_or_else(|| panic!("no package {name}"));
-    set.files
-        .iter()
-        .filter(|file| file.package == index)
-        .collect()
-}
-
-fn sha256(hex_digest: &str) -> Option<PackagedDigest> {
-    (!hex_digest.is_empty()).then(|| PackagedDigest {
-        algorithm: DigestAlgorithm::Sha256,
-        bytes: hex::decode(hex_digest).unwrap(),
-    })
-}
-
-#[test]
-fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
-    let set = read_rpm(
-        Database::RpmSqlite,
-        &fixture("amazonlinux-2023/rpmdb.sqlite"),
-        "var/lib/rpm/rpmdb.sqlite",
-        &distro("amzn", "2023"),
+/// The fixture database `relative`, read as `var/lib/rpm/<its file name>` for `distro`.
+fn read_fixture(database: Database, relative: &str, distro: &Distro) -> PackageSet {
+    let file_name = relative.rsplit('/').next().unwrap();
+    read_rpm(
+        database,
+        &fixture(relative),
+        &format!("var/lib/rpm/{file_name}"),
+        distro,
     )
-    .unwrap();
-    let expected = rpm_qa_listing("amazonlinux-2023/expected/packages.csv");
-    assert_eq!(expected.len(), 103);
+    .unwrap()
+}
+
+/// The hummingbird database, read at its path in the image, `usr/lib/sysimage/rpm`.
+fn read_hummingbird() -> PackageSet {
+    read_rpm_sqlite(
+        &fixture("hummingbird/rpmdb.sqlite"),
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
+        &distro("hummingbird", ""),
+    )
+    .unwrap()
+}
+
+/// A row of [`package_rows`].
+fn row(name: &str, version: &str, arch: &str) -> (String, String, String) {
+    (name.to_owned(), version.to_owned(), arch.to_owned())
+}
+
+/// The fixture database `relative`, as [`read_fixture`] reads it, after checking that it holds
+/// the `count` packages of the `rpm -qa` listing beside it (`expected/packages.csv`), each
+/// marked as read from `database`.
+fn read_listed_fixture(
+    database: Database,
+    relative: &str,
+    distro: &Distro,
+    count: usize,
+) -> PackageSet {
+    let set = read_fixture(database, relative, distro);
+    let directory = relative.rsplit_once('/').unwrap().0;
+    let expected = rpm_qa_listing(&format!("{directory}/expected/packages.csv"));
+    assert_eq!(expected.len(), count);
     assert_eq!(package_rows(&set), expected);
     assert!(
         set.packages
             .iter()
-            .all(|package| package.database == Database::RpmSqlite)
+            .all(|package| package.database == database)
+    );
+    set
+}
+
+/// Whether the package `name` lists `path` with a digest.
+fn lists_with_digest(set: &PackageSet, name: &str, path: &str) -> bool {
+    files_of(set, name)
+        .iter()
+        .any(|file| file.path == path.as_bytes() && file.digest.is_some())
+}
+
+#[test]
+fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
+    let set = read_listed_fixture(
+        Database::RpmSqlite,
+        "amazonlinux-2023/rpmdb.sqlite",
+        &distro("amzn", "2023"),
+        103,
     );
 
-    let bash = set
-        .packages
-        .iter()
-        .find(|package| package.name == "bash")
-        .unwrap();
+    let (_, bash) = package(&set, "bash");
     assert_eq!(
         bash.purl,
         format!(
@@ -135,11 +150,7 @@ fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
         )
     );
     // The gpg-pubkey pseudo-package has no arch and no files.
-    let key = set
-        .packages
-        .iter()
-        .position(|package| package.name == "gpg-pubkey")
-        .unwrap();
+    let (key, _) = package(&set, "gpg-pubkey");
     assert_eq!(set.packages[key].arch, "");
     assert!(set.files.iter().all(|file| file.package != key));
     // Every packaged file's digest is SHA-256 (tag 5011 = 8 in every package here).
@@ -151,34 +162,21 @@ fn amazonlinux_2023_sqlite_lists_what_rpm_qa_listed() {
                 digest.algorithm == DigestAlgorithm::Sha256 && digest.bytes.len() == 32
             })
     );
-    let bash_files = files_of(&set, "bash");
-    assert!(
-        bash_files
-            .iter()
-            .any(|file| file.path == b"/usr/bin/bash" && file.digest.is_some())
-    );
+    assert!(lists_with_digest(&set, "bash", "/usr/bin/bash"));
 }
 
 #[test]
 fn sles_15_bci_ndb_lists_what_rpm_qa_listed() {
-    let set = read_rpm(
+    let set = read_listed_fixture(
         Database::RpmNdb,
-        &fixture("sles-15-bci/pr42/Packages.db"),
-        "var/lib/rpm/Packages.db",
+        "sles-15-bci/pr42/Packages.db",
         &distro("sles", "15.3"),
-    )
-    .unwrap();
-    let expected = rpm_qa_listing("sles-15-bci/pr42/expected/packages.csv");
-    assert_eq!(expected.len(), 36);
-    assert_eq!(package_rows(&set), expected);
-    assert!(
-        set.packages
-            .iter()
-            .all(|package| package.database == Database::RpmNdb)
+        36,
     );
-    let root = files_of(&set, "system-user-root");
-    assert!(root.iter().any(
-        |file| file.path == b"/usr/lib/sysusers.d/system-user-root.conf" && file.digest.is_some()
+    assert!(lists_with_digest(
+        &set,
+        "system-user-root",
+        "/usr/lib/sysusers.d/system-user-root.conf"
     ));
 }
 
@@ -306,20 +304,14 @@ fn mariner_curl_files_and_digests_match_go_rpmdb() {
 
 #[test]
 fn rhel_8_libuuid_bdb_files_match_go_rpmdb() {
-    let set = read_rpm(
+    let set = read_fixture(
         Database::RpmBerkeleyDb,
-        &fixture("rhel-8-ubi8/libuuid/Packages"),
-        "var/lib/rpm/Packages",
+        "rhel-8-ubi8/libuuid/Packages",
         &distro("rhel", "8.8"),
-    )
-    .unwrap();
+    );
     assert_eq!(
         package_rows(&set),
-        [(
-            "libuuid".to_owned(),
-            "2.32.1-42.el8_8".to_owned(),
-            "x86_64".to_owned()
-        )]
+        [row("libuuid", "2.32.1-42.el8_8", "x86_64")]
     );
     assert_eq!(
         set.packages[0].purl,
@@ -386,10 +378,7 @@ fn centos_8_dive_bdb_matches_syft() {
     .unwrap();
     // anchore/syft @ bf82010f3c38, syft/pkg/cataloger/redhat/parse_rpm_db_test.go: dive 0.9.2-1
     // x86_64 with one file, /usr/local/bin/dive, mode 33261, size 12406784, this sha256.
-    assert_eq!(
-        package_rows(&set),
-        [("dive".to_owned(), "0.9.2-1".to_owned(), "x86_64".to_owned())]
-    );
+    assert_eq!(package_rows(&set), [row("dive", "0.9.2-1", "x86_64")]);
     assert_eq!(set.packages[0].purl, "pkg:rpm/rpm/dive@0.9.2-1?arch=x86_64");
     assert_eq!(
         set.files,
@@ -410,21 +399,12 @@ fn centos_8_dive_bdb_matches_syft() {
 fn fedora_32_epoch_package_has_epoch_in_version_and_purl() {
     // google/osv-scalibr @ c2094f2d68e3, extractor/filesystem/os/rpm/rpm_test.go, "custom rpm":
     // hello 0.0.1-rls, epoch 1, x86_64, on Fedora 32.
-    let set = read_rpm(
+    let set = read_fixture(
         Database::RpmBerkeleyDb,
-        &fixture("fedora-32/hello-epoch/Packages"),
-        "var/lib/rpm/Packages",
+        "fedora-32/hello-epoch/Packages",
         &distro("fedora", "32"),
-    )
-    .unwrap();
-    assert_eq!(
-        package_rows(&set),
-        [(
-            "hello".to_owned(),
-            "1:0.0.1-rls".to_owned(),
-            "x86_64".to_owned()
-        )]
     );
+    assert_eq!(package_rows(&set), [row("hello", "1:0.0.1-rls", "x86_64")]);
     assert_eq!(
         set.packages[0].purl,
         "pkg:rpm/fedora/hello@0.0.1-rls?arch=x86_64&distro=fedora-32&epoch=1"
@@ -448,21 +428,10 @@ fn tzdata_reads_from_both_bdb_and_sqlite() {
         &Distro::default(),
     )
     .unwrap();
-    assert_eq!(
-        package_rows(&bdb),
-        [(
-            "tzdata".to_owned(),
-            "2022a-1.el8".to_owned(),
-            "noarch".to_owned()
-        )]
-    );
+    assert_eq!(package_rows(&bdb), [row("tzdata", "2022a-1.el8", "noarch")]);
     assert_eq!(
         package_rows(&sqlite),
-        [(
-            "tzdata".to_owned(),
-            "2022a-2.fc36".to_owned(),
-            "noarch".to_owned()
-        )]
+        [row("tzdata", "2022a-2.fc36", "noarch")]
     );
     assert!(bdb.files.len() > 1800, "tzdata lists every zone file");
     let sqlite_paths: std::collections::BTreeSet<&[u8]> = sqlite
@@ -476,20 +445,12 @@ fn tzdata_reads_from_both_bdb_and_sqlite() {
             .all(|file| sqlite_paths.contains(file.path.as_slice()))
     );
     for set in [&bdb, &sqlite] {
-        let utc = set
-            .files
-            .iter()
-            .find(|file| file.path == b"/usr/share/zoneinfo/UTC")
-            .unwrap();
+        let utc = file(set, "/usr/share/zoneinfo/UTC");
         assert_eq!(
             utc.digest.as_ref().map(|digest| digest.algorithm),
             Some(DigestAlgorithm::Sha256)
         );
-        let zoneinfo = set
-            .files
-            .iter()
-            .find(|file| file.path == b"/usr/share/zoneinfo")
-            .unwrap();
+        let zoneinfo = file(set, "/usr/share/zoneinfo");
         assert_eq!(zoneinfo.digest, None, "a directory has no digest");
     }
 }
@@ -497,19 +458,8 @@ fn tzdata_reads_from_both_bdb_and_sqlite() {
 #[test]
 fn config_files_are_marked() {
     // setup's /etc/passwd is `%config(noreplace)` in its spec; its /usr/share/doc files are not.
-    let set = read_rpm_sqlite(
-        &fixture("hummingbird/rpmdb.sqlite"),
-        "usr/lib/sysimage/rpm/rpmdb.sqlite",
-        &distro("hummingbird", ""),
-    )
-    .unwrap();
-    let file = |path: &[u8]| {
-        set.files
-            .iter()
-            .find(|file| file.path == path)
-            .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(path)))
-    };
-    assert!(file(b"/etc/passwd").config_file);
+    let set = read_hummingbird();
+    assert!(file(&set, "/etc/passwd").config_file);
     let not_config = set
         .files
         .iter()
@@ -522,12 +472,7 @@ fn config_files_are_marked() {
 #[test]
 fn hummingbird_sqlite_lists_its_packages() {
     // coreos/chunkah's regenerate.sh installs filesystem and setup (and what they pull in).
-    let set = read_rpm_sqlite(
-        &fixture("hummingbird/rpmdb.sqlite"),
-        "usr/lib/sysimage/rpm/rpmdb.sqlite",
-        &distro("hummingbird", ""),
-    )
-    .unwrap();
+    let set = read_hummingbird();
     let names: Vec<&str> = set
         .packages
         .iter()
@@ -538,11 +483,7 @@ fn hummingbird_sqlite_lists_its_packages() {
         "{names:?}"
     );
     assert_eq!(set.packages.len(), 5);
-    let setup = set
-        .packages
-        .iter()
-        .find(|package| package.name == "setup")
-        .unwrap();
+    let (_, setup) = package(&set, "setup");
     assert!(
         setup.purl.starts_with("pkg:rpm/hummingbird/setup@"),
         "{}",
@@ -553,25 +494,19 @@ fn hummingbird_sqlite_lists_its_packages() {
         "{}",
         setup.purl
     );
-    assert!(
-        files_of(&set, "setup")
-            .iter()
-            .any(|file| file.path == b"/etc/passwd" && file.digest.is_some())
-    );
+    assert!(lists_with_digest(&set, "setup", "/etc/passwd"));
 }
 
 #[test]
 fn non_rpm_database_kinds_are_refused() {
-    let err = read_rpm(
-        Database::Dpkg,
-        b"",
-        "var/lib/dpkg/status",
-        &Distro::default(),
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("not an RPM database kind"),
-        "{err}"
+    assert_error_mentions(
+        read_rpm(
+            Database::Dpkg,
+            b"",
+            "var/lib/dpkg/status",
+            &Distro::default(),
+        ),
+        &["not an RPM database kind"],
     );
 }
 
@@ -602,48 +537,42 @@ struct RawEntry {
 }
 
 fn string(tag: u32, value: &str) -> RawEntry {
+    raw_entry(tag, 6, 1, [value.as_bytes(), b"\0"].concat())
+}
+
+/// An entry of `data_type` (rpm's `RPM_*_TYPE` number) holding `count` values, encoded in
+/// `data`.
+fn raw_entry(tag: u32, data_type: u32, count: usize, data: Vec<u8>) -> RawEntry {
     RawEntry {
         tag,
-        data_type: 6,
-        count: 1,
-        data: [value.as_bytes(), b"\0"].concat(),
+        data_type,
+        count: u32::try_from(count).unwrap(),
+        data,
     }
 }
 
 fn strings(tag: u32, values: &[&str]) -> RawEntry {
-    RawEntry {
-        tag,
-        data_type: 8,
-        count: u32::try_from(values.len()).unwrap(),
-        data: values
-            .iter()
-            .flat_map(|value| [value.as_bytes(), b"\0"].concat())
-            .collect(),
-    }
+    let data = values
+        .iter()
+        .flat_map(|value| [value.as_bytes(), b"\0"].concat())
+        .collect();
+    raw_entry(tag, 8, values.len(), data)
 }
 
 fn int32s(tag: u32, values: &[u32]) -> RawEntry {
-    RawEntry {
-        tag,
-        data_type: 4,
-        count: u32::try_from(values.len()).unwrap(),
-        data: values
-            .iter()
-            .flat_map(|value| value.to_be_bytes())
-            .collect(),
-    }
+    let data = values
+        .iter()
+        .flat_map(|value| value.to_be_bytes())
+        .collect();
+    raw_entry(tag, 4, values.len(), data)
 }
 
 fn int16s(tag: u32, values: &[u16]) -> RawEntry {
-    RawEntry {
-        tag,
-        data_type: 3,
-        count: u32::try_from(values.len()).unwrap(),
-        data: values
-            .iter()
-            .flat_map(|value| value.to_be_bytes())
-            .collect(),
-    }
+    let data = values
+        .iter()
+        .flat_map(|value| value.to_be_bytes())
+        .collect();
+    raw_entry(tag, 3, values.len(), data)
 }
 
 /// A header blob with an immutable region around `entries`, laid out as rpm does (data in
@@ -1010,8 +939,10 @@ fn bdb_overflow_cycles_are_refused() {
         .unwrap();
     bytes[last * page_size + 16..last * page_size + 20]
         .copy_from_slice(&u32::try_from(overflow[0]).unwrap().to_le_bytes());
-    let err = read_rpm_berkeley_db(&bytes, "Packages", &Distro::default()).unwrap_err();
-    assert!(err.to_string().contains("overflow"), "{err}");
+    assert_error_mentions(
+        read_rpm_berkeley_db(&bytes, "Packages", &Distro::default()),
+        &["overflow"],
+    );
 }
 
 proptest! {
@@ -1066,6 +997,11 @@ fn real_header() -> &'static Vec<u8> {
     })
 }
 
+/// Packages built and installed by rpm itself, shared with the integration tests.
+#[path = "../../../tests/support/rpm_root.rs"]
+#[allow(dead_code)] // RpmRoot::owner is for the integration tests.
+mod rpm_root;
+
 /// Checks against rpm itself (Debian's `rpm` package: `rpm` and `rpmbuild`, rpm 4.18 with
 /// the `sqlite` and read-only `bdb_ro` backends; it has no NDB backend).
 mod with_real_rpm {
@@ -1073,24 +1009,8 @@ mod with_real_rpm {
 
     use sha2::{Digest as _, Sha256};
 
+    use super::rpm_root::{RpmRoot, rpm_tools, stdout_of};
     use super::*;
-
-    /// Whether `rpm` and `rpmbuild` run; outside CI a missing tool skips the test (saying so).
-    fn rpm_tools_available() -> bool {
-        let runs = |tool: &str| {
-            Command::new(tool)
-                .arg("--version")
-                .output()
-                .is_ok_and(|output| output.status.success())
-        };
-        if runs("rpm") && runs("rpmbuild") {
-            return true;
-        }
-        let message = "rpm or rpmbuild is missing: install Debian's rpm package";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-        eprintln!("skipped: {message}");
-        false
-    }
 
     /// A package as rpm prints it: name, `[epoch:]version-release`, arch, and its files with
     /// their hex digests (empty when none), sorted by name.
@@ -1099,20 +1019,13 @@ mod with_real_rpm {
     const QUERY_FORMAT: &str = "P\t%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t\
                                 %|ARCH?{%{ARCH}}:{}|\n[F\t%{FILENAMES}\t%{FILEDIGESTS}\n]";
 
-    /// `rpm -qa` of the database in `db_dir` (read with `backend`), or of `root`'s database.
-    fn rpm_listing(args: &[&str]) -> Listing {
-        let output = Command::new("rpm")
-            .args(args)
-            .args(["-qa", "--qf", QUERY_FORMAT])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "rpm {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    /// `rpm -qa` by `rpm`, which names the database (the one in a directory with its backend,
+    /// or a root's).
+    fn rpm_listing(rpm: &mut Command) -> Listing {
+        let what = format!("{rpm:?}");
+        let stdout = stdout_of(rpm.args(["-qa", "--qf", QUERY_FORMAT]), &what);
         let mut listing: Listing = Vec::new();
-        for line in String::from_utf8(output.stdout).unwrap().lines() {
+        for line in String::from_utf8(stdout).unwrap().lines() {
             let fields: Vec<&str> = line.split('\t').collect();
             match fields[..] {
                 ["P", name, version, arch] => {
@@ -1149,10 +1062,7 @@ mod with_real_rpm {
                     .map(|file| {
                         (
                             String::from_utf8(file.path.clone()).unwrap(),
-                            file.digest
-                                .as_ref()
-                                .map(|digest| hex::encode(&digest.bytes))
-                                .unwrap_or_default(),
+                            hex_digest(file).unwrap_or_default(),
                         )
                     })
                     .collect();
@@ -1170,7 +1080,7 @@ mod with_real_rpm {
 
     #[test]
     fn fixtures_read_as_rpm_itself_reads_them() {
-        if !rpm_tools_available() {
+        if !rpm_tools() {
             return;
         }
         for (relative, database, file_name, backend) in [
@@ -1229,7 +1139,8 @@ mod with_real_rpm {
             fs_err::write(db_dir.path().join(file_name), &bytes).unwrap();
             let db_path = db_dir.path().to_str().unwrap();
             let backend = format!("_db_backend {backend}");
-            let theirs = rpm_listing(&["--dbpath", db_path, "--define", &backend]);
+            let theirs =
+                rpm_listing(Command::new("rpm").args(["--dbpath", db_path, "--define", &backend]));
             let ours =
                 our_listing(&read_rpm(database, &bytes, relative, &Distro::default()).unwrap());
             assert!(!theirs.is_empty(), "{relative}");
@@ -1241,11 +1152,6 @@ mod with_real_rpm {
 Version: 1.2
 Release: 3
 Summary: exelock test package
-License: MIT
-BuildArch: noarch
-AutoReqProv: no
-%global debug_package %{nil}
-%global __os_install_post %{nil}
 %description
 A script, a symlink, a directory and a data file.
 %install
@@ -1267,11 +1173,6 @@ Epoch: 2
 Version: 0.9
 Release: 1
 Summary: exelock test package with an epoch
-License: MIT
-BuildArch: noarch
-AutoReqProv: no
-%global debug_package %{nil}
-%global __os_install_post %{nil}
 %global _binary_filedigest_algorithm 1
 %description
 One executable, MD5 digests.
@@ -1291,56 +1192,17 @@ chmod 755 %{buildroot}/usr/libexec/exelock-epoch
 
     #[test]
     fn database_written_by_rpm_reads_back() {
-        if !rpm_tools_available() {
+        if !rpm_tools() {
             return;
         }
         let work = tempfile::tempdir().unwrap();
-        let top = work.path().join("rpmbuild");
-        let root = work.path().join("root");
-        fs_err::create_dir_all(top.join("SPECS")).unwrap();
-        fs_err::create_dir_all(&root).unwrap();
-        let mut packages = Vec::new();
-        for (name, spec) in [("exelock-hello", HELLO_SPEC), ("exelock-epoch", EPOCH_SPEC)] {
-            let spec_path = top.join("SPECS").join(format!("{name}.spec"));
-            fs_err::write(&spec_path, spec).unwrap();
-            let output = Command::new("rpmbuild")
-                .arg("--define")
-                .arg(format!("_topdir {}", top.display()))
-                .arg("-bb")
-                .arg(&spec_path)
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "rpmbuild {name}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let rpms = top.join("RPMS/noarch");
-            let built = fs_err::read_dir(&rpms)
-                .unwrap()
-                .map(|entry| entry.unwrap().path())
-                .find(|path| {
-                    path.file_name()
-                        .unwrap()
-                        .to_str()
-                        .unwrap()
-                        .starts_with(&format!("{name}-"))
-                })
-                .unwrap();
-            packages.push(built);
-        }
-        let output = Command::new("rpm")
-            .arg("--root")
-            .arg(&root)
-            .args(["--dbpath", "/var/lib/rpm", "-i", "--nodeps"])
-            .args(&packages)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "rpm -i: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let rpm = RpmRoot::new(work.path());
+        let packages = [
+            rpm.build("exelock-hello", HELLO_SPEC),
+            rpm.build("exelock-epoch", EPOCH_SPEC),
+        ];
+        rpm.install(&packages);
+        let root = &rpm.root;
 
         // rpm ≥ 4.16 writes rpmdb.sqlite by default; take whichever database it wrote.
         let db_dir = root.join("var/lib/rpm");
@@ -1358,23 +1220,11 @@ chmod 755 %{buildroot}/usr/libexec/exelock-epoch
         assert_eq!(
             package_rows(&set),
             [
-                (
-                    "exelock-epoch".to_owned(),
-                    "2:0.9-1".to_owned(),
-                    "noarch".to_owned()
-                ),
-                (
-                    "exelock-hello".to_owned(),
-                    "1.2-3".to_owned(),
-                    "noarch".to_owned()
-                ),
+                row("exelock-epoch", "2:0.9-1", "noarch"),
+                row("exelock-hello", "1.2-3", "noarch"),
             ]
         );
-        let epoch = set
-            .packages
-            .iter()
-            .find(|package| package.name == "exelock-epoch")
-            .unwrap();
+        let (_, epoch) = package(&set, "exelock-epoch");
         assert_eq!(
             epoch.purl,
             "pkg:rpm/debian/exelock-epoch@0.9-1?arch=noarch&distro=debian-12&epoch=2"
@@ -1418,10 +1268,6 @@ chmod 755 %{buildroot}/usr/libexec/exelock-epoch
         );
 
         // And rpm's own reading of the database it wrote.
-        let root_arg = root.to_str().unwrap();
-        assert_eq!(
-            our_listing(&set),
-            rpm_listing(&["--root", root_arg, "--dbpath", "/var/lib/rpm"])
-        );
+        assert_eq!(our_listing(&set), rpm_listing(&mut rpm.rpm()));
     }
 }
