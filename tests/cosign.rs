@@ -20,7 +20,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::support::fixtures::{Layout, root};
-use crate::support::{Mode, Registry, assert_policy_failure, exelock_in, printed};
+use crate::support::signing::{
+    attest_and_push, attest_to_bundle, exelock_with_password, generate_key_pair_named,
+};
+use crate::support::{Mode, Registry, assert_policy_failure, assert_success, printed, run_ok};
 
 /// The password of every key the tests make, exelock's and cosign's.
 const PASSWORD: &str = "correct horse";
@@ -91,13 +94,14 @@ impl Workspace {
         let workspace = Self {
             dir: tempfile::tempdir().unwrap(),
         };
-        succeeds(&workspace.cosign(cosign).arg("generate-key-pair").output());
-        succeeds(
+        assert_success(
             &workspace
-                .exelock()
-                .args(["generate-key-pair", "--output-key-prefix", "other"])
-                .output(),
+                .cosign(cosign)
+                .arg("generate-key-pair")
+                .output()
+                .unwrap(),
         );
+        generate_key_pair_named(workspace.dir.path(), PASSWORD, "other");
         fs_err::write(
             workspace.path("empty-trusted-root.json"),
             EMPTY_TRUSTED_ROOT,
@@ -126,9 +130,7 @@ impl Workspace {
 
     /// exelock in the workspace, with the password of its keys.
     fn exelock(&self) -> assert_cmd::Command {
-        let mut command = exelock_in(self.dir.path());
-        command.env("EXELOCK_PASSWORD", PASSWORD);
-        command
+        exelock_with_password(self.dir.path(), PASSWORD)
     }
 
     /// `exelock verify --bundle NAME --image-digest DIGEST --key KEY`.
@@ -142,23 +144,18 @@ impl Workspace {
 
     /// `exelock attest oci:testdata/images/tiny --key cosign.key --bundle NAME`.
     fn exelock_attest_tiny(&self, bundle: &str) {
-        succeeds(
-            &self
-                .exelock()
-                .args(["attest", &tiny_layout(), "--key", "cosign.key"])
-                .args(["--bundle", bundle, "-q"])
-                .output(),
+        attest_to_bundle(
+            self.dir.path(),
+            PASSWORD,
+            &tiny_layout(),
+            "cosign.key",
+            bundle,
         );
     }
 
     fn json(&self, name: &str) -> Value {
         serde_json::from_slice(&fs_err::read(self.path(name)).unwrap()).unwrap()
     }
-}
-
-fn succeeds(output: &std::io::Result<Output>) {
-    let output = output.as_ref().unwrap();
-    assert!(output.status.success(), "{}", printed(output));
 }
 
 fn tiny_layout() -> String {
@@ -178,11 +175,10 @@ fn tiny_manifest_blob() -> PathBuf {
 
 /// An in-toto Statement v1 for the tiny fixture whose predicate is exelock's scan of it.
 fn tiny_statement(workspace: &Workspace) -> Value {
-    succeeds(
-        &workspace
+    run_ok(
+        workspace
             .exelock()
-            .args(["scan", &tiny_layout(), "-q", "-o", "manifest.json"])
-            .output(),
+            .args(["scan", &tiny_layout(), "-q", "-o", "manifest.json"]),
     );
     json!({
         "_type": "https://in-toto.io/Statement/v1",
@@ -204,13 +200,14 @@ fn a_bundle_cosign_attests_verifies_in_exelock() {
         serde_json::to_vec(&statement).unwrap(),
     )
     .unwrap();
-    succeeds(
+    assert_success(
         &workspace
             .cosign(&cosign)
             .args(["attest-blob", "--key", "cosign.key", "--statement"])
             .args(["statement.json", "--bundle", "cosign.bundle.json"])
             .args(["--use-signing-config=false", "--tlog-upload=false", "--yes"])
-            .output(),
+            .output()
+            .unwrap(),
     );
     let digest = tiny_digest();
     let verified = workspace.exelock_verify("cosign.bundle.json", &digest, "cosign.pub");
@@ -269,7 +266,7 @@ fn a_cosign_bundle_of_another_predicate_verifies_with_any_predicate_type() {
         if let Release::V3_1 = release {
             attest.arg("--use-signing-config=false");
         }
-        succeeds(&attest.output());
+        assert_success(&attest.output().unwrap());
         let verify = |key: &str| {
             workspace
                 .exelock()
@@ -439,13 +436,7 @@ fn pushed_attestations_verify_in_cosign() {
     registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
     let image = format!("{}/fx/tiny@{}", registry.host(), tiny_digest());
     let attest = |extra: &[&str]| {
-        succeeds(
-            &workspace
-                .exelock()
-                .args(["attest", &image, "--key", "cosign.key", "--push", "-q"])
-                .args(extra)
-                .output(),
-        );
+        attest_and_push(workspace.dir.path(), PASSWORD, &image, extra);
     };
 
     // Only the OCI 1.1 referrer (listed by the sha256-<hex> fallback tag: this registry has no

@@ -6,7 +6,11 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::support::fixtures::root;
+use crate::support::signing::{attest_to_bundle, generate_key_pair};
 use crate::support::{assert_input_error, exelock, exelock_in, printed};
+
+/// The password of the keys the tests make.
+const PASSWORD: &str = "pw";
 
 fn tiny() -> String {
     format!("oci:{}", root().join("testdata/images/tiny").display())
@@ -132,34 +136,8 @@ fn regular_files_are_still_replaced_atomically() {
 #[test]
 fn a_bake_list_into_a_named_pipe_is_written_without_reading_the_pipe_first() {
     let dir = tempfile::tempdir().unwrap();
-    let exelock = || {
-        let mut command = exelock_in(dir.path());
-        command
-            .env("EXELOCK_PASSWORD", "pw")
-            .timeout(std::time::Duration::from_secs(120));
-        command
-    };
-    assert!(
-        exelock()
-            .arg("generate-key-pair")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let attest = exelock()
-        .args([
-            "attest",
-            &tiny(),
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "b.json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(attest.status.success(), "{}", printed(&attest));
+    generate_key_pair(dir.path(), PASSWORD);
+    attest_to_bundle(dir.path(), PASSWORD, &tiny(), "cosign.key", "b.json");
     let manifest: serde_json::Value = serde_json::from_slice(&expected_manifest()).unwrap();
     let digest = manifest["image"]["manifestDigest"].as_str().unwrap();
     let sha = manifest["executables"][0]["sha256"].as_str().unwrap();
@@ -177,7 +155,8 @@ fn a_bake_list_into_a_named_pipe_is_written_without_reading_the_pipe_first() {
         .open(&fifo)
         .unwrap();
     // A binary of the image copied at run time: relocated, so it goes to the bake list.
-    let output = exelock()
+    let output = exelock_in(dir.path())
+        .timeout(std::time::Duration::from_secs(120))
         .args([
             "triage",
             "--path",

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::fixtures::root;
+use crate::support::signing::{
+    attest_and_push, attest_to_bundle, generate_key_pair, generate_key_pair_named,
+};
 use crate::support::{Mode, Registry, assert_policy_failure, exelock_in, printed};
 
 /// The password of the keys the tests make.
@@ -15,12 +18,7 @@ const PASSWORD: &str = "pw";
 /// A new temporary directory holding a fresh key pair (`cosign.key`, `cosign.pub`).
 pub(crate) fn keyed_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let generated = exelock_in(dir.path())
-        .env("EXELOCK_PASSWORD", PASSWORD)
-        .arg("generate-key-pair")
-        .output()
-        .unwrap();
-    assert!(generated.status.success(), "{}", printed(&generated));
+    generate_key_pair(dir.path(), PASSWORD);
     dir
 }
 
@@ -31,12 +29,7 @@ fn pushed_and_attested(layout: &str, dest: &str) -> (Registry, tempfile::TempDir
     registry.push_oci_layout(layout, dest);
     let dir = keyed_dir();
     let reference = format!("{}/{dest}", registry.host());
-    let attest = exelock_in(dir.path())
-        .env("EXELOCK_PASSWORD", PASSWORD)
-        .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
-        .output()
-        .unwrap();
-    assert!(attest.status.success(), "{}", printed(&attest));
+    attest_and_push(dir.path(), PASSWORD, &reference, &[]);
     (registry, dir, reference)
 }
 
@@ -66,20 +59,7 @@ impl Setup {
     /// Attests the image again into a bundle file in the set-up's directory, for offline use.
     fn write_bundle(&self, file: &str) {
         let reference = format!("{}/fx/traps:v1", self.registry.host());
-        let bundle = exelock_in(self.dir.path())
-            .env("EXELOCK_PASSWORD", PASSWORD)
-            .args([
-                "attest",
-                &reference,
-                "--key",
-                "cosign.key",
-                "--bundle",
-                file,
-                "-q",
-            ])
-            .output()
-            .unwrap();
-        assert!(bundle.status.success(), "{}", printed(&bundle));
+        attest_to_bundle(self.dir.path(), PASSWORD, &reference, "cosign.key", file);
     }
 
     pub(crate) fn digest(&self) -> String {
@@ -146,6 +126,14 @@ impl Setup {
         let parsed = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
         (output.status.code(), parsed, printed(&output))
     }
+}
+
+/// A run's stdout read as JSON Lines.
+fn jsonl_lines(output: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn verdicts(report: &Value) -> Vec<(String, String)> {
@@ -362,22 +350,24 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
         "processes": [{"binary": {"path": "/usr/bin/tool", "sha256": setup.sha("/usr/bin/tool")}}]});
     let file = setup.dir.path().join("batch.jsonl");
     fs_err::write(&file, format!("{falco}\n{{not json\n{no_image}\n")).unwrap();
-    let output = exelock_in(setup.dir.path())
-        .args([
-            "triage",
-            "batch.jsonl",
-            "--key",
-            "cosign.pub",
-            "--format",
-            "jsonl",
-        ])
-        .output()
-        .unwrap();
+    // `triage batch.jsonl --key cosign.pub --format jsonl` plus `extra`.
+    let triage_batch = |extra: &[&str]| {
+        exelock_in(setup.dir.path())
+            .args([
+                "triage",
+                "batch.jsonl",
+                "--key",
+                "cosign.pub",
+                "--format",
+                "jsonl",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = triage_batch(&[]);
     assert_eq!(output.status.code(), Some(1), "{}", printed(&output));
-    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = jsonl_lines(&output);
     assert_eq!(lines.len(), 2);
     let dropped = &lines[0]["binaries"][0];
     assert_eq!(dropped["verdict"], "foreign");
@@ -402,19 +392,7 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
     );
 
     // --image fills in what SCC dropped.
-    let output = exelock_in(setup.dir.path())
-        .args([
-            "triage",
-            "batch.jsonl",
-            "--key",
-            "cosign.pub",
-            "--format",
-            "jsonl",
-            "--image",
-        ])
-        .arg(format!("{host}/fx/traps@{}", setup.digest()))
-        .output()
-        .unwrap();
+    let output = triage_batch(&["--image", &format!("{host}/fx/traps@{}", setup.digest())]);
     let last: Value = serde_json::from_str(
         String::from_utf8_lossy(&output.stdout)
             .lines()
@@ -454,40 +432,15 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
     };
     let good = flags("cosign.pub");
     assert_eq!(good.status.code(), Some(0), "{}", printed(&good));
-    assert!(
-        exelock_in(setup.dir.path())
-            .env("EXELOCK_PASSWORD", PASSWORD)
-            .args(["generate-key-pair", "--output-key-prefix", "other"])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    generate_key_pair_named(setup.dir.path(), PASSWORD, "other");
     let wrong = flags("other.pub");
     assert_eq!(wrong.status.code(), Some(1), "{}", printed(&wrong));
     let report: Value = serde_json::from_slice(&wrong.stdout).unwrap();
     assert_eq!(report[0]["binaries"][0]["verdict"], "unverifiable");
 
     // Offline, a tag-only Falco finding is tied to the bundle by --image's digest.
-    let offline = exelock_in(setup.dir.path())
-        .args([
-            "triage",
-            "batch.jsonl",
-            "--bundle",
-            "b.json",
-            "--key",
-            "cosign.pub",
-            "--format",
-            "jsonl",
-            "--image",
-            &image,
-        ])
-        .output()
-        .unwrap();
-    let lines: Vec<Value> = String::from_utf8_lossy(&offline.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let offline = triage_batch(&["--bundle", "b.json", "--image", &image]);
+    let lines = jsonl_lines(&offline);
     assert_eq!(
         lines[0]["binaries"][0]["verdict"],
         "foreign",
@@ -861,20 +814,7 @@ fn partial_hashes_come_from_the_last_write_and_verified_layer_bytes() {
 fn partial_hashes_offline_from_a_local_copy_of_the_image() {
     let dir = keyed_dir();
     let layout = format!("oci:{}", root().join("testdata/images/twice").display());
-    let attest = exelock_in(dir.path())
-        .env("EXELOCK_PASSWORD", PASSWORD)
-        .args([
-            "attest",
-            &layout,
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "b.json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(attest.status.success(), "{}", printed(&attest));
+    attest_to_bundle(dir.path(), PASSWORD, &layout, "cosign.key", "b.json");
     let manifest: Value = serde_json::from_slice(
         &exelock_in(dir.path())
             .args(["scan", &layout, "-q", "--format", "json"])

@@ -9,10 +9,10 @@
 //! resolve. [`exelock_in`] runs in a directory of the test's own instead. A test that needs the
 //! cache or a variable sets it on top.
 //!
-//! Exit codes are part of the interface: 1 is a policy failure (the report on stdout says
-//! why), 2 an input or tool error (stderr says what). [`assert_policy_failure`] and
-//! [`assert_input_error`] check the code and the message together and print the whole run
-//! when either is wrong.
+//! Exit codes are part of the interface: 0 is success, 1 a policy failure (the report on stdout
+//! says why), 2 an input or tool error (stderr says what). [`assert_success`] (or [`run_ok`],
+//! which runs the command too), [`assert_policy_failure`] and [`assert_input_error`] check the
+//! code (and the message) and print the whole run when it is wrong.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -135,6 +135,24 @@ pub fn transcript(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Asserts that the run succeeded (exit code 0).
+#[track_caller]
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "expected success, got:\n{}",
+        transcript(output)
+    );
+}
+
+/// Runs `command`, which must succeed; returns the run for further checks.
+#[track_caller]
+pub fn run_ok(command: &mut assert_cmd::Command) -> Output {
+    let output = command.output().unwrap();
+    assert_success(&output);
+    output
 }
 
 /// Asserts that the run ended with exit code 2 (an input or tool error) and that stderr says

@@ -23,6 +23,7 @@ pub mod http;
 pub mod podman;
 pub mod registry;
 pub mod rootfs;
+pub mod signing;
 pub mod sigstore_services;
 
 #[cfg(test)]
@@ -30,8 +31,8 @@ mod smoke;
 
 #[allow(unused_imports)]
 pub use command::{
-    assert_input_error, assert_policy_failure, exelock, exelock_in, exelock_process,
-    exelock_process_in, printed, transcript,
+    assert_input_error, assert_policy_failure, assert_success, exelock, exelock_in,
+    exelock_process, exelock_process_in, printed, run_ok, transcript,
 };
 #[allow(unused_imports)]
 pub use faults::{Fault, FaultAction, FaultProxy, ProxiedRequest};
