@@ -58,6 +58,33 @@ fn get(host: &str, path: &str, headers: &[(&str, &str)]) -> http::Response {
     http::get(host, path, headers).unwrap_or_else(|e| panic!("GET http://{host}{path}: {e}"))
 }
 
+/// Asserts that `registry` answered `response` with 200, printing the answer and the
+/// registry's log when not.
+#[track_caller]
+fn assert_ok(response: &http::Response, registry: &Registry) {
+    assert_eq!(
+        response.status,
+        200,
+        "{}\n{}",
+        response.text(),
+        registry.log()
+    );
+}
+
+/// `GET /v2/tiny/manifests/latest` from `registry` with the bearer token `token`.
+fn get_tiny_manifest(registry: &Registry, token: &str) -> http::Response {
+    let accept =
+        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+    get(
+        registry.host(),
+        "/v2/tiny/manifests/latest",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Accept", accept),
+        ],
+    )
+}
+
 /// `key="value"` pairs of a `WWW-Authenticate` challenge after the scheme.
 fn challenge_params(challenge: &str) -> Vec<(String, String)> {
     let rest = challenge.split_once(' ').map_or("", |(_, r)| r);
@@ -183,13 +210,7 @@ fn plain_registry_answers_v2() {
     eprintln!("plain registry up in {:?}", registry.startup_time());
     assert!(registry.startup_time() < Duration::from_secs(20));
     let response = get(registry.host(), "/v2/", &[]);
-    assert_eq!(
-        response.status,
-        200,
-        "{}\n{}",
-        response.text(),
-        registry.log()
-    );
+    assert_ok(&response, &registry);
     assert_eq!(
         response.header("Docker-Distribution-Api-Version"),
         Some("registry/2.0")
@@ -234,7 +255,7 @@ fn basic_registry_checks_credentials() {
         "/v2/",
         &[("Authorization", &creds.basic_authorization())],
     );
-    assert_eq!(right.status, 200, "{}\n{}", right.text(), registry.log());
+    assert_ok(&right, &registry);
 }
 
 fn base64_std(s: &str) -> String {
@@ -284,13 +305,7 @@ fn token_registry_bearer_flow() {
     assert_eq!(registry.token_requests(), 1);
     let bearer = format!("Bearer {token}");
     let response = get(registry.host(), "/v2/", &[("Authorization", &bearer)]);
-    assert_eq!(
-        response.status,
-        200,
-        "{}\n{}",
-        response.text(),
-        registry.log()
-    );
+    assert_ok(&response, &registry);
 
     // A forged signature is rejected.
     // (Change the signature's first character: it carries 6 full bits.)
@@ -321,17 +336,8 @@ fn token_registry_bearer_flow() {
     // 4. Access entries are enforced: push, then pull the manifest with an
     //    anonymous token (no access) and with an authenticated one.
     registry.push_oci_layout("oci:testdata/images/tiny:latest", "tiny:latest");
-    let accept =
-        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
     let anonymous = token_of(&fetch_token(&realm, "repository:tiny:pull", None));
-    let response = get(
-        registry.host(),
-        "/v2/tiny/manifests/latest",
-        &[
-            ("Authorization", &format!("Bearer {anonymous}")),
-            ("Accept", accept),
-        ],
-    );
+    let response = get_tiny_manifest(&registry, &anonymous);
     assert_eq!(
         response.status,
         401,
@@ -351,40 +357,13 @@ fn token_registry_bearer_flow() {
         "repository:tiny:pull",
         Some(&creds.basic_authorization()),
     ));
-    let response = get(
-        registry.host(),
-        "/v2/tiny/manifests/latest",
-        &[
-            ("Authorization", &format!("Bearer {pull}")),
-            ("Accept", accept),
-        ],
-    );
-    assert_eq!(
-        response.status,
-        200,
-        "{}\n{}",
-        response.text(),
-        registry.log()
-    );
+    let response = get_tiny_manifest(&registry, &pull);
+    assert_ok(&response, &registry);
     assert_eq!(sha256_digest(&response.body), layout_top_digest("tiny"));
 
     // A token crafted with TokenIssuer::issue works the same way.
     let crafted = issuer.issue("bob", &[("repository", "tiny", vec!["pull".to_string()])]);
-    let response = get(
-        registry.host(),
-        "/v2/tiny/manifests/latest",
-        &[
-            ("Authorization", &format!("Bearer {crafted}")),
-            ("Accept", accept),
-        ],
-    );
-    assert_eq!(
-        response.status,
-        200,
-        "{}\n{}",
-        response.text(),
-        registry.log()
-    );
+    assert_ok(&get_tiny_manifest(&registry, &crafted), &registry);
 
     let log = issuer.request_log();
     assert!(
