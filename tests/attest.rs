@@ -12,7 +12,8 @@ use crate::support::signing::{
     generate_key_pair_named,
 };
 use crate::support::{
-    Mode, Registry, assert_input_error, assert_policy_failure, assert_success, printed,
+    Mode, Registry, assert_input_error, assert_policy_failure, assert_success,
+    assert_success_printing, printed,
 };
 
 /// The password of the keys the tests make.
@@ -33,6 +34,15 @@ fn keys() -> tempfile::TempDir {
         generate_key_pair_named(dir.path(), PASSWORD, prefix);
     }
     dir
+}
+
+/// The key pairs of [`keys`], and a new registry holding tiny as `fx/tiny:v1`, by that reference.
+fn keys_and_tiny_in_a_registry() -> (tempfile::TempDir, Registry, String) {
+    let dir = keys();
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
+    let tiny = format!("{}/fx/tiny:v1", registry.host());
+    (dir, registry, tiny)
 }
 
 fn fixture(name: &str) -> String {
@@ -93,7 +103,7 @@ fn cosign_and_pkcs8_keys_sign_attestations() {
         &digest,
         &["--key", keys.join("openssl_p256.pub").to_str().unwrap()],
     );
-    assert_eq!(verify.status.code(), Some(0), "{}", printed(&verify));
+    assert_success(&verify);
     // A key made by `cosign generate-key-pair` (empty password).
     attest_to_bundle(
         dir.path(),
@@ -143,12 +153,7 @@ fn offline_bundle_round_trip_and_forgeries() {
         &digest,
         &["--key", "cosign.pub", "-o", "verified.json"],
     );
-    assert_eq!(ok.status.code(), Some(0), "{}", printed(&ok));
-    assert!(
-        printed(&ok).contains(&format!("verified {digest}: signed by key")),
-        "{}",
-        printed(&ok)
-    );
+    assert_success_printing(&ok, &format!("verified {digest}: signed by key"));
     let verified: Value = read_json(&path.join("verified.json"));
     let scanned: Value = serde_json::from_slice(
         &run(path, &["scan", &fixture("traps"), "-q", "--format", "json"]).stdout,
@@ -168,7 +173,7 @@ fn offline_bundle_round_trip_and_forgeries() {
             "cosign.pub",
         ],
     );
-    assert_eq!(by_image.status.code(), Some(0), "{}", printed(&by_image));
+    assert_success(&by_image);
 
     let expect_rejected = |bundle: &str, digest: &str, args: &[&str], needle: &str| {
         assert_policy_failure(&verify_bundle(path, bundle, digest, args), needle);
@@ -239,13 +244,10 @@ fn offline_bundle_round_trip_and_forgeries() {
 
 #[test]
 fn registry_round_trip_single_and_multi_arch() {
-    let dir = keys();
+    let (dir, registry, tiny) = keys_and_tiny_in_a_registry();
     let path = dir.path();
-    let registry = Registry::start(Mode::Plain);
-    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
     registry.push_oci_layout("oci:testdata/images/multiarch:latest", "fx/multi:v1");
     registry.push_oci_layout("oci:testdata/images/demo:latest", "fx/demo:v1");
-    let tiny = format!("{}/fx/tiny:v1", registry.host());
 
     // Nothing attested yet.
     let missing = run(path, &["verify", &tiny, "--key", "cosign.pub"]);
@@ -264,12 +266,7 @@ fn registry_round_trip_single_and_multi_arch() {
             "-q",
         ],
     );
-    assert_eq!(verify.status.code(), Some(0), "{}", printed(&verify));
-    assert!(
-        printed(&verify).contains("found as OCI referrer"),
-        "{}",
-        printed(&verify)
-    );
+    assert_success_printing(&verify, "found as OCI referrer");
     assert_policy_failure(
         &run(path, &["verify", &tiny, "--key", "other.pub"]),
         "NOT VERIFIED",
@@ -348,11 +345,8 @@ fn registry_round_trip_single_and_multi_arch() {
 
 #[test]
 fn a_bad_referrer_does_not_hide_a_good_attestation() {
-    let dir = keys();
+    let (dir, registry, tiny) = keys_and_tiny_in_a_registry();
     let path = dir.path();
-    let registry = Registry::start(Mode::Plain);
-    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
-    let tiny = format!("{}/fx/tiny:v1", registry.host());
     let subject = layout_manifest_digest("tiny");
     let subject_size = registry.skopeo_inspect_raw("fx/tiny:v1").len();
 
@@ -386,11 +380,9 @@ fn a_bad_referrer_does_not_hide_a_good_attestation() {
     // Gone after the push listed it: the registry would refuse a fallback index naming it.
     raw.delete_manifest(&referrers[2]);
     let verify = run(path, &["verify", &tiny, "--key", "cosign.pub", "-q"]);
-    assert_eq!(verify.status.code(), Some(0), "{}", printed(&verify));
-    assert!(
-        printed(&verify).contains(&format!("verified {tiny} {subject}: signed by key")),
-        "{}",
-        printed(&verify)
+    assert_success_printing(
+        &verify,
+        &format!("verified {tiny} {subject}: signed by key"),
     );
 
     // Against another key, every candidate is listed with its reason: exit 1, not an error.
@@ -424,12 +416,7 @@ fn bundle_files_are_checked_entry_by_entry_and_capped() {
         serde_json::json!([{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}, good]);
     write_json(&path.join("mixed.json"), &mixed);
     let output = verify("mixed.json");
-    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
-    assert!(
-        printed(&output).contains("found as bundle file mixed.json#1"),
-        "{}",
-        printed(&output)
-    );
+    assert_success_printing(&output, "found as bundle file mixed.json#1");
 
     // Nothing valid and something unreadable: an input error, naming the entry.
     let unreadable =

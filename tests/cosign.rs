@@ -23,7 +23,10 @@ use crate::support::fixtures::{Layout, root};
 use crate::support::signing::{
     attest_and_push, attest_to_bundle, exelock_with_password, generate_key_pair_named,
 };
-use crate::support::{Mode, Registry, assert_policy_failure, assert_success, printed, run_ok};
+use crate::support::{
+    Mode, Registry, assert_policy_failure, assert_success, assert_success_printing, printed,
+    run_ok, transcript,
+};
 
 /// The password of every key the tests make, exelock's and cosign's.
 const PASSWORD: &str = "correct horse";
@@ -158,6 +161,18 @@ impl Workspace {
     }
 }
 
+/// Asserts that a run of cosign `release` ended with exit code `code` and printed `message`
+/// (cosign says some things on stdout, some on stderr).
+#[track_caller]
+fn assert_cosign_exit(release: Release, output: &Output, code: i32, message: &str) {
+    assert!(
+        output.status.code() == Some(code) && printed(output).contains(message),
+        "{}: expected exit code {code} and {message:?}, got:\n{}",
+        release.name(),
+        transcript(output)
+    );
+}
+
 fn tiny_layout() -> String {
     format!("oci:{}", root().join("testdata/images/tiny").display())
 }
@@ -211,12 +226,7 @@ fn a_bundle_cosign_attests_verifies_in_exelock() {
     );
     let digest = tiny_digest();
     let verified = workspace.exelock_verify("cosign.bundle.json", &digest, "cosign.pub");
-    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
-    assert!(
-        printed(&verified).contains(&format!("verified {digest}: signed by key")),
-        "{}",
-        printed(&verified)
-    );
+    assert_success_printing(&verified, &format!("verified {digest}: signed by key"));
     let wrong_key = workspace.exelock_verify("cosign.bundle.json", &digest, "other.pub");
     assert_policy_failure(&wrong_key, "NOT VERIFIED");
 
@@ -322,17 +332,7 @@ fn an_exelock_bundle_verifies_in_cosign() {
         workspace.exelock_attest_tiny("exelock.bundle.json");
         let verified =
             cosign_verify_blob_attestation(&workspace, &cosign, release, "exelock.bundle.json");
-        assert!(
-            verified.status.success(),
-            "{}: {}",
-            release.name(),
-            printed(&verified)
-        );
-        assert!(
-            printed(&verified).contains("Verified OK"),
-            "{}",
-            printed(&verified)
-        );
+        assert_cosign_exit(release, &verified, 0, "Verified OK");
 
         // A statement changed after signing: cosign refuses it.
         let mut tampered = workspace.json("exelock.bundle.json");
@@ -350,17 +350,11 @@ fn an_exelock_bundle_verifies_in_cosign() {
         .unwrap();
         let refused =
             cosign_verify_blob_attestation(&workspace, &cosign, release, "tampered.bundle.json");
-        assert_eq!(
-            refused.status.code(),
-            Some(1),
-            "{}: {}",
-            release.name(),
-            printed(&refused)
-        );
-        assert!(
-            printed(&refused).contains("accepted signatures do not match threshold"),
-            "{}",
-            printed(&refused)
+        assert_cosign_exit(
+            release,
+            &refused,
+            1,
+            "accepted signatures do not match threshold",
         );
     }
 }
@@ -381,7 +375,7 @@ fn an_older_exelock_bundle_with_a_key_id_still_verifies() {
     let workspace = Workspace { dir };
     let verified =
         workspace.exelock_verify(bundle.to_str().unwrap(), &digest, key.to_str().unwrap());
-    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
+    assert_success(&verified);
 
     let Some(cosign) = cosign_binary(Release::V3_1) else {
         return;
@@ -397,11 +391,11 @@ fn an_older_exelock_bundle_with_a_key_id_still_verifies() {
         .args(["--digestAlg", "sha256"])
         .output()
         .unwrap();
-    assert_eq!(refused.status.code(), Some(1), "{}", printed(&refused));
-    assert!(
-        printed(&refused).contains("accepted signatures do not match threshold, Found: 0"),
-        "{}",
-        printed(&refused)
+    assert_cosign_exit(
+        Release::V3_1,
+        &refused,
+        1,
+        "accepted signatures do not match threshold, Found: 0",
     );
 }
 
@@ -443,26 +437,17 @@ fn pushed_attestations_verify_in_cosign() {
     // referrers API). cosign 3.1 reads it; cosign 2.5 reads only the .att image, so finds none.
     attest(&[]);
     let from_referrer = cosign_verify_attestation(&workspace, &cosign_3, &image, "cosign.pub", &[]);
-    assert!(
-        from_referrer.status.success(),
-        "{}",
-        printed(&from_referrer)
-    );
+    assert_success(&from_referrer);
     let wrong_key = cosign_verify_attestation(&workspace, &cosign_3, &image, "other.pub", &[]);
     assert_eq!(wrong_key.status.code(), Some(1), "{}", printed(&wrong_key));
     let none = cosign_verify_attestation(&workspace, &cosign_2, &image, "cosign.pub", &[]);
-    assert_eq!(none.status.code(), Some(1), "{}", printed(&none));
-    assert!(
-        printed(&none).contains("no matching attestations"),
-        "{}",
-        printed(&none)
-    );
+    assert_cosign_exit(Release::V2_5, &none, 1, "no matching attestations");
 
     // And the legacy .att image: cosign 2.5 reads it, and so does cosign 3.1 when told to
     // ignore bundles.
     attest(&["--legacy-cosign"]);
     let from_att = cosign_verify_attestation(&workspace, &cosign_2, &image, "cosign.pub", &[]);
-    assert!(from_att.status.success(), "{}", printed(&from_att));
+    assert_success(&from_att);
     let from_att = cosign_verify_attestation(
         &workspace,
         &cosign_3,
@@ -470,7 +455,7 @@ fn pushed_attestations_verify_in_cosign() {
         "cosign.pub",
         &["--new-bundle-format=false"],
     );
-    assert!(from_att.status.success(), "{}", printed(&from_att));
+    assert_success(&from_att);
     let wrong_key = cosign_verify_attestation(&workspace, &cosign_2, &image, "other.pub", &[]);
     assert_eq!(wrong_key.status.code(), Some(1), "{}", printed(&wrong_key));
 }

@@ -22,8 +22,8 @@ use crate::support::sigstore_services::{
     GITHUB_SUB, ServiceUrls, SigstoreServices, TrustFiles,
 };
 use crate::support::{
-    assert_input_error, assert_policy_failure, assert_success, exelock_in, printed, run_ok,
-    transcript,
+    assert_input_error, assert_policy_failure, assert_success, assert_success_printing, exelock_in,
+    printed, run_ok, transcript,
 };
 
 fn tiny() -> String {
@@ -159,6 +159,18 @@ fn exelock_verify_bundle(
         .unwrap()
 }
 
+/// The bundle `attest` wrote into `dir`, checked for what every keyless bundle carries
+/// ([`assert_common_shape`]) and for its one log entry being of `kind` `version`.
+fn read_bundle_logged_as(dir: &Path, kind: &str, version: &str) -> Value {
+    let bundle = read_bundle(dir);
+    assert_common_shape(&bundle);
+    assert_eq!(
+        the_log_entry(&bundle)["kindVersion"],
+        serde_json::json!({"kind": kind, "version": version})
+    );
+    bundle
+}
+
 /// The bundle's one transparency-log entry.
 fn the_log_entry(bundle: &Value) -> &Value {
     let [entry] = bundle["verificationMaterial"]["tlogEntries"]
@@ -218,13 +230,8 @@ fn keyless_with_rekor_v1_and_a_github_token() {
         "one entry in the v1 log, one timestamp"
     );
 
-    let bundle = read_bundle(dir.path());
-    assert_common_shape(&bundle);
+    let bundle = read_bundle_logged_as(dir.path(), "dsse", "0.0.1");
     let entry = the_log_entry(&bundle);
-    assert_eq!(
-        entry["kindVersion"],
-        serde_json::json!({"kind": "dsse", "version": "0.0.1"})
-    );
     assert!(entry["integratedTime"].as_str().is_some(), "{entry:#}");
     assert!(!base64_field(&entry["inclusionPromise"]["signedEntryTimestamp"]).is_empty());
     // The entry is the newest leaf of the log's tree; its proof and checkpoint are for that tree.
@@ -263,12 +270,7 @@ fn keyless_with_rekor_v1_and_a_github_token() {
     assert!(wrong.to_string().contains("issuer"), "{wrong}");
 
     let verified = exelock_verify(dir.path(), &trust, &identity, GITHUB_ISSUER);
-    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
-    assert!(
-        printed(&verified).contains(&format!("signed by {identity}")),
-        "{}",
-        printed(&verified)
-    );
+    assert_success_printing(&verified, &format!("signed by {identity}"));
     let refused = exelock_verify(dir.path(), &trust, EMAIL, GITHUB_ISSUER);
     assert_policy_failure(&refused, "rejected (identity)");
 }
@@ -286,15 +288,10 @@ fn keyless_with_rekor_v2_and_an_email_token() {
         "one entry in the v2 log, one timestamp"
     );
 
-    let bundle = read_bundle(dir.path());
-    assert_common_shape(&bundle);
-    let entry = the_log_entry(&bundle);
     // Rekor v2 logs the DSSE signature as hashedrekord 0.0.2, with no SET and no integrated
     // time: the TSA timestamp alone dates the signature.
-    assert_eq!(
-        entry["kindVersion"],
-        serde_json::json!({"kind": "hashedrekord", "version": "0.0.2"})
-    );
+    let bundle = read_bundle_logged_as(dir.path(), "hashedrekord", "0.0.2");
+    let entry = the_log_entry(&bundle);
     assert!(entry.get("inclusionPromise").is_none(), "{entry:#}");
     assert!(entry.get("integratedTime").is_none(), "{entry:#}");
     let proof = &entry["inclusionProof"];
@@ -318,7 +315,7 @@ fn keyless_with_rekor_v2_and_an_email_token() {
     );
 
     let verified = exelock_verify(dir.path(), &trust, EMAIL, EMAIL_ISSUER);
-    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
+    assert_success(&verified);
     let refused = exelock_verify(dir.path(), &trust, EMAIL, GITHUB_ISSUER);
     assert_policy_failure(&refused, "rejected (identity)");
 }

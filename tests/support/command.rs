@@ -11,8 +11,9 @@
 //!
 //! Exit codes are part of the interface: 0 is success, 1 a policy failure (the report on stdout
 //! says why), 2 an input or tool error (stderr says what). [`assert_success`] (or [`run_ok`],
-//! which runs the command too), [`assert_policy_failure`] and [`assert_input_error`] check the
-//! code (and the message) and print the whole run when it is wrong.
+//! which runs the command too, or [`assert_success_printing`]), [`assert_policy_failure`] and
+//! [`assert_input_error`] check the code (and the message) and print the whole run when it is
+//! wrong.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -145,6 +146,19 @@ pub fn assert_success(output: &Output) {
         "expected success, got:\n{}",
         transcript(output)
     );
+}
+
+/// Asserts that the run succeeded (exit code 0) and printed `message` on stdout or stderr;
+/// returns what it printed.
+#[track_caller]
+pub fn assert_success_printing(output: &Output, message: &str) -> String {
+    assert_exit(
+        output,
+        0,
+        "stdout or stderr",
+        printed(output).as_bytes(),
+        message,
+    )
 }
 
 /// Runs `command`, which must succeed; returns the run for further checks.

@@ -20,6 +20,7 @@ pub mod command;
 pub mod faults;
 pub mod fixtures;
 pub mod http;
+pub mod manifest;
 pub mod podman;
 pub mod registry;
 pub mod rootfs;
@@ -31,8 +32,8 @@ mod smoke;
 
 #[allow(unused_imports)]
 pub use command::{
-    assert_input_error, assert_policy_failure, assert_success, exelock, exelock_in,
-    exelock_process, exelock_process_in, printed, run_ok, transcript,
+    assert_input_error, assert_policy_failure, assert_success, assert_success_printing, exelock,
+    exelock_in, exelock_process, exelock_process_in, printed, run_ok, transcript,
 };
 #[allow(unused_imports)]
 pub use faults::{Fault, FaultAction, FaultProxy, ProxiedRequest};
