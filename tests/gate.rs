@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::support::command::{binary, test_environment};
 use crate::support::fixtures::root;
-use crate::support::{assert_input_error, assert_policy_failure, exelock};
+use crate::support::manifest;
+use crate::support::signing::generate_key_pair;
+use crate::support::{assert_input_error, assert_policy_failure, exelock, run_ok};
 
 /// Tools `scripts/test.sh` installs into `.tools/` (npm) and the Python environment (pip).
 fn tool_dir() -> PathBuf {
@@ -110,17 +112,13 @@ fn bake_and_baseline_rules_from_the_command_line() {
     );
     let tiny_hello = "f93707cb031f";
     let manifest_path = dir.path().join("tiny.json");
-    let scan = exelock()
-        .args([
-            "scan",
-            "oci:testdata/images/tiny",
-            "-q",
-            "-o",
-            manifest_path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(scan.status.success());
+    run_ok(exelock().args([
+        "scan",
+        "oci:testdata/images/tiny",
+        "-q",
+        "-o",
+        manifest_path.to_str().unwrap(),
+    ]));
     let manifest: Value = serde_json::from_slice(&fs_err::read(&manifest_path).unwrap()).unwrap();
     let hello = manifest["executables"][0]["sha256"]
         .as_str()
@@ -236,21 +234,9 @@ fn bake_list_from_the_service_url() {
     let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
     let policy = policy.to_str().unwrap();
     let service = BakeService::start();
-    let manifest = exelock()
-        .args(["scan", "oci:testdata/images/tiny", "-q"])
-        .output()
-        .unwrap();
-    assert!(manifest.status.success());
+    let manifest = run_ok(exelock().args(["scan", "oci:testdata/images/tiny", "-q"]));
     let manifest: Value = serde_json::from_slice(&manifest.stdout).unwrap();
-    let hello = manifest["executables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|executable| executable["path"] == "/bin/hello")
-        .expect("tiny has /bin/hello")["sha256"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hello = manifest::sha256_of(&manifest, "/bin/hello");
     let gate_with_token = |args: &[&str]| {
         exelock()
             .arg("gate")
@@ -486,14 +472,7 @@ fn diff_reports_what_changed_between_images() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
     let diff: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let paths = |key: &str| -> Vec<String> {
-        diff["diff"][key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["path"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let paths = |key: &str| manifest::paths(&diff["diff"], key);
     assert_eq!(paths("added"), ["/usr/bin/hello-amd64"]);
     assert_eq!(paths("removed"), ["/bin/hello", "/bin/hello.sh"]);
     let same = exelock()
@@ -621,13 +600,7 @@ fn the_action_gates_a_clean_image_and_fails_a_hazardous_one() {
     registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
     registry.push_oci_layout("oci:testdata/images/demo:latest", "fx/demo:v1");
     let dir = tempfile::tempdir().unwrap();
-    let keys = exelock()
-        .current_dir(dir.path())
-        .env("EXELOCK_PASSWORD", "pw")
-        .args(["generate-key-pair"])
-        .output()
-        .unwrap();
-    assert!(keys.status.success());
+    generate_key_pair(dir.path(), "pw");
     let policy = write(
         dir.path(),
         "exelock.toml",

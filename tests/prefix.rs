@@ -9,6 +9,7 @@ use exelock::image::{self, ImageSource, PlatformSelection, ResolvedImage};
 use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
+use crate::support::manifest;
 use crate::support::{Mode, Registry, exelock};
 
 fn forms() -> [&'static str; 5] {
@@ -130,17 +131,7 @@ fn the_scan_records_the_last_write_of_a_path_in_every_form() {
         for key in ["executables", "links", "hidden"] {
             assert_eq!(manifest[key], expected[key], "{reference}: {key}");
         }
-        let sha256_of = |path: &str| {
-            manifest["executables"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|exe| exe["path"] == path)
-                .unwrap()["sha256"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
+        let sha256_of = |path: &str| manifest::sha256_of(&manifest, path);
         assert_eq!(sha256_of("/usr/bin/app"), Sha256Digest::of(&second).hex());
         assert_eq!(
             sha256_of("/usr/bin/app-early"),

@@ -7,6 +7,7 @@ use std::process::Output;
 use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
+use crate::support::manifest;
 use crate::support::{assert_input_error, exelock};
 
 fn run(args: &[&str]) -> Output {
@@ -82,18 +83,8 @@ fn every_form_of_every_fixture_gives_the_declared_executables() {
 fn traps_fixture_exercises_the_layer_semantics() {
     // Spot checks that name the trap each expectation guards, so a failure reads as a cause.
     let manifest = scan_json(&["oci:testdata/images/traps"]);
-    let paths: Vec<&str> = manifest["executables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|exe| exe["path"].as_str().unwrap())
-        .collect();
-    let hidden: Vec<&str> = manifest["hidden"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["path"].as_str().unwrap())
-        .collect();
+    let paths = manifest::paths(&manifest, "executables");
+    let hidden = manifest::paths(&manifest, "hidden");
     assert!(
         paths.contains(&"/usr/bin/same-layer"),
         "a whiteout hid a file of its own layer"
@@ -116,15 +107,7 @@ fn traps_fixture_exercises_the_layer_semantics() {
     );
     assert!(!paths.contains(&"/usr/bin/deleted-later"));
     assert!(hidden.contains(&"/usr/bin/deleted-later") && hidden.contains(&"/opt/app/bin/a"));
-    let find = |path: &str| {
-        manifest["executables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|exe| exe["path"] == path)
-            .unwrap()
-            .clone()
-    };
+    let find = |path: &str| manifest::executable(&manifest, path);
     assert_eq!(find("/usr/bin/sudo")["mode"], "4755");
     assert_eq!(find("/usr/bin/wall")["mode"], "2755");
     assert_eq!(
@@ -389,13 +372,7 @@ fn prefix_digests_follow_hardlinks_within_and_below_a_layer() {
     };
     let run_sh = file_in_layer("traps", 0, "usr/local/bin/run.sh");
     let manifest = scan_json(&["oci:testdata/images/traps"]);
-    let tool = manifest["executables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["path"] == "/usr/bin/tool")
-        .unwrap()
-        .clone();
+    let tool = manifest::executable(&manifest, "/usr/bin/tool");
     let size = tool["size"].as_u64().unwrap();
     let mut requests = Vec::new();
     for (path, layer) in [

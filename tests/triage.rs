@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::fixtures::root;
+use crate::support::manifest;
 use crate::support::signing::{
     attest_and_push, attest_to_bundle, generate_key_pair, generate_key_pair_named,
 };
@@ -70,24 +71,11 @@ impl Setup {
     }
 
     pub(crate) fn sha(&self, path: &str) -> String {
-        self.manifest["executables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["path"] == path)
-            .unwrap()["sha256"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        manifest::sha256_of(&self.manifest, path)
     }
 
     fn size(&self, path: &str) -> u64 {
-        self.manifest["executables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["path"] == path)
-            .unwrap()["size"]
+        manifest::executable(&self.manifest, path)["size"]
             .as_u64()
             .unwrap()
     }
@@ -262,13 +250,10 @@ fn every_verdict_from_one_attested_image() {
     // The legitimate binaries not in the image went to the bake list.
     let bake: Value =
         serde_json::from_slice(&fs_err::read(setup.dir.path().join("bake.json")).unwrap()).unwrap();
-    let baked: Vec<&str> = bake["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(baked, ["/opt/agent/agent", "/tmp/busybox-copy"]);
+    assert_eq!(
+        manifest::paths(&bake, "entries"),
+        ["/opt/agent/agent", "/tmp/busybox-copy"]
+    );
 
     // All legitimate: exit 0.
     let (code, _, out) = setup.triage(&json!([findings[0].clone(), findings[1].clone()]), &[]);
