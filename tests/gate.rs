@@ -11,7 +11,7 @@ use crate::support::command::{binary, test_environment};
 use crate::support::fixtures::root;
 use crate::support::manifest;
 use crate::support::signing::generate_key_pair;
-use crate::support::{assert_input_error, assert_policy_failure, exelock, run_ok};
+use crate::support::{assert_input_error, assert_policy_failure, exelock, exelock_output, run_ok};
 
 /// Tools `scripts/test.sh` installs into `.tools/` (npm) and the Python environment (pip).
 fn tool_dir() -> PathBuf {
@@ -459,33 +459,27 @@ fn github_actions_gets_annotations_summary_and_outputs() {
 
 #[test]
 fn diff_reports_what_changed_between_images() {
-    let output = exelock()
-        .args([
-            "diff",
-            "oci:testdata/images/tiny",
-            "oci:testdata/images/multiarch",
-            "-q",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let output = exelock_output(&[
+        "diff",
+        "oci:testdata/images/tiny",
+        "oci:testdata/images/multiarch",
+        "-q",
+        "--format",
+        "json",
+    ]);
     assert_eq!(output.status.code(), Some(0));
     let diff: Value = serde_json::from_slice(&output.stdout).unwrap();
     let paths = |key: &str| manifest::paths(&diff["diff"], key);
     assert_eq!(paths("added"), ["/usr/bin/hello-amd64"]);
     assert_eq!(paths("removed"), ["/bin/hello", "/bin/hello.sh"]);
-    let same = exelock()
-        .args([
-            "diff",
-            "oci:testdata/images/tiny",
-            "oci-archive:testdata/images/tiny.oci.tar",
-            "-q",
-            "--format",
-            "table",
-        ])
-        .output()
-        .unwrap();
+    let same = exelock_output(&[
+        "diff",
+        "oci:testdata/images/tiny",
+        "oci-archive:testdata/images/tiny.oci.tar",
+        "-q",
+        "--format",
+        "table",
+    ]);
     assert_eq!(stdout(&same), "0 added, 0 removed, 0 changed, 0 moved\n");
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
 use crate::support::manifest;
-use crate::support::{Mode, Registry, exelock};
+use crate::support::{Mode, Registry, exelock_output};
 
 fn forms() -> [&'static str; 5] {
     [
@@ -43,10 +43,7 @@ pub(crate) fn writes_of_app() -> (Vec<u8>, Vec<u8>) {
 }
 
 fn scan_json(reference: &str) -> Value {
-    let output = exelock()
-        .args(["scan", "--format", "json", "-q", reference])
-        .output()
-        .unwrap();
+    let output = exelock_output(&["scan", "--format", "json", "-q", reference]);
     assert!(
         output.status.success(),
         "scan {reference}: {}",

@@ -91,6 +91,11 @@ pub fn exelock() -> assert_cmd::Command {
     assert_cmd::Command::from_std(exelock_process())
 }
 
+/// Runs `exelock ARGS` (see [`exelock`]) and returns how it ended.
+pub fn exelock_output(args: &[&str]) -> Output {
+    exelock().args(args).output().unwrap()
+}
+
 /// [`exelock`] in `dir`, which is also its Docker config directory: registry credentials come
 /// only from what the test writes there, and key files and bundles are named relative to it.
 pub fn exelock_in(dir: &Path) -> assert_cmd::Command {

@@ -33,7 +33,7 @@ mod smoke;
 #[allow(unused_imports)]
 pub use command::{
     assert_input_error, assert_policy_failure, assert_success, assert_success_printing, exelock,
-    exelock_in, exelock_process, exelock_process_in, printed, run_ok, transcript,
+    exelock_in, exelock_output, exelock_process, exelock_process_in, printed, run_ok, transcript,
 };
 #[allow(unused_imports)]
 pub use faults::{Fault, FaultAction, FaultProxy, ProxiedRequest};
