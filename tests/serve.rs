@@ -260,6 +260,14 @@ impl Service {
         self.post_bytes(path, headers, body.to_string().into_bytes())
     }
 
+    /// [`Self::post`], which the service must answer with 200; returns the answer.
+    #[track_caller]
+    fn post_ok(&self, path: &str, headers: &[(&str, String)], body: &Value) -> Value {
+        let (status, answer) = self.post(path, headers, body);
+        assert_eq!(status, 200, "{answer}");
+        answer
+    }
+
     fn try_post_bytes(
         &self,
         path: &str,
@@ -537,8 +545,7 @@ fn every_source_judged_stored_and_baked() {
         );
         assert_eq!(answer["findings"][0]["stored"], "new", "{answer}");
         // The redelivery updates the one record.
-        let (status, answer) = service.post("/v1/scc", &signed, &push);
-        assert_eq!(status, 200, "{answer}");
+        let answer = service.post_ok("/v1/scc", &signed, &push);
         assert_eq!(answer["findings"][0]["stored"], "updated", "{answer}");
 
         // A partial hash: the first delivery computes the prefix digest from the layer, the
@@ -1016,12 +1023,11 @@ fn bodies_and_reads_are_checked() {
 
     // Findings on a registry that is not allowed: judged (unverifiable) without a fetch.
     let first = scc_id("first");
-    let (status, answer) = service.post(
+    service.post_ok(
         "/v1/findings",
         &findings,
         &scc_finding(&first, "elsewhere.example/app/one", &digest, foreign()),
     );
-    assert_eq!(status, 200, "{answer}");
     let first_image = service.record("scc", &first).unwrap()["image"].clone();
     let first_image = first_image.as_str().unwrap().to_owned();
     // Times are stored in milliseconds: `since` a millisecond after the first was stored.
@@ -1031,12 +1037,11 @@ fn bodies_and_reads_are_checked() {
     }
     let since = jiff::Timestamp::try_from(since).unwrap().to_string();
     let second = scc_id("second");
-    let (status, answer) = service.post(
+    service.post_ok(
         "/v1/findings",
         &findings,
         &scc_finding(&second, "elsewhere.example/app/two", &digest, foreign()),
     );
-    assert_eq!(status, 200, "{answer}");
 
     let list = |parameters: &[(&str, &str)]| {
         let (status, listed) = service.get(&list_path(parameters));
@@ -1208,15 +1213,13 @@ fn needs_action_alerts_reach_the_webhook_once_after_retries() {
     );
 
     // Its redelivery updates the record and alerts no one; a second foreign finding alerts.
-    let (status, answer) = service.post("/v1/guardduty", &api_key, &event);
-    assert_eq!(status, 200, "{answer}");
+    let answer = service.post_ok("/v1/guardduty", &api_key, &event);
     assert_eq!(answer["findings"][0]["stored"], "updated", "{answer}");
-    let (status, answer) = service.post(
+    service.post_ok(
         "/v1/guardduty",
         &api_key,
         &guardduty_event("gd-second", &image),
     );
-    assert_eq!(status, 200, "{answer}");
     wait_until(
         Duration::from_secs(15),
         || format!("{:?}", receiver.received()),
@@ -1377,8 +1380,7 @@ fn readiness_and_findings_follow_the_postgresql_store() {
         )
     };
     let findings = bearer(FINDINGS_TOKEN);
-    let (status, answer) = service.post("/v1/findings", &findings, &finding("before"));
-    assert_eq!(status, 200, "{answer}");
+    service.post_ok("/v1/findings", &findings, &finding("before"));
 
     relay.cut();
     let (status, body) = service.try_get("/readyz", None).unwrap();
@@ -1395,8 +1397,7 @@ fn readiness_and_findings_follow_the_postgresql_store() {
         || service.log(),
         || matches!(service.try_get("/readyz", None), Ok((200, _))),
     );
-    let (status, answer) = service.post("/v1/findings", &findings, &during);
-    assert_eq!(status, 200, "{answer}");
+    let answer = service.post_ok("/v1/findings", &findings, &during);
     assert_eq!(answer["findings"][0]["stored"], "new", "{answer}");
     assert!(!service.log().contains("devpass"), "{}", service.log());
 }
