@@ -65,6 +65,18 @@ impl Release {
     }
 }
 
+/// Each release whose cosign is installed (see [`cosign_binary`]), with the binary and a
+/// workspace whose keys it made ([`Workspace::with_keys`]).
+fn each_release_with_keys() -> impl Iterator<Item = (Release, PathBuf, Workspace)> {
+    [Release::V3_1, Release::V2_5]
+        .into_iter()
+        .filter_map(|release| {
+            let cosign = cosign_binary(release)?;
+            let workspace = Workspace::with_keys(&cosign);
+            Some((release, cosign, workspace))
+        })
+}
+
 /// The cosign binary of `release`, or `None` (after saying so) outside CI when it is missing.
 fn cosign_binary(release: Release) -> Option<PathBuf> {
     let path = std::env::var_os(release.override_variable()).map_or_else(
@@ -247,11 +259,7 @@ fn a_bundle_cosign_attests_verifies_in_exelock() {
 /// of any predicate. exelock verifies it with `--predicate-type any`.
 #[test]
 fn a_cosign_bundle_of_another_predicate_verifies_with_any_predicate_type() {
-    for release in [Release::V3_1, Release::V2_5] {
-        let Some(cosign) = cosign_binary(release) else {
-            continue;
-        };
-        let workspace = Workspace::with_keys(&cosign);
+    for (release, cosign, workspace) in each_release_with_keys() {
         let predicate = json!({
             "buildDefinition": {"buildType": "https://example.com/build/v1", "externalParameters": {}},
             "runDetails": {"builder": {"id": "https://example.com/builder"}},
@@ -324,11 +332,7 @@ fn cosign_verify_blob_attestation(
 
 #[test]
 fn an_exelock_bundle_verifies_in_cosign() {
-    for release in [Release::V3_1, Release::V2_5] {
-        let Some(cosign) = cosign_binary(release) else {
-            continue;
-        };
-        let workspace = Workspace::with_keys(&cosign);
+    for (release, cosign, workspace) in each_release_with_keys() {
         workspace.exelock_attest_tiny("exelock.bundle.json");
         let verified =
             cosign_verify_blob_attestation(&workspace, &cosign, release, "exelock.bundle.json");
