@@ -349,8 +349,9 @@ fn assert_forgery_refused(
     );
 }
 
-/// Flips one bit in the middle of a base64 field.
-fn flip_base64(value: &mut Value) {
+/// Flips one bit in the middle of the bundle's base64 field at `pointer`.
+fn flip_base64(bundle: &mut Value, pointer: &str) {
+    let value = bundle.pointer_mut(pointer).unwrap();
     let middle = base64_field(value).len() / 2;
     flip_base64_at(value, middle);
 }
@@ -385,9 +386,8 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
     let entry = "/verificationMaterial/tlogEntries/0";
     forge("tampered SET", "transparency log", &|bundle| {
         flip_base64(
-            bundle
-                .pointer_mut(&format!("{entry}/inclusionPromise/signedEntryTimestamp"))
-                .unwrap(),
+            bundle,
+            &format!("{entry}/inclusionPromise/signedEntryTimestamp"),
         );
     });
     forge("moved integrated time", "transparency log", &|bundle| {
@@ -398,11 +398,7 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
         *time = Value::String(moved.to_string());
     });
     forge("tampered inclusion proof", "transparency log", &|bundle| {
-        flip_base64(
-            bundle
-                .pointer_mut(&format!("{entry}/inclusionProof/rootHash"))
-                .unwrap(),
-        );
+        flip_base64(bundle, &format!("{entry}/inclusionProof/rootHash"));
     });
     // The last bytes of a timestamp token are its signer's signature (the middle holds the
     // TSA certificate it embeds, an unauthenticated hint the trusted root overrides).
@@ -417,18 +413,10 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
     });
     // A changed signature no longer is what the TSA timestamped: the first evidence to disagree.
     forge("tampered signature", "timestamp", &|bundle| {
-        flip_base64(
-            bundle
-                .pointer_mut("/dsseEnvelope/signatures/0/sig")
-                .unwrap(),
-        );
+        flip_base64(bundle, "/dsseEnvelope/signatures/0/sig");
     });
     forge("tampered certificate", "certificate", &|bundle| {
-        flip_base64(
-            bundle
-                .pointer_mut("/verificationMaterial/certificate/rawBytes")
-                .unwrap(),
-        );
+        flip_base64(bundle, "/verificationMaterial/certificate/rawBytes");
     });
 
     // The same bundle against a trusted root without the services' CA: untrusted signer.
