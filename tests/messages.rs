@@ -127,15 +127,20 @@ fn a_usage_error() {
     );
 }
 
+/// Snapshots, for each case `(NAME, IMAGE)`, the run of `exelock scan IMAGE` as `NAME`.
+fn assert_scan_snapshots(cases: &[(&str, &str)]) {
+    for (name, image) in cases {
+        assert_run_snapshot(name, &mut exelock(), &["scan", image], None);
+    }
+}
+
 #[test]
 fn a_bad_image_reference() {
-    for (name, reference) in [
+    assert_scan_snapshots(&[
         ("reference_unsupported", "Not A Reference!"),
         ("reference_no_layout", "oci:testdata/does-not-exist"),
         ("reference_no_such_tag", "oci:testdata/images/traps:nope"),
-    ] {
-        assert_run_snapshot(name, &mut exelock(), &["scan", reference], None);
-    }
+    ]);
 }
 
 /// Snapshots, for each case `(NAME, TEXT)`, the run of `exelock ARGS` as `NAME`, with `TEXT`
@@ -197,13 +202,11 @@ fn the_wrong_key() {
 
 #[test]
 fn a_tampered_image() {
-    for (name, layout) in [
+    assert_scan_snapshots(&[
         ("tampered_layer_digest", "oci:testdata/bad/digest-mismatch"),
         ("tampered_diff_id", "oci:testdata/bad/diffid-mismatch"),
         ("tampered_path_escapes", "oci:testdata/bad/dotdot"),
-    ] {
-        assert_run_snapshot(name, &mut exelock(), &["scan", layout], None);
-    }
+    ]);
 }
 
 #[test]
