@@ -85,26 +85,30 @@ fn traps_fixture_exercises_the_layer_semantics() {
     let manifest = scan_json(&["oci:testdata/images/traps"]);
     let paths = manifest::paths(&manifest, "executables");
     let hidden = manifest::paths(&manifest, "hidden");
-    assert!(
-        paths.contains(&"/usr/bin/same-layer"),
-        "a whiteout hid a file of its own layer"
-    );
-    assert!(
-        paths.contains(&"/opt/app/bin/c"),
-        "an opaque marker hid a sibling of its own layer"
-    );
-    assert!(
-        paths.contains(&"/opt/app/keep"),
-        "an opaque marker hid more than its directory"
-    );
-    assert!(
-        paths.contains(&"/etc/init.sh"),
-        "`.wh..wh..opqX` was taken as an opaque marker"
-    );
-    assert!(
-        paths.contains(&"/bin/busybox"),
-        "replacing a symlink with a directory touched its target"
-    );
+    for (path, trap) in [
+        (
+            "/usr/bin/same-layer",
+            "a whiteout hid a file of its own layer",
+        ),
+        (
+            "/opt/app/bin/c",
+            "an opaque marker hid a sibling of its own layer",
+        ),
+        (
+            "/opt/app/keep",
+            "an opaque marker hid more than its directory",
+        ),
+        (
+            "/etc/init.sh",
+            "`.wh..wh..opqX` was taken as an opaque marker",
+        ),
+        (
+            "/bin/busybox",
+            "replacing a symlink with a directory touched its target",
+        ),
+    ] {
+        assert!(paths.contains(&path), "{trap}");
+    }
     assert!(!paths.contains(&"/usr/bin/deleted-later"));
     assert!(hidden.contains(&"/usr/bin/deleted-later") && hidden.contains(&"/opt/app/bin/a"));
     let find = |path: &str| manifest::executable(&manifest, path);
