@@ -186,8 +186,19 @@ fn push_and_verify(registry: &Registry) {
     }
 }
 
-/// Pushes `tiny` and returns the digest and bytes of its (only) layer.
-fn push_tiny(registry: &Registry) -> (String, Vec<u8>) {
+/// tiny's (only) layer: its digest, its bytes, and the path of its blob in a registry.
+struct TinyLayer {
+    digest: String,
+    blob: Vec<u8>,
+    path: String,
+}
+
+/// Pushes `tiny` to a new plain registry and starts a fault proxy in front of it, with the
+/// faults `faults` makes of the path of tiny's layer blob.
+fn tiny_behind_a_proxy(
+    faults: impl FnOnce(&str) -> Vec<Fault>,
+) -> (Registry, FaultProxy, TinyLayer) {
+    let registry = Registry::start(Mode::Plain);
     registry.push_oci_layout("oci:testdata/images/tiny:latest", "tiny:latest");
     let manifest: serde_json::Value =
         serde_json::from_slice(&layout_blob("tiny", &layout_top_digest("tiny")))
@@ -196,8 +207,10 @@ fn push_tiny(registry: &Registry) -> (String, Vec<u8>) {
         .as_str()
         .unwrap_or_else(|| panic!("tiny manifest has no layer: {manifest}"))
         .to_string();
-    let bytes = layout_blob("tiny", &digest);
-    (digest, bytes)
+    let blob = layout_blob("tiny", &digest);
+    let path = format!("/v2/tiny/blobs/{digest}");
+    let proxy = FaultProxy::start(registry.host(), faults(&path));
+    (registry, proxy, TinyLayer { digest, blob, path })
 }
 
 // ---------------------------------------------------------------------------
@@ -607,18 +620,14 @@ fn proxy_forwards_and_keeps_connections_alive() {
 
 #[test]
 fn proxy_status_fault_then_forwards() {
-    let registry = Registry::start(Mode::Plain);
-    let (digest, blob) = push_tiny(&registry);
-    let path = format!("/v2/tiny/blobs/{digest}");
-    let proxy = FaultProxy::start(
-        registry.host(),
+    let (_registry, proxy, TinyLayer { digest, blob, path }) = tiny_behind_a_proxy(|path| {
         vec![
-            Fault::status(&path, 500).times(2),
+            Fault::status(path, 500).times(2),
             Fault::status("/v2/tiny/manifests/", 429)
                 .times(1)
                 .method("GET"),
-        ],
-    );
+        ]
+    });
 
     for attempt in 1..=2 {
         let response = get(&proxy.host(), &path, &[]);
@@ -666,10 +675,8 @@ fn proxy_status_fault_then_forwards() {
 
 #[test]
 fn proxy_corrupts_exactly_one_byte() {
-    let registry = Registry::start(Mode::Plain);
-    let (digest, blob) = push_tiny(&registry);
-    let path = format!("/v2/tiny/blobs/{digest}");
-    let proxy = FaultProxy::start(registry.host(), vec![Fault::corrupt_body(&path)]);
+    let (_registry, proxy, TinyLayer { digest, blob, path }) =
+        tiny_behind_a_proxy(|path| vec![Fault::corrupt_body(path)]);
     let response = get(&proxy.host(), &path, &[]);
     assert_eq!(response.status, 200);
     assert_eq!(response.declared_length, Some(blob.len()));
@@ -689,11 +696,9 @@ fn proxy_corrupts_exactly_one_byte() {
 
 #[test]
 fn proxy_truncates_below_content_length() {
-    let registry = Registry::start(Mode::Plain);
-    let (digest, blob) = push_tiny(&registry);
+    let (_registry, proxy, TinyLayer { blob, path, .. }) =
+        tiny_behind_a_proxy(|path| vec![Fault::truncate(path, 10).times(1)]);
     assert!(blob.len() > 10, "tiny's layer is too small for this test");
-    let path = format!("/v2/tiny/blobs/{digest}");
-    let proxy = FaultProxy::start(registry.host(), vec![Fault::truncate(&path, 10).times(1)]);
     let response = get(&proxy.host(), &path, &[]);
     assert_eq!(response.status, 200);
     assert_eq!(response.declared_length, Some(blob.len()));
@@ -704,16 +709,12 @@ fn proxy_truncates_below_content_length() {
 
 #[test]
 fn proxy_delays_and_replaces_bodies() {
-    let registry = Registry::start(Mode::Plain);
-    let (digest, _blob) = push_tiny(&registry);
-    let path = format!("/v2/tiny/blobs/{digest}");
-    let proxy = FaultProxy::start(
-        registry.host(),
+    let (_registry, proxy, TinyLayer { digest, path, .. }) = tiny_behind_a_proxy(|path| {
         vec![
             Fault::delay("/v2/", 300).times(1),
-            Fault::replace_body(&path, b"not the blob".to_vec()),
-        ],
-    );
+            Fault::replace_body(path, b"not the blob".to_vec()),
+        ]
+    });
     let started = Instant::now();
     assert_eq!(get(&proxy.host(), "/v2/", &[]).status, 200);
     assert!(
