@@ -29,6 +29,13 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// A new temporary directory holding the policy `text` as the file `name`, and its path.
+fn dir_with_policy(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(dir.path(), name, text);
+    (dir, policy)
+}
+
 fn gate(args: &[&str]) -> Output {
     exelock().arg("gate").args(args).arg("-q").output().unwrap()
 }
@@ -41,8 +48,7 @@ const NO_ATTESTATION: &str = "[attestation]\nlevel = \"warn\"\n";
 
 #[test]
 fn a_clean_image_passes_and_a_hazardous_one_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
+    let (_dir, policy) = dir_with_policy("p.toml", NO_ATTESTATION);
     let policy = policy.to_str().unwrap();
     let clean = gate(&["oci:testdata/images/tiny", "--policy", policy]);
     assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
@@ -81,12 +87,7 @@ fn a_clean_image_passes_and_a_hazardous_one_fails() {
 
 #[test]
 fn policy_errors_name_the_line_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(
-        dir.path(),
-        "bad.toml",
-        "[setuid]\nlevel = \"deny\"\nallw = []\n",
-    );
+    let (_dir, policy) = dir_with_policy("bad.toml", "[setuid]\nlevel = \"deny\"\nallw = []\n");
     let output = gate(&[
         "oci:testdata/images/tiny",
         "--policy",
@@ -104,9 +105,7 @@ fn policy_errors_name_the_line_and_exit_2() {
 
 #[test]
 fn bake_and_baseline_rules_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(
-        dir.path(),
+    let (dir, policy) = dir_with_policy(
         "p.toml",
         &format!("{NO_ATTESTATION}[baseline]\nlevel = \"deny\"\nmax-new = 0\n"),
     );
@@ -230,8 +229,7 @@ impl BakeService {
 
 #[test]
 fn bake_list_from_the_service_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
+    let (dir, policy) = dir_with_policy("p.toml", NO_ATTESTATION);
     let policy = policy.to_str().unwrap();
     let service = BakeService::start();
     let manifest = run_ok(exelock().args(["scan", "oci:testdata/images/tiny", "-q"]));
@@ -365,8 +363,7 @@ fn bake_list_from_the_service_url() {
 fn sarif_is_valid_against_the_schema_and_the_check_can_fail() {
     let tools = tool_dir();
     let schema = tools.join("@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json");
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "p.toml", "");
+    let (dir, policy) = dir_with_policy("p.toml", "");
     let sarif = dir.path().join("out.sarif");
     let output = gate(&[
         "oci:testdata/images/demo",
@@ -404,8 +401,7 @@ fn sarif_is_valid_against_the_schema_and_the_check_can_fail() {
 
 #[test]
 fn github_actions_gets_annotations_summary_and_outputs() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
+    let (dir, policy) = dir_with_policy("p.toml", NO_ATTESTATION);
     let outputs = dir.path().join("output");
     let summary = dir.path().join("summary.md");
     let output = exelock()
