@@ -227,12 +227,7 @@ fn every_verdict_from_one_attested_image() {
             .starts_with("key ")
     );
     let foreign_binary = &report[4]["binaries"][0];
-    assert!(
-        foreign_binary["evidence"]["compared"]
-            .as_str()
-            .unwrap()
-            .contains("/tmp/x")
-    );
+    assert!(compared(foreign_binary).contains("/tmp/x"));
     let steps = foreign_binary["response"]["steps"].as_array().unwrap();
     assert!(
         steps.iter().any(|s| s
@@ -298,12 +293,7 @@ fn partial_hashes_are_compared_with_prefix_digests_of_the_layer() {
         "{out}"
     );
     let matched = &report[0]["binaries"][0];
-    assert!(
-        matched["evidence"]["compared"]
-            .as_str()
-            .unwrap()
-            .contains("first 4096 bytes")
-    );
+    assert!(compared(matched).contains("first 4096 bytes"));
     assert!(
         notes(matched).contains("the first 4096 bytes equal layer 0's /bin/busybox"),
         "{out}"
@@ -364,12 +354,7 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
         "{dropped}"
     );
     assert_eq!(lines[1]["binaries"][0]["verdict"], "unverifiable");
-    assert!(
-        lines[1]["binaries"][0]["evidence"]["compared"]
-            .as_str()
-            .unwrap()
-            .contains("--image")
-    );
+    assert!(compared(&lines[1]["binaries"][0]).contains("--image"));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("batch.jsonl line 2"),
         "{}",
@@ -553,6 +538,11 @@ fn triage_file(dir: &Path, findings: &Value, args: &[&str]) -> (Option<i32>, Val
     (output.status.code(), parsed, printed(&output))
 }
 
+/// What the verdict on `binary` compared it with.
+fn compared(binary: &Value) -> &str {
+    binary["evidence"]["compared"].as_str().unwrap()
+}
+
 fn notes(binary: &Value) -> String {
     binary["evidence"]["notes"]
         .as_array()
@@ -630,13 +620,7 @@ fn scc_chooses_the_container_by_name_and_an_ambiguous_choice_is_unknown() {
     assert_eq!(code, Some(1), "{out}");
     let binary = &report[0]["binaries"][0];
     assert_eq!(binary["verdict"], "unverifiable", "{out}");
-    assert!(
-        binary["evidence"]["compared"]
-            .as_str()
-            .unwrap()
-            .contains("image is unknown"),
-        "{binary}"
-    );
+    assert!(compared(binary).contains("image is unknown"), "{binary}");
 }
 
 // See: issue 9, "Which image": an index digest with no platform is judged on every platform.
