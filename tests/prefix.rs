@@ -9,8 +9,8 @@ use exelock::image::{self, ImageSource, PlatformSelection, ResolvedImage};
 use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
-use crate::support::manifest;
-use crate::support::{Mode, Registry, exelock_output};
+use crate::support::manifest::{self, scan_json};
+use crate::support::{Mode, Registry};
 
 fn forms() -> [&'static str; 5] {
     [
@@ -40,16 +40,6 @@ pub(crate) fn writes_of_app() -> (Vec<u8>, Vec<u8>) {
     assert_eq!(writes.len(), 2, "the fixture writes usr/bin/app twice");
     let second = writes.pop().unwrap();
     (writes.pop().unwrap(), second)
-}
-
-fn scan_json(reference: &str) -> Value {
-    let output = exelock_output(&["scan", "--format", "json", "-q", reference]);
-    assert!(
-        output.status.success(),
-        "scan {reference}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 fn open(reference: &str) -> (Box<dyn ImageSource>, ResolvedImage) {
@@ -124,7 +114,7 @@ fn the_scan_records_the_last_write_of_a_path_in_every_form() {
         serde_json::from_slice(&fs_err::read(root().join("testdata/expected/twice.json")).unwrap())
             .unwrap();
     for reference in forms() {
-        let manifest = scan_json(reference);
+        let manifest = scan_json(&[reference]);
         for key in ["executables", "links", "hidden"] {
             assert_eq!(manifest[key], expected[key], "{reference}: {key}");
         }

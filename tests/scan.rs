@@ -2,29 +2,11 @@
 //! broken inputs. Expected results in `testdata/expected/` are declared by hand in the fixture
 //! script, not produced by exelock.
 
-use std::process::Output;
-
 use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
-use crate::support::manifest;
-use crate::support::{assert_input_error, exelock};
-
-fn run(args: &[&str]) -> Output {
-    exelock().args(args).output().unwrap()
-}
-
-fn scan_json(args: &[&str]) -> Value {
-    let mut all = vec!["scan", "--format", "json", "-q"];
-    all.extend_from_slice(args);
-    let output = run(&all);
-    assert!(
-        output.status.success(),
-        "exelock {all:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
+use crate::support::manifest::{self, scan_json};
+use crate::support::{assert_input_error, assert_success, exelock_output};
 
 fn expected(name: &str) -> Value {
     let text = fs_err::read_to_string(
@@ -149,14 +131,14 @@ fn traps_fixture_exercises_the_layer_semantics() {
 
 #[test]
 fn output_is_deterministic_across_runs_and_thread_counts() {
-    let first = run(&[
+    let first = exelock_output(&[
         "scan",
         "oci:testdata/images/traps",
         "--format",
         "json",
         "-q",
     ]);
-    let second = run(&[
+    let second = exelock_output(&[
         "scan",
         "oci:testdata/images/traps",
         "--format",
@@ -165,14 +147,15 @@ fn output_is_deterministic_across_runs_and_thread_counts() {
         "--threads",
         "1",
     ]);
-    assert!(first.status.success() && second.status.success());
+    assert_success(&first);
+    assert_success(&second);
     assert_eq!(first.stdout, second.stdout);
 }
 
 #[test]
 fn multiarch_defaults_to_amd64_and_says_so() {
-    let output = run(&["scan", "oci:testdata/images/multiarch", "--format", "json"]);
-    assert!(output.status.success());
+    let output = exelock_output(&["scan", "oci:testdata/images/multiarch", "--format", "json"]);
+    assert_success(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("scanned the default linux/amd64"),
@@ -196,7 +179,7 @@ fn multiarch_platform_choice_and_all_platforms() {
         .map(|m| m["image"]["platform"].as_str().unwrap())
         .collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"]);
-    let output = run(&[
+    let output = exelock_output(&[
         "scan",
         "oci:testdata/images/multiarch",
         "--platform",
@@ -208,8 +191,8 @@ fn multiarch_platform_choice_and_all_platforms() {
 
 #[test]
 fn table_view_lists_rows_and_a_summary() {
-    let output = run(&["scan", "oci:testdata/images/demo", "--format", "table"]);
-    assert!(output.status.success());
+    let output = exelock_output(&["scan", "oci:testdata/images/demo", "--format", "table"]);
+    assert_success(&output);
     let stdout = String::from_utf8(output.stdout).unwrap();
     let want = expected("demo");
     let count = want["executables"].as_array().unwrap().len();
@@ -227,14 +210,14 @@ fn table_view_lists_rows_and_a_summary() {
 fn output_file_is_written_whole() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("manifest.json");
-    let output = run(&[
+    let output = exelock_output(&[
         "scan",
         "oci:testdata/images/tiny",
         "-q",
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert!(output.status.success());
+    assert_success(&output);
     assert!(output.stdout.is_empty());
     let written: Value = serde_json::from_slice(&fs_err::read(&out).unwrap()).unwrap();
     assert_matches_expected(&written, &expected("tiny"), "tiny -o");
@@ -245,7 +228,7 @@ fn output_file_is_written_whole() {
 fn assert_scan_refused(reference: &str, needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.json");
-    let output = run(&["scan", reference, "-q", "-o", out.to_str().unwrap()]);
+    let output = exelock_output(&["scan", reference, "-q", "-o", out.to_str().unwrap()]);
     let stderr = assert_input_error(&output, needles[0]);
     assert!(!stderr.contains("panicked"), "{reference}: {stderr}");
     assert!(stderr.starts_with("error: "), "{reference}: {stderr}");
@@ -317,11 +300,11 @@ fn broken_inputs_are_clear_errors() {
 
 #[test]
 fn usage_errors_exit_2_and_help_teaches() {
-    let output = run(&["scan"]);
+    let output = exelock_output(&["scan"]);
     assert_input_error(&output, "no image to scan: name one");
-    let output = run(&["scan", "oci:x", "--platform", "linux"]);
+    let output = exelock_output(&["scan", "oci:x", "--platform", "linux"]);
     assert_input_error(&output, "os/arch[/variant]");
-    let output = run(&["scan", "--help"]);
+    let output = exelock_output(&["scan", "--help"]);
     assert_eq!(output.status.code(), Some(0));
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(

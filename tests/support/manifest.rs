@@ -1,7 +1,20 @@
-//! Reading the JSON documents exelock writes (a manifest, a bake list) in tests: the paths of
-//! one of their lists, and the executable a manifest lists at a path.
+//! Reading the JSON documents exelock writes (a manifest, a bake list) in tests: a scan's
+//! manifest, the paths of one of their lists, and the executable a manifest lists at a path.
 
 use serde_json::Value;
+
+use super::command::{exelock, run_ok};
+
+/// `exelock scan --format json -q ARGS`, which must succeed: the manifest it printed (with
+/// `--all-platforms`, the list of them).
+pub fn scan_json(args: &[&str]) -> Value {
+    let output = run_ok(
+        exelock()
+            .args(["scan", "--format", "json", "-q"])
+            .args(args),
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
 
 /// The `path` of every entry of `document[list]` (a manifest's `executables` or `hidden`, a
 /// bake list's `entries`), in order.
