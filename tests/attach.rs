@@ -22,32 +22,41 @@ pub struct Raw<'a> {
 }
 
 impl Raw<'_> {
+    /// Sends `method target` with `headers` and `body`; the registry must answer `status`.
+    fn send(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        status: u16,
+    ) -> http::Response {
+        let response = http::request(self.host, method, target, headers, body).unwrap();
+        assert_eq!(response.status, status, "{}", response.text());
+        response
+    }
+
+    /// The request target of `path` in the repository's part of the API.
+    fn target(&self, path: &str) -> String {
+        format!("/v2/{}/{path}", self.repository)
+    }
+
     /// Uploads a blob (POST, then PUT with the digest); returns its digest.
     pub fn blob(&self, bytes: &[u8]) -> String {
         let digest = Sha256Digest::of(bytes).to_string();
-        let started = http::request(
-            self.host,
-            "POST",
-            &format!("/v2/{}/blobs/uploads/", self.repository),
-            &[],
-            &[],
-        )
-        .unwrap();
-        assert_eq!(started.status, 202, "{}", started.text());
+        let started = self.send("POST", &self.target("blobs/uploads/"), &[], &[], 202);
         let location = started.header("Location").unwrap();
         let path = location
             .strip_prefix(&format!("http://{}", self.host))
             .unwrap_or(location);
         let separator = if path.contains('?') { '&' } else { '?' };
-        let stored = http::request(
-            self.host,
+        self.send(
             "PUT",
             &format!("{path}{separator}digest={digest}"),
             &[("Content-Type", "application/octet-stream")],
             bytes,
-        )
-        .unwrap();
-        assert_eq!(stored.status, 201, "{}", stored.text());
+            201,
+        );
         digest
     }
 
@@ -55,33 +64,25 @@ impl Raw<'_> {
     pub fn manifest(&self, reference: Option<&str>, media_type: &str, body: &Value) -> String {
         let bytes = serde_json::to_vec(body).unwrap();
         let digest = Sha256Digest::of(&bytes).to_string();
-        let stored = http::request(
-            self.host,
+        self.send(
             "PUT",
-            &format!(
-                "/v2/{}/manifests/{}",
-                self.repository,
-                reference.unwrap_or(&digest)
-            ),
+            &self.target(&format!("manifests/{}", reference.unwrap_or(&digest))),
             &[("Content-Type", media_type)],
             &bytes,
-        )
-        .unwrap();
-        assert_eq!(stored.status, 201, "{}", stored.text());
+            201,
+        );
         digest
     }
 
     /// Deletes a manifest by digest (the harness registry allows deletes).
     pub fn delete_manifest(&self, digest: &str) {
-        let deleted = http::request(
-            self.host,
+        self.send(
             "DELETE",
-            &format!("/v2/{}/manifests/{digest}", self.repository),
+            &self.target(&format!("manifests/{digest}")),
             &[],
             &[],
-        )
-        .unwrap();
-        assert_eq!(deleted.status, 202, "{}", deleted.text());
+            202,
+        );
     }
 
     /// A referrer of `subject` claiming to carry a sigstore bundle, whose one layer is `layer`.

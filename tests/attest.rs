@@ -7,8 +7,13 @@ use std::process::Output;
 use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
+use crate::support::signing::{
+    attest_and_push, attest_to_bundle, attest_to_bundle_command, exelock_with_password,
+    generate_key_pair_named,
+};
 use crate::support::{
-    Mode, Registry, assert_input_error, assert_policy_failure, exelock_in, printed,
+    Mode, Registry, assert_input_error, assert_policy_failure, assert_success,
+    assert_success_printing, printed,
 };
 
 /// The password of the keys the tests make.
@@ -16,8 +21,7 @@ const PASSWORD: &str = "correct horse";
 
 /// `exelock ARGS` in `dir`, with the password of the keys made there.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    exelock_in(dir)
-        .env("EXELOCK_PASSWORD", PASSWORD)
+    exelock_with_password(dir, PASSWORD)
         .args(args)
         .output()
         .unwrap()
@@ -27,13 +31,18 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 fn keys() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for prefix in ["cosign", "other"] {
-        let output = run(
-            dir.path(),
-            &["generate-key-pair", "--output-key-prefix", prefix],
-        );
-        assert!(output.status.success(), "{}", printed(&output));
+        generate_key_pair_named(dir.path(), PASSWORD, prefix);
     }
     dir
+}
+
+/// The key pairs of [`keys`], and a new registry holding tiny as `fx/tiny:v1`, by that reference.
+fn keys_and_tiny_in_a_registry() -> (tempfile::TempDir, Registry, String) {
+    let dir = keys();
+    let registry = Registry::start(Mode::Plain);
+    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
+    let tiny = format!("{}/fx/tiny:v1", registry.host());
+    (dir, registry, tiny)
 }
 
 fn fixture(name: &str) -> String {
@@ -63,19 +72,15 @@ fn generated_keys_are_cosign_format_and_private() {
     let again = run(dir.path(), &["generate-key-pair"]);
     assert_input_error(&again, "exists; pass --force");
     // A wrong password is a clear error, and the password never shows.
-    let output = exelock_in(dir.path())
-        .env("EXELOCK_PASSWORD", "wrong-password-123")
-        .args([
-            "attest",
-            &fixture("tiny"),
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "b.json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
+    let output = attest_to_bundle_command(
+        dir.path(),
+        "wrong-password-123",
+        &fixture("tiny"),
+        "cosign.key",
+        "b.json",
+    )
+    .output()
+    .unwrap();
     assert_input_error(&output, "cannot decrypt the private key");
     assert!(!printed(&output).contains("wrong-password-123"));
 }
@@ -84,50 +89,46 @@ fn generated_keys_are_cosign_format_and_private() {
 fn cosign_and_pkcs8_keys_sign_attestations() {
     let dir = tempfile::tempdir().unwrap();
     let keys = root().join("testdata/attest/keys");
-    let pkcs8 = run(
+    attest_to_bundle(
         dir.path(),
-        &[
-            "attest",
-            &fixture("tiny"),
-            "--key",
-            keys.join("openssl_p256.pem").to_str().unwrap(),
-            "--bundle",
-            "b.json",
-            "-q",
-        ],
+        PASSWORD,
+        &fixture("tiny"),
+        keys.join("openssl_p256.pem").to_str().unwrap(),
+        "b.json",
     );
-    assert!(pkcs8.status.success(), "{}", printed(&pkcs8));
     let digest = layout_manifest_digest("tiny");
-    let verify = run(
+    let verify = verify_bundle(
         dir.path(),
-        &[
-            "verify",
-            "--bundle",
-            "b.json",
-            "--image-digest",
-            &digest,
-            "--key",
-            keys.join("openssl_p256.pub").to_str().unwrap(),
-        ],
+        "b.json",
+        &digest,
+        &["--key", keys.join("openssl_p256.pub").to_str().unwrap()],
     );
-    assert_eq!(verify.status.code(), Some(0), "{}", printed(&verify));
+    assert_success(&verify);
     // A key made by `cosign generate-key-pair` (empty password).
-    let cosign = exelock_in(dir.path())
-        .env("EXELOCK_PASSWORD", "")
-        .args([
-            "attest",
-            &fixture("tiny"),
-            "--key",
-            keys.join("cosign_generated_encrypted_empty_private.key")
-                .to_str()
-                .unwrap(),
-            "--bundle",
-            "c.json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(cosign.status.success(), "{}", printed(&cosign));
+    attest_to_bundle(
+        dir.path(),
+        "",
+        &fixture("tiny"),
+        keys.join("cosign_generated_encrypted_empty_private.key")
+            .to_str()
+            .unwrap(),
+        "c.json",
+    );
+}
+
+/// `exelock verify --bundle BUNDLE --image-digest DIGEST ARGS` in `dir`, with `ARGS` saying
+/// whom to trust (and where to write the verified manifest).
+fn verify_bundle(dir: &Path, bundle: &str, digest: &str, args: &[&str]) -> Output {
+    let verify = ["verify", "--bundle", bundle, "--image-digest", digest];
+    run(dir, &[&verify[..], args].concat())
+}
+
+fn read_json(file: &Path) -> Value {
+    serde_json::from_slice(&fs_err::read(file).unwrap()).unwrap()
+}
+
+fn write_json(file: &Path, value: &Value) {
+    fs_err::write(file, serde_json::to_vec(value).unwrap()).unwrap();
 }
 
 fn layout_manifest_digest(image: &str) -> String {
@@ -138,42 +139,22 @@ fn layout_manifest_digest(image: &str) -> String {
 fn offline_bundle_round_trip_and_forgeries() {
     let dir = keys();
     let path = dir.path();
-    let output = run(
+    attest_to_bundle(
         path,
-        &[
-            "attest",
-            &fixture("traps"),
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "traps.bundle.json",
-            "-q",
-        ],
+        PASSWORD,
+        &fixture("traps"),
+        "cosign.key",
+        "traps.bundle.json",
     );
-    assert!(output.status.success(), "{}", printed(&output));
     let digest = layout_manifest_digest("traps");
-    let ok = run(
+    let ok = verify_bundle(
         path,
-        &[
-            "verify",
-            "--bundle",
-            "traps.bundle.json",
-            "--image-digest",
-            &digest,
-            "--key",
-            "cosign.pub",
-            "-o",
-            "verified.json",
-        ],
+        "traps.bundle.json",
+        &digest,
+        &["--key", "cosign.pub", "-o", "verified.json"],
     );
-    assert_eq!(ok.status.code(), Some(0), "{}", printed(&ok));
-    assert!(
-        printed(&ok).contains(&format!("verified {digest}: signed by key")),
-        "{}",
-        printed(&ok)
-    );
-    let verified: Value =
-        serde_json::from_slice(&fs_err::read(path.join("verified.json")).unwrap()).unwrap();
+    assert_success_printing(&ok, &format!("verified {digest}: signed by key"));
+    let verified: Value = read_json(&path.join("verified.json"));
     let scanned: Value = serde_json::from_slice(
         &run(path, &["scan", &fixture("traps"), "-q", "--format", "json"]).stdout,
     )
@@ -192,46 +173,29 @@ fn offline_bundle_round_trip_and_forgeries() {
             "cosign.pub",
         ],
     );
-    assert_eq!(by_image.status.code(), Some(0), "{}", printed(&by_image));
+    assert_success(&by_image);
 
-    let expect_rejected = |args: &[&str], needle: &str| {
-        assert_policy_failure(&run(path, args), needle);
+    let expect_rejected = |bundle: &str, digest: &str, args: &[&str], needle: &str| {
+        assert_policy_failure(&verify_bundle(path, bundle, digest, args), needle);
         assert!(!path.join("never.json").exists());
     };
     // Wrong key.
     expect_rejected(
-        &[
-            "verify",
-            "--bundle",
-            "traps.bundle.json",
-            "--image-digest",
-            &digest,
-            "--key",
-            "other.pub",
-            "-o",
-            "never.json",
-        ],
+        "traps.bundle.json",
+        &digest,
+        &["--key", "other.pub", "-o", "never.json"],
         "NOT VERIFIED",
     );
     // An attestation of another image.
     let tiny = layout_manifest_digest("tiny");
     expect_rejected(
-        &[
-            "verify",
-            "--bundle",
-            "traps.bundle.json",
-            "--image-digest",
-            &tiny,
-            "--key",
-            "cosign.pub",
-            "-o",
-            "never.json",
-        ],
+        "traps.bundle.json",
+        &tiny,
+        &["--key", "cosign.pub", "-o", "never.json"],
         &tiny,
     );
     // Tampered payload and signature.
-    let bundle: Value =
-        serde_json::from_slice(&fs_err::read(path.join("traps.bundle.json")).unwrap()).unwrap();
+    let bundle: Value = read_json(&path.join("traps.bundle.json"));
     let mut tampered = bundle.clone();
     let payload = tampered["dsseEnvelope"]["payload"]
         .as_str()
@@ -239,50 +203,27 @@ fn offline_bundle_round_trip_and_forgeries() {
         .to_owned();
     tampered["dsseEnvelope"]["payload"] =
         Value::from(format!("{}A", &payload[..payload.len() - 4]) + &payload[payload.len() - 3..]);
-    fs_err::write(
-        path.join("tampered.json"),
-        serde_json::to_vec(&tampered).unwrap(),
-    )
-    .unwrap();
+    write_json(&path.join("tampered.json"), &tampered);
     expect_rejected(
-        &[
-            "verify",
-            "--bundle",
-            "tampered.json",
-            "--image-digest",
-            &digest,
-            "--key",
-            "cosign.pub",
-        ],
+        "tampered.json",
+        &digest,
+        &["--key", "cosign.pub"],
         "NOT VERIFIED",
     );
     let mut no_signatures = bundle.clone();
     no_signatures["dsseEnvelope"]["signatures"] = Value::Array(vec![]);
-    fs_err::write(
-        path.join("nosig.json"),
-        serde_json::to_vec(&no_signatures).unwrap(),
-    )
-    .unwrap();
+    write_json(&path.join("nosig.json"), &no_signatures);
     expect_rejected(
-        &[
-            "verify",
-            "--bundle",
-            "nosig.json",
-            "--image-digest",
-            &digest,
-            "--key",
-            "cosign.pub",
-        ],
+        "nosig.json",
+        &digest,
+        &["--key", "cosign.pub"],
         "exactly one signature",
     );
     // Keyless trust (with the built-in public-good root) on a key-signed bundle.
     expect_rejected(
+        "traps.bundle.json",
+        &digest,
         &[
-            "verify",
-            "--bundle",
-            "traps.bundle.json",
-            "--image-digest",
-            &digest,
             "--certificate-identity",
             "ci@example.com",
             "--certificate-oidc-issuer",
@@ -292,62 +233,27 @@ fn offline_bundle_round_trip_and_forgeries() {
     );
     // Usage errors are exit 2.
     assert_input_error(
-        &run(
-            path,
-            &[
-                "verify",
-                "--bundle",
-                "traps.bundle.json",
-                "--image-digest",
-                &digest,
-            ],
-        ),
+        &verify_bundle(path, "traps.bundle.json", &digest, &[]),
         "say whom to trust",
     );
     assert_input_error(
-        &run(
-            path,
-            &[
-                "verify",
-                "--bundle",
-                "missing.json",
-                "--image-digest",
-                &digest,
-                "--key",
-                "cosign.pub",
-            ],
-        ),
+        &verify_bundle(path, "missing.json", &digest, &["--key", "cosign.pub"]),
         "missing.json",
     );
 }
 
 #[test]
 fn registry_round_trip_single_and_multi_arch() {
-    let dir = keys();
+    let (dir, registry, tiny) = keys_and_tiny_in_a_registry();
     let path = dir.path();
-    let registry = Registry::start(Mode::Plain);
-    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
     registry.push_oci_layout("oci:testdata/images/multiarch:latest", "fx/multi:v1");
     registry.push_oci_layout("oci:testdata/images/demo:latest", "fx/demo:v1");
-    let tiny = format!("{}/fx/tiny:v1", registry.host());
 
     // Nothing attested yet.
     let missing = run(path, &["verify", &tiny, "--key", "cosign.pub"]);
     assert_policy_failure(&missing, "no attestation is stored");
 
-    let attest = run(
-        path,
-        &[
-            "attest",
-            &tiny,
-            "--key",
-            "cosign.key",
-            "--push",
-            "--legacy-cosign",
-            "-q",
-        ],
-    );
-    assert!(attest.status.success(), "{}", printed(&attest));
+    attest_and_push(path, PASSWORD, &tiny, &["--legacy-cosign"]);
     let verify = run(
         path,
         &[
@@ -360,12 +266,7 @@ fn registry_round_trip_single_and_multi_arch() {
             "-q",
         ],
     );
-    assert_eq!(verify.status.code(), Some(0), "{}", printed(&verify));
-    assert!(
-        printed(&verify).contains("found as OCI referrer"),
-        "{}",
-        printed(&verify)
-    );
+    assert_success_printing(&verify, "found as OCI referrer");
     assert_policy_failure(
         &run(path, &["verify", &tiny, "--key", "other.pub"]),
         "NOT VERIFIED",
@@ -384,11 +285,7 @@ fn registry_round_trip_single_and_multi_arch() {
 
     // Multi-arch: every platform and the index.
     let multi = format!("{}/fx/multi:v1", registry.host());
-    let attest = run(
-        path,
-        &["attest", &multi, "--key", "cosign.key", "--push", "-q"],
-    );
-    assert!(attest.status.success(), "{}", printed(&attest));
+    let attest = attest_and_push(path, PASSWORD, &multi, &[]);
     assert_eq!(
         String::from_utf8_lossy(&attest.stdout).lines().count(),
         4,
@@ -426,19 +323,7 @@ fn registry_round_trip_single_and_multi_arch() {
 
     // An attestation moved from another image: tiny's bundle stored as a referrer of demo.
     let demo = format!("{}/fx/demo:v1", registry.host());
-    let bundle = run(
-        path,
-        &[
-            "attest",
-            &tiny,
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "tiny.bundle.json",
-            "-q",
-        ],
-    );
-    assert!(bundle.status.success());
+    attest_to_bundle(path, PASSWORD, &tiny, "cosign.key", "tiny.bundle.json");
     let store = exelock::image::registry::RegistrySource::open(
         &demo,
         &exelock::image::registry::SourceSettings::new(),
@@ -460,11 +345,8 @@ fn registry_round_trip_single_and_multi_arch() {
 
 #[test]
 fn a_bad_referrer_does_not_hide_a_good_attestation() {
-    let dir = keys();
+    let (dir, registry, tiny) = keys_and_tiny_in_a_registry();
     let path = dir.path();
-    let registry = Registry::start(Mode::Plain);
-    registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
-    let tiny = format!("{}/fx/tiny:v1", registry.host());
     let subject = layout_manifest_digest("tiny");
     let subject_size = registry.skopeo_inspect_raw("fx/tiny:v1").len();
 
@@ -494,19 +376,13 @@ fn a_bad_referrer_does_not_hide_a_good_attestation() {
         ),
     ];
     raw.fallback_index(&subject, &referrers);
-    let attest = run(
-        path,
-        &["attest", &tiny, "--key", "cosign.key", "--push", "-q"],
-    );
-    assert!(attest.status.success(), "{}", printed(&attest));
+    attest_and_push(path, PASSWORD, &tiny, &[]);
     // Gone after the push listed it: the registry would refuse a fallback index naming it.
     raw.delete_manifest(&referrers[2]);
     let verify = run(path, &["verify", &tiny, "--key", "cosign.pub", "-q"]);
-    assert_eq!(verify.status.code(), Some(0), "{}", printed(&verify));
-    assert!(
-        printed(&verify).contains(&format!("verified {tiny} {subject}: signed by key")),
-        "{}",
-        printed(&verify)
+    assert_success_printing(
+        &verify,
+        &format!("verified {tiny} {subject}: signed by key"),
     );
 
     // Against another key, every candidate is listed with its reason: exit 1, not an error.
@@ -530,57 +406,22 @@ fn a_bad_referrer_does_not_hide_a_good_attestation() {
 fn bundle_files_are_checked_entry_by_entry_and_capped() {
     let dir = keys();
     let path = dir.path();
-    let output = run(
-        path,
-        &[
-            "attest",
-            &fixture("tiny"),
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "good.json",
-            "-q",
-        ],
-    );
-    assert!(output.status.success(), "{}", printed(&output));
-    let good: Value =
-        serde_json::from_slice(&fs_err::read(path.join("good.json")).unwrap()).unwrap();
+    attest_to_bundle(path, PASSWORD, &fixture("tiny"), "cosign.key", "good.json");
+    let good: Value = read_json(&path.join("good.json"));
     let digest = layout_manifest_digest("tiny");
-    let verify = |file: &str| {
-        run(
-            path,
-            &[
-                "verify",
-                "--bundle",
-                file,
-                "--image-digest",
-                &digest,
-                "--key",
-                "cosign.pub",
-            ],
-        )
-    };
+    let verify = |file: &str| verify_bundle(path, file, &digest, &["--key", "cosign.pub"]);
 
     // An unreadable entry before the good one no longer ends the lookup.
     let mixed =
         serde_json::json!([{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}, good]);
-    fs_err::write(path.join("mixed.json"), serde_json::to_vec(&mixed).unwrap()).unwrap();
+    write_json(&path.join("mixed.json"), &mixed);
     let output = verify("mixed.json");
-    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
-    assert!(
-        printed(&output).contains("found as bundle file mixed.json#1"),
-        "{}",
-        printed(&output)
-    );
+    assert_success_printing(&output, "found as bundle file mixed.json#1");
 
     // Nothing valid and something unreadable: an input error, naming the entry.
     let unreadable =
         serde_json::json!([{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}]);
-    fs_err::write(
-        path.join("unreadable.json"),
-        serde_json::to_vec(&unreadable).unwrap(),
-    )
-    .unwrap();
+    write_json(&path.join("unreadable.json"), &unreadable);
     let output = verify("unreadable.json");
     assert_input_error(
         &output,
@@ -589,7 +430,7 @@ fn bundle_files_are_checked_entry_by_entry_and_capped() {
 
     // More entries than a bundle file may hold: refused before any is checked.
     let many = Value::Array(vec![good; 65]);
-    fs_err::write(path.join("many.json"), serde_json::to_vec(&many).unwrap()).unwrap();
+    write_json(&path.join("many.json"), &many);
     let output = verify("many.json");
     assert_input_error(
         &output,
@@ -602,9 +443,8 @@ fn attest_with_a_manifest_file_signs_only_the_image_it_describes() {
     let dir = keys();
     let path = dir.path();
     let scan = |image: &str, file: &str| {
-        let output = run(path, &["scan", &fixture(image), "-q", "-o", file]);
-        assert!(output.status.success(), "{}", printed(&output));
-        serde_json::from_slice::<Value>(&fs_err::read(path.join(file)).unwrap()).unwrap()
+        assert_success(&run(path, &["scan", &fixture(image), "-q", "-o", file]));
+        read_json(&path.join(file))
     };
     let tiny = scan("tiny", "tiny.json");
     scan("traps", "traps.json");
@@ -640,29 +480,27 @@ fn attest_with_a_manifest_file_signs_only_the_image_it_describes() {
         "traps.json",
         &format!("(manifest {traps_digest}, index none, config "),
     );
+    // This image's manifest with `field` of its image set to `digest`, written to `file`.
+    let refused_with_other = |field: &str, digest: &str, file: &str| {
+        let mut edited = tiny.clone();
+        edited["image"][field] = Value::from(digest);
+        write_json(&path.join(file), &edited);
+        refused(file, digest);
+    };
     // This image's manifest digest, another config.
-    let mut other_config = tiny.clone();
-    let config = "sha256:".to_owned() + &"ab".repeat(32);
-    other_config["image"]["configDigest"] = Value::from(config.clone());
-    fs_err::write(
-        path.join("config.json"),
-        serde_json::to_vec(&other_config).unwrap(),
-    )
-    .unwrap();
-    refused("config.json", &config);
+    refused_with_other(
+        "configDigest",
+        &("sha256:".to_owned() + &"ab".repeat(32)),
+        "config.json",
+    );
     // This image's manifest, claimed to come from an index.
-    let mut other_index = tiny.clone();
-    let index = "sha256:".to_owned() + &"cd".repeat(32);
-    other_index["image"]["indexDigest"] = Value::from(index.clone());
-    fs_err::write(
-        path.join("index.json"),
-        serde_json::to_vec(&other_index).unwrap(),
-    )
-    .unwrap();
-    refused("index.json", &index);
+    refused_with_other(
+        "indexDigest",
+        &("sha256:".to_owned() + &"cd".repeat(32)),
+        "index.json",
+    );
 
     // Its own manifest is signed.
-    let output = attest("tiny.json");
-    assert!(output.status.success(), "{}", printed(&output));
+    assert_success(&attest("tiny.json"));
     assert!(path.join("signed.json").exists());
 }

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::support::fixtures::Layout;
-use crate::support::{FaultProxy, Mode, Registry, assert_input_error, exelock_process};
+use crate::support::{
+    FaultProxy, Mode, Registry, assert_input_error, assert_success, exelock_process,
+};
 
 /// `exelock` with its layer cache in `cache`, or (`None`) off as every test's is.
 fn exelock_caching_in(cache: Option<&Path>) -> std::process::Command {
@@ -36,11 +38,7 @@ fn run(cache: Option<&Path>, args: &[&str]) -> Output {
 /// `exelock scan --format json ARGS`'s stdout; the scan must succeed.
 fn scan(cache: Option<&Path>, args: &[&str]) -> Vec<u8> {
     let output = run(cache, &[&["scan", "--format", "json"], args].concat());
-    assert!(
-        output.status.success(),
-        "exelock scan {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     output.stdout
 }
 
@@ -434,7 +432,7 @@ fn after_editing_the_entry(image: &str, edit: impl FnOnce(&mut Vec<u8>)) -> Stri
         Some(cache.path()),
         &["scan", "--format", "json", &reference],
     );
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_success(&output);
     assert_eq!(output.stdout, cold, "an edited entry was trusted");
     assert_eq!(
         fs_err::read(&path).unwrap(),
@@ -558,7 +556,7 @@ fn eviction_keeps_the_cap_and_the_recently_used() {
             "1B",
         ],
     );
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_success(&output);
     assert!(entries(cache.path()).is_empty());
     // Sizes parse with units, and a bad one is a usage error naming it.
     let output = run(
@@ -610,7 +608,7 @@ fn concurrent_scans_sharing_a_cache_agree() {
     }
     for image in images {
         let output = run(Some(cache.path()), &["scan", "--format", "json", image]);
-        assert!(output.status.success(), "{}", stderr(&output));
+        assert_success(&output);
         assert!(!stderr(&output).contains("cache"), "{}", stderr(&output));
     }
 }
@@ -654,7 +652,7 @@ fn every_scanning_command_takes_the_cache_flags() {
             dir,
         ],
     );
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_success(&output);
     assert_eq!(entries(cache.path()), before);
     for command in ["gate", "attest"] {
         let output = run(None, &[command, "--help"]);

@@ -20,7 +20,13 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::support::fixtures::{Layout, root};
-use crate::support::{Mode, Registry, assert_policy_failure, exelock_in, printed};
+use crate::support::signing::{
+    attest_and_push, attest_to_bundle, exelock_with_password, generate_key_pair_named,
+};
+use crate::support::{
+    Mode, Registry, assert_policy_failure, assert_success, assert_success_printing, printed,
+    run_ok, transcript,
+};
 
 /// The password of every key the tests make, exelock's and cosign's.
 const PASSWORD: &str = "correct horse";
@@ -59,6 +65,18 @@ impl Release {
     }
 }
 
+/// Each release whose cosign is installed (see [`cosign_binary`]), with the binary and a
+/// workspace whose keys it made ([`Workspace::with_keys`]).
+fn each_release_with_keys() -> impl Iterator<Item = (Release, PathBuf, Workspace)> {
+    [Release::V3_1, Release::V2_5]
+        .into_iter()
+        .filter_map(|release| {
+            let cosign = cosign_binary(release)?;
+            let workspace = Workspace::with_keys(&cosign);
+            Some((release, cosign, workspace))
+        })
+}
+
 /// The cosign binary of `release`, or `None` (after saying so) outside CI when it is missing.
 fn cosign_binary(release: Release) -> Option<PathBuf> {
     let path = std::env::var_os(release.override_variable()).map_or_else(
@@ -91,13 +109,14 @@ impl Workspace {
         let workspace = Self {
             dir: tempfile::tempdir().unwrap(),
         };
-        succeeds(&workspace.cosign(cosign).arg("generate-key-pair").output());
-        succeeds(
+        assert_success(
             &workspace
-                .exelock()
-                .args(["generate-key-pair", "--output-key-prefix", "other"])
-                .output(),
+                .cosign(cosign)
+                .arg("generate-key-pair")
+                .output()
+                .unwrap(),
         );
+        generate_key_pair_named(workspace.dir.path(), PASSWORD, "other");
         fs_err::write(
             workspace.path("empty-trusted-root.json"),
             EMPTY_TRUSTED_ROOT,
@@ -126,9 +145,7 @@ impl Workspace {
 
     /// exelock in the workspace, with the password of its keys.
     fn exelock(&self) -> assert_cmd::Command {
-        let mut command = exelock_in(self.dir.path());
-        command.env("EXELOCK_PASSWORD", PASSWORD);
-        command
+        exelock_with_password(self.dir.path(), PASSWORD)
     }
 
     /// `exelock verify --bundle NAME --image-digest DIGEST --key KEY`.
@@ -142,12 +159,12 @@ impl Workspace {
 
     /// `exelock attest oci:testdata/images/tiny --key cosign.key --bundle NAME`.
     fn exelock_attest_tiny(&self, bundle: &str) {
-        succeeds(
-            &self
-                .exelock()
-                .args(["attest", &tiny_layout(), "--key", "cosign.key"])
-                .args(["--bundle", bundle, "-q"])
-                .output(),
+        attest_to_bundle(
+            self.dir.path(),
+            PASSWORD,
+            &tiny_layout(),
+            "cosign.key",
+            bundle,
         );
     }
 
@@ -156,9 +173,16 @@ impl Workspace {
     }
 }
 
-fn succeeds(output: &std::io::Result<Output>) {
-    let output = output.as_ref().unwrap();
-    assert!(output.status.success(), "{}", printed(output));
+/// Asserts that a run of cosign `release` ended with exit code `code` and printed `message`
+/// (cosign says some things on stdout, some on stderr).
+#[track_caller]
+fn assert_cosign_exit(release: Release, output: &Output, code: i32, message: &str) {
+    assert!(
+        output.status.code() == Some(code) && printed(output).contains(message),
+        "{}: expected exit code {code} and {message:?}, got:\n{}",
+        release.name(),
+        transcript(output)
+    );
 }
 
 fn tiny_layout() -> String {
@@ -178,11 +202,10 @@ fn tiny_manifest_blob() -> PathBuf {
 
 /// An in-toto Statement v1 for the tiny fixture whose predicate is exelock's scan of it.
 fn tiny_statement(workspace: &Workspace) -> Value {
-    succeeds(
-        &workspace
+    run_ok(
+        workspace
             .exelock()
-            .args(["scan", &tiny_layout(), "-q", "-o", "manifest.json"])
-            .output(),
+            .args(["scan", &tiny_layout(), "-q", "-o", "manifest.json"]),
     );
     json!({
         "_type": "https://in-toto.io/Statement/v1",
@@ -204,22 +227,18 @@ fn a_bundle_cosign_attests_verifies_in_exelock() {
         serde_json::to_vec(&statement).unwrap(),
     )
     .unwrap();
-    succeeds(
+    assert_success(
         &workspace
             .cosign(&cosign)
             .args(["attest-blob", "--key", "cosign.key", "--statement"])
             .args(["statement.json", "--bundle", "cosign.bundle.json"])
             .args(["--use-signing-config=false", "--tlog-upload=false", "--yes"])
-            .output(),
+            .output()
+            .unwrap(),
     );
     let digest = tiny_digest();
     let verified = workspace.exelock_verify("cosign.bundle.json", &digest, "cosign.pub");
-    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
-    assert!(
-        printed(&verified).contains(&format!("verified {digest}: signed by key")),
-        "{}",
-        printed(&verified)
-    );
+    assert_success_printing(&verified, &format!("verified {digest}: signed by key"));
     let wrong_key = workspace.exelock_verify("cosign.bundle.json", &digest, "other.pub");
     assert_policy_failure(&wrong_key, "NOT VERIFIED");
 
@@ -240,11 +259,7 @@ fn a_bundle_cosign_attests_verifies_in_exelock() {
 /// of any predicate. exelock verifies it with `--predicate-type any`.
 #[test]
 fn a_cosign_bundle_of_another_predicate_verifies_with_any_predicate_type() {
-    for release in [Release::V3_1, Release::V2_5] {
-        let Some(cosign) = cosign_binary(release) else {
-            continue;
-        };
-        let workspace = Workspace::with_keys(&cosign);
+    for (release, cosign, workspace) in each_release_with_keys() {
         let predicate = json!({
             "buildDefinition": {"buildType": "https://example.com/build/v1", "externalParameters": {}},
             "runDetails": {"builder": {"id": "https://example.com/builder"}},
@@ -269,7 +284,7 @@ fn a_cosign_bundle_of_another_predicate_verifies_with_any_predicate_type() {
         if let Release::V3_1 = release {
             attest.arg("--use-signing-config=false");
         }
-        succeeds(&attest.output());
+        assert_success(&attest.output().unwrap());
         let verify = |key: &str| {
             workspace
                 .exelock()
@@ -317,25 +332,11 @@ fn cosign_verify_blob_attestation(
 
 #[test]
 fn an_exelock_bundle_verifies_in_cosign() {
-    for release in [Release::V3_1, Release::V2_5] {
-        let Some(cosign) = cosign_binary(release) else {
-            continue;
-        };
-        let workspace = Workspace::with_keys(&cosign);
+    for (release, cosign, workspace) in each_release_with_keys() {
         workspace.exelock_attest_tiny("exelock.bundle.json");
         let verified =
             cosign_verify_blob_attestation(&workspace, &cosign, release, "exelock.bundle.json");
-        assert!(
-            verified.status.success(),
-            "{}: {}",
-            release.name(),
-            printed(&verified)
-        );
-        assert!(
-            printed(&verified).contains("Verified OK"),
-            "{}",
-            printed(&verified)
-        );
+        assert_cosign_exit(release, &verified, 0, "Verified OK");
 
         // A statement changed after signing: cosign refuses it.
         let mut tampered = workspace.json("exelock.bundle.json");
@@ -353,17 +354,11 @@ fn an_exelock_bundle_verifies_in_cosign() {
         .unwrap();
         let refused =
             cosign_verify_blob_attestation(&workspace, &cosign, release, "tampered.bundle.json");
-        assert_eq!(
-            refused.status.code(),
-            Some(1),
-            "{}: {}",
-            release.name(),
-            printed(&refused)
-        );
-        assert!(
-            printed(&refused).contains("accepted signatures do not match threshold"),
-            "{}",
-            printed(&refused)
+        assert_cosign_exit(
+            release,
+            &refused,
+            1,
+            "accepted signatures do not match threshold",
         );
     }
 }
@@ -384,7 +379,7 @@ fn an_older_exelock_bundle_with_a_key_id_still_verifies() {
     let workspace = Workspace { dir };
     let verified =
         workspace.exelock_verify(bundle.to_str().unwrap(), &digest, key.to_str().unwrap());
-    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
+    assert_success(&verified);
 
     let Some(cosign) = cosign_binary(Release::V3_1) else {
         return;
@@ -400,11 +395,11 @@ fn an_older_exelock_bundle_with_a_key_id_still_verifies() {
         .args(["--digestAlg", "sha256"])
         .output()
         .unwrap();
-    assert_eq!(refused.status.code(), Some(1), "{}", printed(&refused));
-    assert!(
-        printed(&refused).contains("accepted signatures do not match threshold, Found: 0"),
-        "{}",
-        printed(&refused)
+    assert_cosign_exit(
+        Release::V3_1,
+        &refused,
+        1,
+        "accepted signatures do not match threshold, Found: 0",
     );
 }
 
@@ -439,39 +434,24 @@ fn pushed_attestations_verify_in_cosign() {
     registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
     let image = format!("{}/fx/tiny@{}", registry.host(), tiny_digest());
     let attest = |extra: &[&str]| {
-        succeeds(
-            &workspace
-                .exelock()
-                .args(["attest", &image, "--key", "cosign.key", "--push", "-q"])
-                .args(extra)
-                .output(),
-        );
+        attest_and_push(workspace.dir.path(), PASSWORD, &image, extra);
     };
 
     // Only the OCI 1.1 referrer (listed by the sha256-<hex> fallback tag: this registry has no
     // referrers API). cosign 3.1 reads it; cosign 2.5 reads only the .att image, so finds none.
     attest(&[]);
     let from_referrer = cosign_verify_attestation(&workspace, &cosign_3, &image, "cosign.pub", &[]);
-    assert!(
-        from_referrer.status.success(),
-        "{}",
-        printed(&from_referrer)
-    );
+    assert_success(&from_referrer);
     let wrong_key = cosign_verify_attestation(&workspace, &cosign_3, &image, "other.pub", &[]);
     assert_eq!(wrong_key.status.code(), Some(1), "{}", printed(&wrong_key));
     let none = cosign_verify_attestation(&workspace, &cosign_2, &image, "cosign.pub", &[]);
-    assert_eq!(none.status.code(), Some(1), "{}", printed(&none));
-    assert!(
-        printed(&none).contains("no matching attestations"),
-        "{}",
-        printed(&none)
-    );
+    assert_cosign_exit(Release::V2_5, &none, 1, "no matching attestations");
 
     // And the legacy .att image: cosign 2.5 reads it, and so does cosign 3.1 when told to
     // ignore bundles.
     attest(&["--legacy-cosign"]);
     let from_att = cosign_verify_attestation(&workspace, &cosign_2, &image, "cosign.pub", &[]);
-    assert!(from_att.status.success(), "{}", printed(&from_att));
+    assert_success(&from_att);
     let from_att = cosign_verify_attestation(
         &workspace,
         &cosign_3,
@@ -479,7 +459,7 @@ fn pushed_attestations_verify_in_cosign() {
         "cosign.pub",
         &["--new-bundle-format=false"],
     );
-    assert!(from_att.status.success(), "{}", printed(&from_att));
+    assert_success(&from_att);
     let wrong_key = cosign_verify_attestation(&workspace, &cosign_2, &image, "other.pub", &[]);
     assert_eq!(wrong_key.status.code(), Some(1), "{}", printed(&wrong_key));
 }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::support::exelock;
 use crate::support::fixtures::root;
+use crate::support::{exelock, run_ok};
 
 /// What the help names: option flags (`--listen`) and environment variables.
 #[derive(Debug, Default)]
@@ -107,8 +107,7 @@ fn known_from_help(help: &str) -> Known {
 }
 
 fn serve_help() -> String {
-    let output = exelock().args(["serve", "--help"]).output().unwrap();
-    assert!(output.status.success(), "exelock serve --help failed");
+    let output = run_ok(exelock().args(["serve", "--help"]));
     String::from_utf8(output.stdout).unwrap()
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::support::fixtures::root;
 use crate::support::podman::{LOADED_FIXTURES, Podman};
-use crate::support::{assert_input_error, exelock};
+use crate::support::{assert_input_error, exelock, exelock_output};
 
 /// Runs `command` with `args`, which must succeed, and parses its JSON output.
 fn json_of(command: &mut Command, args: &[&str]) -> Value {
@@ -241,16 +241,13 @@ fn a_missing_engine_socket_is_named() {
 
 #[test]
 fn unsupported_references_point_at_the_engine_prefixes() {
-    let output = exelock()
-        .args(["scan", "Not A Reference"])
-        .output()
-        .unwrap();
+    let output = exelock_output(&["scan", "Not A Reference"]);
     let stderr = assert_input_error(&output, "docker:NAME / podman:NAME");
     assert!(
         stderr.contains("a bare name is always a registry image"),
         "{stderr}"
     );
-    let help = exelock().args(["scan", "--help"]).output().unwrap();
+    let help = exelock_output(&["scan", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(
         help.contains("A bare name is always a registry image") && help.contains("docker:app"),

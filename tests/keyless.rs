@@ -21,7 +21,10 @@ use crate::support::sigstore_services::{
     FULCIO_DEPLOYMENT_ENVIRONMENT, FULCIO_TOKEN_SUBJECT, GITHUB_ENVIRONMENT, GITHUB_ISSUER,
     GITHUB_SUB, ServiceUrls, SigstoreServices, TrustFiles,
 };
-use crate::support::{assert_input_error, assert_policy_failure, exelock_in, printed, transcript};
+use crate::support::{
+    assert_input_error, assert_policy_failure, assert_success, assert_success_printing, exelock_in,
+    printed, run_ok, transcript,
+};
 
 fn tiny() -> String {
     format!("oci:{}", root().join("testdata/images/tiny").display())
@@ -46,6 +49,24 @@ fn attest(dir: &Path, signing_config: &Path, extra: &[&str]) -> Command {
     ]);
     command.args(extra);
     command
+}
+
+/// The local services started, a test directory, and the trust files they wrote into it.
+fn services_and_trust_files() -> (SigstoreServices, tempfile::TempDir, TrustFiles) {
+    let services = SigstoreServices::start();
+    let dir = tempfile::tempdir().unwrap();
+    let trust = services.write_trust_files(dir.path());
+    (services, dir, trust)
+}
+
+/// What the services recorded: the entries in the Rekor v1 and v2 logs, and the timestamps the
+/// TSA issued.
+fn recorded(services: &SigstoreServices) -> (usize, usize, usize) {
+    (
+        services.log_size(1),
+        services.log_size(2),
+        services.timestamps_issued(),
+    )
 }
 
 fn read_bundle(dir: &Path) -> Value {
@@ -108,11 +129,23 @@ fn sigstore_verify(
 
 /// `exelock verify --bundle bundle.json` with keyless trust and the services' trusted root.
 fn exelock_verify(dir: &Path, trust: &TrustFiles, identity: &str, issuer: &str) -> Output {
+    exelock_verify_bundle(dir, "bundle.json", &trust.trusted_root, identity, issuer)
+}
+
+/// `exelock verify --bundle BUNDLE` of tiny with keyless trust in `identity` and `issuer` and
+/// the trusted root `trusted_root`.
+fn exelock_verify_bundle(
+    dir: &Path,
+    bundle: &str,
+    trusted_root: &Path,
+    identity: &str,
+    issuer: &str,
+) -> Output {
     exelock_in(dir)
         .args([
             "verify",
             "--bundle",
-            "bundle.json",
+            bundle,
             "--image-digest",
             &tiny_digest(),
             "--certificate-identity",
@@ -120,10 +153,22 @@ fn exelock_verify(dir: &Path, trust: &TrustFiles, identity: &str, issuer: &str) 
             "--certificate-oidc-issuer",
             issuer,
             "--trusted-root",
-            trust.trusted_root.to_str().unwrap(),
+            trusted_root.to_str().unwrap(),
         ])
         .output()
         .unwrap()
+}
+
+/// The bundle `attest` wrote into `dir`, checked for what every keyless bundle carries
+/// ([`assert_common_shape`]) and for its one log entry being of `kind` `version`.
+fn read_bundle_logged_as(dir: &Path, kind: &str, version: &str) -> Value {
+    let bundle = read_bundle(dir);
+    assert_common_shape(&bundle);
+    assert_eq!(
+        the_log_entry(&bundle)["kindVersion"],
+        serde_json::json!({"kind": kind, "version": version})
+    );
+    bundle
 }
 
 /// The bundle's one transparency-log entry.
@@ -173,34 +218,20 @@ fn assert_common_shape(bundle: &Value) {
 
 #[test]
 fn keyless_with_rekor_v1_and_a_github_token() {
-    let services = SigstoreServices::start();
-    let dir = tempfile::tempdir().unwrap();
-    let trust = services.write_trust_files(dir.path());
-    let output = attest(
+    let (services, dir, trust) = services_and_trust_files();
+    run_ok(&mut attest(
         dir.path(),
         &trust.signing_config,
         &["--identity-token", &services.github_token()],
-    )
-    .output()
-    .unwrap();
-    assert!(output.status.success(), "{}", printed(&output));
+    ));
     assert_eq!(
-        (
-            services.log_size(1),
-            services.log_size(2),
-            services.timestamps_issued()
-        ),
+        recorded(&services),
         (EARLIER_ENTRIES + 1, EARLIER_ENTRIES, 1),
         "one entry in the v1 log, one timestamp"
     );
 
-    let bundle = read_bundle(dir.path());
-    assert_common_shape(&bundle);
+    let bundle = read_bundle_logged_as(dir.path(), "dsse", "0.0.1");
     let entry = the_log_entry(&bundle);
-    assert_eq!(
-        entry["kindVersion"],
-        serde_json::json!({"kind": "dsse", "version": "0.0.1"})
-    );
     assert!(entry["integratedTime"].as_str().is_some(), "{entry:#}");
     assert!(!base64_field(&entry["inclusionPromise"]["signedEntryTimestamp"]).is_empty());
     // The entry is the newest leaf of the log's tree; its proof and checkpoint are for that tree.
@@ -239,45 +270,28 @@ fn keyless_with_rekor_v1_and_a_github_token() {
     assert!(wrong.to_string().contains("issuer"), "{wrong}");
 
     let verified = exelock_verify(dir.path(), &trust, &identity, GITHUB_ISSUER);
-    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
-    assert!(
-        printed(&verified).contains(&format!("signed by {identity}")),
-        "{}",
-        printed(&verified)
-    );
+    assert_success_printing(&verified, &format!("signed by {identity}"));
     let refused = exelock_verify(dir.path(), &trust, EMAIL, GITHUB_ISSUER);
     assert_policy_failure(&refused, "rejected (identity)");
 }
 
 #[test]
 fn keyless_with_rekor_v2_and_an_email_token() {
-    let services = SigstoreServices::start();
-    let dir = tempfile::tempdir().unwrap();
-    let trust = services.write_trust_files(dir.path());
-    let output = attest(dir.path(), &trust.signing_config, &["--rekor-version", "2"])
-        .env("SIGSTORE_ID_TOKEN", services.email_token())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", printed(&output));
+    let (services, dir, trust) = services_and_trust_files();
+    run_ok(
+        attest(dir.path(), &trust.signing_config, &["--rekor-version", "2"])
+            .env("SIGSTORE_ID_TOKEN", services.email_token()),
+    );
     assert_eq!(
-        (
-            services.log_size(1),
-            services.log_size(2),
-            services.timestamps_issued()
-        ),
+        recorded(&services),
         (EARLIER_ENTRIES, EARLIER_ENTRIES + 1, 1),
         "one entry in the v2 log, one timestamp"
     );
 
-    let bundle = read_bundle(dir.path());
-    assert_common_shape(&bundle);
-    let entry = the_log_entry(&bundle);
     // Rekor v2 logs the DSSE signature as hashedrekord 0.0.2, with no SET and no integrated
     // time: the TSA timestamp alone dates the signature.
-    assert_eq!(
-        entry["kindVersion"],
-        serde_json::json!({"kind": "hashedrekord", "version": "0.0.2"})
-    );
+    let bundle = read_bundle_logged_as(dir.path(), "hashedrekord", "0.0.2");
+    let entry = the_log_entry(&bundle);
     assert!(entry.get("inclusionPromise").is_none(), "{entry:#}");
     assert!(entry.get("integratedTime").is_none(), "{entry:#}");
     let proof = &entry["inclusionProof"];
@@ -301,7 +315,7 @@ fn keyless_with_rekor_v2_and_an_email_token() {
     );
 
     let verified = exelock_verify(dir.path(), &trust, EMAIL, EMAIL_ISSUER);
-    assert_eq!(verified.status.code(), Some(0), "{}", printed(&verified));
+    assert_success(&verified);
     let refused = exelock_verify(dir.path(), &trust, EMAIL, GITHUB_ISSUER);
     assert_policy_failure(&refused, "rejected (identity)");
 }
@@ -320,23 +334,7 @@ fn assert_forgery_refused(
     let mut bundle = read_bundle(dir);
     edit(&mut bundle);
     fs_err::write(dir.join("forged.json"), bundle.to_string()).unwrap();
-    let output = exelock_in(dir)
-        .args([
-            "verify",
-            "--bundle",
-            "forged.json",
-            "--image-digest",
-            &tiny_digest(),
-        ])
-        .args([
-            "--certificate-identity",
-            identity,
-            "--certificate-oidc-issuer",
-            issuer,
-        ])
-        .args(["--trusted-root", trust.trusted_root.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let output = exelock_verify_bundle(dir, "forged.json", &trust.trusted_root, identity, issuer);
     // One check per forgery, named: the rows share the caller's line.
     assert_eq!(
         output.status.code(),
@@ -351,8 +349,9 @@ fn assert_forgery_refused(
     );
 }
 
-/// Flips one bit in the middle of a base64 field.
-fn flip_base64(value: &mut Value) {
+/// Flips one bit in the middle of the bundle's base64 field at `pointer`.
+fn flip_base64(bundle: &mut Value, pointer: &str) {
+    let value = bundle.pointer_mut(pointer).unwrap();
     let middle = base64_field(value).len() / 2;
     flip_base64_at(value, middle);
 }
@@ -366,14 +365,11 @@ fn flip_base64_at(value: &mut Value, at: usize) {
 
 #[test]
 fn forged_keyless_bundles_are_refused_for_the_right_reason() {
-    let services = SigstoreServices::start();
-    let dir = tempfile::tempdir().unwrap();
-    let trust = services.write_trust_files(dir.path());
-    let output = attest(dir.path(), &trust.signing_config, &[])
-        .env("SIGSTORE_ID_TOKEN", services.email_token())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", printed(&output));
+    let (services, dir, trust) = services_and_trust_files();
+    run_ok(
+        attest(dir.path(), &trust.signing_config, &[])
+            .env("SIGSTORE_ID_TOKEN", services.email_token()),
+    );
     let forge = |name, category, edit: &dyn Fn(&mut Value)| {
         assert_forgery_refused(
             dir.path(),
@@ -390,9 +386,8 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
     let entry = "/verificationMaterial/tlogEntries/0";
     forge("tampered SET", "transparency log", &|bundle| {
         flip_base64(
-            bundle
-                .pointer_mut(&format!("{entry}/inclusionPromise/signedEntryTimestamp"))
-                .unwrap(),
+            bundle,
+            &format!("{entry}/inclusionPromise/signedEntryTimestamp"),
         );
     });
     forge("moved integrated time", "transparency log", &|bundle| {
@@ -403,11 +398,7 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
         *time = Value::String(moved.to_string());
     });
     forge("tampered inclusion proof", "transparency log", &|bundle| {
-        flip_base64(
-            bundle
-                .pointer_mut(&format!("{entry}/inclusionProof/rootHash"))
-                .unwrap(),
-        );
+        flip_base64(bundle, &format!("{entry}/inclusionProof/rootHash"));
     });
     // The last bytes of a timestamp token are its signer's signature (the middle holds the
     // TSA certificate it embeds, an unauthenticated hint the trusted root overrides).
@@ -422,18 +413,10 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
     });
     // A changed signature no longer is what the TSA timestamped: the first evidence to disagree.
     forge("tampered signature", "timestamp", &|bundle| {
-        flip_base64(
-            bundle
-                .pointer_mut("/dsseEnvelope/signatures/0/sig")
-                .unwrap(),
-        );
+        flip_base64(bundle, "/dsseEnvelope/signatures/0/sig");
     });
     forge("tampered certificate", "certificate", &|bundle| {
-        flip_base64(
-            bundle
-                .pointer_mut("/verificationMaterial/certificate/rawBytes")
-                .unwrap(),
-        );
+        flip_base64(bundle, "/verificationMaterial/certificate/rawBytes");
     });
 
     // The same bundle against a trusted root without the services' CA: untrusted signer.
@@ -442,40 +425,25 @@ fn forged_keyless_bundles_are_refused_for_the_right_reason() {
     root["certificateAuthorities"] = Value::Array(Vec::new());
     let other_root = dir.path().join("other_root.json");
     fs_err::write(&other_root, root.to_string()).unwrap();
-    let output = exelock_in(dir.path())
-        .args([
-            "verify",
-            "--bundle",
-            "bundle.json",
-            "--image-digest",
-            &tiny_digest(),
-        ])
-        .args([
-            "--certificate-identity",
-            EMAIL,
-            "--certificate-oidc-issuer",
-            EMAIL_ISSUER,
-        ])
-        .args(["--trusted-root", other_root.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let output = exelock_verify_bundle(dir.path(), "bundle.json", &other_root, EMAIL, EMAIL_ISSUER);
     assert_policy_failure(&output, "rejected (certificate)");
 }
 
 #[test]
 fn keyless_in_github_actions_fetches_the_token() {
-    let services = SigstoreServices::start();
-    let dir = tempfile::tempdir().unwrap();
-    let trust = services.write_trust_files(dir.path());
-    let output = attest(dir.path(), &trust.signing_config, &[])
-        .env(
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            services.github_actions_request_url(),
-        )
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", ACTIONS_REQUEST_TOKEN)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", printed(&output));
+    let (services, dir, trust) = services_and_trust_files();
+    // `attest` as in a GitHub Actions job, which asks the OIDC endpoint with `request_token`.
+    let attest_in_actions = |request_token: &str| {
+        attest(dir.path(), &trust.signing_config, &[])
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                services.github_actions_request_url(),
+            )
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token)
+            .output()
+            .unwrap()
+    };
+    assert_success(&attest_in_actions(ACTIONS_REQUEST_TOKEN));
     let bundle = read_bundle(dir.path());
     sigstore_verify(
         &bundle,
@@ -486,14 +454,7 @@ fn keyless_in_github_actions_fetches_the_token() {
     .unwrap();
 
     // A job without `permissions: id-token: write` gets no token: nothing is signed.
-    let output = attest(dir.path(), &trust.signing_config, &[])
-        .env(
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            services.github_actions_request_url(),
-        )
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "another-job")
-        .output()
-        .unwrap();
+    let output = attest_in_actions("another-job");
     let stderr = assert_input_error(&output, "answered HTTP 401");
     assert!(stderr.contains("id-token: write"), "{stderr}");
     assert_eq!(services.log_size(1), EARLIER_ENTRIES + 1);
@@ -501,9 +462,7 @@ fn keyless_in_github_actions_fetches_the_token() {
 
 #[test]
 fn a_token_fulcio_refuses_is_exit_2_naming_fulcio() {
-    let services = SigstoreServices::start();
-    let dir = tempfile::tempdir().unwrap();
-    let trust = services.write_trust_files(dir.path());
+    let (services, dir, trust) = services_and_trust_files();
     let forged = services.forged_token();
     let output = attest(
         dir.path(),

@@ -15,6 +15,7 @@ use assert_cmd::Command;
 use crate::support::command::subcommands;
 use crate::support::exelock;
 use crate::support::fixtures::Layout;
+use crate::support::signing::generate_key_pair_named;
 
 /// An attestation of the demo fixture, and the public key of the key that signed it.
 const DEMO_BUNDLE: &str = "testdata/examples/demo.bundle.json";
@@ -126,54 +127,62 @@ fn a_usage_error() {
     );
 }
 
-#[test]
-fn a_bad_image_reference() {
-    for (name, reference) in [
-        ("reference_unsupported", "Not A Reference!"),
-        ("reference_no_layout", "oci:testdata/does-not-exist"),
-        ("reference_no_such_tag", "oci:testdata/images/traps:nope"),
-    ] {
-        assert_run_snapshot(name, &mut exelock(), &["scan", reference], None);
+/// Snapshots, for each case `(NAME, IMAGE)`, the run of `exelock scan IMAGE` as `NAME`.
+fn assert_scan_snapshots(cases: &[(&str, &str)]) {
+    for (name, image) in cases {
+        assert_run_snapshot(name, &mut exelock(), &["scan", image], None);
     }
 }
 
 #[test]
-fn a_bad_policy_line() {
+fn a_bad_image_reference() {
+    assert_scan_snapshots(&[
+        ("reference_unsupported", "Not A Reference!"),
+        ("reference_no_layout", "oci:testdata/does-not-exist"),
+        ("reference_no_such_tag", "oci:testdata/images/traps:nope"),
+    ]);
+}
+
+/// Snapshots, for each case `(NAME, TEXT)`, the run of `exelock ARGS` as `NAME`, with `TEXT`
+/// written to `NAME.EXTENSION` in a temporary directory and `args` the arguments naming it.
+fn assert_file_snapshots(
+    extension: &str,
+    cases: &[(&str, &str)],
+    args: impl Fn(&str) -> Vec<&str>,
+) {
     let dir = tempfile::tempdir().unwrap();
-    for (name, policy) in [
-        (
-            "policy_unknown_field",
-            "[setuid]\nlevel = \"deny\"\nallw = []\n",
-        ),
-        ("policy_unknown_level", "[setuid]\nlevel = \"forbid\"\n"),
-        ("policy_not_toml", "[setuid\nlevel = \"deny\"\n"),
-    ] {
-        let file = dir.path().join(format!("{name}.toml"));
-        fs_err::write(&file, policy).unwrap();
+    for (name, text) in cases {
+        let file = dir.path().join(format!("{name}.{extension}"));
+        fs_err::write(&file, text).unwrap();
         assert_run_snapshot(
             name,
             &mut exelock(),
-            &[
-                "gate",
-                "oci:testdata/images/tiny",
-                "--policy",
-                file.to_str().unwrap(),
-            ],
+            &args(file.to_str().unwrap()),
             Some(dir.path()),
         );
     }
 }
 
 #[test]
+fn a_bad_policy_line() {
+    assert_file_snapshots(
+        "toml",
+        &[
+            (
+                "policy_unknown_field",
+                "[setuid]\nlevel = \"deny\"\nallw = []\n",
+            ),
+            ("policy_unknown_level", "[setuid]\nlevel = \"forbid\"\n"),
+            ("policy_not_toml", "[setuid\nlevel = \"deny\"\n"),
+        ],
+        |file| vec!["gate", "oci:testdata/images/tiny", "--policy", file],
+    );
+}
+
+#[test]
 fn the_wrong_key() {
     let dir = tempfile::tempdir().unwrap();
-    let made = exelock()
-        .current_dir(dir.path())
-        .env("EXELOCK_PASSWORD", "")
-        .args(["generate-key-pair", "--output-key-prefix", "other"])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
+    generate_key_pair_named(dir.path(), "", "other");
     let other = dir.path().join("other.pub");
     assert_run_snapshot(
         "wrong_key",
@@ -193,42 +202,27 @@ fn the_wrong_key() {
 
 #[test]
 fn a_tampered_image() {
-    for (name, layout) in [
+    assert_scan_snapshots(&[
         ("tampered_layer_digest", "oci:testdata/bad/digest-mismatch"),
         ("tampered_diff_id", "oci:testdata/bad/diffid-mismatch"),
         ("tampered_path_escapes", "oci:testdata/bad/dotdot"),
-    ] {
-        assert_run_snapshot(name, &mut exelock(), &["scan", layout], None);
-    }
+    ]);
 }
 
 #[test]
 fn a_malformed_finding() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, finding) in [
-        ("finding_not_json", "{not json\n"),
-        (
-            "finding_wrong_field_type",
-            r#"{"name": "organizations/1/sources/2/findings/x", "category": "Added Binary Executed", "processes": [{"binary": {"path": 5}}]}"#,
-        ),
-        ("finding_none", "[]\n"),
-    ] {
-        let file = dir.path().join(format!("{name}.json"));
-        fs_err::write(&file, finding).unwrap();
-        assert_run_snapshot(
-            name,
-            &mut exelock(),
-            &[
-                "triage",
-                file.to_str().unwrap(),
-                "--bundle",
-                DEMO_BUNDLE,
-                "--key",
-                DEMO_KEY,
-            ],
-            Some(dir.path()),
-        );
-    }
+    assert_file_snapshots(
+        "json",
+        &[
+            ("finding_not_json", "{not json\n"),
+            (
+                "finding_wrong_field_type",
+                r#"{"name": "organizations/1/sources/2/findings/x", "category": "Added Binary Executed", "processes": [{"binary": {"path": 5}}]}"#,
+            ),
+            ("finding_none", "[]\n"),
+        ],
+        |file| vec!["triage", file, "--bundle", DEMO_BUNDLE, "--key", DEMO_KEY],
+    );
 }
 
 #[test]

@@ -6,29 +6,62 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::support::fixtures::root;
-use crate::support::{assert_input_error, exelock, exelock_in, printed};
+use crate::support::signing::{attest_to_bundle, generate_key_pair};
+use crate::support::{assert_input_error, exelock, exelock_in, printed, run_ok};
+
+/// The password of the keys the tests make.
+const PASSWORD: &str = "pw";
 
 fn tiny() -> String {
     format!("oci:{}", root().join("testdata/images/tiny").display())
 }
 
+/// `exelock scan` of tiny with `-o output`, in `dir`; the scan must succeed.
 fn scan_to(dir: &Path, output: &Path) -> Output {
-    exelock()
-        .current_dir(dir)
-        .args(["scan", &tiny(), "-q", "--format", "json", "-o"])
-        .arg(output)
-        .output()
-        .unwrap()
+    run_ok(
+        exelock()
+            .current_dir(dir)
+            .args(["scan", &tiny(), "-q", "--format", "json", "-o"])
+            .arg(output),
+    )
 }
 
 /// What `scan` writes for tiny, to compare against.
 fn expected_manifest() -> Vec<u8> {
-    let output = exelock()
-        .args(["scan", &tiny(), "-q", "--format", "json"])
-        .output()
+    run_ok(exelock().args(["scan", &tiny(), "-q", "--format", "json"])).stdout
+}
+
+/// [`scan_to`] a link `name` in `dir` to `target`, which must still be a link afterwards.
+fn scan_through_a_link(dir: &Path, name: &str, target: &str) -> Output {
+    let link = dir.join(name);
+    std::os::unix::fs::symlink(target, &link).unwrap();
+    let output = scan_to(dir, &link);
+    assert!(
+        fs_err::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    output
+}
+
+/// Makes a named pipe at `path`.
+fn make_fifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
         .unwrap();
-    assert!(output.status.success());
-    output.stdout
+    assert!(made.success());
+}
+
+/// Opens the pipe at `path` for reading and writing at once: opening does not wait for a
+/// writer, and exelock's open finds a reader.
+fn open_fifo(path: &Path) -> fs_err::File {
+    fs_err::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap()
 }
 
 #[test]
@@ -37,20 +70,10 @@ fn output_to_dev_stdout_is_written_in_place() {
     let expected = expected_manifest();
     // First through a link of our own to the same descriptor /dev/stdout names: a regression
     // that renamed over the target replaces this link, not the machine's /dev/stdout.
-    let link = dir.path().join("stdout");
-    std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
-    let output = scan_to(dir.path(), &link);
-    assert!(output.status.success(), "{}", printed(&output));
+    let output = scan_through_a_link(dir.path(), "stdout", "/proc/self/fd/1");
     assert_eq!(output.stdout, expected);
-    assert!(
-        fs_err::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    );
 
     let output = scan_to(dir.path(), Path::new("/dev/stdout"));
-    assert!(output.status.success(), "{}", printed(&output));
     assert_eq!(output.stdout, expected);
     let stdout = fs_err::symlink_metadata("/dev/stdout").unwrap();
     assert!(!stdout.file_type().is_file(), "/dev/stdout became a file");
@@ -59,19 +82,9 @@ fn output_to_dev_stdout_is_written_in_place() {
 #[test]
 fn output_to_dev_null_is_written_in_place() {
     let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("null");
-    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
-    let output = scan_to(dir.path(), &link);
-    assert!(output.status.success(), "{}", printed(&output));
-    assert!(
-        fs_err::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    );
+    scan_through_a_link(dir.path(), "null", "/dev/null");
 
-    let output = scan_to(dir.path(), Path::new("/dev/null"));
-    assert!(output.status.success(), "{}", printed(&output));
+    scan_to(dir.path(), Path::new("/dev/null"));
     assert!(
         fs_err::metadata("/dev/null")
             .unwrap()
@@ -84,21 +97,11 @@ fn output_to_dev_null_is_written_in_place() {
 fn output_to_a_named_pipe_is_written_into_the_pipe() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("manifest.fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    // Read and write ends at once: opening does not wait for a writer, and exelock's open
-    // finds a reader. The manifest is far smaller than the pipe buffer, so nothing blocks.
-    let mut pipe = fs_err::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo)
-        .unwrap();
+    make_fifo(&fifo);
+    // The manifest is far smaller than the pipe buffer, so nothing blocks.
+    let mut pipe = open_fifo(&fifo);
     let expected = expected_manifest();
-    let output = scan_to(dir.path(), &fifo);
-    assert!(output.status.success(), "{}", printed(&output));
+    scan_to(dir.path(), &fifo);
     // Still the pipe (a rename would have replaced it with a file, and left it empty).
     assert!(fs_err::metadata(&fifo).unwrap().file_type().is_fifo());
     let mut written = vec![0; expected.len()];
@@ -112,8 +115,7 @@ fn regular_files_are_still_replaced_atomically() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("manifest.json");
     fs_err::write(&target, "old, and longer than what replaces it".repeat(100)).unwrap();
-    let output = scan_to(dir.path(), &target);
-    assert!(output.status.success(), "{}", printed(&output));
+    scan_to(dir.path(), &target);
     assert_eq!(fs_err::read(&target).unwrap(), expected_manifest());
     assert_eq!(
         fs_err::metadata(&target).unwrap().permissions().mode() & 0o777,
@@ -132,52 +134,17 @@ fn regular_files_are_still_replaced_atomically() {
 #[test]
 fn a_bake_list_into_a_named_pipe_is_written_without_reading_the_pipe_first() {
     let dir = tempfile::tempdir().unwrap();
-    let exelock = || {
-        let mut command = exelock_in(dir.path());
-        command
-            .env("EXELOCK_PASSWORD", "pw")
-            .timeout(std::time::Duration::from_secs(120));
-        command
-    };
-    assert!(
-        exelock()
-            .arg("generate-key-pair")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let attest = exelock()
-        .args([
-            "attest",
-            &tiny(),
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "b.json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(attest.status.success(), "{}", printed(&attest));
+    generate_key_pair(dir.path(), PASSWORD);
+    attest_to_bundle(dir.path(), PASSWORD, &tiny(), "cosign.key", "b.json");
     let manifest: serde_json::Value = serde_json::from_slice(&expected_manifest()).unwrap();
     let digest = manifest["image"]["manifestDigest"].as_str().unwrap();
     let sha = manifest["executables"][0]["sha256"].as_str().unwrap();
     let fifo = dir.path().join("bake.fifo");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let mut pipe = fs_err::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo)
-        .unwrap();
+    make_fifo(&fifo);
+    let mut pipe = open_fifo(&fifo);
     // A binary of the image copied at run time: relocated, so it goes to the bake list.
-    let output = exelock()
+    let output = exelock_in(dir.path())
+        .timeout(std::time::Duration::from_secs(120))
         .args([
             "triage",
             "--path",

@@ -9,7 +9,8 @@ use exelock::image::{self, ImageSource, PlatformSelection, ResolvedImage};
 use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
-use crate::support::{Mode, Registry, exelock};
+use crate::support::manifest::{self, scan_json};
+use crate::support::{Mode, Registry};
 
 fn forms() -> [&'static str; 5] {
     [
@@ -39,19 +40,6 @@ pub(crate) fn writes_of_app() -> (Vec<u8>, Vec<u8>) {
     assert_eq!(writes.len(), 2, "the fixture writes usr/bin/app twice");
     let second = writes.pop().unwrap();
     (writes.pop().unwrap(), second)
-}
-
-fn scan_json(reference: &str) -> Value {
-    let output = exelock()
-        .args(["scan", "--format", "json", "-q", reference])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "scan {reference}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 fn open(reference: &str) -> (Box<dyn ImageSource>, ResolvedImage) {
@@ -126,21 +114,11 @@ fn the_scan_records_the_last_write_of_a_path_in_every_form() {
         serde_json::from_slice(&fs_err::read(root().join("testdata/expected/twice.json")).unwrap())
             .unwrap();
     for reference in forms() {
-        let manifest = scan_json(reference);
+        let manifest = scan_json(&[reference]);
         for key in ["executables", "links", "hidden"] {
             assert_eq!(manifest[key], expected[key], "{reference}: {key}");
         }
-        let sha256_of = |path: &str| {
-            manifest["executables"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|exe| exe["path"] == path)
-                .unwrap()["sha256"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
+        let sha256_of = |path: &str| manifest::sha256_of(&manifest, path);
         assert_eq!(sha256_of("/usr/bin/app"), Sha256Digest::of(&second).hex());
         assert_eq!(
             sha256_of("/usr/bin/app-early"),

@@ -3,6 +3,7 @@
 //! the fault-injecting proxy of `support::faults`.
 
 use std::io::Write as _;
+use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -37,15 +38,27 @@ fn scan(args: &[&str]) -> Run {
 /// `exelock scan --format json ARGS` with an empty Docker config, after `setup`.
 fn scan_with(args: &[&str], setup: impl FnOnce(&mut Command)) -> Run {
     let config = tempfile::tempdir().unwrap();
+    scan_with_config(config.path(), args, setup)
+}
+
+/// `exelock scan --format json ARGS` with the Docker config in `config`, after `setup`.
+fn scan_with_config(config: &Path, args: &[&str], setup: impl FnOnce(&mut Command)) -> Run {
     let mut command = exelock();
     command
-        .env("DOCKER_CONFIG", config.path())
+        .env("DOCKER_CONFIG", config)
         .args(["scan", "--format", "json"])
         .args(args);
     setup(&mut command);
     Run {
         output: command.output().unwrap(),
     }
+}
+
+/// A Docker config directory whose `config.json` is `json`.
+fn docker_config(json: &str) -> tempfile::TempDir {
+    let config = tempfile::tempdir().unwrap();
+    fs_err::write(config.path().join("config.json"), json).unwrap();
+    config
 }
 
 fn local(reference: &str, extra: &[&str]) -> Value {
@@ -161,19 +174,11 @@ fn basic_auth_from_flags_environment_and_docker_config() {
 
     // `docker login` writes base64(user:password) under `auths`.
     use base64::Engine as _;
-    let config = tempfile::tempdir().unwrap();
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("ci:{password}"));
-    fs_err::write(
-        config.path().join("config.json"),
-        serde_json::json!({"auths": {registry.host(): {"auth": auth}}}).to_string(),
-    )
-    .unwrap();
-    let output = exelock()
-        .env("DOCKER_CONFIG", config.path())
-        .args(["scan", "--format", "json", "-q", &reference])
-        .output()
-        .unwrap();
-    assert_eq!(Run { output }.json()["executables"], want);
+    let config =
+        docker_config(&serde_json::json!({"auths": {registry.host(): {"auth": auth}}}).to_string());
+    let run = scan_with_config(config.path(), &["-q", &reference], |_| {});
+    assert_eq!(run.json()["executables"], want);
 
     // `credHelpers` run `docker-credential-NAME get` with the registry on stdin.
     let bin = tempfile::tempdir().unwrap();
@@ -186,39 +191,23 @@ fn basic_auth_from_flags_environment_and_docker_config() {
     .unwrap();
     drop(script);
     std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let config = tempfile::tempdir().unwrap();
-    fs_err::write(
-        config.path().join("config.json"),
-        serde_json::json!({"credHelpers": {registry.host(): "exelocktest"}}).to_string(),
-    )
-    .unwrap();
+    let config = docker_config(
+        &serde_json::json!({"credHelpers": {registry.host(): "exelocktest"}}).to_string(),
+    );
     let path = format!(
         "{}:{}",
         bin.path().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let output = exelock()
-        .env("DOCKER_CONFIG", config.path())
-        .env("PATH", &path)
-        .args(["scan", "--format", "json", "-q", &reference])
-        .output()
-        .unwrap();
-    assert_eq!(Run { output }.json()["executables"], want);
+    let with_helper_on_path = |command: &mut Command| {
+        command.env("PATH", &path);
+    };
+    let run = scan_with_config(config.path(), &["-q", &reference], with_helper_on_path);
+    assert_eq!(run.json()["executables"], want);
 
     // `credsStore` names the default helper for every registry.
-    let config = tempfile::tempdir().unwrap();
-    fs_err::write(
-        config.path().join("config.json"),
-        r#"{"credsStore": "exelocktest"}"#,
-    )
-    .unwrap();
-    let output = exelock()
-        .env("DOCKER_CONFIG", config.path())
-        .env("PATH", &path)
-        .args(["scan", "--format", "json", "-q", &reference])
-        .output()
-        .unwrap();
-    let run = Run { output };
+    let config = docker_config(r#"{"credsStore": "exelocktest"}"#);
+    let run = scan_with_config(config.path(), &["-q", &reference], with_helper_on_path);
     assert_eq!(run.json()["executables"], want);
     assert!(!run.stderr().contains(password));
 }

@@ -2,28 +2,11 @@
 //! broken inputs. Expected results in `testdata/expected/` are declared by hand in the fixture
 //! script, not produced by exelock.
 
-use std::process::Output;
-
 use serde_json::Value;
 
 use crate::support::fixtures::{Layout, root};
-use crate::support::{assert_input_error, exelock};
-
-fn run(args: &[&str]) -> Output {
-    exelock().args(args).output().unwrap()
-}
-
-fn scan_json(args: &[&str]) -> Value {
-    let mut all = vec!["scan", "--format", "json", "-q"];
-    all.extend_from_slice(args);
-    let output = run(&all);
-    assert!(
-        output.status.success(),
-        "exelock {all:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
+use crate::support::manifest::{self, scan_json};
+use crate::support::{assert_input_error, assert_success, exelock_output};
 
 fn expected(name: &str) -> Value {
     let text = fs_err::read_to_string(
@@ -82,49 +65,35 @@ fn every_form_of_every_fixture_gives_the_declared_executables() {
 fn traps_fixture_exercises_the_layer_semantics() {
     // Spot checks that name the trap each expectation guards, so a failure reads as a cause.
     let manifest = scan_json(&["oci:testdata/images/traps"]);
-    let paths: Vec<&str> = manifest["executables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|exe| exe["path"].as_str().unwrap())
-        .collect();
-    let hidden: Vec<&str> = manifest["hidden"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["path"].as_str().unwrap())
-        .collect();
-    assert!(
-        paths.contains(&"/usr/bin/same-layer"),
-        "a whiteout hid a file of its own layer"
-    );
-    assert!(
-        paths.contains(&"/opt/app/bin/c"),
-        "an opaque marker hid a sibling of its own layer"
-    );
-    assert!(
-        paths.contains(&"/opt/app/keep"),
-        "an opaque marker hid more than its directory"
-    );
-    assert!(
-        paths.contains(&"/etc/init.sh"),
-        "`.wh..wh..opqX` was taken as an opaque marker"
-    );
-    assert!(
-        paths.contains(&"/bin/busybox"),
-        "replacing a symlink with a directory touched its target"
-    );
+    let paths = manifest::paths(&manifest, "executables");
+    let hidden = manifest::paths(&manifest, "hidden");
+    for (path, trap) in [
+        (
+            "/usr/bin/same-layer",
+            "a whiteout hid a file of its own layer",
+        ),
+        (
+            "/opt/app/bin/c",
+            "an opaque marker hid a sibling of its own layer",
+        ),
+        (
+            "/opt/app/keep",
+            "an opaque marker hid more than its directory",
+        ),
+        (
+            "/etc/init.sh",
+            "`.wh..wh..opqX` was taken as an opaque marker",
+        ),
+        (
+            "/bin/busybox",
+            "replacing a symlink with a directory touched its target",
+        ),
+    ] {
+        assert!(paths.contains(&path), "{trap}");
+    }
     assert!(!paths.contains(&"/usr/bin/deleted-later"));
     assert!(hidden.contains(&"/usr/bin/deleted-later") && hidden.contains(&"/opt/app/bin/a"));
-    let find = |path: &str| {
-        manifest["executables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|exe| exe["path"] == path)
-            .unwrap()
-            .clone()
-    };
+    let find = |path: &str| manifest::executable(&manifest, path);
     assert_eq!(find("/usr/bin/sudo")["mode"], "4755");
     assert_eq!(find("/usr/bin/wall")["mode"], "2755");
     assert_eq!(
@@ -162,14 +131,14 @@ fn traps_fixture_exercises_the_layer_semantics() {
 
 #[test]
 fn output_is_deterministic_across_runs_and_thread_counts() {
-    let first = run(&[
+    let first = exelock_output(&[
         "scan",
         "oci:testdata/images/traps",
         "--format",
         "json",
         "-q",
     ]);
-    let second = run(&[
+    let second = exelock_output(&[
         "scan",
         "oci:testdata/images/traps",
         "--format",
@@ -178,14 +147,15 @@ fn output_is_deterministic_across_runs_and_thread_counts() {
         "--threads",
         "1",
     ]);
-    assert!(first.status.success() && second.status.success());
+    assert_success(&first);
+    assert_success(&second);
     assert_eq!(first.stdout, second.stdout);
 }
 
 #[test]
 fn multiarch_defaults_to_amd64_and_says_so() {
-    let output = run(&["scan", "oci:testdata/images/multiarch", "--format", "json"]);
-    assert!(output.status.success());
+    let output = exelock_output(&["scan", "oci:testdata/images/multiarch", "--format", "json"]);
+    assert_success(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("scanned the default linux/amd64"),
@@ -209,7 +179,7 @@ fn multiarch_platform_choice_and_all_platforms() {
         .map(|m| m["image"]["platform"].as_str().unwrap())
         .collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"]);
-    let output = run(&[
+    let output = exelock_output(&[
         "scan",
         "oci:testdata/images/multiarch",
         "--platform",
@@ -221,8 +191,8 @@ fn multiarch_platform_choice_and_all_platforms() {
 
 #[test]
 fn table_view_lists_rows_and_a_summary() {
-    let output = run(&["scan", "oci:testdata/images/demo", "--format", "table"]);
-    assert!(output.status.success());
+    let output = exelock_output(&["scan", "oci:testdata/images/demo", "--format", "table"]);
+    assert_success(&output);
     let stdout = String::from_utf8(output.stdout).unwrap();
     let want = expected("demo");
     let count = want["executables"].as_array().unwrap().len();
@@ -240,14 +210,14 @@ fn table_view_lists_rows_and_a_summary() {
 fn output_file_is_written_whole() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("manifest.json");
-    let output = run(&[
+    let output = exelock_output(&[
         "scan",
         "oci:testdata/images/tiny",
         "-q",
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert!(output.status.success());
+    assert_success(&output);
     assert!(output.stdout.is_empty());
     let written: Value = serde_json::from_slice(&fs_err::read(&out).unwrap()).unwrap();
     assert_matches_expected(&written, &expected("tiny"), "tiny -o");
@@ -258,7 +228,7 @@ fn output_file_is_written_whole() {
 fn assert_scan_refused(reference: &str, needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.json");
-    let output = run(&["scan", reference, "-q", "-o", out.to_str().unwrap()]);
+    let output = exelock_output(&["scan", reference, "-q", "-o", out.to_str().unwrap()]);
     let stderr = assert_input_error(&output, needles[0]);
     assert!(!stderr.contains("panicked"), "{reference}: {stderr}");
     assert!(stderr.starts_with("error: "), "{reference}: {stderr}");
@@ -330,11 +300,11 @@ fn broken_inputs_are_clear_errors() {
 
 #[test]
 fn usage_errors_exit_2_and_help_teaches() {
-    let output = run(&["scan"]);
+    let output = exelock_output(&["scan"]);
     assert_input_error(&output, "no image to scan: name one");
-    let output = run(&["scan", "oci:x", "--platform", "linux"]);
+    let output = exelock_output(&["scan", "oci:x", "--platform", "linux"]);
     assert_input_error(&output, "os/arch[/variant]");
-    let output = run(&["scan", "--help"]);
+    let output = exelock_output(&["scan", "--help"]);
     assert_eq!(output.status.code(), Some(0));
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -389,13 +359,7 @@ fn prefix_digests_follow_hardlinks_within_and_below_a_layer() {
     };
     let run_sh = file_in_layer("traps", 0, "usr/local/bin/run.sh");
     let manifest = scan_json(&["oci:testdata/images/traps"]);
-    let tool = manifest["executables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["path"] == "/usr/bin/tool")
-        .unwrap()
-        .clone();
+    let tool = manifest::executable(&manifest, "/usr/bin/tool");
     let size = tool["size"].as_u64().unwrap();
     let mut requests = Vec::new();
     for (path, layer) in [

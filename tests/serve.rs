@@ -260,6 +260,15 @@ impl Service {
         self.post_bytes(path, headers, body.to_string().into_bytes())
     }
 
+    /// [`Self::post`], which the service must answer with 200 (else the answer and the log are
+    /// printed); returns the answer.
+    #[track_caller]
+    fn post_ok(&self, path: &str, headers: &[(&str, String)], body: &Value) -> Value {
+        let (status, answer) = self.post(path, headers, body);
+        assert_eq!(status, 200, "{answer} {}", self.log());
+        answer
+    }
+
     fn try_post_bytes(
         &self,
         path: &str,
@@ -528,8 +537,7 @@ fn every_source_judged_stored_and_baked() {
         ));
         let push = pubsub_push(&format!("m-{tag}"), &scc);
         let signed = bearer(&key.token("k1", &claims()));
-        let (status, answer) = service.post("/v1/scc", &signed, &push);
-        assert_eq!(status, 200, "{answer} {}", service.log());
+        let answer = service.post_ok("/v1/scc", &signed, &push);
         assert_eq!(
             answer["findings"][0]["verdicts"],
             json!(["relocated"]),
@@ -537,8 +545,7 @@ fn every_source_judged_stored_and_baked() {
         );
         assert_eq!(answer["findings"][0]["stored"], "new", "{answer}");
         // The redelivery updates the one record.
-        let (status, answer) = service.post("/v1/scc", &signed, &push);
-        assert_eq!(status, 200, "{answer}");
+        let answer = service.post_ok("/v1/scc", &signed, &push);
         assert_eq!(answer["findings"][0]["stored"], "updated", "{answer}");
 
         // A partial hash: the first delivery computes the prefix digest from the layer, the
@@ -608,20 +615,18 @@ fn every_source_judged_stored_and_baked() {
             &event,
         );
         assert_eq!(status, 401, "{answer}");
-        let (status, answer) = service.post(
+        let answer = service.post_ok(
             "/v1/guardduty",
             &[("x-api-key", API_KEY.to_owned())],
             &event,
         );
-        assert_eq!(status, 200, "{answer} {}", service.log());
         assert_eq!(answer["findings"][0]["needsAction"], true, "{answer}");
 
         // Falcosidekick with its bearer token.
         let falco = falco_event(&format!("falco-{tag}"), &format!("{host}/fx/traps"), "v1");
         let (status, answer) = service.post("/v1/falco", &bearer("wrong"), &falco);
         assert_eq!(status, 401, "{answer}");
-        let (status, answer) = service.post("/v1/falco", &bearer(FALCO_TOKEN), &falco);
-        assert_eq!(status, 200, "{answer} {}", service.log());
+        service.post_ok("/v1/falco", &bearer(FALCO_TOKEN), &falco);
 
         // A poison message is a 400 that names the problem.
         let (status, answer) = service.post(
@@ -862,8 +867,7 @@ fn registries_are_fetched_only_when_allowed_once_per_image_and_again_after_a_fai
         &digest,
         relocated(),
     );
-    let (status, answer) = service.post("/v1/findings", &findings, &finding);
-    assert_eq!(status, 200, "{answer} {}", service.log());
+    service.post_ok("/v1/findings", &findings, &finding);
     let per_resolution = manifest_gets() - gets_before;
     assert!(per_resolution > 0, "{}", tail(&setup.registry.log()));
     let gets_before = manifest_gets();
@@ -918,8 +922,7 @@ fn registries_are_fetched_only_when_allowed_once_per_image_and_again_after_a_fai
     assert_eq!(status, 503, "{answer}");
     assert!(service.record("falco", "flaky-1").is_none());
     flaky.set_faults(Vec::new());
-    let (status, answer) = service.post("/v1/falco", &bearer(FALCO_TOKEN), &falco);
-    assert_eq!(status, 200, "{answer} {}", service.log());
+    let answer = service.post_ok("/v1/falco", &bearer(FALCO_TOKEN), &falco);
     assert_eq!(answer["findings"][0]["stored"], "new", "{answer}");
     assert_eq!(service.record("falco", "flaky-1").unwrap()["deliveries"], 1);
 
@@ -1016,12 +1019,11 @@ fn bodies_and_reads_are_checked() {
 
     // Findings on a registry that is not allowed: judged (unverifiable) without a fetch.
     let first = scc_id("first");
-    let (status, answer) = service.post(
+    service.post_ok(
         "/v1/findings",
         &findings,
         &scc_finding(&first, "elsewhere.example/app/one", &digest, foreign()),
     );
-    assert_eq!(status, 200, "{answer}");
     let first_image = service.record("scc", &first).unwrap()["image"].clone();
     let first_image = first_image.as_str().unwrap().to_owned();
     // Times are stored in milliseconds: `since` a millisecond after the first was stored.
@@ -1031,12 +1033,11 @@ fn bodies_and_reads_are_checked() {
     }
     let since = jiff::Timestamp::try_from(since).unwrap().to_string();
     let second = scc_id("second");
-    let (status, answer) = service.post(
+    service.post_ok(
         "/v1/findings",
         &findings,
         &scc_finding(&second, "elsewhere.example/app/two", &digest, foreign()),
     );
-    assert_eq!(status, 200, "{answer}");
 
     let list = |parameters: &[(&str, &str)]| {
         let (status, listed) = service.get(&list_path(parameters));
@@ -1192,14 +1193,12 @@ fn needs_action_alerts_reach_the_webhook_once_after_retries() {
             None
         )]),
     );
-    let (status, answer) = service.post("/v1/findings", &bearer(FINDINGS_TOKEN), &finding);
-    assert_eq!(status, 200, "{answer} {}", service.log());
+    let answer = service.post_ok("/v1/findings", &bearer(FINDINGS_TOKEN), &finding);
     assert_eq!(answer["findings"][0]["needsAction"], false, "{answer}");
 
     // A foreign binary: the alert arrives on the third attempt.
     let event = guardduty_event("gd-foreign", &image);
-    let (status, answer) = service.post("/v1/guardduty", &api_key, &event);
-    assert_eq!(status, 200, "{answer} {}", service.log());
+    let answer = service.post_ok("/v1/guardduty", &api_key, &event);
     assert_eq!(answer["findings"][0]["needsAction"], true, "{answer}");
     wait_until(
         Duration::from_secs(15),
@@ -1208,15 +1207,13 @@ fn needs_action_alerts_reach_the_webhook_once_after_retries() {
     );
 
     // Its redelivery updates the record and alerts no one; a second foreign finding alerts.
-    let (status, answer) = service.post("/v1/guardduty", &api_key, &event);
-    assert_eq!(status, 200, "{answer}");
+    let answer = service.post_ok("/v1/guardduty", &api_key, &event);
     assert_eq!(answer["findings"][0]["stored"], "updated", "{answer}");
-    let (status, answer) = service.post(
+    service.post_ok(
         "/v1/guardduty",
         &api_key,
         &guardduty_event("gd-second", &image),
     );
-    assert_eq!(status, 200, "{answer}");
     wait_until(
         Duration::from_secs(15),
         || format!("{:?}", receiver.received()),
@@ -1302,8 +1299,7 @@ fn mutual_tls_admits_only_clients_the_ca_signed() {
         assert!(refused.is_err(), "{uuid}: {refused:?}");
     }
     let falco = falco_event("signed", "elsewhere.example/tools/runner", "v1");
-    let (status, answer) = service.post("/v1/falco", &[], &falco);
-    assert_eq!(status, 200, "{answer} {}", service.log());
+    service.post_ok("/v1/falco", &[], &falco);
     assert_eq!(ids(&json!({"findings": service.stored()})), ["signed"]);
 }
 
@@ -1377,8 +1373,7 @@ fn readiness_and_findings_follow_the_postgresql_store() {
         )
     };
     let findings = bearer(FINDINGS_TOKEN);
-    let (status, answer) = service.post("/v1/findings", &findings, &finding("before"));
-    assert_eq!(status, 200, "{answer}");
+    service.post_ok("/v1/findings", &findings, &finding("before"));
 
     relay.cut();
     let (status, body) = service.try_get("/readyz", None).unwrap();
@@ -1395,8 +1390,7 @@ fn readiness_and_findings_follow_the_postgresql_store() {
         || service.log(),
         || matches!(service.try_get("/readyz", None), Ok((200, _))),
     );
-    let (status, answer) = service.post("/v1/findings", &findings, &during);
-    assert_eq!(status, 200, "{answer}");
+    let answer = service.post_ok("/v1/findings", &findings, &during);
     assert_eq!(answer["findings"][0]["stored"], "new", "{answer}");
     assert!(!service.log().contains("devpass"), "{}", service.log());
 }

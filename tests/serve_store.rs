@@ -137,6 +137,11 @@ fn at(millis: u64) -> SystemTime {
 /// 2026-12-01T00:00:00Z, the base of the tests' times.
 const BASE_MILLIS: u64 = 1_796_083_200_000;
 
+/// A Falco finding of a foreign binary, received at [`BASE_MILLIS`].
+fn falco_foreign(id: &str) -> FindingRecord {
+    finding(Source::Falco, id, &[Verdict::Foreign], at(BASE_MILLIS))
+}
+
 fn finding(
     source: Source,
     id: &str,
@@ -522,21 +527,11 @@ on_both_databases!(bake_list);
 
 async fn invalid_records_fail_alone(database: &TestDatabase) {
     let store = Store::open(database.url()).await.unwrap();
-    let mut not_json = finding(
-        Source::Falco,
-        "not-json",
-        &[Verdict::Foreign],
-        at(BASE_MILLIS),
-    );
+    let mut not_json = falco_foreign("not-json");
     not_json.report = "{\"truncated\":".to_owned();
-    let mut nul = finding(
-        Source::Falco,
-        "nul\0id",
-        &[Verdict::Foreign],
-        at(BASE_MILLIS),
-    );
+    let mut nul = falco_foreign("nul\0id");
     nul.report = "{}".to_owned();
-    let good = finding(Source::Falco, "good", &[Verdict::Foreign], at(BASE_MILLIS));
+    let good = falco_foreign("good");
     let (not_json, nul, good) = tokio::join!(
         store.record(not_json),
         store.record(nul),
@@ -715,27 +710,11 @@ async fn postgres_going_down_is_transient() {
         1,
     );
     let store = Store::open(&through_proxy).await.unwrap();
-    store
-        .record(finding(
-            Source::Falco,
-            "before",
-            &[Verdict::Foreign],
-            at(BASE_MILLIS),
-        ))
-        .await
-        .unwrap();
+    store.record(falco_foreign("before")).await.unwrap();
     store.ping().await.unwrap();
 
     proxy.stop().await;
-    let error = store
-        .record(finding(
-            Source::Falco,
-            "during",
-            &[Verdict::Foreign],
-            at(BASE_MILLIS),
-        ))
-        .await
-        .unwrap_err();
+    let error = store.record(falco_foreign("during")).await.unwrap_err();
     assert!(error.is_transient(), "{error:?}");
     assert!(store.ping().await.unwrap_err().is_transient());
     store.close().await;
@@ -758,27 +737,11 @@ async fn sqlite_locked_past_the_busy_timeout_is_transient() {
         .execute(&mut holder)
         .await
         .unwrap();
-    let error = store
-        .record(finding(
-            Source::Falco,
-            "locked",
-            &[Verdict::Foreign],
-            at(BASE_MILLIS),
-        ))
-        .await
-        .unwrap_err();
+    let error = store.record(falco_foreign("locked")).await.unwrap_err();
     assert!(error.is_transient(), "{error:?}");
     sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
     assert_eq!(
-        store
-            .record(finding(
-                Source::Falco,
-                "locked",
-                &[Verdict::Foreign],
-                at(BASE_MILLIS)
-            ))
-            .await
-            .unwrap(),
+        store.record(falco_foreign("locked")).await.unwrap(),
         Stored::New
     );
     store.close().await;

@@ -8,7 +8,9 @@ use rstest::rstest;
 
 use crate::support::command::{binary, subcommands, test_environment};
 use crate::support::fixtures::root;
-use crate::support::{assert_input_error, assert_policy_failure, exelock, transcript};
+use crate::support::{
+    assert_input_error, assert_policy_failure, exelock, exelock_output, transcript,
+};
 
 /// Variables that decide colour on a terminal (besides those every run goes without), removed
 /// so each terminal test states its own.
@@ -72,7 +74,7 @@ fn every_subcommand_help_has_examples_that_run_as_documented() {
     assert!(commands.len() >= 10, "{commands:?}");
     let mut ran = 0;
     for name in &commands {
-        let output = exelock().args([name, "--help"]).output().unwrap();
+        let output = exelock_output(&[name, "--help"]);
         let help = String::from_utf8(output.stdout).unwrap();
         let found = examples(&help);
         assert!(
@@ -116,7 +118,7 @@ fn every_subcommand_help_has_examples_that_run_as_documented() {
 fn completion_scripts_are_written_for_every_shell_and_parse() {
     let names = subcommands();
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
-        let output = exelock().args(["completions", shell]).output().unwrap();
+        let output = exelock_output(&["completions", shell]);
         assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
         let script = String::from_utf8(output.stdout).unwrap();
         for name in &names {
@@ -150,7 +152,7 @@ fn completion_scripts_are_written_for_every_shell_and_parse() {
         };
         assert!(parsed.status.success(), "{shell}: {}", transcript(&parsed));
     }
-    let unknown = exelock().args(["completions", "tcsh"]).output().unwrap();
+    let unknown = exelock_output(&["completions", "tcsh"]);
     assert_input_error(&unknown, "tcsh");
 }
 
@@ -355,10 +357,7 @@ fn color_styles_text_reports_but_never_json_and_reaches_help_and_errors() {
         serde_json::from_str::<serde_json::Value>(&stdout).unwrap();
     }
 
-    let help = exelock()
-        .args(["scan", "--help", "--color=always"])
-        .output()
-        .unwrap();
+    let help = exelock_output(&["scan", "--help", "--color=always"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains(ESCAPE));
     let plain_help = exelock()
         .args(["--color", "never", "scan", "--help"])
@@ -367,24 +366,15 @@ fn color_styles_text_reports_but_never_json_and_reaches_help_and_errors() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&plain_help.stdout).contains('\u{1b}'));
 
-    let error = exelock()
-        .args(["--color", "always", "scan", "oci:testdata/images/missing"])
-        .output()
-        .unwrap();
+    let error = exelock_output(&["--color", "always", "scan", "oci:testdata/images/missing"]);
     let stderr = assert_input_error(&error, "testdata/images/missing");
     assert!(
         stderr.starts_with("\u{1b}[1m\u{1b}[31merror\u{1b}[0m: "),
         "{stderr:?}"
     );
-    let plain_error = exelock()
-        .args(["scan", "oci:testdata/images/missing"])
-        .output()
-        .unwrap();
+    let plain_error = exelock_output(&["scan", "oci:testdata/images/missing"]);
     assert!(String::from_utf8_lossy(&plain_error.stderr).starts_with("error: "));
 
-    let bad = exelock()
-        .args(["--color", "sometimes", "scan", "x"])
-        .output()
-        .unwrap();
+    let bad = exelock_output(&["--color", "sometimes", "scan", "x"]);
     assert_input_error(&bad, "sometimes");
 }

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::fixtures::root;
+use crate::support::manifest;
+use crate::support::signing::{
+    attest_and_push, attest_to_bundle, generate_key_pair, generate_key_pair_named,
+};
 use crate::support::{Mode, Registry, assert_policy_failure, exelock_in, printed};
 
 /// The password of the keys the tests make.
@@ -15,12 +19,7 @@ const PASSWORD: &str = "pw";
 /// A new temporary directory holding a fresh key pair (`cosign.key`, `cosign.pub`).
 pub(crate) fn keyed_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let generated = exelock_in(dir.path())
-        .env("EXELOCK_PASSWORD", PASSWORD)
-        .arg("generate-key-pair")
-        .output()
-        .unwrap();
-    assert!(generated.status.success(), "{}", printed(&generated));
+    generate_key_pair(dir.path(), PASSWORD);
     dir
 }
 
@@ -31,12 +30,7 @@ fn pushed_and_attested(layout: &str, dest: &str) -> (Registry, tempfile::TempDir
     registry.push_oci_layout(layout, dest);
     let dir = keyed_dir();
     let reference = format!("{}/{dest}", registry.host());
-    let attest = exelock_in(dir.path())
-        .env("EXELOCK_PASSWORD", PASSWORD)
-        .args(["attest", &reference, "--key", "cosign.key", "--push", "-q"])
-        .output()
-        .unwrap();
-    assert!(attest.status.success(), "{}", printed(&attest));
+    attest_and_push(dir.path(), PASSWORD, &reference, &[]);
     (registry, dir, reference)
 }
 
@@ -66,20 +60,7 @@ impl Setup {
     /// Attests the image again into a bundle file in the set-up's directory, for offline use.
     fn write_bundle(&self, file: &str) {
         let reference = format!("{}/fx/traps:v1", self.registry.host());
-        let bundle = exelock_in(self.dir.path())
-            .env("EXELOCK_PASSWORD", PASSWORD)
-            .args([
-                "attest",
-                &reference,
-                "--key",
-                "cosign.key",
-                "--bundle",
-                file,
-                "-q",
-            ])
-            .output()
-            .unwrap();
-        assert!(bundle.status.success(), "{}", printed(&bundle));
+        attest_to_bundle(self.dir.path(), PASSWORD, &reference, "cosign.key", file);
     }
 
     pub(crate) fn digest(&self) -> String {
@@ -90,24 +71,11 @@ impl Setup {
     }
 
     pub(crate) fn sha(&self, path: &str) -> String {
-        self.manifest["executables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["path"] == path)
-            .unwrap()["sha256"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        manifest::sha256_of(&self.manifest, path)
     }
 
     fn size(&self, path: &str) -> u64 {
-        self.manifest["executables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["path"] == path)
-            .unwrap()["size"]
+        manifest::executable(&self.manifest, path)["size"]
             .as_u64()
             .unwrap()
     }
@@ -146,6 +114,14 @@ impl Setup {
         let parsed = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
         (output.status.code(), parsed, printed(&output))
     }
+}
+
+/// A run's stdout read as JSON Lines.
+fn jsonl_lines(output: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn verdicts(report: &Value) -> Vec<(String, String)> {
@@ -251,12 +227,7 @@ fn every_verdict_from_one_attested_image() {
             .starts_with("key ")
     );
     let foreign_binary = &report[4]["binaries"][0];
-    assert!(
-        foreign_binary["evidence"]["compared"]
-            .as_str()
-            .unwrap()
-            .contains("/tmp/x")
-    );
+    assert!(compared(foreign_binary).contains("/tmp/x"));
     let steps = foreign_binary["response"]["steps"].as_array().unwrap();
     assert!(
         steps.iter().any(|s| s
@@ -274,13 +245,10 @@ fn every_verdict_from_one_attested_image() {
     // The legitimate binaries not in the image went to the bake list.
     let bake: Value =
         serde_json::from_slice(&fs_err::read(setup.dir.path().join("bake.json")).unwrap()).unwrap();
-    let baked: Vec<&str> = bake["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(baked, ["/opt/agent/agent", "/tmp/busybox-copy"]);
+    assert_eq!(
+        manifest::paths(&bake, "entries"),
+        ["/opt/agent/agent", "/tmp/busybox-copy"]
+    );
 
     // All legitimate: exit 0.
     let (code, _, out) = setup.triage(&json!([findings[0].clone(), findings[1].clone()]), &[]);
@@ -325,12 +293,7 @@ fn partial_hashes_are_compared_with_prefix_digests_of_the_layer() {
         "{out}"
     );
     let matched = &report[0]["binaries"][0];
-    assert!(
-        matched["evidence"]["compared"]
-            .as_str()
-            .unwrap()
-            .contains("first 4096 bytes")
-    );
+    assert!(compared(matched).contains("first 4096 bytes"));
     assert!(
         notes(matched).contains("the first 4096 bytes equal layer 0's /bin/busybox"),
         "{out}"
@@ -362,22 +325,24 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
         "processes": [{"binary": {"path": "/usr/bin/tool", "sha256": setup.sha("/usr/bin/tool")}}]});
     let file = setup.dir.path().join("batch.jsonl");
     fs_err::write(&file, format!("{falco}\n{{not json\n{no_image}\n")).unwrap();
-    let output = exelock_in(setup.dir.path())
-        .args([
-            "triage",
-            "batch.jsonl",
-            "--key",
-            "cosign.pub",
-            "--format",
-            "jsonl",
-        ])
-        .output()
-        .unwrap();
+    // `triage batch.jsonl --key cosign.pub --format jsonl` plus `extra`.
+    let triage_batch = |extra: &[&str]| {
+        exelock_in(setup.dir.path())
+            .args([
+                "triage",
+                "batch.jsonl",
+                "--key",
+                "cosign.pub",
+                "--format",
+                "jsonl",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = triage_batch(&[]);
     assert_eq!(output.status.code(), Some(1), "{}", printed(&output));
-    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = jsonl_lines(&output);
     assert_eq!(lines.len(), 2);
     let dropped = &lines[0]["binaries"][0];
     assert_eq!(dropped["verdict"], "foreign");
@@ -389,12 +354,7 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
         "{dropped}"
     );
     assert_eq!(lines[1]["binaries"][0]["verdict"], "unverifiable");
-    assert!(
-        lines[1]["binaries"][0]["evidence"]["compared"]
-            .as_str()
-            .unwrap()
-            .contains("--image")
-    );
+    assert!(compared(&lines[1]["binaries"][0]).contains("--image"));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("batch.jsonl line 2"),
         "{}",
@@ -402,19 +362,7 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
     );
 
     // --image fills in what SCC dropped.
-    let output = exelock_in(setup.dir.path())
-        .args([
-            "triage",
-            "batch.jsonl",
-            "--key",
-            "cosign.pub",
-            "--format",
-            "jsonl",
-            "--image",
-        ])
-        .arg(format!("{host}/fx/traps@{}", setup.digest()))
-        .output()
-        .unwrap();
+    let output = triage_batch(&["--image", &format!("{host}/fx/traps@{}", setup.digest())]);
     let last: Value = serde_json::from_str(
         String::from_utf8_lossy(&output.stdout)
             .lines()
@@ -454,40 +402,15 @@ fn falco_tags_missing_images_bad_findings_and_offline_bundles() {
     };
     let good = flags("cosign.pub");
     assert_eq!(good.status.code(), Some(0), "{}", printed(&good));
-    assert!(
-        exelock_in(setup.dir.path())
-            .env("EXELOCK_PASSWORD", PASSWORD)
-            .args(["generate-key-pair", "--output-key-prefix", "other"])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    generate_key_pair_named(setup.dir.path(), PASSWORD, "other");
     let wrong = flags("other.pub");
     assert_eq!(wrong.status.code(), Some(1), "{}", printed(&wrong));
     let report: Value = serde_json::from_slice(&wrong.stdout).unwrap();
     assert_eq!(report[0]["binaries"][0]["verdict"], "unverifiable");
 
     // Offline, a tag-only Falco finding is tied to the bundle by --image's digest.
-    let offline = exelock_in(setup.dir.path())
-        .args([
-            "triage",
-            "batch.jsonl",
-            "--bundle",
-            "b.json",
-            "--key",
-            "cosign.pub",
-            "--format",
-            "jsonl",
-            "--image",
-            &image,
-        ])
-        .output()
-        .unwrap();
-    let lines: Vec<Value> = String::from_utf8_lossy(&offline.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let offline = triage_batch(&["--bundle", "b.json", "--image", &image]);
+    let lines = jsonl_lines(&offline);
     assert_eq!(
         lines[0]["binaries"][0]["verdict"],
         "foreign",
@@ -615,6 +538,11 @@ fn triage_file(dir: &Path, findings: &Value, args: &[&str]) -> (Option<i32>, Val
     (output.status.code(), parsed, printed(&output))
 }
 
+/// What the verdict on `binary` compared it with.
+fn compared(binary: &Value) -> &str {
+    binary["evidence"]["compared"].as_str().unwrap()
+}
+
 fn notes(binary: &Value) -> String {
     binary["evidence"]["notes"]
         .as_array()
@@ -692,13 +620,7 @@ fn scc_chooses_the_container_by_name_and_an_ambiguous_choice_is_unknown() {
     assert_eq!(code, Some(1), "{out}");
     let binary = &report[0]["binaries"][0];
     assert_eq!(binary["verdict"], "unverifiable", "{out}");
-    assert!(
-        binary["evidence"]["compared"]
-            .as_str()
-            .unwrap()
-            .contains("image is unknown"),
-        "{binary}"
-    );
+    assert!(compared(binary).contains("image is unknown"), "{binary}");
 }
 
 // See: issue 9, "Which image": an index digest with no platform is judged on every platform.
@@ -861,20 +783,7 @@ fn partial_hashes_come_from_the_last_write_and_verified_layer_bytes() {
 fn partial_hashes_offline_from_a_local_copy_of_the_image() {
     let dir = keyed_dir();
     let layout = format!("oci:{}", root().join("testdata/images/twice").display());
-    let attest = exelock_in(dir.path())
-        .env("EXELOCK_PASSWORD", PASSWORD)
-        .args([
-            "attest",
-            &layout,
-            "--key",
-            "cosign.key",
-            "--bundle",
-            "b.json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(attest.status.success(), "{}", printed(&attest));
+    attest_to_bundle(dir.path(), PASSWORD, &layout, "cosign.key", "b.json");
     let manifest: Value = serde_json::from_slice(
         &exelock_in(dir.path())
             .args(["scan", &layout, "-q", "--format", "json"])

@@ -9,10 +9,11 @@
 //! resolve. [`exelock_in`] runs in a directory of the test's own instead. A test that needs the
 //! cache or a variable sets it on top.
 //!
-//! Exit codes are part of the interface: 1 is a policy failure (the report on stdout says
-//! why), 2 an input or tool error (stderr says what). [`assert_policy_failure`] and
-//! [`assert_input_error`] check the code and the message together and print the whole run
-//! when either is wrong.
+//! Exit codes are part of the interface: 0 is success, 1 a policy failure (the report on stdout
+//! says why), 2 an input or tool error (stderr says what). [`assert_success`] (or [`run_ok`],
+//! which runs the command too, or [`assert_success_printing`]), [`assert_policy_failure`] and
+//! [`assert_input_error`] check the code (and the message) and print the whole run when it is
+//! wrong.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -90,6 +91,11 @@ pub fn exelock() -> assert_cmd::Command {
     assert_cmd::Command::from_std(exelock_process())
 }
 
+/// Runs `exelock ARGS` (see [`exelock`]) and returns how it ended.
+pub fn exelock_output(args: &[&str]) -> Output {
+    exelock().args(args).output().unwrap()
+}
+
 /// [`exelock`] in `dir`, which is also its Docker config directory: registry credentials come
 /// only from what the test writes there, and key files and bundles are named relative to it.
 pub fn exelock_in(dir: &Path) -> assert_cmd::Command {
@@ -135,6 +141,37 @@ pub fn transcript(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Asserts that the run succeeded (exit code 0).
+#[track_caller]
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "expected success, got:\n{}",
+        transcript(output)
+    );
+}
+
+/// Asserts that the run succeeded (exit code 0) and printed `message` on stdout or stderr;
+/// returns what it printed.
+#[track_caller]
+pub fn assert_success_printing(output: &Output, message: &str) -> String {
+    assert_exit(
+        output,
+        0,
+        "stdout or stderr",
+        printed(output).as_bytes(),
+        message,
+    )
+}
+
+/// Runs `command`, which must succeed; returns the run for further checks.
+#[track_caller]
+pub fn run_ok(command: &mut assert_cmd::Command) -> Output {
+    let output = command.output().unwrap();
+    assert_success(&output);
+    output
 }
 
 /// Asserts that the run ended with exit code 2 (an input or tool error) and that stderr says

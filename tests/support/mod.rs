@@ -21,10 +21,12 @@ pub mod faults;
 pub mod fixtures;
 pub mod gate_report;
 pub mod http;
+pub mod manifest;
 pub mod podman;
 pub mod registry;
 pub mod rootfs;
 pub mod rpm_root;
+pub mod signing;
 pub mod sigstore_services;
 
 #[cfg(test)]
@@ -32,8 +34,8 @@ mod smoke;
 
 #[allow(unused_imports)]
 pub use command::{
-    assert_input_error, assert_policy_failure, exelock, exelock_in, exelock_process,
-    exelock_process_in, printed, transcript,
+    assert_input_error, assert_policy_failure, assert_success, assert_success_printing, exelock,
+    exelock_in, exelock_output, exelock_process, exelock_process_in, printed, run_ok, transcript,
 };
 #[allow(unused_imports)]
 pub use faults::{Fault, FaultAction, FaultProxy, ProxiedRequest};

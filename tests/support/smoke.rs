@@ -58,6 +58,33 @@ fn get(host: &str, path: &str, headers: &[(&str, &str)]) -> http::Response {
     http::get(host, path, headers).unwrap_or_else(|e| panic!("GET http://{host}{path}: {e}"))
 }
 
+/// Asserts that `registry` answered `response` with 200, printing the answer and the
+/// registry's log when not.
+#[track_caller]
+fn assert_ok(response: &http::Response, registry: &Registry) {
+    assert_eq!(
+        response.status,
+        200,
+        "{}\n{}",
+        response.text(),
+        registry.log()
+    );
+}
+
+/// `GET /v2/tiny/manifests/latest` from `registry` with the bearer token `token`.
+fn get_tiny_manifest(registry: &Registry, token: &str) -> http::Response {
+    let accept =
+        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+    get(
+        registry.host(),
+        "/v2/tiny/manifests/latest",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Accept", accept),
+        ],
+    )
+}
+
 /// `key="value"` pairs of a `WWW-Authenticate` challenge after the scheme.
 fn challenge_params(challenge: &str) -> Vec<(String, String)> {
     let rest = challenge.split_once(' ').map_or("", |(_, r)| r);
@@ -159,8 +186,19 @@ fn push_and_verify(registry: &Registry) {
     }
 }
 
-/// Pushes `tiny` and returns the digest and bytes of its (only) layer.
-fn push_tiny(registry: &Registry) -> (String, Vec<u8>) {
+/// tiny's (only) layer: its digest, its bytes, and the path of its blob in a registry.
+struct TinyLayer {
+    digest: String,
+    blob: Vec<u8>,
+    path: String,
+}
+
+/// Pushes `tiny` to a new plain registry and starts a fault proxy in front of it, with the
+/// faults `faults` makes of the path of tiny's layer blob.
+fn tiny_behind_a_proxy(
+    faults: impl FnOnce(&str) -> Vec<Fault>,
+) -> (Registry, FaultProxy, TinyLayer) {
+    let registry = Registry::start(Mode::Plain);
     registry.push_oci_layout("oci:testdata/images/tiny:latest", "tiny:latest");
     let manifest: serde_json::Value =
         serde_json::from_slice(&layout_blob("tiny", &layout_top_digest("tiny")))
@@ -169,8 +207,10 @@ fn push_tiny(registry: &Registry) -> (String, Vec<u8>) {
         .as_str()
         .unwrap_or_else(|| panic!("tiny manifest has no layer: {manifest}"))
         .to_string();
-    let bytes = layout_blob("tiny", &digest);
-    (digest, bytes)
+    let blob = layout_blob("tiny", &digest);
+    let path = format!("/v2/tiny/blobs/{digest}");
+    let proxy = FaultProxy::start(registry.host(), faults(&path));
+    (registry, proxy, TinyLayer { digest, blob, path })
 }
 
 // ---------------------------------------------------------------------------
@@ -183,13 +223,7 @@ fn plain_registry_answers_v2() {
     eprintln!("plain registry up in {:?}", registry.startup_time());
     assert!(registry.startup_time() < Duration::from_secs(20));
     let response = get(registry.host(), "/v2/", &[]);
-    assert_eq!(
-        response.status,
-        200,
-        "{}\n{}",
-        response.text(),
-        registry.log()
-    );
+    assert_ok(&response, &registry);
     assert_eq!(
         response.header("Docker-Distribution-Api-Version"),
         Some("registry/2.0")
@@ -234,7 +268,7 @@ fn basic_registry_checks_credentials() {
         "/v2/",
         &[("Authorization", &creds.basic_authorization())],
     );
-    assert_eq!(right.status, 200, "{}\n{}", right.text(), registry.log());
+    assert_ok(&right, &registry);
 }
 
 fn base64_std(s: &str) -> String {
@@ -284,13 +318,7 @@ fn token_registry_bearer_flow() {
     assert_eq!(registry.token_requests(), 1);
     let bearer = format!("Bearer {token}");
     let response = get(registry.host(), "/v2/", &[("Authorization", &bearer)]);
-    assert_eq!(
-        response.status,
-        200,
-        "{}\n{}",
-        response.text(),
-        registry.log()
-    );
+    assert_ok(&response, &registry);
 
     // A forged signature is rejected.
     // (Change the signature's first character: it carries 6 full bits.)
@@ -321,17 +349,8 @@ fn token_registry_bearer_flow() {
     // 4. Access entries are enforced: push, then pull the manifest with an
     //    anonymous token (no access) and with an authenticated one.
     registry.push_oci_layout("oci:testdata/images/tiny:latest", "tiny:latest");
-    let accept =
-        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
     let anonymous = token_of(&fetch_token(&realm, "repository:tiny:pull", None));
-    let response = get(
-        registry.host(),
-        "/v2/tiny/manifests/latest",
-        &[
-            ("Authorization", &format!("Bearer {anonymous}")),
-            ("Accept", accept),
-        ],
-    );
+    let response = get_tiny_manifest(&registry, &anonymous);
     assert_eq!(
         response.status,
         401,
@@ -351,40 +370,13 @@ fn token_registry_bearer_flow() {
         "repository:tiny:pull",
         Some(&creds.basic_authorization()),
     ));
-    let response = get(
-        registry.host(),
-        "/v2/tiny/manifests/latest",
-        &[
-            ("Authorization", &format!("Bearer {pull}")),
-            ("Accept", accept),
-        ],
-    );
-    assert_eq!(
-        response.status,
-        200,
-        "{}\n{}",
-        response.text(),
-        registry.log()
-    );
+    let response = get_tiny_manifest(&registry, &pull);
+    assert_ok(&response, &registry);
     assert_eq!(sha256_digest(&response.body), layout_top_digest("tiny"));
 
     // A token crafted with TokenIssuer::issue works the same way.
     let crafted = issuer.issue("bob", &[("repository", "tiny", vec!["pull".to_string()])]);
-    let response = get(
-        registry.host(),
-        "/v2/tiny/manifests/latest",
-        &[
-            ("Authorization", &format!("Bearer {crafted}")),
-            ("Accept", accept),
-        ],
-    );
-    assert_eq!(
-        response.status,
-        200,
-        "{}\n{}",
-        response.text(),
-        registry.log()
-    );
+    assert_ok(&get_tiny_manifest(&registry, &crafted), &registry);
 
     let log = issuer.request_log();
     assert!(
@@ -628,18 +620,14 @@ fn proxy_forwards_and_keeps_connections_alive() {
 
 #[test]
 fn proxy_status_fault_then_forwards() {
-    let registry = Registry::start(Mode::Plain);
-    let (digest, blob) = push_tiny(&registry);
-    let path = format!("/v2/tiny/blobs/{digest}");
-    let proxy = FaultProxy::start(
-        registry.host(),
+    let (_registry, proxy, TinyLayer { digest, blob, path }) = tiny_behind_a_proxy(|path| {
         vec![
-            Fault::status(&path, 500).times(2),
+            Fault::status(path, 500).times(2),
             Fault::status("/v2/tiny/manifests/", 429)
                 .times(1)
                 .method("GET"),
-        ],
-    );
+        ]
+    });
 
     for attempt in 1..=2 {
         let response = get(&proxy.host(), &path, &[]);
@@ -687,10 +675,8 @@ fn proxy_status_fault_then_forwards() {
 
 #[test]
 fn proxy_corrupts_exactly_one_byte() {
-    let registry = Registry::start(Mode::Plain);
-    let (digest, blob) = push_tiny(&registry);
-    let path = format!("/v2/tiny/blobs/{digest}");
-    let proxy = FaultProxy::start(registry.host(), vec![Fault::corrupt_body(&path)]);
+    let (_registry, proxy, TinyLayer { digest, blob, path }) =
+        tiny_behind_a_proxy(|path| vec![Fault::corrupt_body(path)]);
     let response = get(&proxy.host(), &path, &[]);
     assert_eq!(response.status, 200);
     assert_eq!(response.declared_length, Some(blob.len()));
@@ -710,11 +696,9 @@ fn proxy_corrupts_exactly_one_byte() {
 
 #[test]
 fn proxy_truncates_below_content_length() {
-    let registry = Registry::start(Mode::Plain);
-    let (digest, blob) = push_tiny(&registry);
+    let (_registry, proxy, TinyLayer { blob, path, .. }) =
+        tiny_behind_a_proxy(|path| vec![Fault::truncate(path, 10).times(1)]);
     assert!(blob.len() > 10, "tiny's layer is too small for this test");
-    let path = format!("/v2/tiny/blobs/{digest}");
-    let proxy = FaultProxy::start(registry.host(), vec![Fault::truncate(&path, 10).times(1)]);
     let response = get(&proxy.host(), &path, &[]);
     assert_eq!(response.status, 200);
     assert_eq!(response.declared_length, Some(blob.len()));
@@ -725,16 +709,12 @@ fn proxy_truncates_below_content_length() {
 
 #[test]
 fn proxy_delays_and_replaces_bodies() {
-    let registry = Registry::start(Mode::Plain);
-    let (digest, _blob) = push_tiny(&registry);
-    let path = format!("/v2/tiny/blobs/{digest}");
-    let proxy = FaultProxy::start(
-        registry.host(),
+    let (_registry, proxy, TinyLayer { digest, path, .. }) = tiny_behind_a_proxy(|path| {
         vec![
             Fault::delay("/v2/", 300).times(1),
-            Fault::replace_body(&path, b"not the blob".to_vec()),
-        ],
-    );
+            Fault::replace_body(path, b"not the blob".to_vec()),
+        ]
+    });
     let started = Instant::now();
     assert_eq!(get(&proxy.host(), "/v2/", &[]).status, 200);
     assert!(
