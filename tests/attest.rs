@@ -385,7 +385,13 @@ fn a_bad_referrer_does_not_hide_a_good_attestation() {
         &format!("verified {tiny} {subject}: signed by key"),
     );
 
-    // Against another key, every candidate is listed with its reason: exit 1, not an error.
+    let signing_key_id = String::from_utf8_lossy(&verify.stdout)
+        .split_once("signed by key ")
+        .map(|(_, rest)| rest.chars().take(64).collect::<String>())
+        .unwrap();
+
+    // Against another key, every candidate is listed with its reason: exit 1, not an error. The
+    // good bundle's rejection names the key it was signed with.
     let other = run(path, &["verify", &tiny, "--key", "other.pub"]);
     let report = assert_policy_failure(&other, "NOT VERIFIED");
     for expected in [
@@ -393,7 +399,9 @@ fn a_bad_referrer_does_not_hide_a_good_attestation() {
         "has no layer of media type application/vnd.dev.sigstore.bundle.v0.3+json",
         &format!("OCI referrer {}: ", referrers[2]),
         "the Sigstore bundle is not valid",
-        "the envelope was tampered with or signed by another key",
+        &format!(
+            "the bundle names key {signing_key_id} as its signer (pass that public key with --key if you trust it)"
+        ),
     ] {
         assert!(
             report.contains(expected),
