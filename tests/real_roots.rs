@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::support::gate_report::{Violation, violations};
+use crate::support::manifest::{executable, paths};
 use crate::support::rootfs::{self, OciImage};
 use crate::support::rpm_root::{self, RpmRoot};
 use crate::support::{exelock, printed};
@@ -65,13 +66,6 @@ fn percent_decoded(purl: &str) -> String {
 
 fn executables(manifest: &Value) -> &Vec<Value> {
     manifest["executables"].as_array().unwrap()
-}
-
-fn by_path<'a>(manifest: &'a Value, path: &str) -> &'a Value {
-    executables(manifest)
-        .iter()
-        .find(|exe| exe["path"] == path)
-        .unwrap_or_else(|| panic!("{path} is not in the manifest"))
 }
 
 /// The Debian root, unpacked, and one layout with two images: the root alone (`root`) and the
@@ -221,7 +215,7 @@ fn debian_root_only_the_overwritten_executable_is_altered() {
     assert_eq!(manifest["packages"].as_array().unwrap().len(), installed);
 
     // The replaced ls is the one mismatch, owned by coreutils.
-    let ls = by_path(manifest, "/usr/bin/ls");
+    let ls = executable(manifest, "/usr/bin/ls");
     assert_eq!(ls["packageDigest"], "mismatch", "{ls}");
     assert_eq!(ls["package"]["name"], "coreutils", "{ls}");
     assert_eq!(ls["package"]["db"], "dpkg", "{ls}");
@@ -276,7 +270,7 @@ fn debian_root_only_the_overwritten_executable_is_altered() {
         .collect();
     sample.extend(["/usr/bin/ls", "/usr/bin/dpkg", "/etc/cron.daily/dpkg"]);
     for path in sample {
-        let exe = by_path(manifest, path);
+        let exe = executable(manifest, path);
         assert_eq!(
             exe["package"]["name"].as_str().unwrap(),
             debian.dpkg_owner(path),
@@ -348,7 +342,7 @@ fn debian_root_gate_names_the_altered_package_and_hazards_on_the_path() {
     assert_eq!(altered.len(), 1, "{found:?}");
     let Violation { path, message, .. } = altered[0];
     assert_eq!(path, "/usr/bin/ls");
-    let coreutils = &by_path(&debian.manifest, "/usr/bin/ls")["package"]["version"];
+    let coreutils = &executable(&debian.manifest, "/usr/bin/ls")["package"]["version"];
     assert!(
         message.contains(&format!(
             "package coreutils {} (dpkg)",
@@ -376,7 +370,7 @@ fn debian_root_gate_names_the_altered_package_and_hazards_on_the_path() {
     }
     assert!(!managers.contains("/etc/cron.daily/dpkg"), "{managers:?}");
     assert!(!managers.contains("/usr/share/bug/dpkg"), "{managers:?}");
-    by_path(&debian.manifest, "/etc/cron.daily/dpkg");
+    executable(&debian.manifest, "/etc/cron.daily/dpkg");
 
     // The root alone: nothing altered (the package managers still fail it).
     let (_, report) = gate(debian.work.path(), &debian.root_image, policy);
@@ -482,13 +476,13 @@ fn rpm_root_owners_versions_and_the_overwritten_executable() {
             .collect();
         assert_eq!(names, ["exelock-hello-a", "exelock-hello-b"]);
 
-        let a = by_path(&manifest, "/usr/bin/hello-a");
+        let a = executable(&manifest, "/usr/bin/hello-a");
         assert_eq!(a["packageDigest"], hello_a_digest, "{image}: {a}");
         assert_eq!(a["package"]["name"], "exelock-hello-a", "{a}");
         assert_eq!(a["package"]["version"], "1.0-1", "{a}");
         assert_eq!(a["package"]["arch"], "noarch", "{a}");
         assert_eq!(a["package"]["db"], db, "{a}");
-        let b = by_path(&manifest, "/usr/bin/hello-b");
+        let b = executable(&manifest, "/usr/bin/hello-b");
         assert_eq!(b["packageDigest"], "match", "{image}: {b}");
         assert_eq!(b["package"]["name"], "exelock-hello-b", "{b}");
         assert_eq!(b["package"]["version"], "3:2.5-7", "{b}");
@@ -507,10 +501,10 @@ fn rpm_root_owners_versions_and_the_overwritten_executable() {
             }
         }
         // The config file is no executable; nothing else is owned.
-        let paths: Vec<&str> = executables(&manifest)
-            .iter()
-            .map(|exe| exe["path"].as_str().unwrap())
-            .collect();
-        assert_eq!(paths, ["/usr/bin/hello-a", "/usr/bin/hello-b"], "{image}");
+        assert_eq!(
+            paths(&manifest, "executables"),
+            ["/usr/bin/hello-a", "/usr/bin/hello-b"],
+            "{image}"
+        );
     }
 }
