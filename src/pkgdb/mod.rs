@@ -18,20 +18,19 @@
 //! to a file of the image (merged `/usr`, hardlinks) is the caller's job.
 //! Database files are hostile input: every length, offset and count is bounded before use.
 
-pub mod rpm;
-
-use crate::coded::coded_enum;
-
-use purl::{PurlType, package_url};
-
 pub mod apk;
 pub mod chisel;
 pub mod dpkg;
 pub mod paths;
 pub mod purl;
+pub mod rpm;
 #[cfg(test)]
 mod testing;
 mod text;
+
+use purl::{PurlType, package_url};
+
+use crate::coded::coded_enum;
 
 coded_enum! {
     /// Which kind of database a package was read from.
