@@ -15,13 +15,12 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::{
-    ExitStatus, ImageAccessArgs, Platform, RegistryArgs, parse_platform, read_manifest_file,
-    render, scan_reference, selection_of, write_atomically,
+    ExitStatus, ImageAccess, ImageAccessArgs, Platform, RegistryArgs, parse_platform,
+    read_manifest_file, render, selection_of, write_atomically,
 };
 use crate::attest::keyless::{IdentityTokenSource, RekorVersion, SigningConfig};
 use crate::attest::keys::{self, KeyPairPem, PublicKey};
 use crate::attest::{self, PredicateType, Signer, SubjectDigest, Trust, TrustedRoot};
-use crate::catalog::cache::LayerCache;
 use crate::digest::Sha256Digest;
 pub(super) use crate::evidence::{Checked, check_registry_attestation};
 use crate::evidence::{
@@ -351,11 +350,8 @@ struct AttestSettings {
     reference: String,
     signing: SigningSettings,
     manifest_file: Option<PathBuf>,
-    selection: PlatformSelection,
-    registry: SourceSettings,
-    cache: Option<LayerCache>,
+    images: ImageAccess,
     bundle_output: Option<PathBuf>,
-    quiet: bool,
 }
 
 impl AttestSettings {
@@ -364,8 +360,7 @@ impl AttestSettings {
             Some(platform) => PlatformSelection::Only(platform.clone()),
             None => PlatformSelection::All,
         };
-        let registry = args.access.registry.settings_for(&[&args.image])?;
-        let cache = args.access.cache.layer_cache();
+        let images = args.access.resolve(&[&args.image], selection)?;
         let push = args.push.then_some(Push {
             legacy_cosign: args.legacy_cosign,
         });
@@ -373,11 +368,8 @@ impl AttestSettings {
             reference: args.image.clone(),
             signing: SigningSettings::resolve(&args.image, &args.signing, push)?,
             manifest_file: args.manifest.clone(),
-            selection,
-            registry,
-            cache,
+            images,
             bundle_output: args.bundle.clone(),
-            quiet: args.access.quiet,
         })
     }
 
@@ -388,13 +380,9 @@ impl AttestSettings {
             signing: &self.signing,
             manifests: match &self.manifest_file {
                 Some(path) => ManifestsToSign::File(path),
-                None => ManifestsToSign::Scan {
-                    cache: self.cache.as_ref(),
-                },
+                None => ManifestsToSign::Scan,
             },
-            selection: &self.selection,
-            registry: &self.registry,
-            quiet: self.quiet,
+            images: &self.images,
         }
     }
 }
@@ -434,10 +422,7 @@ pub(super) struct Attested {
 #[derive(Clone, Copy)]
 pub(super) enum ManifestsToSign<'a> {
     /// Scan the image now (through the layer cache, if any).
-    Scan {
-        /// The layer cache.
-        cache: Option<&'a LayerCache>,
-    },
+    Scan,
     /// A manifest file (`exelock scan -o`); it must describe an image the reference resolves to.
     File(&'a Path),
     /// Manifests the caller already has.
@@ -460,12 +445,8 @@ pub(super) struct AttestRequest<'a> {
     pub(super) signing: &'a SigningSettings,
     /// Which manifests.
     pub(super) manifests: ManifestsToSign<'a>,
-    /// Which platforms.
-    pub(super) selection: &'a PlatformSelection,
-    /// How to reach the registry.
-    pub(super) registry: &'a SourceSettings,
-    /// No progress on stderr.
-    pub(super) quiet: bool,
+    /// How to read the image: which platforms, the registry, the layer cache, quiet.
+    pub(super) images: &'a ImageAccess,
 }
 
 /// Scans (or reads) and signs every selected platform image, and the index it came from.
@@ -474,20 +455,16 @@ pub(super) fn attest_image(request: &AttestRequest<'_>) -> Result<Vec<Attested>>
         reference,
         signing,
         manifests,
-        selection,
-        registry,
-        quiet,
+        images,
     } = *request;
+    let (selection, registry) = (&images.platforms, &images.registry);
     let (manifests, scanned_now): (Vec<Manifest>, bool) = match manifests {
         ManifestsToSign::File(path) => (vec![read_manifest_file(path)?], false),
         ManifestsToSign::InHand {
             manifests,
             scanned_now,
         } => (manifests.to_vec(), scanned_now),
-        ManifestsToSign::Scan { cache } => (
-            scan_reference(reference, selection, registry, 0, quiet, cache)?,
-            true,
-        ),
+        ManifestsToSign::Scan => (images.scan(reference, 0)?, true),
     };
     // Nothing is signed for a digest this run did not resolve: a manifest file (or a manifest
     // handed in) must describe exactly an image the reference resolves to now.

@@ -10,13 +10,9 @@ use clap::Args;
 use super::color::ColorWhen;
 use super::scan::ScanFormat;
 use super::{
-    ExitStatus, ImageAccessArgs, Platform, manifest_of, parse_platform, render, selection_of,
+    ExitStatus, ImageAccess, ImageAccessArgs, Platform, parse_platform, render, selection_of,
 };
-use crate::catalog::cache::LayerCache;
 use crate::diff;
-use crate::image::PlatformSelection;
-use crate::image::registry::SourceSettings;
-use crate::manifest::Manifest;
 
 /// `exelock diff`'s one-line description.
 pub(super) const DIFF_ABOUT: &str = r"Compare the executables of two images or manifest files: added, removed, changed, moved; and their OS packages";
@@ -55,16 +51,10 @@ struct DiffSettings {
     a: String,
     /// The new image or manifest file.
     b: String,
-    /// The platform to compare.
-    platforms: PlatformSelection,
-    /// How to reach registries.
-    registry: SourceSettings,
-    /// The layer cache for scans, if any.
-    cache: Option<LayerCache>,
+    /// How to read them: the platform to compare, registries, the layer cache, quiet.
+    images: ImageAccess,
     /// `--format`, else a table on a terminal and JSON otherwise.
     format: ScanFormat,
-    /// No progress or notes on stderr.
-    quiet: bool,
 }
 
 impl DiffSettings {
@@ -72,35 +62,24 @@ impl DiffSettings {
         Ok(Self {
             a: args.a.clone(),
             b: args.b.clone(),
-            platforms: selection_of(args.platform.as_ref(), false),
-            registry: args.access.registry.settings_for(&[&args.a, &args.b])?,
-            cache: args.access.cache.layer_cache(),
+            images: args.access.resolve(
+                &[&args.a, &args.b],
+                selection_of(args.platform.as_ref(), false),
+            )?,
             format: args.format.unwrap_or(if std::io::stdout().is_terminal() {
                 ScanFormat::Table
             } else {
                 ScanFormat::Json
             }),
-            quiet: args.access.quiet,
         })
-    }
-
-    /// The manifest of one side, read or scanned.
-    fn manifest_of(&self, side: &str) -> Result<Manifest> {
-        manifest_of(
-            side,
-            &self.platforms,
-            &self.registry,
-            self.quiet,
-            self.cache.as_ref(),
-        )
     }
 }
 
 /// Resolves, reads both sides, compares, writes.
 pub(super) fn run_diff(args: &DiffArgs, color: ColorWhen) -> Result<ExitStatus> {
     let settings = DiffSettings::resolve(args)?;
-    let a = settings.manifest_of(&settings.a)?;
-    let b = settings.manifest_of(&settings.b)?;
+    let a = settings.images.manifest_of(&settings.a)?;
+    let b = settings.images.manifest_of(&settings.b)?;
     let changes = diff::diff(&a, &b);
     match settings.format {
         ScanFormat::Json => {

@@ -15,16 +15,15 @@ use zeroize::Zeroizing;
 
 use super::color::ColorWhen;
 use super::{
-    ExitStatus, ImageAccessArgs, Platform, attest, manifest_of, parse_platform, read_manifest_file,
+    ExitStatus, ImageAccess, ImageAccessArgs, Platform, attest, parse_platform, read_manifest_file,
     render, selection_of, serve, terminal_safe, write_atomically,
 };
 use crate::attest::Trust;
 use crate::bake::BakeList;
-use crate::catalog::cache::LayerCache;
 use crate::digest::Sha256Digest;
 use crate::gate::{self, AttestationStatus, GateInput, GateReport};
-use crate::image::registry::{RegistrySource, SourceSettings};
-use crate::image::{self, PlatformSelection};
+use crate::image;
+use crate::image::registry::RegistrySource;
 use crate::manifest::Manifest;
 use crate::policy::Policy;
 use crate::report::{self, ActionOutput};
@@ -122,12 +121,9 @@ struct GateSettings {
     image: String,
     /// Judge this manifest file instead of scanning the image.
     manifest_file: Option<PathBuf>,
-    /// The platform to gate.
-    platforms: PlatformSelection,
-    /// How to reach registries.
-    registry: SourceSettings,
-    /// The layer cache for scans, if any.
-    cache: Option<LayerCache>,
+    /// How to read the image and the baseline: the platform to gate, registries, the layer
+    /// cache, quiet.
+    images: ImageAccess,
     /// The policy.
     policy: Policy,
     /// The policy file as named: SARIF points image-wide findings at it.
@@ -147,8 +143,6 @@ struct GateSettings {
     sarif: Option<PathBuf>,
     /// Where GitHub Actions takes the step's summary and outputs, when running there.
     github: Option<GitHubActions>,
-    /// No progress or notes on stderr.
-    quiet: bool,
 }
 
 /// --attest: who signs, and where the attestation goes.
@@ -176,9 +170,11 @@ impl GateSettings {
         let policy_file = args.policy.display().to_string();
         let policy = Policy::parse(&policy_text, &policy_file)?;
         let policy_dir = args.policy.parent().unwrap_or(Path::new("."));
-        let mut images = vec![args.image.as_str()];
-        images.extend(args.baseline.as_deref());
-        let registry = args.access.registry.settings_for(&images)?;
+        let mut references = vec![args.image.as_str()];
+        references.extend(args.baseline.as_deref());
+        let images = args
+            .access
+            .resolve(&references, selection_of(args.platform.as_ref(), false))?;
         let bake = match (&args.bake, &policy.bake.file) {
             (Some(argument), _) => Some(BakeSource::parse(Path::new(argument), None)?),
             (None, Some(file)) => Some(BakeSource::parse(file, Some(policy_dir))?),
@@ -209,9 +205,7 @@ impl GateSettings {
         Ok(Self {
             image: args.image.clone(),
             manifest_file: args.manifest.clone(),
-            platforms: selection_of(args.platform.as_ref(), false),
-            registry,
-            cache: args.access.cache.layer_cache(),
+            images,
             policy,
             policy_file,
             bake,
@@ -225,19 +219,7 @@ impl GateSettings {
             format: args.format,
             sarif: args.sarif.clone(),
             github,
-            quiet: args.access.quiet,
         })
-    }
-
-    /// The manifest of an image or manifest file, scanned as these settings say.
-    fn manifest_of(&self, source: &str) -> Result<Manifest> {
-        manifest_of(
-            source,
-            &self.platforms,
-            &self.registry,
-            self.quiet,
-            self.cache.as_ref(),
-        )
     }
 }
 
@@ -256,18 +238,19 @@ pub(super) fn run_gate(args: &GateArgs, color: ColorWhen) -> Result<ExitStatus> 
     let settings = GateSettings::resolve(args)?;
     let manifest = match &settings.manifest_file {
         Some(path) => read_manifest_file(path)?,
-        None => settings.manifest_of(&settings.image)?,
+        None => settings.images.manifest_of(&settings.image)?,
     };
     let bake = settings
         .bake
         .as_ref()
-        .map(|source| source.read(settings.quiet))
+        .map(|source| source.read(settings.images.quiet))
         .transpose()?;
     let baseline = settings
         .baseline
         .as_ref()
         .map(|source| {
             settings
+                .images
                 .manifest_of(source)
                 .with_context(|| format!("cannot read the baseline {source}"))
         })
@@ -553,7 +536,7 @@ fn establish_attestation(settings: &GateSettings, manifest: &Manifest) -> Result
             settings.image
         )));
     }
-    let store = RegistrySource::open(&settings.image, &settings.registry)?;
+    let store = RegistrySource::open(&settings.image, &settings.images.registry)?;
     let status = match attest::check_registry_attestation(&store, &subject, trust, None)? {
         attest::Checked::Valid {
             attestation,
@@ -595,9 +578,7 @@ fn attest_in_run(
             manifests: std::slice::from_ref(manifest),
             scanned_now: settings.manifest_file.is_none(),
         },
-        selection: &settings.platforms,
-        registry: &settings.registry,
-        quiet: settings.quiet,
+        images: &settings.images,
     })?;
     let own_trust = signing.own_trust();
     let pushed = attested.iter().find_map(|item| {

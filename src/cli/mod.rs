@@ -366,57 +366,88 @@ impl Progress {
     }
 }
 
-/// Scans every selected platform image of a reference, with progress and notes on stderr.
-fn scan_reference(
-    reference: &str,
-    selection: &PlatformSelection,
-    registry: &SourceSettings,
-    threads: usize,
+/// How a command reads images, resolved from its flags: which platforms, how registries and
+/// engines are reached, the layer cache, and whether progress and notes go to stderr.
+struct ImageAccess {
+    platforms: PlatformSelection,
+    registry: SourceSettings,
+    cache: Option<LayerCache>,
     quiet: bool,
-    cache: Option<&LayerCache>,
-) -> Result<Vec<Manifest>> {
-    let source = image::open(reference, registry)?;
-    let resolution = source.resolve(selection).map_err(|error| {
-        let error = anyhow::Error::from(error);
-        match bare_name_hint(reference) {
-            Some(hint) => anyhow::anyhow!("{error:#}\nhint: {hint}"),
-            None => error,
-        }
-    })?;
-    if !quiet {
-        for note in &resolution.notes {
-            eprintln!("note: {note}");
-        }
+}
+
+impl ImageAccessArgs {
+    /// The access to `images` (registry credentials are resolved for their hosts), for
+    /// `platforms`.
+    fn resolve(&self, images: &[&str], platforms: PlatformSelection) -> Result<ImageAccess> {
+        Ok(ImageAccess {
+            platforms,
+            registry: self.registry.settings_for(images)?,
+            cache: self.cache.layer_cache(),
+            quiet: self.quiet,
+        })
     }
-    let mut manifests = Vec::with_capacity(resolution.images.len());
-    for resolved in &resolution.images {
-        let total = resolved
-            .layers
-            .iter()
-            .map(|layer| layer.size)
-            .sum::<Option<u64>>();
-        let progress = Progress::new(
-            quiet,
-            total,
-            format!("scanning {} ({})", resolved.name, resolved.platform),
-        );
-        let on_read = |bytes: u64| progress.advance(bytes);
-        let options = ScanOptions {
-            threads,
-            on_read: Some(&on_read),
-            cache,
-        };
-        let scanned = catalog::scan(source.as_ref(), resolved, &options);
-        progress.finish();
-        let scanned = scanned?;
-        if !quiet {
-            for warning in &scanned.warnings {
-                eprintln!("warning: {warning}");
+}
+
+impl ImageAccess {
+    /// Scans every selected platform image of a reference (`threads` as [`ScanOptions`] takes
+    /// them), with progress and notes on stderr.
+    fn scan(&self, reference: &str, threads: usize) -> Result<Vec<Manifest>> {
+        let source = image::open(reference, &self.registry)?;
+        let resolution = source.resolve(&self.platforms).map_err(|error| {
+            let error = anyhow::Error::from(error);
+            match bare_name_hint(reference) {
+                Some(hint) => anyhow::anyhow!("{error:#}\nhint: {hint}"),
+                None => error,
+            }
+        })?;
+        if !self.quiet {
+            for note in &resolution.notes {
+                eprintln!("note: {note}");
             }
         }
-        manifests.push(scanned.manifest);
+        let mut manifests = Vec::with_capacity(resolution.images.len());
+        for resolved in &resolution.images {
+            let total = resolved
+                .layers
+                .iter()
+                .map(|layer| layer.size)
+                .sum::<Option<u64>>();
+            let progress = Progress::new(
+                self.quiet,
+                total,
+                format!("scanning {} ({})", resolved.name, resolved.platform),
+            );
+            let on_read = |bytes: u64| progress.advance(bytes);
+            let options = ScanOptions {
+                threads,
+                on_read: Some(&on_read),
+                cache: self.cache.as_ref(),
+            };
+            let scanned = catalog::scan(source.as_ref(), resolved, &options);
+            progress.finish();
+            let scanned = scanned?;
+            if !self.quiet {
+                for warning in &scanned.warnings {
+                    eprintln!("warning: {warning}");
+                }
+            }
+            manifests.push(scanned.manifest);
+        }
+        Ok(manifests)
     }
-    Ok(manifests)
+
+    /// A manifest file when `argument` names an existing `.json` file, else the manifest of the
+    /// image it names, scanned.
+    fn manifest_of(&self, argument: &str) -> Result<Manifest> {
+        let path = Path::new(argument);
+        if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
+            return read_manifest_file(path);
+        }
+        self.scan(argument, 0)?
+            .into_iter()
+            .next()
+            .with_context(|| format!("{argument} resolved to no image"))
+    }
 }
 
 /// For a reference that names no registry host (`app:latest`, `org/app`): where a user who
@@ -439,24 +470,6 @@ fn bare_name_hint(reference: &str) -> Option<String> {
 /// Reads a manifest file written by `scan` (one manifest, or the first of an array).
 fn read_manifest_file(path: &Path) -> Result<Manifest> {
     Ok(crate::evidence::read_manifest_file(path)?)
-}
-
-/// A manifest file when `argument` names an existing `.json` file, else an image to scan.
-fn manifest_of(
-    argument: &str,
-    selection: &PlatformSelection,
-    registry: &SourceSettings,
-    quiet: bool,
-    cache: Option<&LayerCache>,
-) -> Result<Manifest> {
-    let path = Path::new(argument);
-    if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
-        return read_manifest_file(path);
-    }
-    scan_reference(argument, selection, registry, 0, quiet, cache)?
-        .into_iter()
-        .next()
-        .with_context(|| format!("{argument} resolved to no image"))
 }
 
 fn selection_of(platform: Option<&Platform>, all: bool) -> PlatformSelection {

@@ -13,13 +13,11 @@ use clap::{Args, ValueEnum};
 
 use super::color::ColorWhen;
 use super::{
-    ExitStatus, ImageAccessArgs, Progress, parse_platform, render, scan_reference, selection_of,
+    ExitStatus, ImageAccess, ImageAccessArgs, Progress, parse_platform, render, selection_of,
     write_atomically,
 };
-use crate::catalog::cache::LayerCache;
 use crate::catalog::{self, ScanOptions, ScanRequest};
-use crate::image::registry::SourceSettings;
-use crate::image::{self, Platform, PlatformSelection};
+use crate::image::{self, Platform};
 use crate::manifest::Manifest;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -87,11 +85,8 @@ pub(super) struct ScanArgs {
 /// `exelock scan`, resolved: what to scan, from where, and where the manifests go.
 pub(super) struct ScanSettings {
     images: Images,
-    selection: PlatformSelection,
-    registry: SourceSettings,
-    cache: Option<LayerCache>,
+    access: ImageAccess,
     threads: usize,
-    quiet: bool,
     all_platforms: bool,
 }
 
@@ -129,10 +124,10 @@ impl ScanSettings {
     /// otherwise) and the output files, which must not collide.
     pub(super) fn resolve(args: &ScanArgs) -> Result<Self> {
         let references = scan_references(args)?;
-        let registry = args
-            .access
-            .registry
-            .settings_for(&references.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let access = args.access.resolve(
+            &references.iter().map(String::as_str).collect::<Vec<_>>(),
+            selection_of(args.platform.as_ref(), args.all_platforms),
+        )?;
         let format = args.format.unwrap_or(
             if args.output.is_none() && args.output_dir.is_none() && std::io::stdout().is_terminal()
             {
@@ -167,11 +162,8 @@ impl ScanSettings {
         };
         Ok(Self {
             images,
-            selection: selection_of(args.platform.as_ref(), args.all_platforms),
-            registry,
-            cache: args.access.cache.layer_cache(),
+            access,
             threads: args.threads,
-            quiet: args.access.quiet,
             all_platforms: args.all_platforms,
         })
     }
@@ -185,14 +177,7 @@ pub(super) fn run_scan(settings: &ScanSettings, color: ColorWhen) -> Result<Exit
             format,
             file,
         } => {
-            let manifests = scan_reference(
-                reference,
-                &settings.selection,
-                &settings.registry,
-                settings.threads,
-                settings.quiet,
-                settings.cache.as_ref(),
-            )?;
+            let manifests = settings.access.scan(reference, settings.threads)?;
             if *format == ScanFormat::Table && file.is_none() {
                 let mut stdout = color.stdout();
                 stdout.write_all(render::scan::styled_tables(&manifests).as_bytes())?;
@@ -300,11 +285,13 @@ fn run_fleet_scan(
     references: &[String],
     output: &FleetOutput,
 ) -> Result<ExitStatus> {
-    let (selection, registry, cache) = (
-        &settings.selection,
-        &settings.registry,
-        settings.cache.as_ref(),
-    );
+    let ImageAccess {
+        platforms: selection,
+        registry,
+        cache,
+        quiet,
+    } = &settings.access;
+    let cache = cache.as_ref();
     let mut failed = false;
     let mut opened = Vec::new();
     for (owner, reference) in references.iter().enumerate() {
@@ -314,7 +301,7 @@ fn run_fleet_scan(
         });
         match resolved {
             Ok((source, resolution)) => {
-                if !settings.quiet {
+                if !*quiet {
                     for note in &resolution.notes {
                         eprintln!("note: {note}");
                     }
@@ -344,7 +331,7 @@ fn run_fleet_scan(
         .map(|layer| layer.size)
         .sum::<Option<u64>>();
     let progress = Progress::new(
-        settings.quiet,
+        *quiet,
         total,
         format!("scanning {} images", references.len()),
     );
@@ -364,7 +351,7 @@ fn run_fleet_scan(
     for (owner, result) in owners.into_iter().zip(results) {
         match result {
             Ok(scanned) => {
-                if !settings.quiet {
+                if !*quiet {
                     for warning in &scanned.warnings {
                         eprintln!("warning: {warning}");
                     }
