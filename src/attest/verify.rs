@@ -669,16 +669,14 @@ impl Outline {
         #[derive(serde::Deserialize, Default)]
         #[serde(rename_all = "camelCase")]
         struct Material {
-            public_key: Option<PublicKeyIdentifier>,
+            // Read leniently: the hint is only ever shown, and the bundle's own parser judges
+            // the shape of `publicKey`.
+            public_key: Option<serde_json::Value>,
             certificate: Option<serde::de::IgnoredAny>,
             x509_certificate_chain: Option<serde::de::IgnoredAny>,
             // proto3 JSON writers may write `null` for an absent list or message.
             tlog_entries: Option<Vec<serde::de::IgnoredAny>>,
             timestamp_verification_data: Option<Timestamps>,
-        }
-        #[derive(serde::Deserialize)]
-        struct PublicKeyIdentifier {
-            hint: Option<String>,
         }
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -745,7 +743,11 @@ impl Outline {
             has_certificate: material.certificate.is_some()
                 || material.x509_certificate_chain.is_some(),
             has_public_key: material.public_key.is_some(),
-            key_hint: material.public_key.and_then(|key| key.hint),
+            key_hint: material
+                .public_key
+                .as_ref()
+                .and_then(|key| key["hint"].as_str())
+                .map(str::to_owned),
             tlog_entries: material.tlog_entries.map_or(0, |entries| entries.len()),
             timestamps: material
                 .timestamp_verification_data
