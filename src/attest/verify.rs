@@ -492,13 +492,13 @@ pub fn verify_statement(
                 .verifier()
                 .verify(artifact, &bundle, &policy)
                 .map_err(|error| {
-                    let rejection = refusal(error, &outline, subject, || key_signer(key));
-                    match rejection {
-                        NotVerified::Rejected(rejection) => {
-                            NotVerified::Rejected(rejection.naming(outline.named_key(key)))
-                        }
-                        error @ NotVerified::Error(_) => error,
-                    }
+                    refusal(
+                        error,
+                        &outline,
+                        subject,
+                        || key_signer(key),
+                        outline.named_key(key),
+                    )
                 })?;
             key_signer(key)
         }
@@ -512,7 +512,7 @@ pub fn verify_statement(
             trusted_root
                 .verifier()
                 .verify(artifact, &bundle, &policy)
-                .map_err(|error| refusal(error, &outline, subject, keyless_signer))?;
+                .map_err(|error| refusal(error, &outline, subject, keyless_signer, None))?;
             keyless_signer()
         }
     };
@@ -550,19 +550,21 @@ fn manifest_attestation(
 
 /// What Sigstore's verification said no to, as exelock's rejection: the failures exelock names
 /// on its own (signature, subject, identity) keep their variants, the rest keep the check that
-/// failed. A trusted root or an artifact Sigstore cannot use is an error, not a rejection.
+/// failed. A trusted root or an artifact Sigstore cannot use is an error, not a rejection. A bad
+/// signature names `named_key`, the key a key-based bundle says signed it.
 fn refusal(
     error: sigstore_verify::Error,
     outline: &Outline,
     subject: &SubjectDigest,
     signer: impl Fn() -> String,
+    named_key: Option<String>,
 ) -> NotVerified {
     use sigstore_verify::Error as Sigstore;
     let check = match &error {
         Sigstore::SignatureInvalid(_) => {
             return Rejection::BadSignature {
                 signer: signer(),
-                named_key: None,
+                named_key,
             }
             .into();
         }
